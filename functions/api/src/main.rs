@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    fedora_ci::app::main("api", api::routes)
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    fedora_ci::app::main("tf-finished", tf_finished::routes)
+}

@@ -1,0 +1,153 @@
+//! What every database-backed function binary does before its handler runs:
+//! parse flags, load and validate config, open the pool, optionally migrate, serve.
+//! A function's `main.rs` is one call to [`main`].
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::messages::Topics;
+use crate::serve::{self, Readiness};
+
+/// Shared, cheap-to-clone state handed to a function's router.
+#[derive(Clone)]
+pub struct Context {
+    /// The function's name: the `consumer` in `processed_events` and the log field.
+    pub function: &'static str,
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    pub topics: Topics,
+}
+
+impl Context {
+    pub fn new(function: &'static str, config: Config, pool: PgPool) -> Self {
+        let topics = Topics::new(config.topic_prefix.clone());
+        Self { function, config: Arc::new(config), pool, topics }
+    }
+}
+
+impl FromRef<Context> for Topics {
+    fn from_ref(ctx: &Context) -> Self {
+        ctx.topics.clone()
+    }
+}
+
+/// Builds the complete app (function routes + health) for a context; the local
+/// runner and the tests use this too, so they serve exactly what production serves.
+pub fn app(ctx: Context, routes: fn(Context) -> Router) -> Router {
+    let readiness = Readiness::database(ctx.pool.clone());
+    serve::with_health(ctx.function, routes(ctx), readiness)
+}
+
+const USAGE: &str = "usage: <function> [--migrate]
+
+  --migrate   apply database migrations and exit (run once per release, e.g. as a Job)
+
+Configuration comes from environment variables (see README.md); set
+FEDORA_CI_MIGRATE_ON_START=true to migrate before serving instead.";
+
+enum Mode {
+    Serve,
+    MigrateOnly,
+}
+
+/// The whole `main` of a function binary. Exit codes: 0 clean shutdown,
+/// 2 bad flags or configuration, 1 runtime failure.
+pub fn main(function: &'static str, routes: fn(Context) -> Router) -> ExitCode {
+    let mode = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [] => Mode::Serve,
+        [flag] if flag == "--migrate" => Mode::MigrateOnly,
+        [flag] if flag == "--help" || flag == "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("{function}: unknown arguments {other:?}; try --help");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{function}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let migrate_on_start = match std::env::var("FEDORA_CI_MIGRATE_ON_START").as_deref() {
+        Ok("true" | "1" | "yes") => true,
+        Ok("" | "false" | "0" | "no") | Err(_) => false,
+        Ok(other) => {
+            eprintln!("{function}: configuration error: FEDORA_CI_MIGRATE_ON_START: '{other}' is not a boolean");
+            return ExitCode::from(2);
+        }
+    };
+    serve::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{function}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<(), String> = runtime.block_on(async move {
+        let pool = crate::store::connect_lazy(&config.database_url, config.database_max_connections)
+            .map_err(|e| format!("configuration error: DATABASE_URL: {e}"))?;
+        if matches!(mode, Mode::MigrateOnly) || migrate_on_start {
+            crate::store::migrate(&pool).await.map_err(|e| format!("migration failed: {e}"))?;
+            tracing::info!("database migrated");
+            if matches!(mode, Mode::MigrateOnly) {
+                return Ok(());
+            }
+        }
+        let server = config.server.clone();
+        let ctx = Context::new(function, config, pool);
+        serve::serve(&server, app(ctx, routes)).await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "exiting");
+            eprintln!("{function}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `main` for a binary without a database (the bridge): config is the listener only.
+pub fn main_without_database(function: &'static str, routes: fn() -> Router) -> ExitCode {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("usage: {function}\n\nConfiguration comes from environment variables (see README.md).");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("{function}: unknown argument '{arg}'; try --help");
+        return ExitCode::from(2);
+    }
+    let server = match crate::config::ServerConfig::from_source(&crate::config::ProcessEnv) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{function}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    serve::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{function}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let router = serve::with_health(function, routes(), Readiness::always());
+    match runtime.block_on(serve::serve(&server, router)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{function}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

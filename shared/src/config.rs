@@ -1,0 +1,460 @@
+//! Settings from environment variables and mounted secret files.
+//!
+//! Everything is read once at start into one typed struct and validated there, so a
+//! bad deployment fails fast with one line naming the variable instead of failing on
+//! the first event. Secrets can be given as `NAME` or as `NAME_FILE` (a path to a
+//! mounted Kubernetes secret); they are held as [`Secret`] so they never print.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::secret::Secret;
+
+/// A configuration problem, always naming the variable so the operator knows what
+/// to fix. Never carries a secret's value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {var}: {reason}")]
+pub struct ConfigError {
+    pub var: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(var: &str, reason: impl Into<String>) -> Self {
+        Self { var: var.to_owned(), reason: reason.into() }
+    }
+}
+
+/// Where settings come from. Production reads the process environment; tests pass
+/// a map so they never race on the global environment.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// Typed accessors over a [`Source`]; empty values count as unset so that a
+/// ConfigMap key left blank falls back to the default.
+struct Env<'a>(&'a dyn Source);
+
+impl Env<'_> {
+    fn opt(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.opt(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, name: &str, default: T, what: &str) -> Result<T, ConfigError> {
+        match self.opt(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError::new(name, format!("'{v}' is not {what}"))),
+        }
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.opt(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError::new(name, format!("'{v}' is not a boolean (true/false)"))),
+        }
+    }
+
+    fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
+        let raw = self.string(name, default);
+        let url = Url::parse(&raw).map_err(|e| ConfigError::new(name, format!("'{raw}' is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::new(name, format!("'{raw}' must be an http(s) URL")));
+        }
+        Ok(url)
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.opt(name)
+            .map(|v| {
+                v.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `NAME` or the contents of the file named by `NAME_FILE`; both set is an error
+    /// because it is ambiguous which one the operator meant.
+    fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
+        let file_var = format!("{name}_FILE");
+        match (self.opt(name), self.opt(&file_var)) {
+            (Some(_), Some(_)) => Err(ConfigError::new(name, format!("set either {name} or {file_var}, not both"))),
+            (Some(v), None) => Ok(Some(Secret::new(v))),
+            (None, Some(path)) => std::fs::read_to_string(&path)
+                .map(|s| Some(Secret::new(s.trim_end_matches(['\n', '\r']))))
+                .map_err(|e| ConfigError::new(&file_var, format!("cannot read '{path}': {e}"))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn required_secret(&self, name: &str) -> Result<Secret, ConfigError> {
+        self.secret(name)?
+            .ok_or_else(|| ConfigError::new(name, format!("required; set {name} or {name}_FILE")))
+    }
+
+    fn duration_secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        self.parsed(name, default.as_secs(), "a whole number of seconds").map(Duration::from_secs)
+    }
+}
+
+/// The HTTP listener; every function has one, including the bridge (for health).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Knative sets `PORT`; 8080 is its default too.
+    pub port: u16,
+}
+
+impl ServerConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let env = Env(source);
+        let port = env.parsed("PORT", 8080u16, "a port number (0-65535)")?;
+        Ok(Self { port })
+    }
+}
+
+/// `prod` or `stg`: decides the default topic prefix, comment prefix and the names
+/// used in Fedora CI messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deployment {
+    Prod,
+    Stg,
+}
+
+impl Deployment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deployment::Prod => "prod",
+            Deployment::Stg => "stg",
+        }
+    }
+}
+
+/// Which dist-git projects get Fedora CI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectPolicy {
+    /// Every project under `rpms/` and `tests/` except the listed ones (production).
+    OptOut { deny: BTreeSet<String> },
+    /// Only the listed projects (a staging deployment, or a careful roll-out).
+    OptIn { allow: BTreeSet<String> },
+}
+
+/// Log Detective analyses failed builds; it can be switched off globally and denied
+/// per project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogDetective {
+    pub enabled: bool,
+    pub deny: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KojiConfig {
+    /// XML-RPC endpoint, e.g. `https://koji.fedoraproject.org/kojihub`.
+    pub hub_url: Url,
+    /// Web UI base used for task links, e.g. `https://koji.fedoraproject.org/koji`.
+    pub web_url: Url,
+    /// The Koji user names our builds run as; tasks of anyone else are not ours.
+    pub users: Vec<String>,
+    /// Keytab for the Kerberos login; unset means anonymous (read-only) calls.
+    pub keytab: Option<PathBuf>,
+    pub principal: Option<String>,
+    /// Koji channel for our scratch builds (`None` = the hub's default).
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestingFarmConfig {
+    pub api_url: Url,
+    pub api_key: Option<Secret>,
+    /// Accepted webhook tokens: the current one and, during a rotation or for the
+    /// internal Testing Farm, a second one.
+    pub webhook_secrets: Vec<Secret>,
+}
+
+/// Retry and timeout policy shared by the submitters and the poller.
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    /// Delay before each retry; the length is the number of retries.
+    pub backoff: Vec<Duration>,
+    /// How long a Koji task or TF request may stay unfinished before we give up.
+    pub job_timeout: Duration,
+    /// How old an unfinished row must be before the poller asks upstream about it.
+    pub poll_grace: Duration,
+}
+
+/// Everything a function that touches the database and the outside world needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub deployment: Deployment,
+    /// `org.fedoraproject.prod.` or `org.fedoraproject.stg.`; CloudEvent types are
+    /// Fedora Messaging topics with this prefix.
+    pub topic_prefix: String,
+    /// `/packit-ci` in production, `/packit-ci-stg` in staging.
+    pub comment_prefix: String,
+    pub policy: ProjectPolicy,
+    pub eln_deny: BTreeSet<String>,
+    pub log_detective: LogDetective,
+    /// dist-git (Pagure) base URL, also the base of the Pagure API.
+    pub distgit_url: Url,
+    pub pagure_token: Option<Secret>,
+    /// Our own Pagure user: its comments are never treated as commands.
+    pub bot_user: String,
+    pub fasjson_url: Url,
+    pub koji: KojiConfig,
+    pub testing_farm: TestingFarmConfig,
+    /// Public base URL of this service (status page, TF webhook).
+    pub public_url: Url,
+    pub retry: RetryConfig,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let env = Env(source);
+        let server = ServerConfig::from_source(source)?;
+
+        let database_url = env.required_secret("DATABASE_URL")?;
+        if !(database_url.expose().starts_with("postgres://") || database_url.expose().starts_with("postgresql://")) {
+            // The value may hold a password: describe the problem, never echo it.
+            return Err(ConfigError::new("DATABASE_URL", "must be a postgres:// or postgresql:// URL"));
+        }
+        let database_max_connections = env.parsed("DATABASE_MAX_CONNECTIONS", 4u32, "a positive number")?;
+        if database_max_connections == 0 {
+            return Err(ConfigError::new("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+        }
+
+        let deployment = match env.string("FEDORA_CI_DEPLOYMENT", "prod").as_str() {
+            "prod" => Deployment::Prod,
+            "stg" => Deployment::Stg,
+            other => return Err(ConfigError::new("FEDORA_CI_DEPLOYMENT", format!("'{other}' is not prod or stg"))),
+        };
+        let topic_prefix = env.string("FEDORA_CI_TOPIC_PREFIX", &format!("org.fedoraproject.{}.", deployment.as_str()));
+        if !topic_prefix.ends_with('.') {
+            return Err(ConfigError::new("FEDORA_CI_TOPIC_PREFIX", format!("'{topic_prefix}' must end with '.'")));
+        }
+        let default_comment_prefix = match deployment {
+            Deployment::Prod => "/packit-ci",
+            Deployment::Stg => "/packit-ci-stg",
+        };
+        let comment_prefix = env.string("FEDORA_CI_COMMENT_PREFIX", default_comment_prefix);
+        if !comment_prefix.starts_with('/') || comment_prefix.contains(char::is_whitespace) {
+            return Err(ConfigError::new(
+                "FEDORA_CI_COMMENT_PREFIX",
+                format!("'{comment_prefix}' must start with '/' and contain no spaces"),
+            ));
+        }
+
+        let distgit_url = env.url("DISTGIT_URL", "https://src.fedoraproject.org")?;
+        let project_set = |var: &str| -> Result<BTreeSet<String>, ConfigError> {
+            env.list(var).iter().map(|p| normalize_project(&distgit_url, p).map_err(|r| ConfigError::new(var, r))).collect()
+        };
+        let policy = match env.string("FEDORA_CI_POLICY", "opt-out").as_str() {
+            "opt-out" => ProjectPolicy::OptOut { deny: project_set("FEDORA_CI_DENY_LIST")? },
+            "opt-in" => ProjectPolicy::OptIn { allow: project_set("FEDORA_CI_ALLOW_LIST")? },
+            other => return Err(ConfigError::new("FEDORA_CI_POLICY", format!("'{other}' is not opt-out or opt-in"))),
+        };
+        let eln_deny = project_set("FEDORA_CI_ELN_DENY_LIST")?;
+        let log_detective = LogDetective {
+            enabled: env.bool("FEDORA_CI_LOG_DETECTIVE", false)?,
+            deny: project_set("FEDORA_CI_LOG_DETECTIVE_DENY_LIST")?,
+        };
+
+        let koji = KojiConfig {
+            hub_url: env.url("KOJI_HUB_URL", "https://koji.fedoraproject.org/kojihub")?,
+            web_url: env.url("KOJI_WEB_URL", "https://koji.fedoraproject.org/koji")?,
+            users: {
+                let users = env.list("KOJI_USERS");
+                if users.is_empty() { vec!["packit".to_owned()] } else { users }
+            },
+            keytab: env.opt("KOJI_KEYTAB").or_else(|| env.opt("KRB5_CLIENT_KTNAME")).map(PathBuf::from),
+            principal: env.opt("KOJI_PRINCIPAL"),
+            channel: env.opt("KOJI_CHANNEL"),
+        };
+
+        let mut webhook_secrets = Vec::new();
+        webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET")?);
+        webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET_SECONDARY")?);
+        let testing_farm = TestingFarmConfig {
+            api_url: env.url("TESTING_FARM_API_URL", "https://api.testing-farm.io/v0.1")?,
+            api_key: env.secret("TESTING_FARM_API_KEY")?,
+            webhook_secrets,
+        };
+
+        let backoff_minutes = env.list("FEDORA_CI_RETRY_BACKOFF_MINUTES");
+        let backoff = if backoff_minutes.is_empty() {
+            [1, 2, 4, 8, 16].map(|m| Duration::from_secs(m * 60)).to_vec()
+        } else {
+            backoff_minutes
+                .iter()
+                .map(|m| {
+                    m.parse::<u64>().map(|m| Duration::from_secs(m * 60)).map_err(|_| {
+                        ConfigError::new("FEDORA_CI_RETRY_BACKOFF_MINUTES", format!("'{m}' is not a number of minutes"))
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let retry = RetryConfig {
+            backoff,
+            job_timeout: env.duration_secs("FEDORA_CI_JOB_TIMEOUT_SECONDS", Duration::from_secs(7 * 24 * 3600))?,
+            poll_grace: env.duration_secs("FEDORA_CI_POLL_GRACE_SECONDS", Duration::from_secs(600))?,
+        };
+
+        Ok(Self {
+            server,
+            database_url,
+            database_max_connections,
+            deployment,
+            topic_prefix,
+            comment_prefix,
+            policy,
+            eln_deny,
+            log_detective,
+            pagure_token: env.secret("PAGURE_TOKEN")?,
+            bot_user: env.string("FEDORA_CI_BOT_USER", "packit-ci"),
+            fasjson_url: env.url("FASJSON_URL", "https://fasjson.fedoraproject.org")?,
+            public_url: env.url("FEDORA_CI_PUBLIC_URL", "https://prod.fedora-ci.packit.dev")?,
+            distgit_url,
+            koji,
+            testing_farm,
+            retry,
+        })
+    }
+}
+
+/// Lists may name a project as `rpms/foo` or as its full dist-git URL; both mean
+/// the same project, so store the short form.
+fn normalize_project(distgit: &Url, raw: &str) -> Result<String, String> {
+    let base = distgit.as_str().trim_end_matches('/');
+    let short = raw.strip_prefix(base).map(|s| s.trim_start_matches('/')).unwrap_or(raw).trim_end_matches('/');
+    let mut parts = short.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(ns), Some(repo), None) if !ns.is_empty() && !repo.is_empty() => Ok(format!("{ns}/{repo}")),
+        _ => Err(format!("'{raw}' is not a project (expected <namespace>/<repo> or its dist-git URL)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_source(&move |k: &str| map.get(k).cloned())
+    }
+
+    const DB: (&str, &str) = ("DATABASE_URL", "postgres://ci:pw@db/ci");
+
+    #[test]
+    fn production_defaults() {
+        let c = load(&[DB]).unwrap();
+        assert_eq!(c.server.port, 8080);
+        assert_eq!(c.topic_prefix, "org.fedoraproject.prod.");
+        assert_eq!(c.comment_prefix, "/packit-ci");
+        assert_eq!(c.policy, ProjectPolicy::OptOut { deny: BTreeSet::new() });
+        assert_eq!(c.retry.backoff.iter().map(|d| d.as_secs() / 60).collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
+        assert_eq!(c.retry.job_timeout, Duration::from_secs(604_800));
+    }
+
+    #[test]
+    fn staging_changes_topic_and_comment_prefix() {
+        let c = load(&[DB, ("FEDORA_CI_DEPLOYMENT", "stg")]).unwrap();
+        assert_eq!(c.topic_prefix, "org.fedoraproject.stg.");
+        assert_eq!(c.comment_prefix, "/packit-ci-stg");
+    }
+
+    #[test]
+    fn missing_database_url_names_the_variable() {
+        let err = load(&[]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        assert_eq!(err.to_string().lines().count(), 1);
+    }
+
+    #[test]
+    fn bad_port_names_the_variable() {
+        let err = load(&[DB, ("PORT", "eighty")]).unwrap_err();
+        assert_eq!(err.var, "PORT");
+        let err = load(&[DB, ("PORT", "70000")]).unwrap_err();
+        assert_eq!(err.var, "PORT");
+    }
+
+    #[test]
+    fn bad_database_url_does_not_echo_the_password() {
+        let err = load(&[("DATABASE_URL", "mysql://u:sup3rsecret@db")]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        assert!(!err.to_string().contains("sup3rsecret"));
+    }
+
+    #[test]
+    fn deny_lists_accept_short_names_and_urls() {
+        let c = load(&[
+            DB,
+            ("FEDORA_CI_DENY_LIST", "rpms/kernel, https://src.fedoraproject.org/rpms/glibc/\ntests/foo"),
+        ])
+        .unwrap();
+        let ProjectPolicy::OptOut { deny } = c.policy else { panic!("opt-out expected") };
+        assert_eq!(deny.into_iter().collect::<Vec<_>>(), ["rpms/glibc", "rpms/kernel", "tests/foo"]);
+        let err = load(&[DB, ("FEDORA_CI_ELN_DENY_LIST", "kernel")]).unwrap_err();
+        assert_eq!(err.var, "FEDORA_CI_ELN_DENY_LIST");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = std::env::temp_dir().join(format!("fci-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, "pagure-token-value\n").unwrap();
+        let c = load(&[DB, ("PAGURE_TOKEN_FILE", path.to_str().unwrap())]).unwrap();
+        assert_eq!(c.pagure_token.as_ref().unwrap().expose(), "pagure-token-value");
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("pagure-token-value"));
+        assert!(!printed.contains("postgres://ci:pw"));
+
+        let err = load(&[DB, ("PAGURE_TOKEN", "x"), ("PAGURE_TOKEN_FILE", path.to_str().unwrap())]).unwrap_err();
+        assert_eq!(err.var, "PAGURE_TOKEN");
+        let err = load(&[DB, ("PAGURE_TOKEN_FILE", "/nonexistent/token")]).unwrap_err();
+        assert_eq!(err.var, "PAGURE_TOKEN_FILE");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn opt_in_policy_and_bad_values() {
+        let c = load(&[DB, ("FEDORA_CI_POLICY", "opt-in"), ("FEDORA_CI_ALLOW_LIST", "rpms/hello")]).unwrap();
+        assert_eq!(c.policy, ProjectPolicy::OptIn { allow: ["rpms/hello".to_owned()].into() });
+        assert_eq!(load(&[DB, ("FEDORA_CI_POLICY", "sometimes")]).unwrap_err().var, "FEDORA_CI_POLICY");
+        assert_eq!(load(&[DB, ("FEDORA_CI_LOG_DETECTIVE", "maybe")]).unwrap_err().var, "FEDORA_CI_LOG_DETECTIVE");
+        assert_eq!(load(&[DB, ("KOJI_HUB_URL", "not a url")]).unwrap_err().var, "KOJI_HUB_URL");
+        assert_eq!(load(&[DB, ("FEDORA_CI_TOPIC_PREFIX", "org.x")]).unwrap_err().var, "FEDORA_CI_TOPIC_PREFIX");
+    }
+}

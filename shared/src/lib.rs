@@ -1,0 +1,24 @@
+//! The library every Fedora CI function uses.
+//!
+//! The data path reads the same in every function: CloudEvent ([`intake`]) →
+//! typed message ([`messages`]) → policy checks → effect with an idempotency key in
+//! one transaction ([`store`]) → outbound call → report. A function's crate only
+//! wires those steps for its event.
+
+pub mod app;
+pub mod config;
+#[cfg(feature = "dev")]
+pub mod devdb;
+#[cfg(feature = "dev")]
+pub mod testing;
+pub mod error;
+pub mod intake;
+pub mod messages;
+pub mod secret;
+pub mod serve;
+pub mod store;
+
+pub use app::Context;
+pub use config::Config;
+pub use error::{HandlerError, Outcome};
+pub use secret::Secret;

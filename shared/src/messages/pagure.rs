@@ -1,0 +1,141 @@
+//! Pagure (dist-git) pull-request messages: `pagure.pull-request.{new,updated,rebased}`
+//! and `pagure.pull-request.comment.added`. All four carry the whole PR; a comment
+//! message's new comment is the last one in `pullrequest.comments`.
+
+use serde::Deserialize;
+
+use super::{ParseError, Topic};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullRequestAction {
+    New,
+    Updated,
+    Rebased,
+    CommentAdded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRef {
+    pub name: String,
+}
+
+/// A Pagure project as it appears in `project`, `repo_from` and `parent`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepoRef {
+    pub name: String,
+    /// `None` for top-level projects (e.g. on pagure.io), which are never ours.
+    pub namespace: Option<String>,
+    /// `rpms/foo`, or `forks/<user>/rpms/foo` for a fork.
+    pub fullname: String,
+    pub full_url: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+impl RepoRef {
+    pub fn is_fork(&self) -> bool {
+        self.fullname.starts_with("forks/")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    pub comment: String,
+    pub user: UserRef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequest {
+    pub id: u64,
+    /// Pagure's own 32-hex id of the PR; Fedora CI messages carry it as `artifact.uid`.
+    pub uid: String,
+    #[serde(default)]
+    pub title: String,
+    /// Target branch (`rawhide`, `f43`, `epel10`, …).
+    pub branch: String,
+    pub branch_from: Option<String>,
+    pub commit_start: Option<String>,
+    /// Head commit of the PR: what we build.
+    pub commit_stop: String,
+    pub full_url: Option<String>,
+    #[serde(default)]
+    pub status: String,
+    pub initial_comment: Option<String>,
+    pub user: UserRef,
+    pub project: RepoRef,
+    /// `None` when the source fork was deleted.
+    pub repo_from: Option<RepoRef>,
+    #[serde(default)]
+    pub comments: Vec<Comment>,
+}
+
+impl PullRequest {
+    /// `rpms/foo`: the project the PR targets.
+    pub fn project_path(&self) -> String {
+        match &self.project.namespace {
+            Some(ns) => format!("{ns}/{}", self.project.name),
+            None => self.project.name.clone(),
+        }
+    }
+
+    /// The fork the PR comes from, if it comes from one (Koji must build the fork's git).
+    pub fn fork(&self) -> Option<&RepoRef> {
+        self.repo_from.as_ref().filter(|r| r.is_fork())
+    }
+
+    /// `git+https://…/<ns>/<repo>.git#<sha>` or the fork's URL: what Koji builds.
+    pub fn koji_source(&self, distgit_url: &str) -> String {
+        format!("git+{}#{}", self.git_url(distgit_url), self.commit_stop)
+    }
+
+    /// The git URL holding the PR's head commit.
+    pub fn git_url(&self, distgit_url: &str) -> String {
+        let base = distgit_url.trim_end_matches('/');
+        let path = match self.fork() {
+            Some(fork) => fork.fullname.clone(),
+            None => self.project_path(),
+        };
+        format!("{base}/{path}.git")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequestMessage {
+    #[serde(skip, default = "default_action")]
+    pub action: PullRequestAction,
+    /// Who caused the message: the PR author, a pusher, or the commenter.
+    pub agent: Option<String>,
+    pub pullrequest: PullRequest,
+}
+
+fn default_action() -> PullRequestAction {
+    PullRequestAction::New
+}
+
+impl PullRequestMessage {
+    pub fn parse(topic: Topic, data: &[u8]) -> Result<Self, ParseError> {
+        let action = match topic {
+            Topic::PullRequestNew => PullRequestAction::New,
+            Topic::PullRequestUpdated => PullRequestAction::Updated,
+            Topic::PullRequestRebased => PullRequestAction::Rebased,
+            Topic::PullRequestCommentAdded => PullRequestAction::CommentAdded,
+            Topic::KojiTaskStateChange => {
+                return Err(ParseError { topic: topic.suffix(), reason: "not a pull-request topic".into() });
+            }
+        };
+        let mut msg: Self = serde_json::from_slice(data).map_err(|e| ParseError::from_json(topic, e))?;
+        msg.action = action;
+        if action == PullRequestAction::CommentAdded && msg.pullrequest.comments.is_empty() {
+            return Err(ParseError { topic: topic.suffix(), reason: "comment.added message without comments".into() });
+        }
+        Ok(msg)
+    }
+
+    /// The comment a `comment.added` message announces.
+    pub fn new_comment(&self) -> Option<&Comment> {
+        match self.action {
+            PullRequestAction::CommentAdded => self.pullrequest.comments.last(),
+            _ => None,
+        }
+    }
+}

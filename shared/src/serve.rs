@@ -1,0 +1,136 @@
+//! The HTTP entry point every function shares: health routes, JSON logs,
+//! graceful shutdown, and the Lambda branch.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use sqlx::PgPool;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ServerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on port {port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("lambda runtime failed: {0}")]
+    Lambda(String),
+}
+
+/// JSON lines on stdout, level from `RUST_LOG` (default `info`). Safe to call more
+/// than once (tests); only the first call installs the subscriber.
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+/// What `/readyz` checks: a function with a database is ready only when Postgres
+/// answers, so Knative does not route events to a replica that would 503 them all.
+#[derive(Clone)]
+pub struct Readiness {
+    pool: Option<PgPool>,
+}
+
+impl Readiness {
+    pub fn database(pool: PgPool) -> Self {
+        Self { pool: Some(pool) }
+    }
+
+    pub fn always() -> Self {
+        Self { pool: None }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> Response {
+    let Some(pool) = readiness.pool else {
+        return axum::Json(json!({ "status": "ready" })).into_response();
+    };
+    match tokio::time::timeout(Duration::from_secs(2), crate::store::ping(&pool)).await {
+        Ok(Ok(())) => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: database");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "database": "unavailable" })))
+                .into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "database": "timeout" })))
+            .into_response(),
+    }
+}
+
+/// One span per request so every log line of a delivery carries the function name,
+/// and one line per request at debug (errors are logged where they happen).
+async fn request_span(State(function): State<&'static str>, req: Request, next: Next) -> Response {
+    let span = tracing::info_span!("request", function, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(status = response.status().as_u16(), latency_ms = started.elapsed().as_millis() as u64, "request");
+    });
+    response
+}
+
+/// Adds `/healthz`, `/readyz` and the request span to a function's router.
+pub fn with_health(function: &'static str, router: Router, readiness: Readiness) -> Router {
+    router
+        .merge(Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(readiness))
+        .layer(middleware::from_fn_with_state(function, request_span))
+}
+
+/// Runs the router until SIGTERM/SIGINT, finishing in-flight requests first
+/// (Knative sends SIGTERM when it scales a replica down). When
+/// `AWS_LAMBDA_RUNTIME_API` is set the same router runs under `lambda_http`.
+pub async fn serve(server: &ServerConfig, router: Router) -> Result<(), ServeError> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda_http::run(router).await.map_err(|e| ServeError::Lambda(e.to_string()));
+    }
+    let addr = SocketAddr::from(([0, 0, 0, 0], server.port));
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { port: server.port, source })?;
+    tracing::info!(port = listener.local_addr()?.port(), "listening");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

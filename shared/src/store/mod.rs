@@ -1,0 +1,41 @@
+//! Postgres: the only state of the service.
+//!
+//! Queries are runtime-checked (`sqlx::query` with bound parameters, never string
+//! building) so the build needs no database; the integration tests run every query
+//! against a real Postgres instead.
+
+pub mod events;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::secret::Secret;
+
+/// The schema, embedded in every binary so `--migrate` needs no files at run time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A pool sized for a scale-to-zero function: lazy (a cold start opens no
+/// connection until the first event needs one), small (many replicas share one
+/// Postgres), and quick to give idle connections back.
+pub fn connect_lazy(url: &Secret, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(30))
+        .connect_lazy(url.expose())
+}
+
+/// Brings the schema up to date. Safe to run from several processes at once: sqlx
+/// takes an advisory lock.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// One cheap round trip, for `/readyz`.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}

@@ -1,0 +1,172 @@
+//! Helpers for tests and the local stack (feature `dev`): the recorded fixtures,
+//! CloudEvent requests built from them the way the bridge sends them, and running
+//! a function binary as a real process.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// `tests/fixtures` of this workspace: a copy of the recorded messages (the copy
+/// keeps a clone self-contained; a test checks it matches `../shared/fixtures`).
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("fixtures")
+}
+
+/// A recorded Fedora Messaging message.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub name: String,
+    /// The full topic (routing key).
+    pub topic: String,
+    /// The body as the bridge forwards it (without the `topic` key the recording added).
+    pub body: Value,
+}
+
+impl Fixture {
+    /// Fixtures come in two shapes: a body with the routing key added as `topic`,
+    /// or fedora-messaging's dump (`{body, headers, id, topic}`).
+    pub fn load(name: &str) -> Fixture {
+        let path = fixtures_dir().join("fedora-messaging").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let topic = json["topic"].as_str().unwrap_or_else(|| panic!("{name}: no topic")).to_owned();
+        let mut body = match json.get("body") {
+            Some(body) if body.is_object() && json.get("headers").is_some() => body.clone(),
+            _ => json,
+        };
+        if let Some(map) = body.as_object_mut() {
+            map.remove("topic");
+        }
+        Fixture { name: name.to_owned(), topic, body }
+    }
+
+    pub fn all() -> Vec<Fixture> {
+        let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join("fedora-messaging"))
+            .expect("fixtures directory")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        names.sort();
+        names.iter().map(|n| Fixture::load(n)).collect()
+    }
+
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).expect("fixture serializes")
+    }
+
+    /// The same topic under another deployment prefix (`org.fedoraproject.stg.`).
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        let suffix = self.topic.splitn(4, '.').nth(3).unwrap_or_default().to_owned();
+        self.topic = format!("{prefix}{suffix}");
+        self
+    }
+}
+
+/// A binary-mode CloudEvent POST, as the Knative Broker delivers.
+pub fn binary_request(client: &reqwest::Client, url: &str, fixture: &Fixture, id: &str) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("ce-specversion", "1.0")
+        .header("ce-id", id)
+        .header("ce-type", &fixture.topic)
+        .header("ce-source", "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub")
+        .header("content-type", "application/json")
+        .body(fixture.body_bytes())
+}
+
+/// A structured-mode CloudEvent POST (`application/cloudevents+json`).
+pub fn structured_request(client: &reqwest::Client, url: &str, fixture: &Fixture, id: &str) -> reqwest::RequestBuilder {
+    let envelope = serde_json::json!({
+        "specversion": "1.0",
+        "id": id,
+        "type": fixture.topic,
+        "source": "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub",
+        "datacontenttype": "application/json",
+        "data": fixture.body,
+    });
+    client
+        .post(url)
+        .header("content-type", "application/cloudevents+json")
+        .body(serde_json::to_vec(&envelope).expect("envelope serializes"))
+}
+
+/// A function binary running as a child process on a free port; killed on drop.
+pub struct RunningBinary {
+    pub port: u16,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl RunningBinary {
+    /// Starts `exe` with `env` and waits (bounded) until `/healthz` answers.
+    pub async fn start(exe: &str, env: &[(&str, String)]) -> RunningBinary {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("fci-{}-{port}.log", std::process::id()));
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(exe)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "debug")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {exe}: {e}"));
+        let mut running = RunningBinary { port, child, log };
+        running.wait_healthy().await;
+        running
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn wait_healthy(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                panic!("binary exited early with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            if client.get(self.url("/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "binary not healthy within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `None` while the process is still running.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("child status")
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Serves a router on a free loopback port in this runtime; returns its base URL.
+pub async fn serve_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
