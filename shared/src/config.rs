@@ -90,10 +90,7 @@ impl Env<'_> {
     fn list(&self, name: &str) -> Vec<String> {
         self.opt(name)
             .map(|v| {
-                v.split(|c: char| c == ',' || c.is_whitespace())
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
+                v.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(str::to_owned).collect()
             })
             .unwrap_or_default()
     }
@@ -113,8 +110,7 @@ impl Env<'_> {
     }
 
     fn required_secret(&self, name: &str) -> Result<Secret, ConfigError> {
-        self.secret(name)?
-            .ok_or_else(|| ConfigError::new(name, format!("required; set {name} or {name}_FILE")))
+        self.secret(name)?.ok_or_else(|| ConfigError::new(name, format!("required; set {name} or {name}_FILE")))
     }
 
     fn duration_secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
@@ -276,7 +272,10 @@ impl Config {
 
         let distgit_url = env.url("DISTGIT_URL", "https://src.fedoraproject.org")?;
         let project_set = |var: &str| -> Result<BTreeSet<String>, ConfigError> {
-            env.list(var).iter().map(|p| normalize_project(&distgit_url, p).map_err(|r| ConfigError::new(var, r))).collect()
+            env.list(var)
+                .iter()
+                .map(|p| normalize_project(&distgit_url, p).map_err(|r| ConfigError::new(var, r)))
+                .collect()
         };
         let policy = match env.string("FEDORA_CI_POLICY", "opt-out").as_str() {
             "opt-out" => ProjectPolicy::OptOut { deny: project_set("FEDORA_CI_DENY_LIST")? },
@@ -418,11 +417,9 @@ mod tests {
 
     #[test]
     fn deny_lists_accept_short_names_and_urls() {
-        let c = load(&[
-            DB,
-            ("FEDORA_CI_DENY_LIST", "rpms/kernel, https://src.fedoraproject.org/rpms/glibc/\ntests/foo"),
-        ])
-        .unwrap();
+        let c =
+            load(&[DB, ("FEDORA_CI_DENY_LIST", "rpms/kernel, https://src.fedoraproject.org/rpms/glibc/\ntests/foo")])
+                .unwrap();
         let ProjectPolicy::OptOut { deny } = c.policy else { panic!("opt-out expected") };
         assert_eq!(deny.into_iter().collect::<Vec<_>>(), ["rpms/glibc", "rpms/kernel", "tests/foo"]);
         let err = load(&[DB, ("FEDORA_CI_ELN_DENY_LIST", "kernel")]).unwrap_err();

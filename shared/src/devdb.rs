@@ -2,12 +2,15 @@
 //! never in a production image).
 //!
 //! Finding a Postgres, in order:
-//! 1. `DATABASE_URL`, when set (CI and most developers);
-//! 2. a testcontainers Postgres, when a container engine answers;
-//! 3. a throwaway cluster of our own under `target/devdb/` started with
+//! 1. `DATABASE_URL`, when set;
+//! 2. a server already on `127.0.0.1:5432` that lets the `postgres` role in
+//!    without a password (Debian's default cluster with trust auth, as on the CI
+//!    machines) — found, not started;
+//! 3. a testcontainers Postgres, when a container engine answers;
+//! 4. a throwaway cluster of our own under `target/devdb/` started with
 //!    `initdb` + `pg_ctl` when those are on `PATH` or in `/usr/lib/postgresql/*/bin`
 //!    (kept running between runs so tests start fast; `make db-stop` stops it);
-//! 4. otherwise an error that says what to install or set.
+//! 5. otherwise an error that says what to install or set.
 //!
 //! Tests then get a fresh database each ([`TestDatabase`]) so they run in parallel.
 
@@ -39,6 +42,7 @@ pub enum DevDbError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Environment,
+    LocalServer,
     Container,
     LocalCluster(PathBuf),
 }
@@ -61,6 +65,9 @@ async fn find_server() -> Result<Server, DevDbError> {
     if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         return Ok(Server { url, origin: Origin::Environment });
     }
+    if local_server_answers(LOCAL_URL).await {
+        return Ok(Server { url: LOCAL_URL.to_owned(), origin: Origin::LocalServer });
+    }
     if let Some(url) = container::start().await {
         return Ok(Server { url, origin: Origin::Container });
     }
@@ -72,6 +79,23 @@ async fn find_server() -> Result<Server, DevDbError> {
         return Ok(Server { url: url.0, origin: Origin::LocalCluster(url.1) });
     }
     Err(DevDbError::NothingFound)
+}
+
+const LOCAL_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async fn local_server_answers(url: &str) -> bool {
+    let Ok(options) = url.parse::<PgConnectOptions>() else { return false };
+    let attempt = async {
+        let mut conn = PgConnection::connect_with(&options).await.ok()?;
+        let can_create: bool =
+            sqlx::query_scalar("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&mut conn)
+                .await
+                .ok()?;
+        let _ = conn.close().await;
+        Some(can_create)
+    };
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(3), attempt).await, Ok(Some(true)))
 }
 
 mod container {
@@ -167,12 +191,23 @@ impl LocalCluster {
         }
     }
 
+    /// Runs a tool with its output in a file, not a pipe: `pg_ctl start` leaves the
+    /// server holding the inherited descriptors, and reading a pipe to its end would
+    /// then wait for the server to exit.
     fn run(&self, step: &'static str, cmd: &mut Command) -> Result<(), DevDbError> {
-        let out = cmd.output().map_err(|e| self.err(step, e.to_string()))?;
-        if out.status.success() {
+        let out_path = self.dir.join(format!("{}.out", step.replace(' ', "-")));
+        let out = std::fs::File::create(&out_path).map_err(|e| self.err(step, e.to_string()))?;
+        let err = out.try_clone().map_err(|e| self.err(step, e.to_string()))?;
+        let status = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .map_err(|e| self.err(step, e.to_string()))?;
+        if status.success() {
             Ok(())
         } else {
-            Err(self.err(step, String::from_utf8_lossy(&out.stderr).trim().to_owned()))
+            Err(self.err(step, std::fs::read_to_string(&out_path).unwrap_or_default().trim().to_owned()))
         }
     }
 
@@ -186,7 +221,16 @@ impl LocalCluster {
 
     pub fn is_running(&self) -> bool {
         self.data().join("PG_VERSION").exists()
-            && self.command("pg_ctl").arg("-D").arg(self.data()).arg("status").output().is_ok_and(|o| o.status.success())
+            && self
+                .command("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .arg("status")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
     }
 
     /// Initialises (first time) and starts the cluster unless it already runs.
@@ -306,7 +350,9 @@ impl Drop for TestDatabase {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                     let _ = conn.close().await;
                 }
             });

@@ -33,7 +33,11 @@ impl IntoResponse for HandlerError {
             }
             HandlerError::Upstream { service, reason } => {
                 tracing::error!(service, %reason, "upstream error; asking for redelivery");
-                error_body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &format!("{service} unavailable, retry later"))
+                error_body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    &format!("{service} unavailable, retry later"),
+                )
             }
             HandlerError::Internal(reason) => {
                 tracing::error!(%reason, "internal error");

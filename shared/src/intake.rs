@@ -151,16 +151,33 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
-            let inner = e.into_inner();
-            if inner.is::<http_body_util::LengthLimitError>() {
-                IntakeError::TooLarge
-            } else {
-                IntakeError::Body(inner.to_string())
-            }
-        })?;
+        let body = read_body(body).await?;
         Self::decode(&parts.headers, body, &Topics::from_ref(state))
     }
+}
+
+/// Past this much we stop reading and drop the connection instead of draining.
+const DRAIN_LIMIT: usize = 8 * MAX_BODY_BYTES;
+
+/// Reads at most [`MAX_BODY_BYTES`]. An oversized body is read on (and discarded)
+/// up to [`DRAIN_LIMIT`] so the sender reliably gets its 400 instead of a broken
+/// pipe; memory use stays bounded by the limit either way.
+async fn read_body(body: axum::body::Body) -> Result<Bytes, IntakeError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| IntakeError::Body(e.to_string()))?;
+        let Ok(chunk) = frame.into_data() else { continue };
+        seen = seen.saturating_add(chunk.len());
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > MAX_BODY_BYTES { Err(IntakeError::TooLarge) } else { Ok(Bytes::from(kept)) }
 }
 
 /// A message type a function can ask for; `None` means "not a topic of mine".
@@ -282,7 +299,8 @@ mod tests {
     #[test]
     fn structured_mode_without_required_attributes_is_refused() {
         let h = headers(&[("content-type", "application/cloudevents+json")]);
-        for body in [r#"{"specversion":"1.0","type":"t","source":"/s"}"#, r#"{"id":"1","type":"t","source":"/s"}"#, "not json"]
+        for body in
+            [r#"{"specversion":"1.0","type":"t","source":"/s"}"#, r#"{"id":"1","type":"t","source":"/s"}"#, "not json"]
         {
             assert!(CloudEventRequest::decode(&h, Bytes::from(body), &topics()).is_err(), "{body}");
         }

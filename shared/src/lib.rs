@@ -9,14 +9,14 @@ pub mod app;
 pub mod config;
 #[cfg(feature = "dev")]
 pub mod devdb;
-#[cfg(feature = "dev")]
-pub mod testing;
 pub mod error;
 pub mod intake;
 pub mod messages;
 pub mod secret;
 pub mod serve;
 pub mod store;
+#[cfg(feature = "dev")]
+pub mod testing;
 
 pub use app::Context;
 pub use config::Config;

@@ -72,8 +72,10 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "database": "unavailable" })))
                 .into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "database": "timeout" })))
-            .into_response(),
+        Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "database": "timeout" })))
+                .into_response()
+        }
     }
 }
 
@@ -84,7 +86,11 @@ async fn request_span(State(function): State<&'static str>, req: Request, next: 
     let started = Instant::now();
     let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     span.in_scope(|| {
-        tracing::debug!(status = response.status().as_u16(), latency_ms = started.elapsed().as_millis() as u64, "request");
+        tracing::debug!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
     });
     response
 }

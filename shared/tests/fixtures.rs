@@ -57,10 +57,7 @@ fn updated_pr_targets_its_branch() {
     assert_eq!(m.action, PullRequestAction::Updated);
     assert_eq!(m.pullrequest.branch, "f40");
     assert_eq!(m.pullrequest.commit_stop, "f2f041328d629719c5ff31a08e800638d5df497f");
-    assert_eq!(
-        m.pullrequest.git_url(DISTGIT),
-        "https://src.fedoraproject.org/forks/lbalhar/rpms/marshalparser.git"
-    );
+    assert_eq!(m.pullrequest.git_url(DISTGIT), "https://src.fedoraproject.org/forks/lbalhar/rpms/marshalparser.git");
 }
 
 #[test]
@@ -107,8 +104,9 @@ fn koji_task_messages_carry_owner_state_and_children() {
     assert_eq!(start.info.state.and_then(KojiTaskState::from_number), Some(KojiTaskState::Open));
     assert_eq!(start.build_arch_children().count(), 0);
 
-    let header = fedora_ci::messages::koji::TaskHeader::parse(&Fixture::load("koji_build_scratch_end.json").body_bytes())
-        .unwrap();
+    let header =
+        fedora_ci::messages::koji::TaskHeader::parse(&Fixture::load("koji_build_scratch_end.json").body_bytes())
+            .unwrap();
     assert_eq!((header.id, header.owner.as_str()), (45270170, "packit"));
 }
 

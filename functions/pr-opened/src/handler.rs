@@ -7,10 +7,7 @@ use fedora_ci::messages::PullRequestMessage;
 use fedora_ci::store::events;
 use fedora_ci::{Context, HandlerError, Outcome};
 
-pub async fn handle(
-    State(ctx): State<Context>,
-    event: Received<PullRequestMessage>,
-) -> Result<Outcome, HandlerError> {
+pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessage>) -> Result<Outcome, HandlerError> {
     let (meta, message) = match event {
         Received::NotHandled { meta } => {
             return Ok(Outcome::ignored(format!("event type '{}' is not handled here", meta.event_type)));

@@ -89,6 +89,12 @@ async fn readyz_fails_while_the_database_is_unreachable() {
 #[tokio::test]
 async fn migrate_flag_applies_the_schema_and_exits() {
     let db = TestDatabase::fresh().await;
-    let out = tokio::process::Command::new(EXE).env_clear().env("DATABASE_URL", &db.url).arg("--migrate").output().await.unwrap();
+    let out = tokio::process::Command::new(EXE)
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .arg("--migrate")
+        .output()
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

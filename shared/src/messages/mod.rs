@@ -88,6 +88,8 @@ impl ParseError {
 }
 
 /// A parsed message of one of our topics.
+// One per request, built once and matched once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum FedoraMessage {
     PullRequest(PullRequestMessage),

@@ -1,0 +1,5 @@
+//! Everything the end-to-end tests and `make run` share: the set of function
+//! binaries and how to start them together. The sandboxes (Koji, Pagure, FASJSON,
+//! Testing Farm) join here as their issues land.
+
+pub mod stack;
