@@ -11,6 +11,7 @@ pub mod config;
 pub mod devdb;
 pub mod error;
 pub mod intake;
+pub mod kerberos;
 pub mod messages;
 pub mod secret;
 pub mod serve;
