@@ -6,13 +6,18 @@
 //! wires those steps for its event.
 
 pub mod app;
+pub mod commands;
 pub mod config;
 #[cfg(feature = "dev")]
 pub mod devdb;
 pub mod error;
+pub mod fasjson;
 pub mod intake;
 pub mod kerberos;
 pub mod messages;
+pub mod pagure;
+pub mod reporting;
+pub mod retry;
 pub mod secret;
 pub mod serve;
 pub mod store;

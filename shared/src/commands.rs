@@ -1,0 +1,183 @@
+//! `/packit-ci …` commands in PR comments.
+//!
+//! A comment is a command when one of its lines starts with the configured prefix
+//! followed by whitespace or the end of the line (`/packit-ci-stg` is therefore not
+//! a production command, and `/packit` is nobody's here).
+
+/// Where a command wants its build or tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandTarget {
+    Rawhide,
+    Eln,
+}
+
+impl CommandTarget {
+    pub fn koji_target(self) -> &'static str {
+        match self {
+            CommandTarget::Rawhide => "rawhide",
+            CommandTarget::Eln => "eln",
+        }
+    }
+}
+
+/// The Fedora CI tests a packager can name.
+pub const TEST_NAMES: [&str; 6] =
+    ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate", "custom"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    ScratchBuild {
+        target: Option<CommandTarget>,
+    },
+    Test {
+        name: Option<String>,
+        target: Option<CommandTarget>,
+    },
+    Help,
+    /// Anything else after the prefix: answered with the help text and the reason.
+    Invalid {
+        reason: String,
+    },
+}
+
+/// `None` when the comment is not addressed to us.
+pub fn parse(prefix: &str, comment: &str) -> Option<Command> {
+    let args = comment.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix(prefix)?;
+        (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.split_whitespace().collect::<Vec<_>>())
+    })?;
+    Some(parse_args(&args))
+}
+
+fn parse_args(args: &[&str]) -> Command {
+    let Some((verb, rest)) = args.split_first() else {
+        return Command::Invalid { reason: "no command given".into() };
+    };
+    let mut target = None;
+    let mut positional = Vec::new();
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        let value = match arg.strip_prefix("--target") {
+            Some("") => match it.next() {
+                Some(v) => *v,
+                None => return Command::Invalid { reason: "--target needs a value (eln or rawhide)".into() },
+            },
+            Some(eq) if eq.starts_with('=') => &eq[1..],
+            Some(_) | None if arg.starts_with("--") => {
+                return Command::Invalid { reason: format!("unknown option '{arg}'") };
+            }
+            _ => {
+                positional.push(*arg);
+                continue;
+            }
+        };
+        target = Some(match value {
+            "rawhide" => CommandTarget::Rawhide,
+            "eln" => CommandTarget::Eln,
+            other => return Command::Invalid { reason: format!("unknown target '{other}' (use eln or rawhide)") },
+        });
+    }
+    match (*verb, positional.as_slice()) {
+        ("scratch-build", []) => Command::ScratchBuild { target },
+        ("test", []) => Command::Test { name: None, target },
+        ("test", [name]) if TEST_NAMES.contains(name) => Command::Test { name: Some((*name).to_owned()), target },
+        ("test", [name]) => {
+            Command::Invalid { reason: format!("unknown test '{name}' (valid: {})", TEST_NAMES.join(", ")) }
+        }
+        ("help", _) => Command::Help,
+        ("scratch-build" | "test", extra) => {
+            Command::Invalid { reason: format!("unexpected arguments: {}", extra.join(" ")) }
+        }
+        (other, _) => Command::Invalid { reason: format!("unknown command '{other}'") },
+    }
+}
+
+/// The help comment: commands, targets, test names, where to read more.
+pub fn help_text(prefix: &str, docs_url: &str) -> String {
+    format!(
+        "Fedora CI commands (comment on the pull request):\n\n\
+         - `{prefix} scratch-build [--target eln|rawhide]`: new Koji scratch build of the PR's head commit\n\
+         - `{prefix} test [<test>] [--target eln|rawhide]`: run the Fedora CI tests again (all, or the named one) on the PR's last successful build\n\
+         - `{prefix} help`: this message\n\n\
+         Tests: {}.\n\
+         Only members of the FAS `packager` group can trigger builds and tests.\n\n\
+         Documentation: {docs_url}",
+        TEST_NAMES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const P: &str = "/packit-ci";
+
+    #[test]
+    fn commands_and_options() {
+        assert_eq!(parse(P, "/packit-ci scratch-build"), Some(Command::ScratchBuild { target: None }));
+        assert_eq!(
+            parse(P, "/packit-ci scratch-build --target eln"),
+            Some(Command::ScratchBuild { target: Some(CommandTarget::Eln) })
+        );
+        assert_eq!(
+            parse(P, "thanks!\n  /packit-ci test rpmlint --target=rawhide  \nbye"),
+            Some(Command::Test { name: Some("rpmlint".into()), target: Some(CommandTarget::Rawhide) })
+        );
+        assert_eq!(parse(P, "/packit-ci test"), Some(Command::Test { name: None, target: None }));
+        assert_eq!(parse(P, "/packit-ci help"), Some(Command::Help));
+    }
+
+    #[test]
+    fn other_prefixes_are_not_ours() {
+        assert_eq!(parse(P, "/packit koji-build"), None);
+        assert_eq!(parse(P, "/packit-ci-stg scratch-build"), None);
+        assert_eq!(
+            parse("/packit-ci-stg", "/packit-ci-stg scratch-build"),
+            Some(Command::ScratchBuild { target: None })
+        );
+        assert_eq!(parse(P, "LGTM, see /packit-ci docs"), None);
+        assert_eq!(parse(P, ""), None);
+    }
+
+    #[test]
+    fn mistakes_get_a_reason() {
+        for (text, needle) in [
+            ("/packit-ci", "no command"),
+            ("/packit-ci build", "unknown command 'build'"),
+            ("/packit-ci test foo", "unknown test 'foo'"),
+            ("/packit-ci scratch-build --target f40", "unknown target 'f40'"),
+            ("/packit-ci scratch-build --target", "needs a value"),
+            ("/packit-ci scratch-build --force", "unknown option"),
+            ("/packit-ci scratch-build now", "unexpected arguments"),
+        ] {
+            match parse(P, text) {
+                Some(Command::Invalid { reason }) => assert!(reason.contains(needle), "{text}: {reason}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_commands_and_tests() {
+        let help = help_text("/packit-ci-stg", "https://docs.example/fedora-ci");
+        for needle in [
+            "/packit-ci-stg scratch-build",
+            "/packit-ci-stg test",
+            "--target eln|rawhide",
+            "`rmdepcheck`",
+            "docs.example",
+        ] {
+            assert!(help.contains(needle), "{needle}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,200}") {
+            let _ = parse(P, &s);
+            let _ = parse(P, &format!("/packit-ci {s}"));
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Pagure API 0 client for dist-git: PR flags, PR comments, branches, raw files.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PagureError {
+    /// Connection failure, timeout or 5xx: may work later.
+    #[error("Pagure is unreachable: {0}")]
+    Unreachable(String),
+    #[error("Pagure answered {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("unexpected Pagure response: {0}")]
+    Decode(String),
+}
+
+impl PagureError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PagureError::Unreachable(_))
+    }
+}
+
+/// Pagure's flag states (`FLAG_STATUSES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagStatus {
+    Pending,
+    Success,
+    Failure,
+    Error,
+    Canceled,
+}
+
+impl FlagStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagStatus::Pending => "pending",
+            FlagStatus::Success => "success",
+            FlagStatus::Failure => "failure",
+            FlagStatus::Error => "error",
+            FlagStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => FlagStatus::Pending,
+            "success" => FlagStatus::Success,
+            "failure" => FlagStatus::Failure,
+            "error" => FlagStatus::Error,
+            "canceled" => FlagStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// A state after which nothing more will happen to the work it reports.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, FlagStatus::Pending)
+    }
+}
+
+/// One flag as Pagure's `POST …/pull-request/<id>/flag` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flag {
+    /// The check name shown on the PR.
+    pub username: String,
+    pub comment: String,
+    pub url: String,
+    pub status: FlagStatus,
+    /// Same uid = same flag, updated in place.
+    pub uid: String,
+}
+
+/// Identifies a PR on dist-git.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PrId {
+    pub namespace: String,
+    pub repo: String,
+    pub id: u64,
+}
+
+impl PrId {
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.namespace, self.repo)
+    }
+}
+
+#[derive(Clone)]
+pub struct PagureClient {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<Secret>,
+}
+
+impl PagureClient {
+    pub fn new(http: reqwest::Client, base: Url, token: Option<Secret>) -> Self {
+        Self { http, base, token }
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}/api/0/{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = req.timeout(Duration::from_secs(30));
+        match &self.token {
+            Some(t) => req.header("Authorization", format!("token {}", t.expose())),
+            None => req,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, PagureError> {
+        let response =
+            self.authorized(req).send().await.map_err(|e| PagureError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(PagureError::Unreachable(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| body.chars().take(200).collect());
+            return Err(PagureError::Http { status: status.as_u16(), message });
+        }
+        Ok(response)
+    }
+
+    /// Creates the flag, or updates the one with the same uid.
+    pub async fn set_flag(&self, pr: &PrId, flag: &Flag) -> Result<(), PagureError> {
+        let url = self.api(&format!("{}/pull-request/{}/flag", pr.path(), pr.id));
+        let form = [
+            ("username", flag.username.as_str()),
+            ("comment", flag.comment.as_str()),
+            ("url", flag.url.as_str()),
+            ("status", flag.status.as_str()),
+            ("uid", flag.uid.as_str()),
+        ];
+        self.send(self.http.post(url).form(&form)).await.map(|_| ())
+    }
+
+    pub async fn comment(&self, pr: &PrId, body: &str) -> Result<(), PagureError> {
+        let url = self.api(&format!("{}/pull-request/{}/comment", pr.path(), pr.id));
+        self.send(self.http.post(url).form(&[("comment", body)])).await.map(|_| ())
+    }
+
+    /// Branch names of a dist-git repository (the ELN check needs to know whether
+    /// an `eln` branch exists).
+    pub async fn branches(&self, namespace: &str, repo: &str) -> Result<Vec<String>, PagureError> {
+        #[derive(Deserialize)]
+        struct Branches {
+            branches: Vec<String>,
+        }
+        let url = self.api(&format!("{namespace}/{repo}/git/branches"));
+        let response = self.send(self.http.get(url)).await?;
+        response.json::<Branches>().await.map(|b| b.branches).map_err(|e| PagureError::Decode(e.to_string()))
+    }
+
+    /// A file at a commit, `None` when it does not exist. `repo_path` is
+    /// `rpms/foo` or, for a fork, `fork/<user>/rpms/foo`.
+    pub async fn raw_file(&self, repo_path: &str, commit: &str, file: &str) -> Result<Option<String>, PagureError> {
+        let url = format!("{}/{repo_path}/raw/{commit}/f/{file}", self.base.as_str().trim_end_matches('/'));
+        match self.send(self.http.get(url)).await {
+            Ok(r) => r.text().await.map(Some).map_err(|e| PagureError::Decode(e.to_string())),
+            Err(PagureError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

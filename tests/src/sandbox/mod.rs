@@ -1,0 +1,17 @@
+//! Sandbox servers that speak the real wire protocols of the services we cannot
+//! reach from tests (Pagure REST, FASJSON, Koji XML-RPC, Testing Farm REST). They
+//! keep what they were asked in memory so tests can assert on it, and can be told
+//! to fail.
+
+pub mod fasjson;
+pub mod faults;
+pub mod pagure;
+pub mod static_files;
+
+/// Serves `router` on a free loopback port; returns the base URL (no trailing slash).
+pub async fn spawn(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sandbox");
+    let addr = listener.local_addr().expect("sandbox addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
