@@ -12,15 +12,17 @@ use serde_json::json;
 
 use super::faults::{self, Faults};
 
+type Groups = Arc<Mutex<HashMap<String, Vec<String>>>>;
+
 pub struct FasJsonSandbox {
     pub url: String,
     pub faults: Arc<Faults>,
-    groups: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    groups: Groups,
 }
 
 impl FasJsonSandbox {
     pub async fn start() -> FasJsonSandbox {
-        let groups: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
+        let groups: Groups = Arc::default();
         let faults = Arc::new(Faults::default());
         let router = Router::new()
             .route("/v1/users/{user}/groups/", get(user_groups))
@@ -36,7 +38,7 @@ impl FasJsonSandbox {
 }
 
 async fn user_groups(
-    State(groups): State<Arc<Mutex<HashMap<String, Vec<String>>>>>,
+    State(groups): State<Groups>,
     Path(user): Path<String>,
 ) -> Response {
     match groups.lock().unwrap().get(&user) {

@@ -106,11 +106,11 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": message, "error_code": code }))).into_response()
 }
 
-fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let expected = format!("token {}", state.token);
     match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         Some(v) if v == expected => Ok(()),
-        _ => Err(error(
+        _ => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "EINVALIDTOK",
             "Invalid or expired token. Please visit https://src.fedoraproject.org/settings#nav-api-tab to get or renew your API token.",
@@ -134,7 +134,7 @@ async fn add_flag(
     Form(form): Form<FlagForm>,
 ) -> Response {
     if let Err(r) = authorized(&state, &headers) {
-        return r;
+        return *r;
     }
     let (Some(username), Some(comment), Some(url)) = (form.username, form.comment, form.url) else {
         return error(StatusCode::BAD_REQUEST, "EINVALIDREQ", "Invalid or incomplete input submitted");
@@ -182,7 +182,7 @@ async fn add_comment(
     Form(form): Form<CommentForm>,
 ) -> Response {
     if let Err(r) = authorized(&state, &headers) {
-        return r;
+        return *r;
     }
     let Some(body) = form.comment.filter(|c| !c.trim().is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "EINVALIDREQ", "Invalid or incomplete input submitted");

@@ -12,15 +12,17 @@ use axum::routing::get;
 
 use super::faults::{self, Faults};
 
+type Files = Arc<Mutex<HashMap<String, String>>>;
+
 pub struct StaticFiles {
     pub url: String,
     pub faults: Arc<Faults>,
-    files: Arc<Mutex<HashMap<String, String>>>,
+    files: Files,
 }
 
 impl StaticFiles {
     pub async fn start() -> StaticFiles {
-        let files: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let files: Files = Arc::default();
         let faults = Arc::new(Faults::default());
         let router = Router::new()
             .route("/{*path}", get(serve))
@@ -37,7 +39,7 @@ impl StaticFiles {
     }
 }
 
-async fn serve(State(files): State<Arc<Mutex<HashMap<String, String>>>>, Path(path): Path<String>) -> Response {
+async fn serve(State(files): State<Files>, Path(path): Path<String>) -> Response {
     match files.lock().unwrap().get(&path) {
         Some(c) => c.clone().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
