@@ -37,10 +37,7 @@ impl FasJsonSandbox {
     }
 }
 
-async fn user_groups(
-    State(groups): State<Groups>,
-    Path(user): Path<String>,
-) -> Response {
+async fn user_groups(State(groups): State<Groups>, Path(user): Path<String>) -> Response {
     match groups.lock().unwrap().get(&user) {
         Some(g) => {
             Json(json!({ "result": g.iter().map(|g| json!({ "groupname": g })).collect::<Vec<_>>() })).into_response()

@@ -114,7 +114,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>
             StatusCode::UNAUTHORIZED,
             "EINVALIDTOK",
             "Invalid or expired token. Please visit https://src.fedoraproject.org/settings#nav-api-tab to get or renew your API token.",
-        )),
+        ))),
     }
 }
 
