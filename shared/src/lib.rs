@@ -12,6 +12,7 @@ pub mod devdb;
 pub mod error;
 pub mod intake;
 pub mod kerberos;
+pub mod koji;
 pub mod messages;
 pub mod secret;
 pub mod serve;
