@@ -2,4 +2,5 @@
 //! binaries and how to start them together. The sandboxes (Koji, Pagure, FASJSON,
 //! Testing Farm) join here as their issues land.
 
+pub mod sandbox;
 pub mod stack;
