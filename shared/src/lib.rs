@@ -14,6 +14,7 @@ pub mod error;
 pub mod fasjson;
 pub mod intake;
 pub mod kerberos;
+pub mod koji;
 pub mod messages;
 pub mod pagure;
 pub mod reporting;

@@ -5,6 +5,7 @@
 
 pub mod fasjson;
 pub mod faults;
+pub mod koji;
 pub mod pagure;
 pub mod static_files;
 

@@ -1,0 +1,854 @@
+//! A Koji hub on loopback that speaks the real protocol, for tests and `make run`.
+//!
+//! It decodes real XML-RPC with the client's own codec and answers the calls our
+//! functions make the way `kojihub` does (koji's fault codes, `nil` for unknown
+//! ids, `multiCall` results as `[result]` or fault structs, keyword arguments
+//! checked against each signature, session headers and call numbers checked as in
+//! `kojihub/auth.py`). Login is the Apache side of
+//! Fedora's hub: `/kojihub/ssllogin` answers 401 + `WWW-Authenticate: Negotiate`
+//! until a token the [`Verifier`] accepts arrives. State is in memory; test
+//! controls change it directly instead of going through the protocol.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fedora_ci::koji::client::fault;
+use fedora_ci::koji::xmlrpc::{self, Fault, Value};
+use fedora_ci::messages::KojiTaskState;
+
+/// Checks the base64 SPNEGO token of `Authorization: Negotiate <token>` and returns
+/// the client principal. The real GSSAPI acceptor plugs in here.
+pub type Verifier = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
+/// The hub version we claim in `Koji-Version`, as a recent Fedora hub would.
+pub const KOJI_VERSION: &str = "1.35.3";
+
+/// A verifier that refuses every token: the default, so nothing logs in by accident.
+pub fn reject_all() -> Verifier {
+    Arc::new(|_| Err("no Kerberos acceptor configured in this sandbox".to_owned()))
+}
+
+/// A verifier that accepts exactly `token` as `principal`.
+pub fn accept_token(token: &str, principal: &str) -> Verifier {
+    let (token, principal) = (token.to_owned(), principal.to_owned());
+    Arc::new(move |t| if t == token { Ok(principal.clone()) } else { Err("token not accepted".to_owned()) })
+}
+
+/// One XML-RPC call the hub dispatched (calls refused by session checks are not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedCall {
+    pub method: String,
+    pub params: Vec<Value>,
+    /// The logged-in user, `None` for anonymous calls.
+    pub user: Option<String>,
+    pub session_id: Option<i64>,
+    pub callnum: Option<i64>,
+    /// Dispatched as part of a `multiCall` (which is recorded too).
+    pub in_multicall: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedBuild {
+    pub task_id: i64,
+    /// `[src, target, opts]`, as stored in the task's `request`.
+    pub request: Vec<Value>,
+    pub owner: String,
+    pub priority: Option<i64>,
+    pub channel: Option<String>,
+}
+
+impl RecordedBuild {
+    pub fn src(&self) -> &str {
+        self.request[0].as_str().unwrap_or_default()
+    }
+
+    pub fn target(&self) -> &str {
+        self.request[1].as_str().unwrap_or_default()
+    }
+
+    pub fn scratch(&self) -> bool {
+        self.request[2].get("scratch").and_then(Value::as_bool).unwrap_or(false)
+    }
+}
+
+/// A running sandbox hub; stops when dropped.
+pub struct KojiHub {
+    addr: SocketAddr,
+    state: Arc<Mutex<Hub>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for KojiHub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl KojiHub {
+    /// A hub whose login refuses every token.
+    pub async fn start() -> KojiHub {
+        Self::start_with_verifier(reject_all()).await
+    }
+
+    pub async fn start_with_verifier(verifier: Verifier) -> KojiHub {
+        let state = Arc::new(Mutex::new(Hub::new(verifier)));
+        let app = Router::new()
+            .route("/kojihub", post(rpc))
+            .route("/kojihub/ssllogin", post(ssl_login))
+            .route("/koji/taskinfo", get(task_page))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("sandbox Koji hub");
+        });
+        KojiHub { addr, state, server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The XML-RPC endpoint, for `KOJI_HUB_URL`.
+    pub fn url(&self) -> String {
+        format!("http://{}/kojihub", self.addr)
+    }
+
+    /// For `KOJI_WEB_URL`; `taskinfo?taskID=` answers with the task's state.
+    pub fn web_url(&self) -> String {
+        format!("http://{}/koji", self.addr)
+    }
+
+    fn hub(&self) -> MutexGuard<'_, Hub> {
+        lock(&self.state)
+    }
+
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.hub().calls.clone()
+    }
+
+    pub fn builds(&self) -> Vec<RecordedBuild> {
+        self.hub().builds.clone()
+    }
+
+    /// How many login attempts were answered with the Negotiate challenge.
+    pub fn challenges(&self) -> usize {
+        self.hub().challenges
+    }
+
+    pub fn task_state(&self, task_id: i64) -> Option<KojiTaskState> {
+        self.hub().tasks.get(&task_id).map(|t| t.state)
+    }
+
+    /// Moves a task to `state` with the timestamps Koji would set. On CLOSED or
+    /// FAILED the task gets its subtasks, as a scratch build from git has them:
+    /// `buildSRPMFromSCM` and one `buildArch` per arch (on FAILED x86_64 failed and
+    /// the other arch was canceled, as koji does with siblings).
+    pub fn set_task_state(&self, task_id: i64, state: KojiTaskState) {
+        let mut hub = self.hub();
+        let now = now_ts();
+        let task = hub.tasks.get_mut(&task_id).unwrap_or_else(|| panic!("no task {task_id} in the sandbox hub"));
+        task.state = state;
+        if task.start_ts.is_none() && state != KojiTaskState::Free {
+            task.start_ts = Some(now);
+            task.host_id = Some(1);
+        }
+        task.completion_ts = state.is_done().then_some(now);
+        let owner = task.owner;
+        let has_children = hub.tasks.values().any(|t| t.parent == Some(task_id));
+        if matches!(state, KojiTaskState::Closed | KojiTaskState::Failed) && !has_children {
+            let failed = state == KojiTaskState::Failed;
+            let children = [
+                ("buildSRPMFromSCM", "noarch", "srpm", KojiTaskState::Closed),
+                ("buildArch", "x86_64", "x86_64", if failed { KojiTaskState::Failed } else { KojiTaskState::Closed }),
+                (
+                    "buildArch",
+                    "aarch64",
+                    "aarch64",
+                    if failed { KojiTaskState::Canceled } else { KojiTaskState::Closed },
+                ),
+            ];
+            for (method, arch, label, state) in children {
+                let id = hub.next_task_id();
+                let mut child = Task::new(id, method, arch, owner, Vec::new());
+                child.parent = Some(task_id);
+                child.label = Some(label.to_owned());
+                child.state = state;
+                child.start_ts = Some(now);
+                child.completion_ts = Some(now);
+                child.host_id = Some(1);
+                hub.tasks.insert(id, child);
+            }
+        }
+    }
+
+    /// While down every request gets 503, as from a proxy in front of a dead hub.
+    pub fn set_down(&self, down: bool) {
+        self.hub().down = down;
+    }
+
+    /// The next `n` requests get 500 before reaching the hub.
+    pub fn fail_next(&self, n: usize) {
+        self.hub().fail_next = n;
+    }
+
+    /// The next XML-RPC call is answered with `fault` without running, as the hub
+    /// does for `ServerOffline` or an out-of-sequence call number.
+    pub fn fault_next(&self, fault: Fault) {
+        self.hub().fault_next = Some(fault);
+    }
+
+    /// Every session expires now, as after `SessionRenewalTimeout`.
+    pub fn expire_sessions(&self) {
+        for s in self.hub().sessions.values_mut() {
+            s.expired = true;
+        }
+    }
+
+    /// Task ids continue from here (e.g. above i32 to exercise `<i8>`).
+    pub fn set_next_task_id(&self, id: i64) {
+        self.hub().next_task_id = id;
+    }
+}
+
+fn lock(state: &Mutex<Hub>) -> MutexGuard<'_, Hub> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ts() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
+}
+
+/// Koji's `*_time` strings: the database timestamp as text.
+fn time_string(ts: f64) -> String {
+    chrono::DateTime::from_timestamp_micros((ts * 1e6) as i64)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string())
+        .unwrap_or_default()
+}
+
+struct User {
+    id: i64,
+    name: String,
+    principal: String,
+}
+
+struct SessionRec {
+    user_id: i64,
+    key: String,
+    expired: bool,
+    callnum: Option<i64>,
+}
+
+struct Task {
+    id: i64,
+    method: String,
+    arch: String,
+    label: Option<String>,
+    parent: Option<i64>,
+    state: KojiTaskState,
+    owner: i64,
+    priority: i64,
+    channel_id: i64,
+    host_id: Option<i64>,
+    create_ts: f64,
+    start_ts: Option<f64>,
+    completion_ts: Option<f64>,
+    request: Vec<Value>,
+}
+
+impl Task {
+    fn new(id: i64, method: &str, arch: &str, owner: i64, request: Vec<Value>) -> Self {
+        Task {
+            id,
+            method: method.to_owned(),
+            arch: arch.to_owned(),
+            label: None,
+            parent: None,
+            state: KojiTaskState::Free,
+            owner,
+            priority: 20,
+            channel_id: 1,
+            host_id: None,
+            create_ts: now_ts(),
+            start_ts: None,
+            completion_ts: None,
+            request,
+        }
+    }
+
+    /// `getTaskInfo`'s struct (the fields of koji's `Task.fields`).
+    fn info(&self, with_request: bool) -> Value {
+        let time = |ts: Option<f64>| ts.map_or(Value::Nil, |t| Value::String(time_string(t)));
+        let mut v = BTreeMap::from([
+            ("id".to_owned(), Value::Int(self.id)),
+            ("state".to_owned(), Value::Int(self.state as i64)),
+            ("create_time".to_owned(), time(Some(self.create_ts))),
+            ("create_ts".to_owned(), Value::Double(self.create_ts)),
+            ("start_time".to_owned(), time(self.start_ts)),
+            ("start_ts".to_owned(), self.start_ts.into()),
+            ("completion_time".to_owned(), time(self.completion_ts)),
+            ("completion_ts".to_owned(), self.completion_ts.into()),
+            ("channel_id".to_owned(), Value::Int(self.channel_id)),
+            ("host_id".to_owned(), self.host_id.into()),
+            ("parent".to_owned(), self.parent.into()),
+            ("label".to_owned(), self.label.clone().into()),
+            ("waiting".to_owned(), Value::Nil),
+            ("awaited".to_owned(), if self.parent.is_some() { Value::Bool(false) } else { Value::Nil }),
+            ("owner".to_owned(), Value::Int(self.owner)),
+            ("method".to_owned(), self.method.as_str().into()),
+            ("arch".to_owned(), self.arch.as_str().into()),
+            ("priority".to_owned(), Value::Int(self.priority)),
+            ("weight".to_owned(), Value::Double(if self.parent.is_some() { 1.5 } else { 0.2 })),
+        ]);
+        if with_request {
+            v.insert("request".to_owned(), Value::Array(self.request.clone()));
+        }
+        Value::Struct(v)
+    }
+}
+
+struct Target {
+    id: i64,
+    name: &'static str,
+    build_tag: i64,
+    build_tag_name: &'static str,
+    dest_tag: i64,
+    dest_tag_name: &'static str,
+}
+
+impl Target {
+    fn info(&self) -> Value {
+        Value::structure([
+            ("id", Value::Int(self.id)),
+            ("name", self.name.into()),
+            ("build_tag", Value::Int(self.build_tag)),
+            ("build_tag_name", self.build_tag_name.into()),
+            ("dest_tag", Value::Int(self.dest_tag)),
+            ("dest_tag_name", self.dest_tag_name.into()),
+        ])
+    }
+}
+
+const TARGETS: [Target; 4] = [
+    Target {
+        id: 1,
+        name: "rawhide",
+        build_tag: 101,
+        build_tag_name: "f44-build",
+        dest_tag: 102,
+        dest_tag_name: "f44-updates-candidate",
+    },
+    Target { id: 2, name: "eln", build_tag: 201, build_tag_name: "eln-build", dest_tag: 202, dest_tag_name: "eln" },
+    Target {
+        id: 3,
+        name: "f43-candidate",
+        build_tag: 301,
+        build_tag_name: "f43-build",
+        dest_tag: 302,
+        dest_tag_name: "f43-updates-candidate",
+    },
+    Target {
+        id: 4,
+        name: "epel10-candidate",
+        build_tag: 401,
+        build_tag_name: "epel10.1-build",
+        dest_tag: 402,
+        dest_tag_name: "epel10.1-testing-candidate",
+    },
+];
+
+struct Hub {
+    verifier: Verifier,
+    down: bool,
+    fail_next: usize,
+    fault_next: Option<Fault>,
+    challenges: usize,
+    users: Vec<User>,
+    sessions: HashMap<i64, SessionRec>,
+    next_session_id: i64,
+    key_counter: u64,
+    tasks: BTreeMap<i64, Task>,
+    next_task_id: i64,
+    channels: Vec<String>,
+    calls: Vec<RecordedCall>,
+    builds: Vec<RecordedBuild>,
+}
+
+/// Who is calling, as `kojihub/auth.py` works it out for one request.
+#[derive(Default, Clone)]
+struct Caller {
+    /// Kerberos principal (`REMOTE_USER`) on `/ssllogin`.
+    remote_user: Option<String>,
+    /// Session named in the headers, expired or not.
+    session_id: Option<i64>,
+    /// Set only for a live session.
+    user_id: Option<i64>,
+    callnum: Option<i64>,
+}
+
+fn generic(message: impl Into<String>) -> Fault {
+    Fault { code: fault::GENERIC, message: message.into() }
+}
+
+fn param_error(message: impl Into<String>) -> Fault {
+    Fault { code: fault::PARAMETER_ERROR, message: message.into() }
+}
+
+fn auth_error(message: impl Into<String>) -> Fault {
+    Fault { code: fault::AUTH_ERROR, message: message.into() }
+}
+
+/// Positional and keyword arguments matched to a signature, as koji's
+/// `decode_args` + `call_with_argcheck` do.
+struct Args(BTreeMap<String, Value>);
+
+impl Args {
+    fn bind(method: &str, mut params: Vec<Value>, names: &[&str]) -> Result<Args, Fault> {
+        let mut bound = BTreeMap::new();
+        if let Some(Value::Struct(last)) = params.last()
+            && last.get("__starstar") == Some(&Value::Bool(true))
+        {
+            let Some(Value::Struct(mut kwargs)) = params.pop() else { unreachable!() };
+            kwargs.remove("__starstar");
+            for (k, v) in kwargs {
+                if !names.contains(&k.as_str()) {
+                    return Err(param_error(format!("{method}() got an unexpected keyword argument '{k}'")));
+                }
+                bound.insert(k, v);
+            }
+        }
+        if params.len() > names.len() {
+            return Err(param_error(format!(
+                "{method}() takes at most {} arguments ({} given)",
+                names.len(),
+                params.len()
+            )));
+        }
+        for (name, v) in names.iter().zip(params) {
+            if bound.insert((*name).to_owned(), v).is_some() {
+                return Err(param_error(format!("{method}() got multiple values for argument '{name}'")));
+            }
+        }
+        Ok(Args(bound))
+    }
+
+    fn get(&self, name: &str) -> &Value {
+        self.0.get(name).unwrap_or(&Value::Nil)
+    }
+
+    fn flag(&self, name: &str, default: bool) -> bool {
+        match self.get(name) {
+            Value::Nil => default,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            _ => true,
+        }
+    }
+
+    fn int(&self, method: &str, name: &str) -> Result<i64, Fault> {
+        self.get(name).as_i64().ok_or_else(|| param_error(format!("{method}: {name} must be an integer")))
+    }
+
+    fn string(&self, method: &str, name: &str) -> Result<String, Fault> {
+        self.get(name)
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| param_error(format!("{method}: {name} must be a string")))
+    }
+}
+
+impl Hub {
+    fn new(verifier: Verifier) -> Self {
+        Hub {
+            verifier,
+            down: false,
+            fail_next: 0,
+            fault_next: None,
+            challenges: 0,
+            users: Vec::new(),
+            sessions: HashMap::new(),
+            next_session_id: 1,
+            key_counter: 0,
+            tasks: BTreeMap::new(),
+            next_task_id: 140_000_000,
+            channels: vec!["default".to_owned()],
+            calls: Vec::new(),
+            builds: Vec::new(),
+        }
+    }
+
+    fn next_task_id(&mut self) -> i64 {
+        let id = self.next_task_id;
+        self.next_task_id += 1;
+        id
+    }
+
+    fn user(&self, id: i64) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// `auth.Session.__init__`: validate the session headers, if any.
+    fn caller(&mut self, headers: &HeaderMap, method: &str, remote_user: Option<String>) -> Result<Caller, Fault> {
+        let mut caller = Caller { remote_user, ..Caller::default() };
+        let Some(id) = headers.get("Koji-Session-Id") else { return Ok(caller) };
+        let text = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).map(str::trim).map(str::to_owned);
+        let id: i64 = text(Some(id)).and_then(|s| s.parse().ok()).ok_or_else(|| auth_error("Invalid session id"))?;
+        let key = text(headers.get("Koji-Session-Key")).unwrap_or_default();
+        // The client sends Koji-Session-Callnum; kojihub/auth.py has read
+        // Koji-Callnum too, so both count.
+        let callnum = match text(headers.get("Koji-Session-Callnum")).or_else(|| text(headers.get("Koji-Callnum"))) {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| auth_error(format!("Invalid callnum: {c:?}")))?),
+        };
+        let session = self
+            .sessions
+            .get_mut(&id)
+            .filter(|s| s.key == key)
+            .ok_or_else(|| auth_error("Invalid session or bad credentials"))?;
+        if session.expired && !matches!(method, "login" | "sslLogin") {
+            return Err(Fault { code: fault::AUTH_EXPIRED, message: format!("session \"{id}\" has expired") });
+        }
+        if let (Some(callnum), Some(last)) = (callnum, session.callnum) {
+            if last > callnum {
+                return Err(Fault {
+                    code: fault::SEQUENCE_ERROR,
+                    message: format!("{last} > {callnum} (session {id})"),
+                });
+            }
+            if last == callnum {
+                return Err(Fault {
+                    code: fault::RETRY_ERROR,
+                    message: format!("unable to retry call {callnum} (method {method}) for session {id}"),
+                });
+            }
+        }
+        if callnum.is_some() {
+            session.callnum = callnum;
+        }
+        caller.session_id = Some(id);
+        caller.callnum = callnum;
+        if !session.expired {
+            caller.user_id = Some(session.user_id);
+        }
+        Ok(caller)
+    }
+
+    fn dispatch(&mut self, method: &str, params: Vec<Value>, caller: &Caller, nested: bool) -> Result<Value, Fault> {
+        self.calls.push(RecordedCall {
+            method: method.to_owned(),
+            params: params.clone(),
+            user: caller.user_id.and_then(|id| self.user(id)).map(|u| u.name.clone()),
+            session_id: caller.session_id,
+            callnum: caller.callnum,
+            in_multicall: nested,
+        });
+        match method {
+            "multiCall" | "system.multicall" if !nested => {
+                let args = Args::bind(method, params, &["calls"])?;
+                let calls =
+                    args.get("calls").as_array().ok_or_else(|| param_error("multiCall: calls must be a list"))?;
+                Ok(Value::Array(
+                    calls
+                        .iter()
+                        .map(|call| {
+                            let name = call.get("methodName").and_then(Value::as_str).unwrap_or_default().to_owned();
+                            let params = call.get("params").and_then(Value::as_array).unwrap_or_default().to_vec();
+                            match self.dispatch(&name, params, caller, true) {
+                                Ok(v) => Value::Array(vec![v]),
+                                Err(f) => Value::structure([
+                                    ("faultCode", Value::Int(f.code)),
+                                    ("faultString", f.message.into()),
+                                ]),
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            "sslLogin" => self
+                .ssl_login(Args::bind(method, params, &["proxyuser", "proxyauthtype", "renew", "exclusive"])?, caller),
+            "getLoggedInUser" => {
+                Args::bind(method, params, &[])?;
+                Ok(caller.user_id.and_then(|id| self.user(id)).map_or(Value::Nil, |u| {
+                    Value::structure([
+                        ("id", Value::Int(u.id)),
+                        ("name", u.name.as_str().into()),
+                        ("status", Value::Int(0)),
+                        ("usertype", Value::Int(0)),
+                        ("krb_principals", Value::Array(vec![u.principal.as_str().into()])),
+                        ("authtype", Value::Int(3)),
+                    ])
+                }))
+            }
+            "getTaskInfo" => {
+                let args = Args::bind(method, params, &["task_id", "request", "strict"])?;
+                let (request, strict) = (args.flag("request", false), args.flag("strict", false));
+                let one = |id: &Value| -> Result<Value, Fault> {
+                    let id = id.as_i64().ok_or_else(|| param_error("getTaskInfo: task_id must be an integer"))?;
+                    match self.tasks.get(&id) {
+                        Some(t) => Ok(t.info(request)),
+                        None if strict => Err(generic(format!("No such task: {id}"))),
+                        None => Ok(Value::Nil),
+                    }
+                };
+                match args.get("task_id") {
+                    Value::Array(ids) => ids.iter().map(one).collect::<Result<Vec<_>, _>>().map(Value::Array),
+                    id => one(id),
+                }
+            }
+            "getTaskChildren" => {
+                let args = Args::bind(method, params, &["task_id", "request", "strict"])?;
+                let id = args.int(method, "task_id")?;
+                if args.flag("strict", false) && !self.tasks.contains_key(&id) {
+                    return Err(generic(format!("No such task: {id}")));
+                }
+                let request = args.flag("request", false);
+                Ok(Value::Array(
+                    self.tasks.values().filter(|t| t.parent == Some(id)).map(|t| t.info(request)).collect(),
+                ))
+            }
+            "getBuildTarget" => {
+                let args = Args::bind(method, params, &["info", "event", "strict"])?;
+                let found = TARGETS.iter().find(|t| match args.get("info") {
+                    Value::Int(id) => t.id == *id,
+                    Value::String(name) => t.name == name,
+                    _ => false,
+                });
+                match found {
+                    Some(t) => Ok(t.info()),
+                    None if args.flag("strict", false) => {
+                        Err(generic(format!("No such build target: {:?}", args.get("info"))))
+                    }
+                    None => Ok(Value::Nil),
+                }
+            }
+            "getBuildTargets" => {
+                let args = Args::bind(method, params, &["info", "event", "buildTagID", "destTagID", "queryOpts"])?;
+                Ok(Value::Array(
+                    TARGETS
+                        .iter()
+                        .filter(|t| match args.get("info") {
+                            Value::String(name) => t.name == name,
+                            Value::Int(id) => t.id == *id,
+                            _ => true,
+                        })
+                        .filter(|t| args.get("buildTagID").as_i64().is_none_or(|id| id == t.build_tag))
+                        .filter(|t| args.get("destTagID").as_i64().is_none_or(|id| id == t.dest_tag))
+                        .map(Target::info)
+                        .collect(),
+                ))
+            }
+            "build" => {
+                let args = Args::bind(method, params, &["src", "target", "opts", "priority", "channel"])?;
+                let owner = caller.user_id.ok_or_else(not_logged_in)?;
+                let src = args.string(method, "src")?;
+                let target = args.string(method, "target")?;
+                let opts = match args.get("opts") {
+                    Value::Nil => Value::Struct(BTreeMap::new()),
+                    v @ Value::Struct(_) => v.clone(),
+                    _ => return Err(param_error("build: opts must be a struct")),
+                };
+                let priority = args.get("priority").as_i64();
+                if priority.is_some_and(|p| p < 0) {
+                    return Err(Fault {
+                        code: fault::ACTION_NOT_ALLOWED,
+                        message: "only admins may create high-priority tasks".to_owned(),
+                    });
+                }
+                let channel = args.get("channel").as_str().map(str::to_owned);
+                let channel_id = match &channel {
+                    None => 1,
+                    Some(name) => match self.channels.iter().position(|c| c == name) {
+                        Some(i) => i as i64 + 1,
+                        None => {
+                            self.channels.push(name.clone());
+                            self.channels.len() as i64
+                        }
+                    },
+                };
+                let id = self.next_task_id();
+                let request = vec![src.into(), target.into(), opts];
+                let mut task = Task::new(id, "build", "noarch", owner, request.clone());
+                task.priority = 20 + priority.unwrap_or(0);
+                task.channel_id = channel_id;
+                self.tasks.insert(id, task);
+                let owner = self.user(owner).map(|u| u.name.clone()).unwrap_or_default();
+                self.builds.push(RecordedBuild { task_id: id, request, owner, priority, channel });
+                Ok(Value::Int(id))
+            }
+            "cancelTask" => {
+                let args = Args::bind(method, params, &["task_id", "recurse"])?;
+                let user = caller.user_id.ok_or_else(not_logged_in)?;
+                let id = args.int(method, "task_id")?;
+                let task = self.tasks.get(&id).ok_or_else(|| generic(format!("No such task: {id}")))?;
+                if task.owner != user {
+                    return Err(Fault {
+                        code: fault::ACTION_NOT_ALLOWED,
+                        message: "Cannot cancel task, not owner".into(),
+                    });
+                }
+                let now = now_ts();
+                let recurse = args.flag("recurse", true);
+                let ids: Vec<i64> = self
+                    .tasks
+                    .values()
+                    .filter(|t| t.id == id || (recurse && t.parent == Some(id)))
+                    .filter(|t| !t.state.is_done())
+                    .map(|t| t.id)
+                    .collect();
+                for id in ids {
+                    if let Some(t) = self.tasks.get_mut(&id) {
+                        t.state = KojiTaskState::Canceled;
+                        t.completion_ts = Some(now);
+                    }
+                }
+                Ok(Value::Nil)
+            }
+            other => Err(generic(format!("Invalid method: {other}"))),
+        }
+    }
+
+    /// `auth.Session.sslLogin` with `REMOTE_USER` from the Negotiate exchange and
+    /// `LoginCreatesUser` on (user name = principal before '@').
+    fn ssl_login(&mut self, args: Args, caller: &Caller) -> Result<Value, Fault> {
+        if caller.user_id.is_some() {
+            return Err(auth_error("Already logged in"));
+        }
+        let Some(principal) = caller.remote_user.clone() else {
+            // What the hub says when sslLogin arrives without Kerberos or a client cert.
+            return Err(auth_error("could not verify client: None"));
+        };
+        if !args.get("proxyuser").is_nil() {
+            return Err(auth_error(format!("{principal} is not authorized to login other users")));
+        }
+        let name = principal.split('@').next().unwrap_or_default().to_owned();
+        let user_id = match self.users.iter().find(|u| u.principal == principal) {
+            Some(u) => u.id,
+            None => {
+                let id = 4641 + self.users.len() as i64;
+                self.users.push(User { id, name, principal });
+                id
+            }
+        };
+        self.key_counter += 1;
+        let key = format!("{user_id}-sandboxkey{:08}", self.key_counter);
+        let session_id = match caller.session_id {
+            Some(id) if args.flag("renew", false) => {
+                let s = self.sessions.get_mut(&id).expect("validated session");
+                s.key = key.clone();
+                s.expired = false;
+                id
+            }
+            _ => {
+                let id = self.next_session_id;
+                self.next_session_id += 1;
+                self.sessions.insert(id, SessionRec { user_id, key: key.clone(), expired: false, callnum: None });
+                id
+            }
+        };
+        Ok(Value::structure([
+            ("session-id", Value::Int(session_id)),
+            ("session-key", key.into()),
+            ("header-auth", Value::Bool(true)),
+        ]))
+    }
+}
+
+fn not_logged_in() -> Fault {
+    Fault { code: fault::ACTION_NOT_ALLOWED, message: "you must be logged in for this operation".to_owned() }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static("koji-version"), KOJI_VERSION)],
+        body,
+    )
+        .into_response()
+}
+
+fn negotiate_challenge(reason: &str) -> Response {
+    let mut r = reply(StatusCode::UNAUTHORIZED, "text/plain", format!("Unauthorized: {reason}\n"));
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Negotiate"));
+    r
+}
+
+/// What the web server in front of the hub does before the hub sees the call.
+fn front_door(state: &Mutex<Hub>) -> Option<Response> {
+    let mut hub = lock(state);
+    if hub.fail_next > 0 {
+        hub.fail_next -= 1;
+        return Some(reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "Internal Server Error\n".into()));
+    }
+    if hub.down {
+        return Some(reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "Service Unavailable\n".into()));
+    }
+    None
+}
+
+fn handle_call(state: &Mutex<Hub>, headers: &HeaderMap, body: &[u8], remote_user: Option<String>) -> Response {
+    let mut hub = lock(state);
+    let result = xmlrpc::decode_call(body).map_err(|e| generic(format!("could not parse the request: {e}"))).and_then(
+        |(method, params)| {
+            if let Some(f) = hub.fault_next.take() {
+                return Err(f);
+            }
+            let caller = hub.caller(headers, &method, remote_user)?;
+            hub.dispatch(&method, params, &caller, false)
+        },
+    );
+    let body = match result {
+        Ok(v) => xmlrpc::encode_response(&v),
+        Err(f) => xmlrpc::encode_fault(&f),
+    };
+    reply(StatusCode::OK, "text/xml", body)
+}
+
+async fn rpc(State(state): State<Arc<Mutex<Hub>>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = front_door(&state) {
+        return r;
+    }
+    handle_call(&state, &headers, &body, None)
+}
+
+/// `/kojihub/ssllogin`: mod_auth_gssapi first, then the same dispatcher with
+/// `REMOTE_USER` set.
+async fn ssl_login(State(state): State<Arc<Mutex<Hub>>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = front_door(&state) {
+        return r;
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Negotiate "))
+        .map(|t| t.trim().to_owned());
+    let Some(token) = token else {
+        lock(&state).challenges += 1;
+        return negotiate_challenge("Negotiate authentication required");
+    };
+    let verifier = lock(&state).verifier.clone();
+    // A GSSAPI acceptor blocks; keep it off the runtime and outside the lock.
+    let verdict = tokio::task::spawn_blocking(move || verifier(&token))
+        .await
+        .unwrap_or_else(|e| Err(format!("verifier panicked: {e}")));
+    match verdict {
+        Ok(principal) => handle_call(&state, &headers, &body, Some(principal)),
+        Err(reason) => negotiate_challenge(&reason),
+    }
+}
+
+async fn task_page(State(state): State<Arc<Mutex<Hub>>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let hub = lock(&state);
+    let task = q.get("taskID").and_then(|id| id.parse::<i64>().ok()).and_then(|id| hub.tasks.get(&id));
+    match task {
+        Some(t) => reply(StatusCode::OK, "text/plain", format!("Task {}: {} {:?}\n", t.id, t.method, t.state)),
+        None => reply(StatusCode::NOT_FOUND, "text/plain", "No such task\n".into()),
+    }
+}
