@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use sqlx::PgPool;
 
+use crate::clients::Clients;
 use crate::config::Config;
 use crate::messages::Topics;
 use crate::serve::{self, Readiness};
@@ -21,12 +22,15 @@ pub struct Context {
     pub config: Arc<Config>,
     pub pool: PgPool,
     pub topics: Topics,
+    pub clients: Clients,
 }
 
 impl Context {
-    pub fn new(function: &'static str, config: Config, pool: PgPool) -> Self {
+    /// Fails only if the TLS backend cannot be initialised.
+    pub fn new(function: &'static str, config: Config, pool: PgPool) -> Result<Self, reqwest::Error> {
         let topics = Topics::new(config.topic_prefix.clone());
-        Self { function, config: Arc::new(config), pool, topics }
+        let clients = Clients::from_config(&config)?;
+        Ok(Self { function, config: Arc::new(config), pool, topics, clients })
     }
 }
 
@@ -104,7 +108,7 @@ pub fn main(function: &'static str, routes: fn(Context) -> Router) -> ExitCode {
             }
         }
         let server = config.server.clone();
-        let ctx = Context::new(function, config, pool);
+        let ctx = Context::new(function, config, pool).map_err(|e| format!("cannot build HTTP clients: {e}"))?;
         serve::serve(&server, app(ctx, routes)).await.map_err(|e| e.to_string())
     });
     match result {

@@ -228,6 +228,12 @@ pub struct Config {
     /// Public base URL of this service (status page, TF webhook).
     pub public_url: Url,
     pub retry: RetryConfig,
+    /// Cancel the running scratch builds of a PR's older commits when it is updated.
+    pub cancel_superseded: bool,
+    /// Plain-text package lists of ELN (one source package name per line).
+    pub eln_list_urls: Vec<Url>,
+    /// Linked from the help comment.
+    pub docs_url: Url,
 }
 
 impl Config {
@@ -328,7 +334,28 @@ impl Config {
             poll_grace: env.duration_secs("FEDORA_CI_POLL_GRACE_SECONDS", Duration::from_secs(600))?,
         };
 
+        let eln_list_urls = {
+            let raw = env.list("FEDORA_CI_ELN_LIST_URLS");
+            let raw = if raw.is_empty() {
+                vec![
+                    "https://tiny.distro.builders/view-all-source-package-name-list--view-eln.txt".to_owned(),
+                    "https://tiny.distro.builders/view-all-source-package-name-list--view-eln-extras.txt".to_owned(),
+                ]
+            } else {
+                raw
+            };
+            raw.iter()
+                .map(|u| {
+                    Url::parse(u)
+                        .map_err(|e| ConfigError::new("FEDORA_CI_ELN_LIST_URLS", format!("'{u}' is not a URL: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+
         Ok(Self {
+            cancel_superseded: env.bool("FEDORA_CI_CANCEL_SUPERSEDED", true)?,
+            eln_list_urls,
+            docs_url: env.url("FEDORA_CI_DOCS_URL", "https://packit.dev/docs/fedora-ci")?,
             server,
             database_url,
             database_max_connections,

@@ -6,6 +6,7 @@
 //! wires those steps for its event.
 
 pub mod app;
+pub mod clients;
 pub mod commands;
 pub mod config;
 #[cfg(feature = "dev")]
@@ -15,13 +16,16 @@ pub mod fasjson;
 pub mod intake;
 pub mod kerberos;
 pub mod koji;
+pub mod lookups;
 pub mod messages;
 pub mod pagure;
+pub mod policy;
 pub mod reporting;
 pub mod retry;
 pub mod secret;
 pub mod serve;
 pub mod store;
+pub mod submit;
 #[cfg(feature = "dev")]
 pub mod testing;
 

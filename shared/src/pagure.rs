@@ -102,8 +102,14 @@ impl PagureClient {
         Self { http, base, token }
     }
 
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/0/{path}", self.base.as_str().trim_end_matches('/'))
+    /// `<base>/<segments…>` with each segment percent-encoded, so a repository
+    /// name can never change the path.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
     }
 
     fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -134,7 +140,8 @@ impl PagureClient {
 
     /// Creates the flag, or updates the one with the same uid.
     pub async fn set_flag(&self, pr: &PrId, flag: &Flag) -> Result<(), PagureError> {
-        let url = self.api(&format!("{}/pull-request/{}/flag", pr.path(), pr.id));
+        let id = pr.id.to_string();
+        let url = self.url(&["api", "0", &pr.namespace, &pr.repo, "pull-request", &id, "flag"]);
         let form = [
             ("username", flag.username.as_str()),
             ("comment", flag.comment.as_str()),
@@ -146,7 +153,8 @@ impl PagureClient {
     }
 
     pub async fn comment(&self, pr: &PrId, body: &str) -> Result<(), PagureError> {
-        let url = self.api(&format!("{}/pull-request/{}/comment", pr.path(), pr.id));
+        let id = pr.id.to_string();
+        let url = self.url(&["api", "0", &pr.namespace, &pr.repo, "pull-request", &id, "comment"]);
         self.send(self.http.post(url).form(&[("comment", body)])).await.map(|_| ())
     }
 
@@ -157,7 +165,7 @@ impl PagureClient {
         struct Branches {
             branches: Vec<String>,
         }
-        let url = self.api(&format!("{namespace}/{repo}/git/branches"));
+        let url = self.url(&["api", "0", namespace, repo, "git", "branches"]);
         let response = self.send(self.http.get(url)).await?;
         response.json::<Branches>().await.map(|b| b.branches).map_err(|e| PagureError::Decode(e.to_string()))
     }
@@ -165,7 +173,10 @@ impl PagureClient {
     /// A file at a commit, `None` when it does not exist. `repo_path` is
     /// `rpms/foo` or, for a fork, `fork/<user>/rpms/foo`.
     pub async fn raw_file(&self, repo_path: &str, commit: &str, file: &str) -> Result<Option<String>, PagureError> {
-        let url = format!("{}/{repo_path}/raw/{commit}/f/{file}", self.base.as_str().trim_end_matches('/'));
+        let mut segments: Vec<&str> = repo_path.split('/').collect();
+        segments.extend(["raw", commit, "f"]);
+        segments.extend(file.split('/'));
+        let url = self.url(&segments);
         match self.send(self.http.get(url)).await {
             Ok(r) => r.text().await.map(Some).map_err(|e| PagureError::Decode(e.to_string())),
             Err(PagureError::Http { status: 404, .. }) => Ok(None),

@@ -2,5 +2,6 @@
 //! binaries and how to start them together. The sandboxes (Koji, Pagure, FASJSON,
 //! Testing Farm) join here as their issues land.
 
+pub mod harness;
 pub mod sandbox;
 pub mod stack;

@@ -36,9 +36,11 @@ mod tests {
     async fn koji_task_messages_are_accepted_and_build_messages_ignored() {
         let db = TestDatabase::fresh().await;
         let config = fedora_ci::Config::from_source(&|k: &str| (k == "DATABASE_URL").then(|| db.url.clone())).unwrap();
-        let url =
-            serve_router(fedora_ci::app::app(Context::new("koji-finished", config, db.pool.clone()), crate::routes))
-                .await;
+        let url = serve_router(fedora_ci::app::app(
+            Context::new("koji-finished", config, db.pool.clone()).unwrap(),
+            crate::routes,
+        ))
+        .await;
         let client = reqwest::Client::new();
         for (i, name) in
             ["koji_build_scratch_start.json", "koji_build_scratch_end.json", "koji_build_completed_rawhide.json"]

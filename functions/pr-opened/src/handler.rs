@@ -1,126 +1,199 @@
-//! Pagure PR events in. For now the event is recorded exactly once and answered
-//! 202; the build submission follows in the pr-opened issue.
+//! Pagure PR events in → scratch builds and flags out.
+//!
+//! CloudEvent → typed message → policy → plan (no writes yet) → record the event
+//! and the builds in one transaction (idempotency keys) → submit to Koji → flags.
 
 use axum::extract::State;
-use fedora_ci::intake::Received;
-use fedora_ci::messages::PullRequestMessage;
-use fedora_ci::store::events;
-use fedora_ci::{Context, HandlerError, Outcome};
+use fedora_ci::intake::{EventMeta, Received};
+use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
+use fedora_ci::pagure::PrId;
+use fedora_ci::store::pipelines::{self, PrHead};
+use fedora_ci::store::test_runs::{self, TestRequestData};
+use fedora_ci::store::{builds, events};
+use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit};
+
+use crate::plan::{self, Work};
 
 pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessage>) -> Result<Outcome, HandlerError> {
-    let (meta, message) = match event {
+    let (meta, msg) = match event {
         Received::NotHandled { meta } => {
             return Ok(Outcome::ignored(format!("event type '{}' is not handled here", meta.event_type)));
         }
         Received::Message { meta, message, .. } => (meta, message),
     };
-    let Some(tx) = events::begin_first_delivery(&ctx.pool, ctx.function, &meta).await? else {
-        return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
+    let pr = &msg.pullrequest;
+    let project = pr.project_path();
+    if let Err(skip) = policy::project_enabled(&ctx.config, pr.project.namespace.as_deref(), &project) {
+        tracing::debug!(%skip, "not acting on this PR");
+        return Ok(Outcome::ignored(skip));
+    }
+    let planned = match msg.action {
+        PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &meta.id).await?,
+        _ => plan::pr_event(&ctx, &msg).await?,
     };
-    tx.commit().await?;
-    Ok(Outcome::ignored(format!(
-        "recorded {} on PR #{}; builds are not submitted yet",
-        message.pullrequest.project_path(),
-        message.pullrequest.id
-    )))
+    match planned {
+        Ok(work) => execute(&ctx, &meta, &msg, work).await,
+        Err(skip) => {
+            tracing::debug!(%skip, pr = %project, "nothing to do");
+            Ok(Outcome::ignored(skip))
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use fedora_ci::devdb::TestDatabase;
-    use fedora_ci::testing::{Fixture, binary_request, serve_router, structured_request};
-    use reqwest::StatusCode;
+async fn execute(
+    ctx: &Context,
+    meta: &EventMeta,
+    msg: &PullRequestMessage,
+    work: Work,
+) -> Result<Outcome, HandlerError> {
+    let pr = &msg.pullrequest;
+    let pr_id =
+        PrId { namespace: pr.project.namespace.clone().unwrap_or_default(), repo: pr.project.name.clone(), id: pr.id };
+    let distgit = ctx.config.distgit_url.as_str().trim_end_matches('/');
+    let head = PrHead {
+        namespace: pr_id.namespace.clone(),
+        repo: pr_id.repo.clone(),
+        project_url: format!("{distgit}/{}", pr_id.path()),
+        instance_url: distgit.to_owned(),
+        pr_id: pr.id as i64,
+        commit_sha: pr.commit_stop.clone(),
+    };
+    let source_repo_path = match pr.fork() {
+        // Pagure serves a fork `forks/<user>/rpms/foo` under `fork/<user>/rpms/foo`.
+        Some(fork) => fork.fullname.replacen("forks/", "fork/", 1),
+        None => pr_id.path(),
+    };
 
-    use super::*;
-
-    async fn start(db: &TestDatabase) -> String {
-        let config = fedora_ci::Config::from_source(&|k: &str| (k == "DATABASE_URL").then(|| db.url.clone())).unwrap();
-        let ctx = Context::new("pr-opened", config, db.pool.clone());
-        serve_router(fedora_ci::app::app(ctx, crate::routes)).await
-    }
-
-    async fn processed(db: &TestDatabase) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE consumer = 'pr-opened'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap()
-    }
-
-    #[tokio::test]
-    async fn every_fixture_is_accepted_in_both_modes() {
-        let db = TestDatabase::fresh().await;
-        let url = start(&db).await;
-        let client = reqwest::Client::new();
-        for (i, fixture) in Fixture::all().iter().enumerate() {
-            for (mode, request) in [
-                ("binary", binary_request(&client, &url, fixture, &format!("b-{i}"))),
-                ("structured", structured_request(&client, &url, fixture, &format!("s-{i}"))),
-            ] {
-                let response = request.send().await.unwrap();
-                assert_eq!(response.status(), StatusCode::ACCEPTED, "{} in {mode} mode", fixture.name);
+    let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
+        return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
+    };
+    let rows = pipelines::record_pr_head(&mut tx, &head).await?;
+    let mut created = Vec::new();
+    let mut comment_keys = Vec::new();
+    let mut tests_recorded = 0;
+    let test_request = |name: &str, koji_task_id: Option<i64>, requested_by: Option<String>| TestRequestData {
+        base_project_url: head.project_url.clone(),
+        fedora_ci_test: name.to_owned(),
+        namespace: head.namespace.clone(),
+        repo: head.repo.clone(),
+        pr_id: head.pr_id,
+        commit_sha: head.commit_sha.clone(),
+        branch: pr.branch.clone(),
+        source_repo_path: source_repo_path.clone(),
+        koji_task_id,
+        requested_by,
+    };
+    match &work {
+        Work::Build { targets, dedup, trigger } => {
+            for target in targets {
+                let data = builds::BuildData {
+                    src: pr.koji_source(distgit),
+                    namespace: head.namespace.clone(),
+                    repo: head.repo.clone(),
+                    pr_id: head.pr_id,
+                    commit_sha: head.commit_sha.clone(),
+                    branch: pr.branch.clone(),
+                    source_repo_path: source_repo_path.clone(),
+                    trigger: trigger.clone(),
+                };
+                if let Some(build) =
+                    builds::create(&mut tx, rows.project_event_id, target, &format!("{dedup}/{target}"), &data).await?
+                {
+                    created.push(build);
+                }
             }
         }
-        // 7 PR fixtures (new, new without fork, updated, 4 comments), each delivered
-        // under two ids; the Koji fixtures are not this function's.
-        assert_eq!(processed(&db).await, 14);
-    }
-
-    #[tokio::test]
-    async fn the_same_event_delivered_twice_is_recorded_once() {
-        let db = TestDatabase::fresh().await;
-        let url = start(&db).await;
-        let client = reqwest::Client::new();
-        let fixture = Fixture::load("pagure_pr_new.json");
-        let first = binary_request(&client, &url, &fixture, "dup-1").send().await.unwrap();
-        let second = structured_request(&client, &url, &fixture, "dup-1").send().await.unwrap();
-        assert_eq!(first.status(), StatusCode::ACCEPTED);
-        assert_eq!(second.status(), StatusCode::ACCEPTED);
-        let body: serde_json::Value = second.json().await.unwrap();
-        assert_eq!(body["status"], "duplicate");
-        assert_eq!(processed(&db).await, 1);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_copies_are_recorded_once() {
-        let db = TestDatabase::fresh().await;
-        let url = start(&db).await;
-        let client = reqwest::Client::new();
-        let fixture = Fixture::load("pagure_pr_updated.json");
-        let mut sends = tokio::task::JoinSet::new();
-        for _ in 0..10 {
-            sends.spawn(binary_request(&client, &url, &fixture, "same-id").send());
+        Work::Tests { names, target, requested_by } => {
+            let koji_target = target.koji_target();
+            match builds::latest_success(&mut tx, rows.project_event_id, koji_target).await? {
+                Some(build) => {
+                    let task = build.task_id.as_deref().and_then(|t| t.parse().ok());
+                    let distro = format!("fedora-{koji_target}");
+                    for name in names {
+                        let data = test_request(name, task, Some(requested_by.clone()));
+                        let key = format!("comment:{}/{name}/{distro}", meta.id);
+                        if test_runs::request(
+                            &mut tx,
+                            rows.project_event_id,
+                            build.koji_build_group_id,
+                            &distro,
+                            &key,
+                            &data,
+                        )
+                        .await?
+                        .is_some()
+                        {
+                            tests_recorded += 1;
+                        }
+                    }
+                }
+                None => {
+                    // Nothing built yet for this head: build first; the tests follow
+                    // the successful build.
+                    let data = builds::BuildData {
+                        src: pr.koji_source(distgit),
+                        namespace: head.namespace.clone(),
+                        repo: head.repo.clone(),
+                        pr_id: head.pr_id,
+                        commit_sha: head.commit_sha.clone(),
+                        branch: pr.branch.clone(),
+                        source_repo_path: source_repo_path.clone(),
+                        trigger: "comment".into(),
+                    };
+                    let key = format!("comment:{}/{koji_target}", meta.id);
+                    created.extend(builds::create(&mut tx, rows.project_event_id, koji_target, &key, &data).await?);
+                }
+            }
         }
-        while let Some(response) = sends.join_next().await {
-            assert_eq!(response.unwrap().unwrap().status(), StatusCode::ACCEPTED);
+        Work::TestsRepository => {
+            let data = test_request("custom", None, None);
+            let key = format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop);
+            if test_runs::request(&mut tx, rows.project_event_id, None, "fedora-rawhide", &key, &data).await?.is_some()
+            {
+                tests_recorded += 1;
+            }
         }
-        assert_eq!(processed(&db).await, 1);
+        Work::Comment(body) => {
+            let key = format!("answer:{}", meta.id);
+            reporting::queue_comment(&mut tx, &pr_id, &key, body).await?;
+            comment_keys.push(key);
+        }
     }
+    let superseded = if matches!(msg.action, PullRequestAction::Updated | PullRequestAction::Rebased)
+        && ctx.config.cancel_superseded
+    {
+        builds::superseded(&mut tx, rows.pull_request_id, &head.commit_sha).await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
 
-    #[tokio::test]
-    async fn other_deployment_and_unknown_types_change_nothing() {
-        let db = TestDatabase::fresh().await;
-        let url = start(&db).await;
-        let client = reqwest::Client::new();
-        let stg = Fixture::load("pagure_pr_new.json").with_prefix("org.fedoraproject.stg.");
-        let response = binary_request(&client, &url, &stg, "stg-1").send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
-        let koji = Fixture::load("koji_build_scratch_end.json");
-        let response = binary_request(&client, &url, &koji, "koji-1").send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
-        assert_eq!(processed(&db).await, 0);
+    // Committed: from here on nothing is lost if we die; the poller finishes it.
+    let mut flags = Vec::new();
+    let mut summary = Vec::new();
+    for build in &created {
+        let (submitted, key) = submit::submit_build(ctx, build).await?;
+        summary.push(format!("{}: {submitted:?}", build.target));
+        flags.push(key.uid);
     }
-
-    #[tokio::test]
-    async fn a_pr_topic_with_a_body_of_another_shape_is_a_400() {
-        let db = TestDatabase::fresh().await;
-        let url = start(&db).await;
-        let client = reqwest::Client::new();
-        let mut fixture = Fixture::load("pagure_pr_new.json");
-        fixture.body = serde_json::json!({ "pullrequest": { "id": "not a number" } });
-        let response = binary_request(&client, &url, &fixture, "bad-1").send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert!(body["reason"].as_str().unwrap().contains("pagure.pull-request.new"), "{body}");
-        assert_eq!(processed(&db).await, 0);
+    for old in &superseded {
+        if let Some(key) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
+            summary.push(format!("canceled task {}", old.task_id.as_deref().unwrap_or("?")));
+            flags.push(key.uid);
+        }
     }
+    if !flags.is_empty() {
+        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
+    }
+    if !comment_keys.is_empty() {
+        reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, Some(&comment_keys)).await?;
+        summary.push("answered with a comment".into());
+    }
+    if tests_recorded > 0 {
+        summary.push(format!("{tests_recorded} test request(s) recorded"));
+    }
+    if summary.is_empty() {
+        summary.push("nothing new (already built for this trigger)".into());
+    }
+    Ok(Outcome::done(format!("{}#{}: {}", pr_id.path(), pr.id, summary.join("; "))))
 }

@@ -2,6 +2,7 @@
 //! commented a `/packit-ci` command → Koji scratch build and a pending PR flag.
 
 mod handler;
+mod plan;
 
 use axum::Router;
 use axum::routing::post;

@@ -1,4 +1,9 @@
 //! The real `pr-opened` binary as Knative runs it: a process on `$PORT`.
+//!
+//! These tests are about the process and the intake (modes, bad input, config,
+//! health), so the project policy is opt-in with an empty list: every well-formed
+//! event is answered 202 without any outbound call. The job itself is tested
+//! end to end against the sandboxes in `tests/tests/pr_opened.rs`.
 
 use std::process::Command;
 
@@ -11,7 +16,8 @@ const EXE: &str = env!("CARGO_BIN_EXE_pr-opened");
 #[tokio::test]
 async fn fixtures_are_accepted_garbage_is_refused_and_the_process_stays_up() {
     let db = TestDatabase::fresh().await;
-    let mut bin = RunningBinary::start(EXE, &[("DATABASE_URL", db.url.clone())]).await;
+    let mut bin =
+        RunningBinary::start(EXE, &[("DATABASE_URL", db.url.clone()), ("FEDORA_CI_POLICY", "opt-in".into())]).await;
     let client = reqwest::Client::new();
     let url = bin.url("/");
     for (i, f) in Fixture::all().iter().enumerate() {

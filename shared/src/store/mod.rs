@@ -4,8 +4,11 @@
 //! building) so the build needs no database; the integration tests run every query
 //! against a real Postgres instead.
 
+pub mod builds;
 pub mod cache;
 pub mod events;
+pub mod pipelines;
+pub mod test_runs;
 
 use std::time::Duration;
 

@@ -1,0 +1,34 @@
+//! The outbound clients a function uses, built once from the config at start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::fasjson::FasJsonClient;
+use crate::koji::KojiClient;
+use crate::pagure::PagureClient;
+
+#[derive(Clone)]
+pub struct Clients {
+    pub http: reqwest::Client,
+    /// Shared so one Koji session (login) serves every request of a replica.
+    pub koji: Arc<KojiClient>,
+    pub pagure: PagureClient,
+    pub fasjson: FasJsonClient,
+}
+
+impl Clients {
+    pub fn from_config(config: &Config) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("fedora-ci-functions/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            koji: Arc::new(KojiClient::from_config(http.clone(), &config.koji)),
+            pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
+            fasjson: FasJsonClient::new(http.clone(), config.fasjson_url.clone()),
+            http,
+        })
+    }
+}

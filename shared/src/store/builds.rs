@@ -1,0 +1,186 @@
+//! `koji_build_groups` / `koji_build_targets`: our scratch builds.
+//!
+//! A row is created (status `pending`, no task id) before Koji is called, under an
+//! idempotency key, so duplicate deliveries cannot submit twice and a crash between
+//! the insert and the call leaves a row the poller can finish.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+/// Everything needed to (re)submit a build and report on it, kept in the row's
+/// `data` so retries and the Koji message handler need nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildData {
+    /// What Koji builds: `git+https://…#sha`.
+    pub src: String,
+    pub namespace: String,
+    pub repo: String,
+    pub pr_id: i64,
+    pub commit_sha: String,
+    /// The PR's target branch.
+    pub branch: String,
+    /// `fork/<user>/rpms/foo` when the PR comes from a fork.
+    pub source_repo_path: String,
+    /// What started it: `pull-request.new`, `comment`, …
+    pub trigger: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BuildRow {
+    pub id: i32,
+    pub task_id: Option<String>,
+    pub status: String,
+    pub target: String,
+    pub retry_count: i32,
+    pub koji_build_group_id: Option<i32>,
+    #[sqlx(json)]
+    pub data: BuildData,
+}
+
+const COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, data";
+
+/// Creates the build row, its group and pipeline; `None` when a build with this
+/// idempotency key exists already (a duplicate delivery).
+pub async fn create(
+    conn: &mut PgConnection,
+    project_event_id: i32,
+    target: &str,
+    idempotency_key: &str,
+    data: &BuildData,
+) -> Result<Option<BuildRow>, sqlx::Error> {
+    let row: Option<BuildRow> = sqlx::query_as(&format!(
+        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key) \
+         VALUES ('pending', $1, true, $2, $3) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(target)
+    .bind(sqlx::types::Json(data))
+    .bind(idempotency_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(mut row) = row else { return Ok(None) };
+    let group_id: i32 =
+        sqlx::query_scalar("INSERT INTO koji_build_groups DEFAULT VALUES RETURNING id").fetch_one(&mut *conn).await?;
+    sqlx::query("INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id) VALUES ($1, $2, $3)")
+        .bind(project_event_id)
+        .bind(&data.repo)
+        .bind(group_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE koji_build_targets SET koji_build_group_id = $1 WHERE id = $2")
+        .bind(group_id)
+        .bind(row.id)
+        .execute(&mut *conn)
+        .await?;
+    row.koji_build_group_id = Some(group_id);
+    Ok(Some(row))
+}
+
+pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<BuildRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM koji_build_targets WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Koji accepted the build.
+pub async fn mark_submitted(
+    conn: &mut PgConnection,
+    id: i32,
+    task_id: i64,
+    web_url: &str,
+    flag_uid: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE koji_build_targets SET task_id = $2, web_url = $3, flag_uid = $4, status = 'pending', \
+         build_submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, retry_count = retry_count + 1 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(task_id.to_string())
+    .bind(web_url)
+    .bind(flag_uid)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The submission failed in a way that may pass; the poller tries again at `at`.
+pub async fn mark_retry(
+    conn: &mut PgConnection,
+    id: i32,
+    at: DateTime<Utc>,
+    reason: &str,
+    flag_uid: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE koji_build_targets SET status = 'retry', retry_count = retry_count + 1, next_attempt_at = $2, \
+         status_reason = $3, flag_uid = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(reason)
+    .bind(flag_uid)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A final state with its reason (`error` after the last retry, `canceled`, …).
+pub async fn mark_final(
+    conn: &mut PgConnection,
+    id: i32,
+    status: &str,
+    reason: &str,
+    flag_uid: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE koji_build_targets SET status = $2, status_reason = $3, flag_uid = $4, next_attempt_at = NULL, \
+         build_finished_time = COALESCE(build_finished_time, now()) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .bind(flag_uid)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Builds of the same PR for other commits still queued or running in Koji.
+pub async fn superseded(
+    conn: &mut PgConnection,
+    pull_request_id: i32,
+    head_sha: &str,
+) -> Result<Vec<BuildRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM koji_build_targets k \
+         JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
+         JOIN project_events e ON e.id = p.project_event_id \
+         WHERE e.type = 'pull_request' AND e.event_id = $1 AND e.commit_sha <> $2 \
+           AND k.status IN ('pending', 'running') AND k.task_id IS NOT NULL",
+        COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+    ))
+    .bind(pull_request_id)
+    .bind(head_sha)
+    .fetch_all(conn)
+    .await
+}
+
+/// The newest successful build of a PR head for a target: what `/packit-ci test` re-tests.
+pub async fn latest_success(
+    conn: &mut PgConnection,
+    project_event_id: i32,
+    target: &str,
+) -> Result<Option<BuildRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM koji_build_targets k JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
+         WHERE p.project_event_id = $1 AND k.target = $2 AND k.status = 'success' ORDER BY k.id DESC LIMIT 1",
+        COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+    ))
+    .bind(project_event_id)
+    .bind(target)
+    .fetch_optional(conn)
+    .await
+}

@@ -1,0 +1,118 @@
+//! Submitting a recorded build to Koji and reporting it — the one code path used by
+//! pr-opened right after recording, and by the poller for retries.
+
+use chrono::Utc;
+
+use crate::app::Context;
+use crate::koji::KojiError;
+use crate::pagure::{FlagStatus, PrId};
+use crate::reporting::{self, FlagKey};
+use crate::store::builds::{self, BuildRow};
+
+/// What happened to one submission attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    Task(i64),
+    /// Will be tried again by the poller.
+    Retry {
+        minutes: u64,
+    },
+    Failed(String),
+}
+
+pub fn build_pr(build: &BuildRow) -> PrId {
+    PrId { namespace: build.data.namespace.clone(), repo: build.data.repo.clone(), id: build.data.pr_id as u64 }
+}
+
+pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
+    FlagKey::build(ctx.config.deployment, &build.target, &build.data.commit_sha)
+}
+
+fn minutes(n: u64) -> String {
+    if n == 1 { "1 minute".to_owned() } else { format!("{n} minutes") }
+}
+
+/// Calls Koji `build` for a recorded build and stores the result with its flag in
+/// one transaction. Transient failures (Koji unreachable, Kerberos trouble) become
+/// `retry` with the next backoff step; after the last step, or on a permanent
+/// fault, the build ends in `error` and the flag says so — it never stays pending.
+pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted, FlagKey), sqlx::Error> {
+    let key = build_flag(ctx, build);
+    let pr = build_pr(build);
+    let result = ctx.clients.koji.build(&build.data.src, &build.target, true, None).await;
+    let mut tx = ctx.pool.begin().await?;
+    let outcome = match result {
+        Ok(task_id) => {
+            let url = ctx.clients.koji.task_url(task_id);
+            builds::mark_submitted(&mut tx, build.id, task_id, &url, &key.uid).await?;
+            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, "RPM build was submitted to Koji.", &url)
+                .await?;
+            Submitted::Task(task_id)
+        }
+        Err(e) => {
+            let attempt = build.retry_count as usize;
+            let url = ctx.config.public_url.to_string();
+            // A Kerberos failure may be a KDC blip or a keytab being rotated: retry it too.
+            let retryable = e.is_transient() || matches!(e, KojiError::Auth(_));
+            match ctx.config.retry.backoff.get(attempt).filter(|_| retryable) {
+                Some(delay) => {
+                    let minutes_left = delay.as_secs().div_ceil(60).max(1);
+                    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
+                    let (status, comment) = match &e {
+                        KojiError::Auth(reason) => (
+                            FlagStatus::Error,
+                            format!("{reason}. The task will be retried in {}.", minutes(minutes_left)),
+                        ),
+                        _ => (
+                            FlagStatus::Pending,
+                            format!(
+                                "Failed to submit the build. The task will be retried in {}.",
+                                minutes(minutes_left)
+                            ),
+                        ),
+                    };
+                    builds::mark_retry(&mut tx, build.id, at, &e.to_string(), &key.uid).await?;
+                    reporting::set_flag(&mut tx, &pr, &key, status, &comment, &url).await?;
+                    Submitted::Retry { minutes: minutes_left }
+                }
+                None => {
+                    let comment = match &e {
+                        KojiError::Auth(reason) => format!("{reason}."),
+                        e if e.is_transient() => "Submit of the build failed.".to_owned(),
+                        e => format!("Submit of the build failed: {e}."),
+                    };
+                    builds::mark_final(&mut tx, build.id, "error", &e.to_string(), &key.uid).await?;
+                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
+                    Submitted::Failed(e.to_string())
+                }
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok((outcome, key))
+}
+
+/// Cancels a build that a newer commit of its PR made pointless.
+pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -> Result<Option<FlagKey>, sqlx::Error> {
+    let Some(task_id) = build.task_id.as_deref().and_then(|t| t.parse::<i64>().ok()) else { return Ok(None) };
+    if let Err(e) = ctx.clients.koji.cancel_task(task_id).await {
+        tracing::warn!(task_id, error = %e, "could not cancel a superseded build");
+        return Ok(None);
+    }
+    let key = build_flag(ctx, build);
+    let short: String = new_sha.chars().take(7).collect();
+    let mut tx = ctx.pool.begin().await?;
+    builds::mark_final(&mut tx, build.id, "canceled", &format!("superseded by {short}"), &key.uid).await?;
+    let url = ctx.clients.koji.task_url(task_id);
+    reporting::set_flag(
+        &mut tx,
+        &build_pr(build),
+        &key,
+        FlagStatus::Canceled,
+        &format!("Build canceled: superseded by {short}."),
+        &url,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(key))
+}

@@ -1,0 +1,92 @@
+//! One test's whole world: a fresh database, every sandbox, and a [`Context`]
+//! configured against them — the same wiring `make run` uses.
+
+use std::collections::HashMap;
+
+use fedora_ci::Context;
+use fedora_ci::devdb::TestDatabase;
+use fedora_ci::koji::client::{Auth, KojiClient};
+
+use crate::sandbox::fasjson::FasJsonSandbox;
+use crate::sandbox::koji::{self, KojiHub};
+use crate::sandbox::pagure::PagureSandbox;
+use crate::sandbox::static_files::StaticFiles;
+
+/// The principal our Koji user logs in as, and the token the sandbox hub accepts
+/// for it in tests that do not run a real KDC.
+pub const KOJI_USER: &str = "packit-ci";
+pub const STATIC_TOKEN: &str = "sandbox-spnego-token";
+
+pub struct Harness {
+    pub db: TestDatabase,
+    pub koji: KojiHub,
+    pub pagure: PagureSandbox,
+    pub fas: FasJsonSandbox,
+    pub files: StaticFiles,
+    vars: HashMap<String, String>,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::with_env(&[]).await
+    }
+
+    /// Sandboxes up, config pointing at them; `extra` overrides or adds variables.
+    pub async fn with_env(extra: &[(&str, &str)]) -> Harness {
+        let db = TestDatabase::fresh().await;
+        let koji =
+            KojiHub::start_with_verifier(koji::accept_token(STATIC_TOKEN, &format!("{KOJI_USER}@TEST.LOCAL"))).await;
+        let pagure = PagureSandbox::start().await;
+        let fas = FasJsonSandbox::start().await;
+        let files = StaticFiles::start().await;
+        let eln = files.put("eln.txt", "bash\nglibc\n");
+        let eln_extras = files.put("eln-extras.txt", "python-teamcity-messages\n");
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", db.url.clone()),
+            ("DISTGIT_URL", pagure.url.clone()),
+            ("PAGURE_TOKEN", pagure.token.clone()),
+            ("FASJSON_URL", fas.url.clone()),
+            ("KOJI_HUB_URL", koji.url()),
+            ("KOJI_WEB_URL", koji.web_url()),
+            ("KOJI_USERS", KOJI_USER.to_owned()),
+            ("FEDORA_CI_ELN_LIST_URLS", format!("{eln},{eln_extras}")),
+            // Never contacted by these functions; a closed loopback port to be sure.
+            ("FEDORA_CI_PUBLIC_URL", "http://127.0.0.1:9/".to_owned()),
+            ("TESTING_FARM_API_URL", "http://127.0.0.1:9/v0.1".to_owned()),
+            ("FASJSON_URL", fas.url.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Harness { db, koji, pagure, fas, files, vars }
+    }
+
+    /// Environment for a function binary started as a process.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// A context as a function would build it, with the Koji client logging in with
+    /// the sandbox's static token (the GSSAPI path has its own tests with a real KDC).
+    pub fn context(&self, function: &'static str) -> Context {
+        let vars = self.vars.clone();
+        let config = fedora_ci::Config::from_source(&move |k: &str| vars.get(k).cloned()).expect("test config");
+        let mut ctx = Context::new(function, config, self.db.pool.clone()).expect("context");
+        ctx.clients.koji = std::sync::Arc::new(KojiClient::new(
+            ctx.clients.http.clone(),
+            ctx.config.koji.hub_url.clone(),
+            ctx.config.koji.web_url.clone(),
+            Auth::StaticToken(STATIC_TOKEN.to_owned()),
+            ctx.config.koji.channel.clone(),
+        ));
+        ctx
+    }
+
+    /// Serves a function's app (routes + health) for this context; returns its URL.
+    pub async fn serve(&self, function: &'static str, routes: fn(Context) -> axum::Router) -> String {
+        fedora_ci::testing::serve_router(fedora_ci::app::app(self.context(function), routes)).await
+    }
+}

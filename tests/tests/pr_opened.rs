@@ -1,0 +1,405 @@
+//! pr-opened end to end: the real router over HTTP, a real Postgres, and the Koji,
+//! Pagure, FASJSON and ELN-list sandboxes speaking their real protocols.
+
+use fedora_ci::config::Deployment;
+use fedora_ci::messages::KojiTaskState;
+use fedora_ci::reporting::FlagKey;
+use fedora_ci::testing::{Fixture, binary_request, structured_request};
+use fedora_ci_tests::harness::Harness;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const NEW_SHA: &str = "889f07af35d27bbcaf9c535c17a63b974aa42ee3";
+const COMMENT_SHA: &str = "beaf90bcecc51968a46663f8d6f092bfdc92e682";
+
+async fn start(h: &Harness) -> String {
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
+    h.pagure.set_branches("rpms/python-teamcity-messages", &["rawhide"]);
+    h.fas.set_groups("mmassari", &["packager", "fedora-contributor"]);
+    h.serve("pr-opened", pr_opened::routes).await
+}
+
+async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value) {
+    let r = binary_request(&reqwest::Client::new(), url, fixture, id).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn count(h: &Harness, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&h.db.pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_pr_from_a_fork_gets_one_scratch_build_rows_and_a_pending_flag() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    assert_eq!(builds[0].src(), format!("git+{}/forks/zbyszek/rpms/optee_os.git#{NEW_SHA}", h.pagure.url));
+    assert_eq!(builds[0].target(), "rawhide");
+    assert!(builds[0].scratch());
+    let task_id = builds[0].task_id;
+
+    let (ns, repo, url_col): (String, String, String) =
+        sqlx::query_as("SELECT namespace, repo_name, project_url FROM git_projects")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((ns.as_str(), repo.as_str()), ("rpms", "optee_os"));
+    assert_eq!(url_col, format!("{}/rpms/optee_os", h.pagure.url));
+    let pr_id: i32 = sqlx::query_scalar("SELECT pr_id FROM pull_requests").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!(pr_id, 2);
+    let (kind, sha): (String, String) =
+        sqlx::query_as("SELECT type, commit_sha FROM project_events").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!((kind.as_str(), sha.as_str()), ("pull_request", NEW_SHA));
+    let (status, scratch, target, web_url, task): (String, bool, String, String, String) = sqlx::query_as(
+        "SELECT k.status, k.scratch, k.target, k.web_url, k.task_id FROM koji_build_targets k \
+         JOIN koji_build_groups g ON g.id = k.koji_build_group_id \
+         JOIN pipelines p ON p.koji_build_group_id = g.id JOIN project_events e ON e.id = p.project_event_id",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), scratch, target.as_str()), ("pending", true, "rawhide"));
+    assert_eq!(task, task_id.to_string());
+    assert_eq!(web_url, format!("{}/taskinfo?taskID={task_id}", h.koji.web_url()));
+
+    let flags = h.pagure.flag_posts();
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    let key = FlagKey::build(Deployment::Prod, "rawhide", NEW_SHA);
+    assert_eq!(flags[0].pr, "rpms/optee_os#2");
+    assert_eq!(flags[0].uid, key.uid);
+    assert_eq!(flags[0].username, "Fedora CI - scratch build");
+    assert_eq!(flags[0].status, "pending");
+    assert_eq!(flags[0].url, web_url);
+    assert!(flags[0].comment.starts_with("RPM build was submitted"), "{}", flags[0].comment);
+
+    // The same message again: nothing new anywhere.
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body["status"], "duplicate");
+    assert_eq!(h.koji.builds().len(), 1);
+    assert_eq!(h.pagure.flag_posts().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_copies_build_once_and_flag_once() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let client = reqwest::Client::new();
+    let fixture = Fixture::load("pagure_pr_new.json");
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        // Half binary, half structured: the mode must not matter.
+        let request = if i % 2 == 0 {
+            binary_request(&client, &url, &fixture, "same")
+        } else {
+            structured_request(&client, &url, &fixture, "same")
+        };
+        sends.spawn(request.send());
+    }
+    while let Some(r) = sends.join_next().await {
+        assert!(r.unwrap().unwrap().status().is_success());
+    }
+    assert_eq!(h.koji.builds().len(), 1);
+    assert_eq!(h.pagure.flag_posts().len(), 1);
+    assert_eq!(count(&h, "koji_build_targets").await, 1);
+}
+
+#[tokio::test]
+async fn the_same_head_announced_by_two_messages_builds_once() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let fixture = Fixture::load("pagure_pr_new.json");
+    post(&url, &fixture, "a").await;
+    let mut rebased = fixture.clone();
+    rebased.topic = "org.fedoraproject.prod.pagure.pull-request.rebased".into();
+    let (status, body) = post(&url, &rebased, "b").await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(h.koji.builds().len(), 1);
+}
+
+#[tokio::test]
+async fn eln_packages_without_an_eln_branch_also_build_for_eln() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    // python-teamcity-messages is in the (sandbox) ELN extras list.
+    let mut fixture = Fixture::load("pagure_pr_new.json");
+    fixture.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
+    fixture.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
+    post(&url, &fixture, "eln-1").await;
+    let mut targets: Vec<String> = h.koji.builds().iter().map(|b| b.target().to_owned()).collect();
+    targets.sort();
+    assert_eq!(targets, ["eln", "rawhide"]);
+    let names: Vec<String> = h.pagure.flags().into_iter().map(|f| f.username).collect();
+    assert!(names.contains(&"Fedora CI - scratch build (eln)".to_owned()), "{names:?}");
+
+    // With its own eln branch, ELN builds from that branch instead.
+    h.pagure.set_branches("rpms/python-teamcity-messages", &["rawhide", "eln"]);
+    fixture.body["pullrequest"]["commit_stop"] = "1111111111111111111111111111111111111111".into();
+    post(&url, &fixture, "eln-2").await;
+    assert_eq!(
+        h.koji.builds().iter().filter(|b| b.src().ends_with("#1111111111111111111111111111111111111111")).count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn eln_deny_list_wins() {
+    let h = Harness::with_env(&[("FEDORA_CI_ELN_DENY_LIST", "rpms/python-teamcity-messages")]).await;
+    let url = start(&h).await;
+    let mut fixture = Fixture::load("pagure_pr_new.json");
+    fixture.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
+    fixture.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
+    post(&url, &fixture, "deny-eln").await;
+    assert_eq!(h.koji.builds().iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["rawhide"]);
+}
+
+#[tokio::test]
+async fn branches_resolve_their_build_target_on_the_hub() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let mut fixture = Fixture::load("pagure_pr_updated.json");
+    fixture.body["pullrequest"]["branch"] = "f43".into();
+    let (status, body) = post(&url, &fixture, "f43").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.koji.builds().iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["f43-candidate"]);
+    assert!(h.koji.calls().iter().any(|c| c.method == "getBuildTarget"));
+
+    // A branch without a build target (the fixture's f40 is gone from the hub).
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_updated.json"), "f40").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("no Koji build target"), "{body}");
+    assert_eq!(h.koji.builds().len(), 1);
+}
+
+#[tokio::test]
+async fn an_update_cancels_the_running_build_of_the_old_commit() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let mut fixture = Fixture::load("pagure_pr_new.json");
+    post(&url, &fixture, "v1").await;
+    let old_task = h.koji.builds()[0].task_id;
+    h.koji.set_task_state(old_task, KojiTaskState::Open);
+
+    fixture.topic = "org.fedoraproject.prod.pagure.pull-request.updated".into();
+    fixture.body["pullrequest"]["commit_stop"] = "2222222222222222222222222222222222222222".into();
+    let (status, body) = post(&url, &fixture, "v2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.koji.builds().len(), 2);
+    assert_eq!(h.koji.task_state(old_task), Some(KojiTaskState::Canceled));
+    let old_status: String = sqlx::query_scalar("SELECT status FROM koji_build_targets WHERE task_id = $1")
+        .bind(old_task.to_string())
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(old_status, "canceled");
+    let old_key = FlagKey::build(Deployment::Prod, "rawhide", NEW_SHA);
+    let old_flag = h.pagure.flags().into_iter().find(|f| f.uid == old_key.uid).unwrap();
+    assert_eq!(old_flag.status, "canceled");
+}
+
+#[tokio::test]
+async fn koji_down_records_a_retry_and_recovery_builds_exactly_once() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.koji.set_down(true);
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_new.json"), "down-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(h.koji.builds().is_empty());
+    let (status, retries, next_in): (String, i32, f64) = sqlx::query_as(
+        "SELECT status, retry_count, EXTRACT(EPOCH FROM next_attempt_at - now())::float8 FROM koji_build_targets",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), retries), ("retry", 1));
+    assert!((30.0..=61.0).contains(&next_in), "next attempt in {next_in} s");
+    let flag = &h.pagure.flags()[0];
+    assert_eq!(flag.status, "pending");
+    assert_eq!(flag.comment, "Failed to submit the build. The task will be retried in 1 minute.");
+
+    // Knative redelivers the same event: no second row, no build.
+    post(&url, &Fixture::load("pagure_pr_new.json"), "down-1").await;
+    assert_eq!(count(&h, "koji_build_targets").await, 1);
+
+    // Koji is back; the retry (what the poller runs) submits once.
+    h.koji.set_down(false);
+    let ctx = h.context("result-poller");
+    let mut conn = h.db.pool.acquire().await.unwrap();
+    let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
+    let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
+    let (submitted, key) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
+    assert!(matches!(submitted, fedora_ci::submit::Submitted::Task(_)), "{submitted:?}");
+    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid))).await.unwrap();
+    assert_eq!(h.koji.builds().len(), 1);
+    let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
+    assert_eq!(flag.status, "pending");
+    assert!(flag.comment.starts_with("RPM build was submitted"));
+}
+
+#[tokio::test]
+async fn retries_run_out_into_an_error_flag() {
+    let h = Harness::with_env(&[("FEDORA_CI_RETRY_BACKOFF_MINUTES", "1")]).await;
+    let url = start(&h).await;
+    h.koji.set_down(true);
+    post(&url, &Fixture::load("pagure_pr_new.json"), "x").await;
+    let ctx = h.context("result-poller");
+    let mut conn = h.db.pool.acquire().await.unwrap();
+    let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
+    let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
+    let (submitted, key) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
+    assert!(matches!(submitted, fedora_ci::submit::Submitted::Failed(_)));
+    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid))).await.unwrap();
+    let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
+    assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("error", "Submit of the build failed."));
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!(status, "error");
+}
+
+#[tokio::test]
+async fn help_is_answered_with_a_comment_and_nothing_is_built() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_help.json"), "help").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let comments = h.pagure.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].pr, "rpms/python-teamcity-messages#36");
+    for needle in ["/packit-ci scratch-build", "/packit-ci test", "rpminspect", "license-validate", "packit.dev"] {
+        assert!(comments[0].body.contains(needle), "{needle} missing: {}", comments[0].body);
+    }
+    assert!(h.koji.builds().is_empty());
+    assert!(h.pagure.flag_posts().is_empty());
+    // Redelivered: answered once.
+    post(&url, &Fixture::load("pagure_pr_comment_ci_help.json"), "help").await;
+    assert_eq!(h.pagure.comments().len(), 1);
+}
+
+#[tokio::test]
+async fn a_non_packager_is_refused_with_a_comment() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.fas.set_groups("mmassari", &["fedora-contributor"]);
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.pagure.comments()[0].body, "mmassari is not a packager, retriggering is not allowed.");
+    assert!(h.koji.builds().is_empty());
+}
+
+#[tokio::test]
+async fn a_packager_can_ask_for_an_eln_scratch_build() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "eln").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 1);
+    assert_eq!(builds[0].target(), "eln");
+    assert_eq!(builds[0].src(), format!("git+{}/rpms/python-teamcity-messages.git#{COMMENT_SHA}", h.pagure.url));
+    assert!(h.pagure.comments().is_empty(), "no noise: status goes through flags");
+    assert_eq!(h.pagure.flags()[0].uid, FlagKey::build(Deployment::Prod, "eln", COMMENT_SHA).uid);
+}
+
+#[tokio::test]
+async fn a_fasjson_blip_does_not_refuse_a_packager() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.fas.faults.fail_next(2);
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "blip").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.koji.builds().len(), 1);
+    // FASJSON down for good and nothing cached: 503, so the Broker redelivers.
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.fas.faults.set_down(true);
+    let (status, _) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "down").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(count(&h, "processed_events").await, 0, "nothing may be recorded for a 503");
+}
+
+#[tokio::test]
+async fn test_command_without_a_build_builds_first_and_with_one_records_the_tests() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    post(&url, &Fixture::load("pagure_pr_comment_ci_test.json"), "t1").await;
+    assert_eq!(h.koji.builds().len(), 1);
+    assert_eq!(count(&h, "tft_test_run_targets").await, 0);
+
+    sqlx::query("UPDATE koji_build_targets SET status = 'success'").execute(&h.db.pool).await.unwrap();
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_test.json"), "t2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.koji.builds().len(), 1, "no second build");
+    let tests: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT test_name, target, status FROM tft_test_run_targets ORDER BY test_name")
+            .fetch_all(&h.db.pool)
+            .await
+            .unwrap();
+    let names: Vec<&str> = tests.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(names, ["custom", "installability", "license-validate", "rmdepcheck", "rpminspect", "rpmlint"]);
+    assert!(tests.iter().all(|t| t.1 == "fedora-rawhide" && t.2 == "new"));
+}
+
+#[tokio::test]
+async fn comments_that_are_not_ours_change_nothing() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    // "/packit koji-build" is packit's, not Fedora CI's.
+    let (status, _) = post(&url, &Fixture::load("pagure_pr_comment.json"), "c1").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Our own bot's comment is never a command.
+    let mut own = Fixture::load("pagure_pr_comment_ci_help.json");
+    own.body["pullrequest"]["comments"][0]["user"]["name"] = "packit-ci".into();
+    let (status, _) = post(&url, &own, "c2").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(h.pagure.comments().is_empty());
+    assert!(h.koji.calls().is_empty());
+}
+
+#[tokio::test]
+async fn projects_outside_the_policy_cause_no_outbound_call() {
+    let h = Harness::with_env(&[("FEDORA_CI_DENY_LIST", "rpms/optee_os")]).await;
+    let url = start(&h).await;
+    for (name, id) in [("pagure_pr_new.json", "deny"), ("pagure_pr_new_no_fork.json", "pagure-io")] {
+        let (status, _) = post(&url, &Fixture::load(name), id).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}");
+    }
+    assert!(h.koji.calls().is_empty());
+    assert!(h.pagure.faults.requests().is_empty());
+    assert!(h.fas.faults.requests().is_empty());
+    assert_eq!(count(&h, "processed_events").await, 0);
+}
+
+#[tokio::test]
+async fn a_tests_repository_pr_records_its_tests_without_a_build() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let mut fixture = Fixture::load("pagure_pr_new.json");
+    fixture.body["pullrequest"]["project"]["namespace"] = "tests".into();
+    fixture.body["pullrequest"]["project"]["fullname"] = "tests/optee_os".into();
+    let (status, body) = post(&url, &fixture, "tests-ns").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(h.koji.builds().is_empty());
+    let (name, target): (String, String) =
+        sqlx::query_as("SELECT test_name, target FROM tft_test_run_targets").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!((name.as_str(), target.as_str()), ("custom", "fedora-rawhide"));
+}
+
+#[tokio::test]
+async fn hostile_names_are_stored_verbatim_and_break_nothing() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let mut fixture = Fixture::load("pagure_pr_new.json");
+    let hostile = "x'; DROP TABLE koji_build_targets; --";
+    fixture.body["pullrequest"]["project"]["name"] = hostile.into();
+    fixture.body["pullrequest"]["project"]["fullname"] = format!("rpms/{hostile}").into();
+    let (status, body) = post(&url, &fixture, "hostile").await;
+    assert!(status.is_success(), "{body}");
+    let repo: String = sqlx::query_scalar("SELECT repo_name FROM git_projects").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!(repo, hostile);
+    assert_eq!(count(&h, "koji_build_targets").await, 1);
+}
