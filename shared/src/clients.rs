@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::fasjson::FasJsonClient;
 use crate::koji::KojiClient;
 use crate::pagure::PagureClient;
+use crate::testing_farm::TestingFarmClient;
 
 #[derive(Clone)]
 pub struct Clients {
@@ -15,6 +16,7 @@ pub struct Clients {
     pub koji: Arc<KojiClient>,
     pub pagure: PagureClient,
     pub fasjson: FasJsonClient,
+    pub testing_farm: TestingFarmClient,
 }
 
 impl Clients {
@@ -28,6 +30,11 @@ impl Clients {
             koji: Arc::new(KojiClient::from_config(http.clone(), &config.koji)),
             pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
             fasjson: FasJsonClient::new(http.clone(), config.fasjson_url.clone()),
+            testing_farm: TestingFarmClient::new(
+                http.clone(),
+                config.testing_farm.api_url.clone(),
+                config.testing_farm.api_key.clone(),
+            ),
             http,
         })
     }

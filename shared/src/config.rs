@@ -180,6 +180,8 @@ pub struct KojiConfig {
     pub principal: Option<String>,
     /// Koji channel for our scratch builds (`None` = the hub's default).
     pub channel: Option<String>,
+    /// Where task logs are served (`<pkgs>/work/tasks/<id % 10000>/<id>/build.log`).
+    pub pkgs_url: Url,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +191,8 @@ pub struct TestingFarmConfig {
     /// Accepted webhook tokens: the current one and, during a rotation or for the
     /// internal Testing Farm, a second one.
     pub webhook_secrets: Vec<Secret>,
+    /// Base of the artifacts pages (`<base>/<request id>`).
+    pub artifacts_url: Url,
 }
 
 /// Retry and timeout policy shared by the submitters and the poller.
@@ -304,6 +308,7 @@ impl Config {
             keytab: env.opt("KOJI_KEYTAB").or_else(|| env.opt("KRB5_CLIENT_KTNAME")).map(PathBuf::from),
             principal: env.opt("KOJI_PRINCIPAL"),
             channel: env.opt("KOJI_CHANNEL"),
+            pkgs_url: env.url("KOJI_PKGS_URL", "https://kojipkgs.fedoraproject.org")?,
         };
 
         let mut webhook_secrets = Vec::new();
@@ -313,6 +318,7 @@ impl Config {
             api_url: env.url("TESTING_FARM_API_URL", "https://api.testing-farm.io/v0.1")?,
             api_key: env.secret("TESTING_FARM_API_KEY")?,
             webhook_secrets,
+            artifacts_url: env.url("TESTING_FARM_ARTIFACTS_URL", "https://artifacts.dev.testing-farm.io")?,
         };
 
         let backoff_minutes = env.list("FEDORA_CI_RETRY_BACKOFF_MINUTES");

@@ -6,6 +6,7 @@
 //! wires those steps for its event.
 
 pub mod app;
+pub mod build_state;
 pub mod clients;
 pub mod commands;
 pub mod config;
@@ -25,6 +26,8 @@ pub mod retry;
 pub mod secret;
 pub mod serve;
 pub mod store;
+pub mod suite;
+pub mod testing_farm;
 pub mod submit;
 #[cfg(feature = "dev")]
 pub mod testing;

@@ -12,6 +12,7 @@ use crate::koji::KojiClient;
 use crate::pagure::{PagureClient, PagureError};
 use crate::policy::PACKAGER_GROUP;
 use crate::store::cache;
+use crate::testing_farm::{TestingFarmClient, TestingFarmError};
 
 const GROUPS_TTL: Duration = Duration::from_secs(3600);
 const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -122,4 +123,33 @@ pub async fn resolve_build_target(
     }
     cache::put(pool, &key, &None::<String>).await?;
     Ok(None)
+}
+
+const COMPOSES_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// The compose Testing Farm offers for a distro (`fedora-rawhide` → `Fedora-Rawhide`),
+/// from TF's own list (cached), so a new release needs no code change.
+pub async fn tf_compose(
+    pool: &PgPool,
+    tf: &TestingFarmClient,
+    distro: &str,
+) -> Result<Option<String>, TestingFarmError> {
+    const KEY: &str = "tf:composes";
+    let cached = cache::get::<Vec<String>>(pool, KEY, COMPOSES_TTL).await.ok().flatten();
+    let composes = match cached {
+        Some(c) if c.fresh => c.value,
+        stale => match tf.composes().await {
+            Ok(list) => {
+                if let Err(e) = cache::put(pool, KEY, &list).await {
+                    tracing::warn!(error = %e, "could not cache the compose list");
+                }
+                list
+            }
+            Err(e) => match stale {
+                Some(s) => s.value,
+                None => return Err(e),
+            },
+        },
+    };
+    Ok(composes.into_iter().find(|c| c.eq_ignore_ascii_case(distro)))
 }

@@ -11,11 +11,15 @@ use crate::sandbox::fasjson::FasJsonSandbox;
 use crate::sandbox::koji::{self, KojiHub};
 use crate::sandbox::pagure::PagureSandbox;
 use crate::sandbox::static_files::StaticFiles;
+use crate::sandbox::testing_farm::TestingFarmSandbox;
 
 /// The principal our Koji user logs in as, and the token the sandbox hub accepts
 /// for it in tests that do not run a real KDC.
 pub const KOJI_USER: &str = "packit-ci";
 pub const STATIC_TOKEN: &str = "sandbox-spnego-token";
+pub const WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
+/// Our public URL in tests (the TF webhook target unless a test overrides it).
+pub const PUBLIC_URL: &str = "https://fedora-ci.sandbox.example";
 
 pub struct Harness {
     pub db: TestDatabase,
@@ -23,6 +27,7 @@ pub struct Harness {
     pub pagure: PagureSandbox,
     pub fas: FasJsonSandbox,
     pub files: StaticFiles,
+    pub tf: TestingFarmSandbox,
     vars: HashMap<String, String>,
 }
 
@@ -39,6 +44,7 @@ impl Harness {
         let pagure = PagureSandbox::start().await;
         let fas = FasJsonSandbox::start().await;
         let files = StaticFiles::start().await;
+        let tf = TestingFarmSandbox::start().await;
         let eln = files.put("eln.txt", "bash\nglibc\n");
         let eln_extras = files.put("eln-extras.txt", "python-teamcity-messages\n");
         let mut vars: HashMap<String, String> = [
@@ -48,12 +54,16 @@ impl Harness {
             ("FASJSON_URL", fas.url.clone()),
             ("KOJI_HUB_URL", koji.url()),
             ("KOJI_WEB_URL", koji.web_url()),
-            ("KOJI_USERS", KOJI_USER.to_owned()),
+            // The fixtures' Koji messages are owned by `packit`.
+            ("KOJI_USERS", "packit".to_owned()),
             ("FEDORA_CI_ELN_LIST_URLS", format!("{eln},{eln_extras}")),
-            // Never contacted by these functions; a closed loopback port to be sure.
-            ("FEDORA_CI_PUBLIC_URL", "http://127.0.0.1:9/".to_owned()),
-            ("TESTING_FARM_API_URL", "http://127.0.0.1:9/v0.1".to_owned()),
-            ("FASJSON_URL", fas.url.clone()),
+            // Where Testing Farm calls back; tests that run tf-finished point it at it.
+            ("FEDORA_CI_PUBLIC_URL", PUBLIC_URL.to_owned()),
+            ("TESTING_FARM_API_URL", tf.url.clone()),
+            ("TESTING_FARM_API_KEY", tf.key.clone()),
+            ("TESTING_FARM_ARTIFACTS_URL", tf.artifacts_url.clone()),
+            ("TESTING_FARM_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+            ("KOJI_PKGS_URL", "https://kojipkgs.sandbox.example".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -61,7 +71,7 @@ impl Harness {
         for (k, v) in extra {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        Harness { db, koji, pagure, fas, files, vars }
+        Harness { db, koji, pagure, fas, files, tf, vars }
     }
 
     /// Environment for a function binary started as a process.

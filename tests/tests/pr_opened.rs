@@ -341,7 +341,8 @@ async fn test_command_without_a_build_builds_first_and_with_one_records_the_test
             .unwrap();
     let names: Vec<&str> = tests.iter().map(|t| t.0.as_str()).collect();
     assert_eq!(names, ["custom", "installability", "license-validate", "rmdepcheck", "rpminspect", "rpmlint"]);
-    assert!(tests.iter().all(|t| t.1 == "fedora-rawhide" && t.2 == "new"));
+    assert!(tests.iter().all(|t| t.1 == "fedora-rawhide" && t.2 == "queued"), "{tests:?}");
+    assert_eq!(h.tf.requests().len(), 6, "submitted to Testing Farm right away");
 }
 
 #[tokio::test]
@@ -387,6 +388,12 @@ async fn a_tests_repository_pr_records_its_tests_without_a_build() {
     let (name, target): (String, String) =
         sqlx::query_as("SELECT test_name, target FROM tft_test_run_targets").fetch_one(&h.db.pool).await.unwrap();
     assert_eq!((name.as_str(), target.as_str()), ("custom", "fedora-rawhide"));
+    let requests = h.tf.requests();
+    assert_eq!(requests.len(), 1);
+    let tmt = &requests[0].payload["test"]["tmt"];
+    assert_eq!(tmt["url"], format!("{}/forks/zbyszek/tests/optee_os.git", h.pagure.url));
+    assert_eq!(tmt["ref"], NEW_SHA);
+    assert!(requests[0].payload["environments"][0]["variables"].get("KOJI_TASK_ID").is_none());
 }
 
 #[tokio::test]

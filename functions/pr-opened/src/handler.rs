@@ -8,7 +8,7 @@ use fedora_ci::intake::{EventMeta, Received};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::pagure::PrId;
 use fedora_ci::store::pipelines::{self, PrHead};
-use fedora_ci::store::test_runs::{self, TestRequestData};
+use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use fedora_ci::store::{builds, events};
 use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit};
 
@@ -70,7 +70,7 @@ async fn execute(
     let rows = pipelines::record_pr_head(&mut tx, &head).await?;
     let mut created = Vec::new();
     let mut comment_keys = Vec::new();
-    let mut tests_recorded = 0;
+    let mut recorded_tests = Vec::new();
     let test_request = |name: &str, koji_task_id: Option<i64>, requested_by: Option<String>| TestRequestData {
         base_project_url: head.project_url.clone(),
         fedora_ci_test: name.to_owned(),
@@ -108,24 +108,17 @@ async fn execute(
             match builds::latest_success(&mut tx, rows.project_event_id, koji_target).await? {
                 Some(build) => {
                     let task = build.task_id.as_deref().and_then(|t| t.parse().ok());
-                    let distro = format!("fedora-{koji_target}");
-                    for name in names {
-                        let data = test_request(name, task, Some(requested_by.clone()));
-                        let key = format!("comment:{}/{name}/{distro}", meta.id);
-                        if test_runs::request(
-                            &mut tx,
-                            rows.project_event_id,
-                            build.koji_build_group_id,
-                            &distro,
-                            &key,
-                            &data,
-                        )
-                        .await?
-                        .is_some()
-                        {
-                            tests_recorded += 1;
-                        }
-                    }
+                    let distro = fedora_ci::suite::distro_for_target(koji_target);
+                    let tests: Vec<NewTest<'_>> = names
+                        .iter()
+                        .map(|name| NewTest {
+                            distro: &distro,
+                            key: format!("comment:{}/{name}/{distro}", meta.id),
+                            data: test_request(name, task, Some(requested_by.clone())),
+                        })
+                        .collect();
+                    recorded_tests
+                        .extend(test_runs::record(&mut tx, rows.project_event_id, build.koji_build_group_id, &tests).await?);
                 }
                 None => {
                     // Nothing built yet for this head: build first; the tests follow
@@ -146,12 +139,12 @@ async fn execute(
             }
         }
         Work::TestsRepository => {
-            let data = test_request("custom", None, None);
-            let key = format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop);
-            if test_runs::request(&mut tx, rows.project_event_id, None, "fedora-rawhide", &key, &data).await?.is_some()
-            {
-                tests_recorded += 1;
-            }
+            let test = NewTest {
+                distro: "fedora-rawhide",
+                key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                data: test_request("custom", None, None),
+            };
+            recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);
         }
         Work::Comment(body) => {
             let key = format!("answer:{}", meta.id);
@@ -182,15 +175,17 @@ async fn execute(
             flags.push(key.uid);
         }
     }
+    for test in &recorded_tests {
+        let (submitted, key) = fedora_ci::submit::tests::submit_test(ctx, test).await?;
+        summary.push(format!("{}: {submitted:?}", test.test_name));
+        flags.push(key.uid);
+    }
     if !flags.is_empty() {
         reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
     }
     if !comment_keys.is_empty() {
         reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, Some(&comment_keys)).await?;
         summary.push("answered with a comment".into());
-    }
-    if tests_recorded > 0 {
-        summary.push(format!("{tests_recorded} test request(s) recorded"));
     }
     if summary.is_empty() {
         summary.push("nothing new (already built for this trigger)".into());

@@ -184,3 +184,54 @@ pub async fn latest_success(
     .fetch_optional(conn)
     .await
 }
+
+pub async fn by_task_id(conn: &mut PgConnection, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM koji_build_targets WHERE task_id = $1"))
+        .bind(task_id.to_string())
+        .fetch_optional(conn)
+        .await
+}
+
+/// The project event (PR head) a build belongs to.
+pub async fn project_event_id(conn: &mut PgConnection, build_id: i32) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT p.project_event_id FROM koji_build_targets k \
+         JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id WHERE k.id = $1 LIMIT 1",
+    )
+    .bind(build_id)
+    .fetch_optional(conn)
+    .await
+    .map(Option::flatten)
+}
+
+/// Moves a build forward to `status` if it is in one of `from`; `false` when not
+/// (duplicate, late or out-of-order message). Times are Koji's epoch seconds.
+pub async fn transition(
+    conn: &mut PgConnection,
+    id: i32,
+    status: &str,
+    from: &[&str],
+    start_time: Option<f64>,
+    completion_time: Option<f64>,
+    logs: Option<&serde_json::Value>,
+) -> Result<bool, sqlx::Error> {
+    let done = matches!(status, "success" | "failure" | "canceled" | "error");
+    let changed = sqlx::query(
+        "UPDATE koji_build_targets SET status = $2, \
+           build_start_time = COALESCE(build_start_time, to_timestamp($4), now()), \
+           build_finished_time = CASE WHEN $6 THEN COALESCE(to_timestamp($5), now()) ELSE build_finished_time END, \
+           build_logs_urls = COALESCE($7, build_logs_urls), last_checked_at = now() \
+         WHERE id = $1 AND status = ANY($3)",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(from)
+    .bind(start_time)
+    .bind(completion_time)
+    .bind(done)
+    .bind(logs)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}

@@ -1,12 +1,14 @@
 //! `tft_test_run_groups` / `tft_test_run_targets`: Testing Farm requests.
 //!
-//! pr-opened only records requests (status `new`) — for `/packit-ci test` and for
-//! `tests/` PRs — and koji-finished submits them; the DB is the hand-over.
+//! A row is recorded (status `new`) under an idempotency key before Testing Farm
+//! is called, like builds, so a duplicate trigger never submits twice and a crash
+//! in between leaves a row the poller submits.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-/// What a test request needs to be submitted later.
+/// What a test request needs to be submitted and reported, kept in `data`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestRequestData {
     pub base_project_url: String,
@@ -22,42 +24,152 @@ pub struct TestRequestData {
     pub requested_by: Option<String>,
 }
 
-/// Records one test request (status `new`); `None` for a duplicate key.
-pub async fn request(
+impl TestRequestData {
+    /// The git URL holding the PR head (`custom` runs the PR's own tmt plans).
+    pub fn git_url(&self, distgit: &str) -> String {
+        let path = match self.source_repo_path.strip_prefix("fork/") {
+            Some(rest) => format!("forks/{rest}"),
+            None => self.source_repo_path.clone(),
+        };
+        format!("{}/{path}.git", distgit.trim_end_matches('/'))
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TestRunRow {
+    pub id: i32,
+    /// The Testing Farm request id, once submitted.
+    pub pipeline_id: Option<String>,
+    pub status: String,
+    /// TF distro (`fedora-rawhide`).
+    pub target: String,
+    pub test_name: String,
+    pub retry_count: i32,
+    pub web_url: Option<String>,
+    #[sqlx(json)]
+    pub data: TestRequestData,
+}
+
+const COLUMNS: &str = "id, pipeline_id, status, target, test_name, retry_count, web_url, data";
+
+/// One test to record: its distro, idempotency key and data.
+pub struct NewTest<'a> {
+    pub distro: &'a str,
+    pub key: String,
+    pub data: TestRequestData,
+}
+
+/// Records test requests (status `new`) as one group and pipeline; returns the rows
+/// that were new (duplicates by key are skipped).
+pub async fn record(
     conn: &mut PgConnection,
     project_event_id: i32,
     koji_build_group_id: Option<i32>,
-    distro: &str,
-    idempotency_key: &str,
-    data: &TestRequestData,
-) -> Result<Option<i32>, sqlx::Error> {
-    let id: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key) \
-         VALUES ('new', $1, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING id",
-    )
-    .bind(distro)
-    .bind(sqlx::types::Json(data))
-    .bind(&data.fedora_ci_test)
-    .bind(idempotency_key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(id) = id else { return Ok(None) };
+    tests: &[NewTest<'_>],
+) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    let mut rows = Vec::new();
+    for t in tests {
+        let row: Option<TestRunRow> = sqlx::query_as(&format!(
+            "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key) \
+             VALUES ('new', $1, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(t.distro)
+        .bind(sqlx::types::Json(&t.data))
+        .bind(&t.data.fedora_ci_test)
+        .bind(&t.key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        rows.extend(row);
+    }
+    if rows.is_empty() {
+        return Ok(rows);
+    }
     let group: i32 =
         sqlx::query_scalar("INSERT INTO tft_test_run_groups DEFAULT VALUES RETURNING id").fetch_one(&mut *conn).await?;
     sqlx::query(
-        "INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id, test_run_group_id) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id, test_run_group_id) \
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(project_event_id)
-    .bind(&data.repo)
+    .bind(&rows[0].data.repo)
     .bind(koji_build_group_id)
     .bind(group)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE tft_test_run_targets SET tft_test_run_group_id = $1 WHERE id = $2")
+    let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+    sqlx::query("UPDATE tft_test_run_targets SET tft_test_run_group_id = $1 WHERE id = ANY($2)")
         .bind(group)
-        .bind(id)
+        .bind(&ids)
         .execute(&mut *conn)
         .await?;
-    Ok(Some(id))
+    Ok(rows)
+}
+
+pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<TestRunRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tft_test_run_targets WHERE id = $1")).bind(id).fetch_optional(conn).await
+}
+
+pub async fn by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<Option<TestRunRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tft_test_run_targets WHERE pipeline_id = $1"))
+        .bind(request_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Testing Farm accepted the request.
+pub async fn mark_queued(conn: &mut PgConnection, id: i32, request_id: &str, web_url: &str, flag_uid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tft_test_run_targets SET pipeline_id = $2, web_url = $3, flag_uid = $4, status = 'queued', \
+         submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, retry_count = retry_count + 1 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(request_id)
+    .bind(web_url)
+    .bind(flag_uid)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(conn: &mut PgConnection, id: i32, at: DateTime<Utc>, reason: &str, flag_uid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tft_test_run_targets SET status = 'retry', retry_count = retry_count + 1, next_attempt_at = $2, \
+         status_reason = $3, flag_uid = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(reason)
+    .bind(flag_uid)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves a run to `status` unless it is already final or already there; `false`
+/// when nothing changed (a duplicate or late notification).
+pub async fn transition(
+    conn: &mut PgConnection,
+    id: i32,
+    status: &str,
+    reason: Option<&str>,
+    web_url: Option<&str>,
+    flag_uid: &str,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE tft_test_run_targets SET status = $2, status_reason = COALESCE($3, status_reason), \
+         web_url = COALESCE($4, web_url), flag_uid = $5, next_attempt_at = NULL \
+         WHERE id = $1 AND status <> $2 \
+           AND status NOT IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection')",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .bind(web_url)
+    .bind(flag_uid)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod koji;
 pub mod pagure;
 pub mod static_files;
+pub mod testing_farm;
 
 /// Serves `router` on a free loopback port; returns the base URL (no trailing slash).
 pub async fn spawn(router: axum::Router) -> String {

@@ -1,5 +1,4 @@
-//! Submitting a recorded build to Koji and reporting it — the one code path used by
-//! pr-opened right after recording, and by the poller for retries.
+//! Koji builds.
 
 use chrono::Utc;
 
@@ -8,6 +7,8 @@ use crate::koji::KojiError;
 use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
+
+use super::{minutes, whole_minutes};
 
 /// What happened to one submission attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +27,6 @@ pub fn build_pr(build: &BuildRow) -> PrId {
 
 pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
     FlagKey::build(ctx.config.deployment, &build.target, &build.data.commit_sha)
-}
-
-fn minutes(n: u64) -> String {
-    if n == 1 { "1 minute".to_owned() } else { format!("{n} minutes") }
 }
 
 /// Calls Koji `build` for a recorded build and stores the result with its flag in
@@ -56,7 +53,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
             let retryable = e.is_transient() || matches!(e, KojiError::Auth(_));
             match ctx.config.retry.backoff.get(attempt).filter(|_| retryable) {
                 Some(delay) => {
-                    let minutes_left = delay.as_secs().div_ceil(60).max(1);
+                    let minutes_left = whole_minutes(*delay);
                     let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
                     let (status, comment) = match &e {
                         KojiError::Auth(reason) => (

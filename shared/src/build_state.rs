@@ -1,0 +1,233 @@
+//! What a Koji task's state change does to our build: the one code path for both
+//! the `buildsys.task.state.change` message (koji-finished) and the poller's
+//! `getTaskInfo` answer, so a lost message is repaired by exactly the same logic.
+
+use serde_json::json;
+
+use crate::app::Context;
+use crate::error::HandlerError;
+use crate::koji::client::TaskInfo;
+use crate::messages::{KojiTaskState, KojiTaskStateChange};
+use crate::pagure::FlagStatus;
+use crate::reporting;
+use crate::store::builds::{self, BuildRow};
+use crate::store::test_runs::{self, NewTest, TestRequestData, TestRunRow};
+use crate::submit::build::{build_flag, build_pr};
+use crate::submit::tests::submit_test;
+use crate::suite;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildTask {
+    pub id: i64,
+    pub method: String,
+    pub arch: Option<String>,
+    pub state: Option<KojiTaskState>,
+}
+
+/// A task's state, wherever we learned it from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskUpdate {
+    pub task_id: i64,
+    pub state: KojiTaskState,
+    pub start_time: Option<f64>,
+    pub completion_time: Option<f64>,
+    pub children: Vec<ChildTask>,
+}
+
+impl TaskUpdate {
+    /// `None` for a state name Koji may add later: ignored rather than refused.
+    pub fn from_message(msg: &KojiTaskStateChange) -> Option<Self> {
+        Some(Self {
+            task_id: msg.id,
+            state: msg.new.state()?,
+            start_time: msg.info.start_time,
+            completion_time: msg.info.completion_time,
+            children: msg
+                .info
+                .children
+                .iter()
+                .map(|c| ChildTask {
+                    id: c.id,
+                    method: c.method.clone(),
+                    arch: c.arch.clone(),
+                    state: c.state.and_then(KojiTaskState::from_number),
+                })
+                .collect(),
+        })
+    }
+
+    pub fn from_task_info(info: &TaskInfo, children: &[TaskInfo]) -> Self {
+        Self {
+            task_id: info.id,
+            state: info.state,
+            start_time: info.start_time,
+            completion_time: info.completion_time,
+            children: children
+                .iter()
+                .map(|c| ChildTask { id: c.id, method: c.method.clone(), arch: c.arch.clone(), state: Some(c.state) })
+                .collect(),
+        }
+    }
+
+    fn build_arches(&self) -> impl Iterator<Item = &ChildTask> {
+        self.children.iter().filter(|c| c.method == "buildArch")
+    }
+}
+
+/// Our build status for a Koji state, and the states it may come from (never
+/// backwards: a late OPEN after CLOSED changes nothing).
+fn transition(state: KojiTaskState) -> Option<(&'static str, &'static [&'static str])> {
+    match state {
+        KojiTaskState::Open => Some(("running", &["pending"])),
+        KojiTaskState::Closed => Some(("success", &["pending", "running"])),
+        KojiTaskState::Failed => Some(("failure", &["pending", "running"])),
+        KojiTaskState::Canceled => Some(("canceled", &["pending", "running"])),
+        KojiTaskState::Free | KojiTaskState::Assigned => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// No build of ours has this task id.
+    NotOurs,
+    /// Already in this state or beyond: a duplicate, late or out-of-order update.
+    Unchanged,
+    Updated { status: &'static str, tests_submitted: usize },
+}
+
+pub async fn find_build(ctx: &Context, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
+    let mut conn = ctx.pool.acquire().await?;
+    builds::by_task_id(&mut conn, task_id).await
+}
+
+/// Applies a task update to the build with that task id.
+pub async fn apply(ctx: &Context, update: &TaskUpdate) -> Result<Applied, HandlerError> {
+    let Some(build) = find_build(ctx, update.task_id).await? else { return Ok(Applied::NotOurs) };
+    apply_to(ctx, &build, update).await
+}
+
+/// Applies a task update to a known build (the poller already has the row).
+pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Result<Applied, HandlerError> {
+    let Some((status, from)) = transition(update.state) else { return Ok(Applied::Unchanged) };
+    // Whether the PR carries its own tmt plans decides the `custom` test; asked
+    // before the transaction so no lock is held over the network.
+    let has_fmf = if status == "success" { has_fmf_tree(ctx, build).await? } else { false };
+
+    let key = build_flag(ctx, build);
+    let pr = build_pr(build);
+    let task_url = ctx.clients.koji.task_url(update.task_id);
+    let logs = build_logs(ctx, update);
+    let mut tx = ctx.pool.begin().await?;
+    let moved = builds::transition(
+        &mut tx,
+        build.id,
+        status,
+        from,
+        update.start_time,
+        update.completion_time,
+        logs.as_ref(),
+    )
+    .await?;
+    if !moved {
+        return Ok(Applied::Unchanged);
+    }
+    let (flag_status, comment) = match status {
+        "running" => (FlagStatus::Pending, "RPM build is in progress…".to_owned()),
+        "success" => (FlagStatus::Success, "RPM build succeeded.".to_owned()),
+        "failure" => {
+            let failed: Vec<&str> = update
+                .build_arches()
+                .filter(|c| c.state == Some(KojiTaskState::Failed))
+                .filter_map(|c| c.arch.as_deref())
+                .collect();
+            let comment = if failed.is_empty() {
+                "RPM build failed.".to_owned()
+            } else {
+                format!("RPM build failed for {}.", failed.join(", "))
+            };
+            (FlagStatus::Failure, comment)
+        }
+        _ => (FlagStatus::Canceled, "RPM build was canceled.".to_owned()),
+    };
+    reporting::set_flag(&mut tx, &pr, &key, flag_status, &comment, &task_url).await?;
+    let tests = if status == "success" { record_tests(&mut tx, build, update.task_id, has_fmf).await? } else { Vec::new() };
+    tx.commit().await?;
+
+    if status == "failure" {
+        request_log_analysis(ctx, build, logs.as_ref());
+    }
+    let mut flags = vec![key.uid];
+    for test in &tests {
+        let (_, test_key) = submit_test(ctx, test).await?;
+        flags.push(test_key.uid);
+    }
+    reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
+    Ok(Applied::Updated { status, tests_submitted: tests.len() })
+}
+
+/// The Fedora CI test requests for a successful build (status `new`), keyed by the
+/// build so a repeated CLOSED can never request them twice.
+async fn record_tests(
+    conn: &mut sqlx::PgConnection,
+    build: &BuildRow,
+    task_id: i64,
+    has_fmf: bool,
+) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    let Some(project_event_id) = builds::project_event_id(conn, build.id).await? else { return Ok(Vec::new()) };
+    let distro = suite::distro_for_target(&build.target);
+    let d = &build.data;
+    // Only the tests of the deployment's suite; staging or prod does not change the names.
+    let tests: Vec<NewTest<'_>> = suite::suite(crate::config::Deployment::Prod, has_fmf)
+        .iter()
+        .map(|t| NewTest {
+            distro: &distro,
+            key: format!("build:{}/{}/{distro}", build.id, t.name),
+            data: TestRequestData {
+                base_project_url: format!("{}/{}", d.namespace, d.repo),
+                fedora_ci_test: t.name.to_owned(),
+                namespace: d.namespace.clone(),
+                repo: d.repo.clone(),
+                pr_id: d.pr_id,
+                commit_sha: d.commit_sha.clone(),
+                branch: d.branch.clone(),
+                source_repo_path: d.source_repo_path.clone(),
+                koji_task_id: Some(task_id),
+                requested_by: None,
+            },
+        })
+        .collect();
+    test_runs::record(conn, project_event_id, build.koji_build_group_id, &tests).await
+}
+
+async fn has_fmf_tree(ctx: &Context, build: &BuildRow) -> Result<bool, HandlerError> {
+    ctx.clients
+        .pagure
+        .raw_file(&build.data.source_repo_path, &build.data.commit_sha, ".fmf/version")
+        .await
+        .map(|f| f.is_some())
+        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
+}
+
+/// `{arch: build.log URL}` for the `buildArch` subtasks.
+fn build_logs(ctx: &Context, update: &TaskUpdate) -> Option<serde_json::Value> {
+    let pkgs = ctx.config.koji.pkgs_url.as_str().trim_end_matches('/');
+    let logs: serde_json::Map<String, serde_json::Value> = update
+        .build_arches()
+        .filter_map(|c| {
+            let arch = c.arch.clone()?;
+            Some((arch, json!(format!("{pkgs}/work/tasks/{}/{}/build.log", c.id % 10000, c.id))))
+        })
+        .collect();
+    (!logs.is_empty()).then_some(serde_json::Value::Object(logs))
+}
+
+/// Extension point for Log Detective: when enabled for the project, a failed
+/// build's log is to be sent for analysis. The client is a follow-up; for now the
+/// decision is made and logged so operators can see it would run.
+fn request_log_analysis(ctx: &Context, build: &BuildRow, logs: Option<&serde_json::Value>) {
+    let project = format!("{}/{}", build.data.namespace, build.data.repo);
+    let ld = &ctx.config.log_detective;
+    if ld.enabled && !ld.deny.contains(&project) {
+        tracing::info!(project, build = build.id, logs = ?logs, "Log Detective analysis wanted (client not implemented yet)");
+    }
+}
