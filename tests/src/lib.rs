@@ -1,5 +1,7 @@
 //! Everything the end-to-end tests and `make run` share: the set of function
-//! binaries and how to start them together. The sandboxes (Koji, Pagure, FASJSON,
-//! Testing Farm) join here as their issues land.
+//! binaries and how to start them together, and a throwaway Kerberos realm
+//! ([`realm`]). The sandboxes (Koji, Pagure, FASJSON, Testing Farm) join
+//! here as their issues land.
 
+pub mod realm;
 pub mod stack;
