@@ -1,7 +1,8 @@
 //! Everything the end-to-end tests and `make run` share: the set of function
 //! binaries and how to start them together, and a throwaway Kerberos realm
 //! ([`realm`]). The sandboxes (Koji, Pagure, FASJSON, Testing Farm) join
-//! here as their issues land.
+//! [`sandbox`] as their issues land.
 
 pub mod realm;
+pub mod sandbox;
 pub mod stack;
