@@ -4,10 +4,34 @@
 set -euo pipefail
 
 missing=()
+optional=()
 need_pkg() { missing+=("$1"); }
+# Tests that need these skip (saying so) without them; installed when we can.
+want_pkg() { optional+=("$1"); }
+
+# have <debian package> <fallback check...>: dpkg's word where there is a dpkg,
+# else the fallback looks for the files we need.
+have() {
+  local pkg=$1; shift
+  if command -v dpkg-query >/dev/null; then
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'
+  else
+    "$@"
+  fi
+}
+any_file() { local f; for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
+on_path() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 
 command -v cc >/dev/null || need_pkg gcc
 command -v pkg-config >/dev/null || need_pkg pkg-config
+# libgssapi (Kerberos login to Koji) runs bindgen over MIT Kerberos' headers at build time.
+have libclang-dev any_file /usr/lib/llvm-*/lib/libclang.so /usr/lib/*/libclang.so /usr/lib64/libclang.so \
+  || need_pkg libclang-dev
+have libkrb5-dev any_file /usr/include/gssapi/gssapi_ext.h || need_pkg libkrb5-dev
+# The throwaway Kerberos realm of tests/tests/kerberos.rs (tests/src/realm.rs).
+have krb5-kdc on_path krb5kdc || want_pkg krb5-kdc
+have krb5-admin-server on_path kadmin.local || want_pkg krb5-admin-server
+have krb5-user on_path klist || want_pkg krb5-user
 
 # PostgreSQL: DATABASE_URL, a server on 127.0.0.1:5432, a container engine, or the
 # server binaries for a throwaway cluster (see shared/src/devdb.rs).
@@ -19,15 +43,17 @@ command -v initdb >/dev/null && have_pg=yes
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && have_pg=yes
 [ "$have_pg" = yes ] || need_pkg postgresql
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "installing: ${missing[*]}"
+  echo "installing: ${missing[*]} ${optional[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" "${optional[@]}" >/dev/null
+elif [ ${#missing[@]} -eq 0 ]; then
+  echo "note: the Kerberos tests will skip; to run them: sudo apt-get install ${optional[*]}" >&2
 else
   echo "missing: ${missing[*]}" >&2
-  echo "install them with: sudo apt-get install ${missing[*]}   (or set DATABASE_URL to a PostgreSQL you have)" >&2
+  echo "install them with: sudo apt-get install ${missing[*]} ${optional[*]}   (or set DATABASE_URL to a PostgreSQL you have)" >&2
   exit 1
 fi

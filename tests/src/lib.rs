@@ -1,7 +1,9 @@
 //! Everything the end-to-end tests and `make run` share: the set of function
-//! binaries and how to start them together. The sandboxes (Koji, Pagure, FASJSON,
-//! Testing Farm) join here as their issues land.
+//! binaries and how to start them together, and a throwaway Kerberos realm
+//! ([`realm`]). The sandboxes (Koji, Pagure, FASJSON, Testing Farm) join
+//! [`sandbox`] as their issues land.
 
 pub mod harness;
+pub mod realm;
 pub mod sandbox;
 pub mod stack;

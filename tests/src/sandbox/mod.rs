@@ -7,6 +7,7 @@ pub mod fasjson;
 pub mod faults;
 pub mod koji;
 pub mod pagure;
+pub mod spnego;
 pub mod static_files;
 pub mod testing_farm;
 
