@@ -92,7 +92,10 @@ pub enum Applied {
     NotOurs,
     /// Already in this state or beyond: a duplicate, late or out-of-order update.
     Unchanged,
-    Updated { status: &'static str, tests_submitted: usize },
+    Updated {
+        status: &'static str,
+        tests_submitted: usize,
+    },
 }
 
 pub async fn find_build(ctx: &Context, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
@@ -118,16 +121,9 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     let task_url = ctx.clients.koji.task_url(update.task_id);
     let logs = build_logs(ctx, update);
     let mut tx = ctx.pool.begin().await?;
-    let moved = builds::transition(
-        &mut tx,
-        build.id,
-        status,
-        from,
-        update.start_time,
-        update.completion_time,
-        logs.as_ref(),
-    )
-    .await?;
+    let moved =
+        builds::transition(&mut tx, build.id, status, from, update.start_time, update.completion_time, logs.as_ref())
+            .await?;
     if !moved {
         return Ok(Applied::Unchanged);
     }
@@ -150,7 +146,8 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         _ => (FlagStatus::Canceled, "RPM build was canceled.".to_owned()),
     };
     reporting::set_flag(&mut tx, &pr, &key, flag_status, &comment, &task_url).await?;
-    let tests = if status == "success" { record_tests(&mut tx, build, update.task_id, has_fmf).await? } else { Vec::new() };
+    let tests =
+        if status == "success" { record_tests(&mut tx, build, update.task_id, has_fmf).await? } else { Vec::new() };
     tx.commit().await?;
 
     if status == "failure" {

@@ -26,11 +26,11 @@ pub mod retry;
 pub mod secret;
 pub mod serve;
 pub mod store;
-pub mod suite;
-pub mod testing_farm;
 pub mod submit;
+pub mod suite;
 #[cfg(feature = "dev")]
 pub mod testing;
+pub mod testing_farm;
 
 pub use app::Context;
 pub use config::Config;

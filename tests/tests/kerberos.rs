@@ -191,3 +191,61 @@ fn an_unreachable_kdc_is_reported_as_such() {
         },
     );
 }
+
+/// The whole login as pr-opened does it: the real Koji client with a keytab, the
+/// sandbox hub's `/ssllogin` checking the SPNEGO token with the real acceptor, then
+/// an authenticated `build`. A stale keytab ends in a clear Kerberos error.
+#[test]
+fn koji_client_logs_in_to_the_hub_with_the_keytab() {
+    in_realm(
+        "koji_client_logs_in_to_the_hub_with_the_keytab",
+        |_| vec![],
+        |realm| {
+            use fedora_ci::koji::client::{Auth, KojiClient, KojiError};
+            use fedora_ci_tests::sandbox::koji::KojiHub;
+
+            let service_keytab = realm.service_keytab();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let verifier: fedora_ci_tests::sandbox::koji::Verifier =
+                    std::sync::Arc::new(move |token: &str| spnego::accept(token, &service_keytab));
+                let hub = KojiHub::start_with_verifier(verifier).await;
+                // The service principal is HTTP/localhost, so reach the hub by that name.
+                let hub_url = hub.url().replace("127.0.0.1", "localhost").parse().unwrap();
+                let web_url = hub.web_url().parse().unwrap();
+                let http = reqwest::Client::new();
+                let client = KojiClient::new(
+                    http.clone(),
+                    hub_url,
+                    web_url,
+                    Auth::Kerberos(keytab(realm.client_keytab(), None)),
+                    None,
+                );
+                let task = client.build("git+https://src.example/rpms/hello.git#abc", "rawhide", true, None).await;
+                let task = task.expect("authenticated build");
+                let builds = hub.builds();
+                assert_eq!(builds.len(), 1);
+                assert_eq!(builds[0].task_id, task);
+                assert_eq!(builds[0].owner, "packit-ci", "the hub saw the keytab's principal");
+                assert_eq!(client.get_logged_in_user().await.unwrap().as_deref(), Some("packit-ci"));
+
+                let stale = KojiClient::new(
+                    http,
+                    hub.url().replace("127.0.0.1", "localhost").parse().unwrap(),
+                    hub.web_url().parse().unwrap(),
+                    Auth::Kerberos(keytab(realm.other_keytab(), None)),
+                    None,
+                );
+                let err = stale.build("git+https://src.example/rpms/hello.git#abc", "rawhide", true, None).await;
+                match err {
+                    Err(KojiError::Auth(message)) => {
+                        assert!(message.starts_with("Kerberos authentication error: "), "{message}");
+                        assert!(message.contains("Preauthentication failed"), "{message}");
+                    }
+                    other => panic!("expected a Kerberos error, got {other:?}"),
+                }
+                assert_eq!(hub.builds().len(), 1, "no build without a login");
+            });
+        },
+    );
+}

@@ -117,8 +117,9 @@ async fn execute(
                             data: test_request(name, task, Some(requested_by.clone())),
                         })
                         .collect();
-                    recorded_tests
-                        .extend(test_runs::record(&mut tx, rows.project_event_id, build.koji_build_group_id, &tests).await?);
+                    recorded_tests.extend(
+                        test_runs::record(&mut tx, rows.project_event_id, build.koji_build_group_id, &tests).await?,
+                    );
                 }
                 None => {
                     // Nothing built yet for this head: build first; the tests follow

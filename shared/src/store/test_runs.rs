@@ -107,7 +107,10 @@ pub async fn record(
 }
 
 pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<TestRunRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tft_test_run_targets WHERE id = $1")).bind(id).fetch_optional(conn).await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tft_test_run_targets WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<Option<TestRunRow>, sqlx::Error> {
@@ -118,7 +121,13 @@ pub async fn by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<
 }
 
 /// Testing Farm accepted the request.
-pub async fn mark_queued(conn: &mut PgConnection, id: i32, request_id: &str, web_url: &str, flag_uid: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_queued(
+    conn: &mut PgConnection,
+    id: i32,
+    request_id: &str,
+    web_url: &str,
+    flag_uid: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tft_test_run_targets SET pipeline_id = $2, web_url = $3, flag_uid = $4, status = 'queued', \
          submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, retry_count = retry_count + 1 \
@@ -133,7 +142,13 @@ pub async fn mark_queued(conn: &mut PgConnection, id: i32, request_id: &str, web
     Ok(())
 }
 
-pub async fn mark_retry(conn: &mut PgConnection, id: i32, at: DateTime<Utc>, reason: &str, flag_uid: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_retry(
+    conn: &mut PgConnection,
+    id: i32,
+    at: DateTime<Utc>,
+    reason: &str,
+    flag_uid: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tft_test_run_targets SET status = 'retry', retry_count = retry_count + 1, next_attempt_at = $2, \
          status_reason = $3, flag_uid = $4 WHERE id = $1",

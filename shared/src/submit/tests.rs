@@ -45,7 +45,15 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
         Ok(request_id) => {
             let url = artifacts_url(ctx, &request_id);
             test_runs::mark_queued(&mut tx, row.id, &request_id, &url, &key.uid).await?;
-            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, "Tests have been submitted to Testing Farm.", &url).await?;
+            reporting::set_flag(
+                &mut tx,
+                &pr,
+                &key,
+                FlagStatus::Pending,
+                "Tests have been submitted to Testing Farm.",
+                &url,
+            )
+            .await?;
             SubmittedTest::Request(request_id)
         }
         Err(e) => {
