@@ -386,6 +386,7 @@ async fn a_tests_repository_pr_records_its_tests_without_a_build() {
     let mut fixture = Fixture::load("pagure_pr_new.json");
     fixture.body["pullrequest"]["project"]["namespace"] = "tests".into();
     fixture.body["pullrequest"]["project"]["fullname"] = "tests/optee_os".into();
+    fixture.body["pullrequest"]["repo_from"]["fullname"] = "forks/zbyszek/tests/optee_os".into();
     let (status, body) = post(&url, &fixture, "tests-ns").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(h.koji.builds().is_empty());
