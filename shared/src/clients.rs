@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::fasjson::FasJsonClient;
+use crate::kerberos::Kerberos;
 use crate::koji::KojiClient;
 use crate::pagure::PagureClient;
 use crate::testing_farm::TestingFarmClient;
@@ -29,7 +30,15 @@ impl Clients {
         Ok(Self {
             koji: Arc::new(KojiClient::from_config(http.clone(), &config.koji)),
             pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
-            fasjson: FasJsonClient::new(http.clone(), config.fasjson_url.clone()),
+            fasjson: FasJsonClient::new(
+                http.clone(),
+                config.fasjson_url.clone(),
+                config
+                    .koji
+                    .keytab
+                    .as_ref()
+                    .map(|keytab| Kerberos { keytab: Some(keytab.clone()), principal: config.koji.principal.clone() }),
+            ),
             testing_farm: TestingFarmClient::new(
                 http.clone(),
                 config.testing_farm.api_url.clone(),

@@ -6,6 +6,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
+use crate::kerberos::Kerberos;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FasJsonError {
     #[error("FASJSON is unreachable: {0}")]
@@ -14,6 +16,8 @@ pub enum FasJsonError {
     Http(u16),
     #[error("unexpected FASJSON response: {0}")]
     Decode(String),
+    #[error("Kerberos authentication error: {0}")]
+    Auth(String),
 }
 
 impl FasJsonError {
@@ -26,11 +30,24 @@ impl FasJsonError {
 pub struct FasJsonClient {
     http: reqwest::Client,
     base: Url,
+    /// Fedora's FASJSON only answers authenticated (GSSAPI) clients; the same
+    /// keytab as Koji's is used. `None` for anonymous instances (the sandbox).
+    kerberos: Option<Kerberos>,
 }
 
 impl FasJsonClient {
-    pub fn new(http: reqwest::Client, base: Url) -> Self {
-        Self { http, base }
+    pub fn new(http: reqwest::Client, base: Url, kerberos: Option<Kerberos>) -> Self {
+        Self { http, base, kerberos }
+    }
+
+    async fn authorization(&self) -> Result<Option<String>, FasJsonError> {
+        let Some(kerberos) = self.kerberos.clone() else { return Ok(None) };
+        let host = self.base.host_str().unwrap_or_default().to_owned();
+        let token = tokio::task::spawn_blocking(move || kerberos.negotiate_token(&host))
+            .await
+            .map_err(|e| FasJsonError::Unreachable(e.to_string()))?
+            .map_err(|e| FasJsonError::Auth(e.to_string()))?;
+        Ok(Some(format!("Negotiate {token}")))
     }
 
     /// Group names of `user`; an unknown user has none. Retried briefly on
@@ -56,13 +73,11 @@ impl FasJsonClient {
             .map_err(|_| FasJsonError::Decode("FASJSON_URL cannot be a base".into()))?
             .pop_if_empty()
             .extend(["v1", "users", user, "groups", ""]);
-        let response = self
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| FasJsonError::Unreachable(e.without_url().to_string()))?;
+        let mut request = self.http.get(url).timeout(Duration::from_secs(10));
+        if let Some(auth) = self.authorization().await? {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().await.map_err(|e| FasJsonError::Unreachable(e.without_url().to_string()))?;
         match response.status() {
             s if s.is_success() => response
                 .json::<Page>()

@@ -415,3 +415,28 @@ async fn hostile_names_are_stored_verbatim_and_break_nothing() {
     assert_eq!(repo, hostile);
     assert_eq!(count(&h, "koji_build_targets").await, 1);
 }
+
+#[tokio::test]
+async fn a_kerberos_failure_is_an_error_flag_and_a_retry() {
+    let h = Harness::start().await;
+    start(&h).await;
+    let mut ctx = h.context("pr-opened");
+    ctx.clients.koji = std::sync::Arc::new(fedora_ci::koji::client::KojiClient::new(
+        ctx.clients.http.clone(),
+        ctx.config.koji.hub_url.clone(),
+        ctx.config.koji.web_url.clone(),
+        fedora_ci::koji::client::Auth::StaticToken("a-token-the-hub-refuses".into()),
+        None,
+    ));
+    let url = fedora_ci::testing::serve_router(fedora_ci::app::app(ctx, pr_opened::routes)).await;
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_new.json"), "krb").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flag = &h.pagure.flags()[0];
+    assert_eq!(flag.status, "error");
+    assert!(flag.comment.starts_with("Kerberos authentication error: "), "{}", flag.comment);
+    assert!(flag.comment.ends_with("The task will be retried in 1 minute."), "{}", flag.comment);
+    assert!(!flag.comment.contains("a-token-the-hub-refuses"), "secret in the flag: {}", flag.comment);
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!(status, "retry");
+}
