@@ -23,6 +23,12 @@ pub enum HandlerError {
     Internal(String),
 }
 
+impl From<crate::messages::ParseError> for HandlerError {
+    fn from(e: crate::messages::ParseError) -> Self {
+        HandlerError::Intake(IntakeError::Message(e))
+    }
+}
+
 impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
         match self {
