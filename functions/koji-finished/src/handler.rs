@@ -21,7 +21,7 @@ pub async fn handle(State(ctx): State<Context>, event: CloudEventRequest) -> Res
         Some(owner) => owner.to_owned(),
         None => TaskHeader::parse(data)?.owner,
     };
-    if !ctx.config.koji.users.iter().any(|u| *u == owner) {
+    if !ctx.config.koji.users.contains(&owner) {
         return Ok(Outcome::ignored(format!("task of {owner}, not ours")));
     }
     let message = KojiTaskStateChange::parse(data)?;
