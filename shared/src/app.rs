@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use sqlx::PgPool;
 
+use crate::bus::Bus;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::messages::Topics;
@@ -23,6 +24,8 @@ pub struct Context {
     pub pool: PgPool,
     pub topics: Topics,
     pub clients: Clients,
+    /// The AMQP publisher for Fedora CI messages, when `AMQP_URL` is set.
+    pub bus: Option<Arc<Bus>>,
 }
 
 impl Context {
@@ -30,7 +33,8 @@ impl Context {
     pub fn new(function: &'static str, config: Config, pool: PgPool) -> Result<Self, reqwest::Error> {
         let topics = Topics::new(config.topic_prefix.clone());
         let clients = Clients::from_config(&config)?;
-        Ok(Self { function, config: Arc::new(config), pool, topics, clients })
+        let bus = config.amqp_url.clone().map(|url| Arc::new(Bus::new(url, config.messages_exchange.clone())));
+        Ok(Self { function, config: Arc::new(config), pool, topics, clients, bus })
     }
 }
 

@@ -190,6 +190,8 @@ async fn record_tests(
                 source_repo_path: d.source_repo_path.clone(),
                 koji_task_id: Some(task_id),
                 requested_by: None,
+                pr_uid: d.pr_uid.clone(),
+                pr_author: d.pr_author.clone(),
             },
         })
         .collect();

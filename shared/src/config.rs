@@ -236,8 +236,11 @@ pub struct Config {
     pub cancel_superseded: bool,
     /// Plain-text package lists of ELN (one source package name per line).
     pub eln_list_urls: Vec<Url>,
-    /// Linked from the help comment.
+    /// Linked from the help comment and the Fedora CI messages.
     pub docs_url: Url,
+    /// Broker for publishing Fedora CI messages; unset = no messages.
+    pub amqp_url: Option<Secret>,
+    pub messages_exchange: String,
 }
 
 impl Config {
@@ -362,6 +365,8 @@ impl Config {
             cancel_superseded: env.bool("FEDORA_CI_CANCEL_SUPERSEDED", true)?,
             eln_list_urls,
             docs_url: env.url("FEDORA_CI_DOCS_URL", "https://packit.dev/docs/fedora-ci")?,
+            amqp_url: env.secret("AMQP_URL")?,
+            messages_exchange: env.string("FEDORA_CI_MESSAGES_EXCHANGE", "amq.topic"),
             server,
             database_url,
             database_max_connections,

@@ -7,6 +7,8 @@
 
 pub mod app;
 pub mod build_state;
+pub mod bus;
+pub mod ci_messages;
 pub mod clients;
 pub mod commands;
 pub mod config;
@@ -28,6 +30,7 @@ pub mod serve;
 pub mod store;
 pub mod submit;
 pub mod suite;
+pub mod test_state;
 #[cfg(feature = "dev")]
 pub mod testing;
 pub mod testing_farm;

@@ -95,6 +95,11 @@ impl Harness {
         ctx
     }
 
+    /// The broker tests publish to and read from: `AMQP_URL`, or the local RabbitMQ.
+    pub fn amqp_url() -> String {
+        std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    }
+
     /// Serves a function's app (routes + health) for this context; returns its URL.
     pub async fn serve(&self, function: &'static str, routes: fn(Context) -> axum::Router) -> String {
         fedora_ci::testing::serve_router(fedora_ci::app::app(self.context(function), routes)).await

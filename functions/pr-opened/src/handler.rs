@@ -82,6 +82,8 @@ async fn execute(
         source_repo_path: source_repo_path.clone(),
         koji_task_id,
         requested_by,
+        pr_uid: Some(pr.uid.clone()),
+        pr_author: Some(pr.user.name.clone()),
     };
     match &work {
         Work::Build { targets, dedup, trigger } => {
@@ -95,6 +97,8 @@ async fn execute(
                     branch: pr.branch.clone(),
                     source_repo_path: source_repo_path.clone(),
                     trigger: trigger.clone(),
+                    pr_uid: Some(pr.uid.clone()),
+                    pr_author: Some(pr.user.name.clone()),
                 };
                 if let Some(build) =
                     builds::create(&mut tx, rows.project_event_id, target, &format!("{dedup}/{target}"), &data).await?
@@ -133,6 +137,8 @@ async fn execute(
                         branch: pr.branch.clone(),
                         source_repo_path: source_repo_path.clone(),
                         trigger: "comment".into(),
+                        pr_uid: Some(pr.uid.clone()),
+                        pr_author: Some(pr.user.name.clone()),
                     };
                     let key = format!("comment:{}/{koji_target}", meta.id);
                     created.extend(builds::create(&mut tx, rows.project_event_id, koji_target, &key, &data).await?);

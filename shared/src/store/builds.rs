@@ -24,6 +24,11 @@ pub struct BuildData {
     pub source_repo_path: String,
     /// What started it: `pull-request.new`, `comment`, …
     pub trigger: String,
+    /// Pagure's PR uid and author, for Fedora CI messages (`artifact.uid`, `issuer`).
+    #[serde(default)]
+    pub pr_uid: Option<String>,
+    #[serde(default)]
+    pub pr_author: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -22,6 +22,11 @@ pub struct TestRequestData {
     /// The Koji task the test installs; `None` for `tests/` PRs (nothing is built).
     pub koji_task_id: Option<i64>,
     pub requested_by: Option<String>,
+    /// Pagure's PR uid and author, for Fedora CI messages (`artifact.uid`, `issuer`).
+    #[serde(default)]
+    pub pr_uid: Option<String>,
+    #[serde(default)]
+    pub pr_author: Option<String>,
 }
 
 impl TestRequestData {

@@ -3,6 +3,7 @@
 use chrono::Utc;
 
 use crate::app::Context;
+use crate::ci_messages::{self, Stage};
 use crate::lookups;
 use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
@@ -54,6 +55,16 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
                 &url,
             )
             .await?;
+            let body = ci_messages::body(
+                ctx.config.distgit_url.as_str(),
+                ctx.config.docs_url.as_str(),
+                row,
+                &url,
+                Stage::Queued,
+                &ci_messages::Outcome::default(),
+            );
+            let topic = ci_messages::topic(ctx.config.deployment, Stage::Queued);
+            ci_messages::queue(&mut tx, &format!("tf:{}:queued", row.id), &topic, &body).await?;
             SubmittedTest::Request(request_id)
         }
         Err(e) => {
@@ -80,6 +91,7 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
         }
     };
     tx.commit().await?;
+    ci_messages::flush(ctx).await;
     Ok((outcome, key))
 }
 

@@ -29,6 +29,8 @@ pub struct TfRequest {
 
 #[derive(Default)]
 struct Data {
+    /// Answers served verbatim for `GET /requests/{id}` (recorded TF responses).
+    raw: BTreeMap<String, Value>,
     requests: BTreeMap<String, TfRequest>,
     order: Vec<String>,
     next: u64,
@@ -80,6 +82,12 @@ impl TestingFarmSandbox {
         r.state = state.to_owned();
         r.overall = overall.map(str::to_owned);
         r.summary = summary.map(str::to_owned);
+    }
+
+    /// Serves a recorded TF response (e.g. `results.json`) for its `id`.
+    pub fn put_raw(&self, response: Value) {
+        let id = response["id"].as_str().expect("response has an id").to_owned();
+        self.data.lock().unwrap().raw.insert(id, response);
     }
 
     /// Calls the request's webhook like TF does: `POST {request_id, token}`.
@@ -168,6 +176,9 @@ async fn submit(State(state): State<AppState>, headers: HeaderMap, body: axum::b
 
 async fn request(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let data = state.data.lock().unwrap();
+    if let Some(raw) = data.raw.get(&id) {
+        return Json(raw.clone()).into_response();
+    }
     let Some(r) = data.requests.get(&id) else {
         return (StatusCode::NOT_FOUND, Json(json!({ "message": "No such entity" }))).into_response();
     };
