@@ -51,24 +51,40 @@ pub fn app(ctx: Context, routes: fn(Context) -> Router) -> Router {
     serve::with_health(ctx.function, routes(ctx), readiness)
 }
 
-const USAGE: &str = "usage: <function> [--migrate]
+const USAGE: &str = "usage: <function> [--migrate] [--schedule <cron>]
 
-  --migrate   apply database migrations and exit (run once per release, e.g. as a Job)
+  --migrate           apply database migrations and exit (run once per release, e.g. as a Job)
+  --schedule <cron>   (result-poller) also run on this six-field cron schedule, seconds first
 
 Configuration comes from environment variables (see README.md); set
 FEDORA_CI_MIGRATE_ON_START=true to migrate before serving instead.";
 
 enum Mode {
-    Serve,
+    Serve { schedule: Option<String> },
     MigrateOnly,
 }
+
+/// A background job started next to the server (the poller's cron schedule).
+pub type Scheduled =
+    fn(Context, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
 /// The whole `main` of a function binary. Exit codes: 0 clean shutdown,
 /// 2 bad flags or configuration, 1 runtime failure.
 pub fn main(function: &'static str, routes: fn(Context) -> Router) -> ExitCode {
-    let mode = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
-        [] => Mode::Serve,
+    run(function, routes, None)
+}
+
+/// `main` for a function that can also run on its own schedule (`--schedule`).
+pub fn main_with_schedule(function: &'static str, routes: fn(Context) -> Router, scheduled: Scheduled) -> ExitCode {
+    run(function, routes, Some(scheduled))
+}
+
+fn run(function: &'static str, routes: fn(Context) -> Router, scheduled: Option<Scheduled>) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = match args.as_slice() {
+        [] => Mode::Serve { schedule: None },
         [flag] if flag == "--migrate" => Mode::MigrateOnly,
+        [flag, cron] if flag == "--schedule" && scheduled.is_some() => Mode::Serve { schedule: Some(cron.clone()) },
         [flag] if flag == "--help" || flag == "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -113,7 +129,16 @@ pub fn main(function: &'static str, routes: fn(Context) -> Router) -> ExitCode {
         }
         let server = config.server.clone();
         let ctx = Context::new(function, config, pool).map_err(|e| format!("cannot build HTTP clients: {e}"))?;
-        serve::serve(&server, app(ctx, routes)).await.map_err(|e| e.to_string())
+        let app = app(ctx.clone(), routes);
+        match (mode, scheduled) {
+            (Mode::Serve { schedule: Some(cron) }, Some(job)) => {
+                tokio::select! {
+                    served = serve::serve(&server, app) => served.map_err(|e| e.to_string()),
+                    scheduled = job(ctx, cron) => scheduled,
+                }
+            }
+            _ => serve::serve(&server, app).await.map_err(|e| e.to_string()),
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

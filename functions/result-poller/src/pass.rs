@@ -1,0 +1,296 @@
+//! One reconciliation pass: repairs whatever a lost message, an outage or a crash
+//! left unfinished. Rows are claimed in batches with `FOR UPDATE SKIP LOCKED` and a
+//! lease (`last_checked_at` / `next_attempt_at` moved forward in the same commit),
+//! so two passes at once never handle one row, and each batch commits on its own.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fedora_ci::build_state::{self, TaskUpdate};
+use fedora_ci::pagure::FlagStatus;
+use fedora_ci::store::builds::{self, BuildRow};
+use fedora_ci::store::test_runs::{self, TestRunRow};
+use fedora_ci::submit::build::{build_flag, build_pr};
+use fedora_ci::submit::tests::{test_flag, test_pr};
+use fedora_ci::{Context, HandlerError, ci_messages, reporting, submit, test_state};
+use serde::Serialize;
+
+const BATCH: i64 = 100;
+/// How long a claimed retry is leased to this pass before another may take it.
+const LEASE: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub koji_checked: u32,
+    pub tf_checked: u32,
+    pub retried: u32,
+    pub timed_out: u32,
+    pub errors: u32,
+}
+
+pub async fn run(ctx: &Context) -> Result<Summary, HandlerError> {
+    let mut s = Summary::default();
+    // Rows are compared with the pass's start, not `now()`: whatever this pass
+    // touches (checked, or retried with a zero backoff) is then due again only in
+    // the next pass, and the pass always ends.
+    let start = Utc::now();
+    timeouts(ctx, &mut s).await?;
+    koji(ctx, start, &mut s).await?;
+    testing_farm(ctx, start, &mut s).await?;
+    retries(ctx, start, &mut s).await?;
+    reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, None).await?;
+    reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, None).await?;
+    ci_messages::flush(ctx).await;
+    tracing::info!(?s, "reconciliation pass");
+    Ok(s)
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Builds Koji should have told us about by now: asked with one `multiCall`.
+async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    loop {
+        let mut tx = ctx.pool.begin().await?;
+        let claimed: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, last_checked_at FROM koji_build_targets \
+             WHERE status IN ('pending', 'running') AND task_id IS NOT NULL \
+               AND COALESCE(last_checked_at, build_submitted_time) < $3 - make_interval(secs => $1) \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(secs(ctx.config.retry.poll_grace))
+        .bind(BATCH)
+        .bind(start)
+        .fetch_all(&mut *tx)
+        .await?;
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
+        sqlx::query("UPDATE koji_build_targets SET last_checked_at = now() WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<BuildRow> = {
+            let mut out = Vec::new();
+            for id in &ids {
+                out.extend(builds::get(&mut tx, *id).await?);
+            }
+            out
+        };
+        tx.commit().await?;
+        let task_ids: Vec<i64> = rows.iter().filter_map(|r| r.task_id.as_deref()?.parse().ok()).collect();
+        let infos = match ctx.clients.koji.get_task_info(&task_ids).await {
+            Ok(infos) => infos,
+            Err(e) => {
+                // Leave the rows as they were for the next tick.
+                tracing::warn!(error = %e, "Koji unreachable during reconciliation");
+                restore_checked(ctx, "koji_build_targets", &claimed).await?;
+                s.errors += 1;
+                return Ok(());
+            }
+        };
+        for (row, info) in rows.iter().zip(infos) {
+            s.koji_checked += 1;
+            let Some(info) = info else { continue };
+            let children = if info.state.is_done() {
+                ctx.clients.koji.get_task_children(info.id).await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            if let Err(e) = build_state::apply_to(ctx, row, &TaskUpdate::from_task_info(&info, &children)).await {
+                tracing::warn!(build = row.id, error = %e, "could not apply the Koji task state");
+                s.errors += 1;
+            }
+        }
+    }
+}
+
+/// Testing Farm requests whose webhook never came.
+async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    loop {
+        let mut tx = ctx.pool.begin().await?;
+        let claimed: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, last_checked_at FROM tft_test_run_targets \
+             WHERE status IN ('queued', 'running') AND pipeline_id IS NOT NULL \
+               AND COALESCE(last_checked_at, submitted_time) < $3 - make_interval(secs => $1) \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(secs(ctx.config.retry.poll_grace))
+        .bind(BATCH)
+        .bind(start)
+        .fetch_all(&mut *tx)
+        .await?;
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
+        sqlx::query("UPDATE tft_test_run_targets SET last_checked_at = now() WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        let mut rows = Vec::new();
+        for id in &ids {
+            rows.extend(test_runs::get(&mut tx, *id).await?);
+        }
+        tx.commit().await?;
+        for (i, row) in rows.iter().enumerate() {
+            let Some(request_id) = row.pipeline_id.as_deref() else { continue };
+            match ctx.clients.testing_farm.request(request_id).await {
+                Ok(info) => {
+                    s.tf_checked += 1;
+                    test_state::apply(ctx, row, &info).await?;
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "Testing Farm unreachable during reconciliation");
+                    restore_checked(ctx, "tft_test_run_targets", &claimed[i..]).await?;
+                    s.errors += 1;
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(run = row.id, error = %e, "could not read a Testing Farm request");
+                    s.errors += 1;
+                }
+            }
+        }
+    }
+}
+
+async fn restore_checked(
+    ctx: &Context,
+    table: &str,
+    claimed: &[(i32, Option<DateTime<Utc>>)],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
+    let times: Vec<Option<DateTime<Utc>>> = claimed.iter().map(|c| c.1).collect();
+    sqlx::query(&format!(
+        "UPDATE {table} t SET last_checked_at = v.checked FROM UNNEST($1::int[], $2::timestamptz[]) AS v(id, checked) \
+         WHERE t.id = v.id"
+    ))
+    .bind(&ids)
+    .bind(&times)
+    .execute(&ctx.pool)
+    .await?;
+    Ok(())
+}
+
+/// Submissions waiting for their next attempt, and rows whose submitter died
+/// between recording and calling upstream (no task / request id, older than the
+/// grace period).
+async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    loop {
+        let mut tx = ctx.pool.begin().await?;
+        let ids: Vec<i32> = sqlx::query_scalar(
+            "SELECT id FROM koji_build_targets \
+             WHERE (status = 'retry' AND next_attempt_at <= $3) \
+                OR (status = 'pending' AND task_id IS NULL \
+                    AND COALESCE(next_attempt_at, build_submitted_time) < $3 - make_interval(secs => $1)) \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(secs(ctx.config.retry.poll_grace))
+        .bind(BATCH)
+        .bind(start)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            break;
+        }
+        lease(&mut tx, "koji_build_targets", &ids).await?;
+        let mut rows = Vec::new();
+        for id in &ids {
+            rows.extend(builds::get(&mut tx, *id).await?);
+        }
+        tx.commit().await?;
+        for row in &rows {
+            s.retried += 1;
+            submit::submit_build(ctx, row).await?;
+        }
+    }
+    loop {
+        let mut tx = ctx.pool.begin().await?;
+        let ids: Vec<i32> = sqlx::query_scalar(
+            "SELECT id FROM tft_test_run_targets \
+             WHERE (status = 'retry' AND next_attempt_at <= $3) \
+                OR (status = 'new' AND COALESCE(next_attempt_at, submitted_time) < $3 - make_interval(secs => $1)) \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(secs(ctx.config.retry.poll_grace))
+        .bind(BATCH)
+        .bind(start)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        lease(&mut tx, "tft_test_run_targets", &ids).await?;
+        let mut rows: Vec<TestRunRow> = Vec::new();
+        for id in &ids {
+            rows.extend(test_runs::get(&mut tx, *id).await?);
+        }
+        tx.commit().await?;
+        for row in &rows {
+            s.retried += 1;
+            submit::tests::submit_test(ctx, row).await?;
+        }
+    }
+}
+
+/// Moves `next_attempt_at` past the lease so no other pass takes the rows while
+/// this one submits them (the submission sets it again, or clears it).
+async fn lease(tx: &mut sqlx::PgConnection, table: &str, ids: &[i32]) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("UPDATE {table} SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = ANY($1)"))
+        .bind(ids)
+        .bind(secs(LEASE))
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Work unfinished after the job timeout (7 days by default) ends in `error` with a
+/// flag saying so, instead of hanging forever.
+async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
+    let timeout = secs(ctx.config.retry.job_timeout);
+    let mut tx = ctx.pool.begin().await?;
+    let stuck_builds: Vec<i32> = sqlx::query_scalar(
+        "SELECT id FROM koji_build_targets WHERE status IN ('pending', 'running', 'retry') \
+           AND build_submitted_time < now() - make_interval(secs => $1) FOR UPDATE SKIP LOCKED",
+    )
+    .bind(timeout)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in stuck_builds {
+        let Some(row) = builds::get(&mut tx, id).await? else { continue };
+        let key = build_flag(ctx, &row);
+        builds::mark_final(&mut tx, id, "error", "timed out", &key.uid).await?;
+        let url = ctx.config.public_url.to_string();
+        reporting::set_flag(
+            &mut tx,
+            &build_pr(&row),
+            &key,
+            FlagStatus::Error,
+            "Timed out waiting for the build.",
+            &url,
+        )
+        .await?;
+        s.timed_out += 1;
+    }
+    let stuck_runs: Vec<i32> = sqlx::query_scalar(
+        "SELECT id FROM tft_test_run_targets WHERE status IN ('new', 'queued', 'running', 'retry') \
+           AND submitted_time < now() - make_interval(secs => $1) FOR UPDATE SKIP LOCKED",
+    )
+    .bind(timeout)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in stuck_runs {
+        let Some(row) = test_runs::get(&mut tx, id).await? else { continue };
+        let key = test_flag(ctx, &row);
+        test_runs::transition(&mut tx, id, "error", Some("timed out"), None, &key.uid).await?;
+        let url = row.web_url.clone().unwrap_or_else(|| ctx.config.public_url.to_string());
+        reporting::set_flag(&mut tx, &test_pr(&row), &key, FlagStatus::Error, "Timed out waiting for the tests.", &url)
+            .await?;
+        s.timed_out += 1;
+    }
+    tx.commit().await?;
+    Ok(())
+}
