@@ -17,7 +17,7 @@ use lapin::options::{
 };
 use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -99,14 +99,15 @@ async fn connect(config: &BridgeConfig) -> Result<Connection, SessionError> {
     }
 }
 
-/// One connection's life. `Ok` only for a shutdown; every other end is an error
-/// the caller reconnects after.
-async fn session(
-    config: &BridgeConfig,
-    http: &reqwest::Client,
-    connected: &AtomicBool,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), SessionError> {
+/// The channels and consumer of one connection, once our queues are in place.
+struct Consuming {
+    conn: Connection,
+    channel: Channel,
+    dead_letters: Channel,
+    consumer: Consumer,
+}
+
+async fn open(config: &BridgeConfig) -> Result<Consuming, SessionError> {
     let conn = connect(config).await?;
     let channel = conn.create_channel().await.map_err(amqp("channel"))?;
     channel.basic_qos(config.prefetch, BasicQosOptions::default()).await.map_err(amqp("basic.qos"))?;
@@ -133,10 +134,26 @@ async fn session(
         .queue_declare(config.dead_letter_queue.as_str().into(), durable, FieldTable::default())
         .await
         .map_err(amqp("queue.declare (dead letters)"))?;
-    let mut consumer = channel
+    let consumer = channel
         .basic_consume(config.queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
         .await
         .map_err(amqp("basic.consume"))?;
+    Ok(Consuming { conn, channel, dead_letters, consumer })
+}
+
+/// One connection's life. `Ok` only for a shutdown; every other end is an error
+/// the caller reconnects after.
+async fn session(
+    config: &BridgeConfig,
+    http: &reqwest::Client,
+    connected: &AtomicBool,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), SessionError> {
+    // Setting up holds no message yet, so a shutdown may simply abandon it.
+    let Consuming { conn, channel, dead_letters, mut consumer } = tokio::select! {
+        opened = open(config) => opened?,
+        _ = shutdown.wait_for(|s| *s) => return Ok(()),
+    };
 
     let deliverer = Arc::new(Deliverer {
         mapper: Mapper { source: config.source.clone(), promotions: config.promotions.clone() },
