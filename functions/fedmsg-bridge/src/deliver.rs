@@ -28,7 +28,7 @@ pub struct Deliverer {
     pub dead_letter_queue: String,
 }
 
-/// How a delivery ended, for the caller's counters and the tests.
+/// How a delivery ended (the task's result, and the `outcome` of its debug line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Delivered,
