@@ -6,7 +6,7 @@ CARGO ?= cargo
 
 help:
 	@echo "make run    start the whole service locally (Postgres found or started for you)"
-	@echo "make test   run every test against real PostgreSQL"
+	@echo "make test   run every test against real PostgreSQL and RabbitMQ"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make db-stop  stop the throwaway Postgres cluster under target/devdb (if one was started)"
 
@@ -18,6 +18,7 @@ run: deps
 	$(CARGO) run -q -p fedora-ci-tests --bin local-stack
 
 test: deps
+	@scripts/fedora-messaging-venv.sh
 	$(CARGO) test --workspace
 
 lint:

@@ -43,6 +43,19 @@ command -v initdb >/dev/null && have_pg=yes
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && have_pg=yes
 [ "$have_pg" = yes ] || need_pkg postgresql
 
+# RabbitMQ for the bridge tests: AMQP_URL, or a broker on 127.0.0.1:5672 (see
+# shared/src/devamqp.rs), or at least the server installed to start one.
+have_amqp=no
+[ -n "${AMQP_URL:-}" ] && have_amqp=yes
+(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && have_amqp=yes
+command -v rabbitmq-server >/dev/null && have_amqp=yes
+[ -x /usr/sbin/rabbitmq-server ] && have_amqp=yes
+[ "$have_amqp" = yes ] || need_pkg rabbitmq-server
+
+# The bridge tests publish with fedora-messaging from a virtualenv
+# (scripts/fedora-messaging-venv.sh), which needs python3 with venv and pip.
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_pkg python3-venv
+
 if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
   exit 0
 fi

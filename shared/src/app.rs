@@ -149,38 +149,3 @@ fn run(function: &'static str, routes: fn(Context) -> Router, scheduled: Option<
         }
     }
 }
-
-/// `main` for a binary without a database (the bridge): config is the listener only.
-pub fn main_without_database(function: &'static str, routes: fn() -> Router) -> ExitCode {
-    if let Some(arg) = std::env::args().nth(1) {
-        if arg == "--help" || arg == "-h" {
-            println!("usage: {function}\n\nConfiguration comes from environment variables (see README.md).");
-            return ExitCode::SUCCESS;
-        }
-        eprintln!("{function}: unknown argument '{arg}'; try --help");
-        return ExitCode::from(2);
-    }
-    let server = match crate::config::ServerConfig::from_source(&crate::config::ProcessEnv) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{function}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    serve::init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{function}: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let router = serve::with_health(function, routes(), Readiness::always());
-    match runtime.block_on(serve::serve(&server, router)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{function}: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}

@@ -23,7 +23,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(var: &str, reason: impl Into<String>) -> Self {
+    pub fn new(var: &str, reason: impl Into<String>) -> Self {
         Self { var: var.to_owned(), reason: reason.into() }
     }
 }
@@ -50,26 +50,27 @@ impl<F: Fn(&str) -> Option<String>> Source for F {
 }
 
 /// Typed accessors over a [`Source`]; empty values count as unset so that a
-/// ConfigMap key left blank falls back to the default.
-struct Env<'a>(&'a dyn Source);
+/// ConfigMap key left blank falls back to the default. Public so that a binary
+/// with settings of its own (the bridge) reads them with the same rules.
+pub struct Env<'a>(pub &'a dyn Source);
 
 impl Env<'_> {
-    fn opt(&self, name: &str) -> Option<String> {
+    pub fn opt(&self, name: &str) -> Option<String> {
         self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    fn string(&self, name: &str, default: &str) -> String {
+    pub fn string(&self, name: &str, default: &str) -> String {
         self.opt(name).unwrap_or_else(|| default.to_owned())
     }
 
-    fn parsed<T: std::str::FromStr>(&self, name: &str, default: T, what: &str) -> Result<T, ConfigError> {
+    pub fn parsed<T: std::str::FromStr>(&self, name: &str, default: T, what: &str) -> Result<T, ConfigError> {
         match self.opt(name) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| ConfigError::new(name, format!("'{v}' is not {what}"))),
         }
     }
 
-    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+    pub fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
         match self.opt(name).map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
             Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
@@ -78,7 +79,7 @@ impl Env<'_> {
         }
     }
 
-    fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
+    pub fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
         let raw = self.string(name, default);
         let url = Url::parse(&raw).map_err(|e| ConfigError::new(name, format!("'{raw}' is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -87,7 +88,7 @@ impl Env<'_> {
         Ok(url)
     }
 
-    fn list(&self, name: &str) -> Vec<String> {
+    pub fn list(&self, name: &str) -> Vec<String> {
         self.opt(name)
             .map(|v| {
                 v.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(str::to_owned).collect()
@@ -97,7 +98,7 @@ impl Env<'_> {
 
     /// `NAME` or the contents of the file named by `NAME_FILE`; both set is an error
     /// because it is ambiguous which one the operator meant.
-    fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
+    pub fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
         let file_var = format!("{name}_FILE");
         match (self.opt(name), self.opt(&file_var)) {
             (Some(_), Some(_)) => Err(ConfigError::new(name, format!("set either {name} or {file_var}, not both"))),
@@ -109,11 +110,11 @@ impl Env<'_> {
         }
     }
 
-    fn required_secret(&self, name: &str) -> Result<Secret, ConfigError> {
+    pub fn required_secret(&self, name: &str) -> Result<Secret, ConfigError> {
         self.secret(name)?.ok_or_else(|| ConfigError::new(name, format!("required; set {name} or {name}_FILE")))
     }
 
-    fn duration_secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    pub fn duration_secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
         self.parsed(name, default.as_secs(), "a whole number of seconds").map(Duration::from_secs)
     }
 }
@@ -262,15 +263,7 @@ impl Config {
             return Err(ConfigError::new("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
 
-        let deployment = match env.string("FEDORA_CI_DEPLOYMENT", "prod").as_str() {
-            "prod" => Deployment::Prod,
-            "stg" => Deployment::Stg,
-            other => return Err(ConfigError::new("FEDORA_CI_DEPLOYMENT", format!("'{other}' is not prod or stg"))),
-        };
-        let topic_prefix = env.string("FEDORA_CI_TOPIC_PREFIX", &format!("org.fedoraproject.{}.", deployment.as_str()));
-        if !topic_prefix.ends_with('.') {
-            return Err(ConfigError::new("FEDORA_CI_TOPIC_PREFIX", format!("'{topic_prefix}' must end with '.'")));
-        }
+        let (deployment, topic_prefix) = deployment_and_topic_prefix(source)?;
         let default_comment_prefix = match deployment {
             Deployment::Prod => "/packit-ci",
             Deployment::Stg => "/packit-ci-stg",
@@ -386,6 +379,23 @@ impl Config {
             retry,
         })
     }
+}
+
+/// `FEDORA_CI_DEPLOYMENT` and the topic prefix it implies (unless
+/// `FEDORA_CI_TOPIC_PREFIX` overrides it); the bridge subscribes with the same rule
+/// the functions classify with, so the two cannot drift apart.
+pub fn deployment_and_topic_prefix(source: &dyn Source) -> Result<(Deployment, String), ConfigError> {
+    let env = Env(source);
+    let deployment = match env.string("FEDORA_CI_DEPLOYMENT", "prod").as_str() {
+        "prod" => Deployment::Prod,
+        "stg" => Deployment::Stg,
+        other => return Err(ConfigError::new("FEDORA_CI_DEPLOYMENT", format!("'{other}' is not prod or stg"))),
+    };
+    let topic_prefix = env.string("FEDORA_CI_TOPIC_PREFIX", &format!("org.fedoraproject.{}.", deployment.as_str()));
+    if !topic_prefix.ends_with('.') {
+        return Err(ConfigError::new("FEDORA_CI_TOPIC_PREFIX", format!("'{topic_prefix}' must end with '.'")));
+    }
+    Ok((deployment, topic_prefix))
 }
 
 /// Lists may name a project as `rpms/foo` or as its full dist-git URL; both mean

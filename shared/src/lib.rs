@@ -13,6 +13,8 @@ pub mod clients;
 pub mod commands;
 pub mod config;
 #[cfg(feature = "dev")]
+pub mod devamqp;
+#[cfg(feature = "dev")]
 pub mod devdb;
 pub mod error;
 pub mod fasjson;

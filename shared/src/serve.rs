@@ -1,7 +1,10 @@
 //! The HTTP entry point every function shares: health routes, JSON logs,
 //! graceful shutdown, and the Lambda branch.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -42,30 +45,69 @@ pub fn init_logging() {
 
 /// What `/readyz` checks: a function with a database is ready only when Postgres
 /// answers, so Knative does not route events to a replica that would 503 them all.
+/// A long-running consumer (the bridge) is only useful while its connection is up,
+/// so for it both `/healthz` and `/readyz` follow that connection.
 #[derive(Clone)]
 pub struct Readiness {
-    pool: Option<PgPool>,
+    check: Check,
+}
+
+#[derive(Clone)]
+enum Check {
+    Always,
+    Database(PgPool),
+    /// Set by the owner of the connection; `name` labels it in the JSON answer.
+    Connection {
+        name: &'static str,
+        up: Arc<AtomicBool>,
+    },
 }
 
 impl Readiness {
     pub fn database(pool: PgPool) -> Self {
-        Self { pool: Some(pool) }
+        Self { check: Check::Database(pool) }
     }
 
     pub fn always() -> Self {
-        Self { pool: None }
+        Self { check: Check::Always }
+    }
+
+    /// Ready and healthy exactly while `up` is true. A database outage must not get
+    /// a function restarted, but a consumer whose connection stays down is better
+    /// restarted by the liveness probe than left idle, hence healthz too.
+    pub fn connection(name: &'static str, up: Arc<AtomicBool>) -> Self {
+        Self { check: Check::Connection { name, up } }
+    }
+
+    /// `Some(answer)` when this check decides liveness as well.
+    fn connection_state(&self) -> Option<(&'static str, bool)> {
+        match &self.check {
+            Check::Connection { name, up } => Some((name, up.load(Ordering::Acquire))),
+            _ => None,
+        }
     }
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({ "status": "ok" }))
+fn connection_answer(status: &str, name: &str, up: bool) -> Response {
+    let state = if up { "connected" } else { "disconnected" };
+    let body = axum::Json(json!({ "status": if up { status } else { "not ready" }, name: state }));
+    if up { body.into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, body).into_response() }
+}
+
+async fn healthz(State(readiness): State<Readiness>) -> Response {
+    match readiness.connection_state() {
+        Some((name, up)) => connection_answer("ok", name, up),
+        None => axum::Json(json!({ "status": "ok" })).into_response(),
+    }
 }
 
 async fn readyz(State(readiness): State<Readiness>) -> Response {
-    let Some(pool) = readiness.pool else {
-        return axum::Json(json!({ "status": "ready" })).into_response();
+    let pool = match &readiness.check {
+        Check::Always => return axum::Json(json!({ "status": "ready" })).into_response(),
+        Check::Connection { name, up } => return connection_answer("ready", name, up.load(Ordering::Acquire)),
+        Check::Database(pool) => pool,
     };
-    match tokio::time::timeout(Duration::from_secs(2), crate::store::ping(&pool)).await {
+    match tokio::time::timeout(Duration::from_secs(2), crate::store::ping(pool)).await {
         Ok(Ok(())) => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready: database");
@@ -109,11 +151,22 @@ pub async fn serve(server: &ServerConfig, router: Router) -> Result<(), ServeErr
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return lambda_http::run(router).await.map_err(|e| ServeError::Lambda(e.to_string()));
     }
+    serve_until(server, router, shutdown_signal()).await
+}
+
+/// [`serve`] on a plain listener, stopping when `shutdown` resolves: for a process
+/// that has other work to stop on the same signal (the bridge's consumer), and for
+/// tests that run it in-process.
+pub async fn serve_until(
+    server: &ServerConfig,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let addr = SocketAddr::from(([0, 0, 0, 0], server.port));
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { port: server.port, source })?;
     tracing::info!(port = listener.local_addr()?.port(), "listening");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     tracing::info!("shut down");
     Ok(())
 }

@@ -28,10 +28,12 @@ pub struct Function {
     pub process: RunningBinary,
 }
 
-/// Starts every function against `database_url`; each gets a free port.
+/// Starts every function against `database_url`; each gets a free port. The
+/// bridge is left out: it needs a broker, a queue and a sink (`AMQP_URL`,
+/// `FEDORA_MESSAGING_QUEUE`, `K_SINK`), which the local stack does not wire yet.
 pub async fn start_all(database_url: &str) -> Vec<Function> {
     let mut out = Vec::new();
-    for name in FUNCTIONS {
+    for name in FUNCTIONS.into_iter().filter(|f| *f != "fedmsg-bridge") {
         let exe = binary_path(name);
         let process =
             RunningBinary::start(exe.to_str().expect("utf-8 path"), &[("DATABASE_URL", database_url.to_owned())]).await;

@@ -1,5 +1,35 @@
-fn main() -> std::process::ExitCode {
-    fedora_ci::app::main_without_database("fedmsg-bridge", || {
-        fedmsg_bridge::routes(fedora_ci::messages::Topics::new("org.fedoraproject.prod."))
-    })
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("usage: fedmsg-bridge\n\nConfiguration comes from environment variables (see README.md).");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("fedmsg-bridge: unknown argument '{arg}'; try --help");
+        return ExitCode::from(2);
+    }
+    let config = match fedmsg_bridge::BridgeConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fedmsg-bridge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    fedora_ci::serve::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fedmsg-bridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fedmsg_bridge::run(config, fedora_ci::serve::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "exiting");
+            eprintln!("fedmsg-bridge: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

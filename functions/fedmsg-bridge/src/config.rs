@@ -1,0 +1,400 @@
+//! The bridge's settings, read once at start and validated there, so a bad
+//! deployment fails with one line naming the variable instead of on the first
+//! message. The broker URL may hold a password: it is kept as a [`Secret`] and only
+//! its credential-free form ([`BridgeConfig::source`]) is ever printed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fedora_ci::Secret;
+use fedora_ci::config::{ConfigError, Env, ProcessEnv, ServerConfig, Source};
+use lapin::uri::{AMQPScheme, AMQPUri};
+use url::Url;
+
+use crate::mapping::{Promotions, legal_extension_name};
+
+/// The topics (after the deployment prefix) Fedora CI acts on: what the functions
+/// behind the Broker handle, and nothing else, so the rest of the bus never costs a
+/// message here.
+pub const DEFAULT_TOPIC_SUFFIXES: [&str; 5] = [
+    "pagure.pull-request.new",
+    "pagure.pull-request.updated",
+    "pagure.pull-request.rebased",
+    "pagure.pull-request.comment.added",
+    "buildsys.task.state.change",
+];
+
+/// The Koji task owner and method let a Trigger pass only our own builds (the
+/// build topic has an owner but no method); the namespace lets it pass only
+/// `rpms/` (and `tests/`) pull requests.
+pub const DEFAULT_PROMOTE: &str = "buildsys.task.state.change:kojiowner=owner,kojimethod=method;\
+                                   buildsys.build.state.change:kojiowner=owner;\
+                                   pagure.pull-request.*:pagurenamespace=pullrequest.project.namespace";
+
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub server: ServerConfig,
+    /// `AMQP_URL`; may contain the password.
+    pub amqp_url: Secret,
+    /// The broker URL without credentials or query: the CloudEvent `source`, and the
+    /// only form of the URL that may appear in a log line.
+    pub source: String,
+    pub tls: TlsFiles,
+    pub queue: String,
+    pub dead_letter_queue: String,
+    /// Binding keys on `amq.topic` (AMQP topic patterns).
+    pub topics: Vec<String>,
+    pub prefetch: u16,
+    pub promotions: Promotions,
+    /// `K_SINK`: where CloudEvents go (the Knative Broker).
+    pub sink: Url,
+    pub sink_timeout: Duration,
+    pub retry: Backoff,
+}
+
+/// Paths of the PEM files fedora-messaging's `[tls]` section names. They are read
+/// at start (to fail fast) and again at every connect, so a rotated certificate in
+/// a mounted secret is picked up on the next reconnect.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    pub ca_cert: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// A client certificate means the broker authenticates us by it (SASL EXTERNAL),
+    /// as fedora-messaging does; the user in the URL is then only informative.
+    pub fn client_certificate(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
+
+    /// The contents, checked to look like PEM. Errors name the variable and the path,
+    /// never the contents.
+    pub fn load(&self) -> Result<LoadedTls, ConfigError> {
+        let read = |var: &str, path: &PathBuf, marker: &str| -> Result<Vec<u8>, ConfigError> {
+            let bytes = std::fs::read(path)
+                .map_err(|e| ConfigError::new(var, format!("cannot read '{}': {e}", path.display())))?;
+            if !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+                return Err(ConfigError::new(var, format!("'{}' is not a PEM file ({marker}…)", path.display())));
+            }
+            Ok(bytes)
+        };
+        let ca_cert = match &self.ca_cert {
+            Some(p) => Some(read("AMQP_CA_CERT", p, "-----BEGIN CERTIFICATE")?),
+            None => None,
+        };
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some((
+                read("AMQP_CERT", cert, "-----BEGIN CERTIFICATE")?,
+                Secret::new(String::from_utf8_lossy(&read("AMQP_KEY", key, "PRIVATE KEY-----")?)),
+            )),
+            _ => None,
+        };
+        Ok(LoadedTls { ca_cert, identity })
+    }
+}
+
+/// PEM contents; the key stays a [`Secret`] so a `Debug` dump cannot show it.
+#[derive(Debug)]
+pub struct LoadedTls {
+    pub ca_cert: Option<Vec<u8>>,
+    pub identity: Option<(Vec<u8>, Secret)>,
+}
+
+/// Exponential backoff between attempts (sink retries, broker reconnects): the
+/// first delay, doubled each time up to the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    pub fn delays(self) -> impl Iterator<Item = Duration> {
+        std::iter::successors(Some(self.initial), move |d| Some(d.saturating_mul(2).min(self.max)))
+    }
+}
+
+impl BridgeConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let env = Env(source);
+        let server = ServerConfig::from_source(source)?;
+
+        let amqp_url = env.required_secret("AMQP_URL")?;
+        let uri = parse_amqp_url(amqp_url.expose())?;
+        let source_uri = redact(amqp_url.expose())?;
+
+        let tls = TlsFiles {
+            ca_cert: env.opt("AMQP_CA_CERT").map(PathBuf::from),
+            cert: env.opt("AMQP_CERT").map(PathBuf::from),
+            key: env.opt("AMQP_KEY").map(PathBuf::from),
+        };
+        match (&tls.cert, &tls.key) {
+            (Some(_), None) => return Err(ConfigError::new("AMQP_KEY", "required when AMQP_CERT is set")),
+            (None, Some(_)) => return Err(ConfigError::new("AMQP_CERT", "required when AMQP_KEY is set")),
+            _ => {}
+        }
+        if (tls.ca_cert.is_some() || tls.client_certificate()) && uri.scheme != AMQPScheme::AMQPS {
+            let var = if tls.ca_cert.is_some() { "AMQP_CA_CERT" } else { "AMQP_CERT" };
+            return Err(ConfigError::new(var, "TLS files need an amqps:// AMQP_URL"));
+        }
+        tls.load()?;
+
+        let queue = env.opt("FEDORA_MESSAGING_QUEUE").ok_or_else(|| {
+            ConfigError::new(
+                "FEDORA_MESSAGING_QUEUE",
+                "required: the durable queue of this deployment (Fedora's public broker wants a UUID, e.g. from uuidgen)",
+            )
+        })?;
+        check_queue_name("FEDORA_MESSAGING_QUEUE", &queue)?;
+        let dead_letter_queue = env.string("FEDMSG_BRIDGE_DLQ", &format!("{queue}.dlq"));
+        check_queue_name("FEDMSG_BRIDGE_DLQ", &dead_letter_queue)?;
+        if dead_letter_queue == queue {
+            return Err(ConfigError::new("FEDMSG_BRIDGE_DLQ", "must differ from FEDORA_MESSAGING_QUEUE"));
+        }
+
+        let (_, prefix) = fedora_ci::config::deployment_and_topic_prefix(source)?;
+        let mut topics = env.list("FEDMSG_BRIDGE_TOPICS");
+        if topics.is_empty() {
+            topics = DEFAULT_TOPIC_SUFFIXES.iter().map(|s| format!("{prefix}{s}")).collect();
+        }
+        if let Some(t) = topics.iter().find(|t| t.len() > 255) {
+            return Err(ConfigError::new("FEDMSG_BRIDGE_TOPICS", format!("'{t}' is longer than 255 bytes")));
+        }
+
+        let prefetch = env.parsed("FEDMSG_BRIDGE_PREFETCH", 32u16, "a number of messages (1-65535)")?;
+        if prefetch == 0 {
+            // 0 means "unlimited" to the broker: the opposite of bounded.
+            return Err(ConfigError::new("FEDMSG_BRIDGE_PREFETCH", "must be at least 1"));
+        }
+
+        let promotions = match env.opt("FEDMSG_BRIDGE_PROMOTE").as_deref() {
+            None => Promotions::parse(DEFAULT_PROMOTE).expect("the default promotion table parses"),
+            Some("none") => Promotions::default(),
+            Some(spec) => Promotions::parse(spec).map_err(|r| ConfigError::new("FEDMSG_BRIDGE_PROMOTE", r))?,
+        };
+
+        let sink_raw = env.opt("K_SINK").ok_or_else(|| {
+            ConfigError::new("K_SINK", "required: the URL CloudEvents are posted to (set by a Knative SinkBinding)")
+        })?;
+        let sink = Url::parse(&sink_raw)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| ConfigError::new("K_SINK", format!("'{sink_raw}' is not an http(s) URL")))?;
+
+        let sink_timeout = env.duration_secs("FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS", Duration::from_secs(10))?;
+        if sink_timeout.is_zero() {
+            return Err(ConfigError::new("FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS", "must be at least 1"));
+        }
+        let initial =
+            Duration::from_millis(env.parsed("FEDMSG_BRIDGE_RETRY_INITIAL_MS", 500u64, "a number of milliseconds")?);
+        let max = env.duration_secs("FEDMSG_BRIDGE_RETRY_MAX_SECONDS", Duration::from_secs(60))?;
+        if initial.is_zero() {
+            return Err(ConfigError::new("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "must be at least 1"));
+        }
+        if max < initial {
+            return Err(ConfigError::new(
+                "FEDMSG_BRIDGE_RETRY_MAX_SECONDS",
+                "must not be below FEDMSG_BRIDGE_RETRY_INITIAL_MS",
+            ));
+        }
+
+        Ok(Self {
+            server,
+            amqp_url,
+            source: source_uri,
+            tls,
+            queue,
+            dead_letter_queue,
+            topics,
+            prefetch,
+            promotions,
+            sink,
+            sink_timeout,
+            retry: Backoff { initial, max },
+        })
+    }
+
+    /// The URL lapin connects with: SASL EXTERNAL when a client certificate is
+    /// configured and the URL does not choose a mechanism itself.
+    pub fn amqp_uri(&self) -> Result<AMQPUri, ConfigError> {
+        let mut uri = parse_amqp_url(self.amqp_url.expose())?;
+        if self.tls.client_certificate() && !self.amqp_url.expose().contains("auth_mechanism=") {
+            uri.query.auth_mechanism = Some(lapin::uri::SASLMechanism::External);
+        }
+        Ok(uri)
+    }
+}
+
+/// The parser's own message may quote the URL, so it is not passed on.
+fn parse_amqp_url(raw: &str) -> Result<AMQPUri, ConfigError> {
+    raw.parse::<AMQPUri>().map_err(|_| {
+        ConfigError::new("AMQP_URL", "not an amqp:// or amqps:// URL (amqp[s]://user:password@host[:port]/vhost)")
+    })
+}
+
+/// `amqps://user:pw@host/%2Fvhost?heartbeat=30` → `amqps://host/%2Fvhost`.
+pub fn redact(raw: &str) -> Result<String, ConfigError> {
+    let mut url = Url::parse(raw).map_err(|_| ConfigError::new("AMQP_URL", "not a URL"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new("AMQP_URL", "has no host"));
+    }
+    let cleared = url.set_username("").is_ok() && url.set_password(None).is_ok();
+    if !cleared {
+        return Err(ConfigError::new("AMQP_URL", "credentials cannot be separated from the URL"));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.to_string())
+}
+
+fn check_queue_name(var: &str, name: &str) -> Result<(), ConfigError> {
+    if name.len() > 255 {
+        return Err(ConfigError::new(var, "longer than 255 bytes"));
+    }
+    if name.starts_with("amq.") {
+        return Err(ConfigError::new(var, "names starting with 'amq.' are reserved by the broker"));
+    }
+    Ok(())
+}
+
+/// Kept next to the config so a promotion table with an illegal name is refused
+/// at start, not silently renamed.
+pub(crate) fn check_extension_name(name: &str) -> Result<(), String> {
+    if legal_extension_name(name) {
+        Ok(())
+    } else {
+        Err(format!("'{name}' is not a legal CloudEvent extension name (a-z, 0-9, at most 20 characters)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<BridgeConfig, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        BridgeConfig::from_source(&move |k: &str| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("AMQP_URL", "amqp://bridge:s3cr3t-pw@broker.example:5673/%2Ffedora?heartbeat=30"),
+        ("FEDORA_MESSAGING_QUEUE", "0b2f5d4e-queue"),
+        ("K_SINK", "http://broker-ingress.knative-eventing.svc/fedora-ci/default"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut v = BASE.to_vec();
+        v.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        v.extend_from_slice(extra);
+        v
+    }
+
+    #[test]
+    fn defaults_follow_the_issue() {
+        let c = load(&BASE).unwrap();
+        assert_eq!(c.source, "amqp://broker.example:5673/%2Ffedora");
+        assert_eq!(c.dead_letter_queue, "0b2f5d4e-queue.dlq");
+        assert_eq!(c.prefetch, 32);
+        assert_eq!(c.topics[0], "org.fedoraproject.prod.pagure.pull-request.new");
+        assert_eq!(c.topics.len(), 5);
+        assert!(c.topics.contains(&"org.fedoraproject.prod.buildsys.task.state.change".to_owned()));
+        assert_eq!(c.retry, Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(60) });
+        assert_eq!(c.promotions.len(), 3);
+    }
+
+    #[test]
+    fn topic_prefix_and_topic_list_are_configurable() {
+        let c = load(&with(&[("FEDORA_CI_TOPIC_PREFIX", "org.example.test.")])).unwrap();
+        assert!(c.topics.iter().all(|t| t.starts_with("org.example.test.")));
+        let c = load(&with(&[("FEDORA_CI_DEPLOYMENT", "stg")])).unwrap();
+        assert!(c.topics.iter().all(|t| t.starts_with("org.fedoraproject.stg.")));
+        let c = load(&with(&[("FEDMSG_BRIDGE_TOPICS", "a.b.c, x.#")])).unwrap();
+        assert_eq!(c.topics, ["a.b.c", "x.#"]);
+    }
+
+    #[test]
+    fn the_password_is_in_no_error_and_no_debug_dump() {
+        let c = load(&BASE).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+        for bad in ["http://u:s3cr3t-pw@host/", "amqp://u:s3cr3t-pw@/x", "amqp://u:s3cr3t-pw@host:notaport/"] {
+            let err = load(&with(&[("AMQP_URL", bad)])).unwrap_err();
+            assert_eq!(err.var, "AMQP_URL", "{bad}");
+            assert!(!err.to_string().contains("s3cr3t-pw"), "{err}");
+            assert_eq!(err.to_string().lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn required_variables_are_named() {
+        for var in ["AMQP_URL", "FEDORA_MESSAGING_QUEUE", "K_SINK"] {
+            let vars: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != var).collect();
+            assert_eq!(load(&vars).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_variable() {
+        let cases: [(&str, &str); 10] = [
+            ("FEDMSG_BRIDGE_PREFETCH", "0"),
+            ("FEDMSG_BRIDGE_PREFETCH", "many"),
+            ("K_SINK", "amqp://x"),
+            ("FEDMSG_BRIDGE_PROMOTE", "buildsys.task.state.change:Koji_Owner=owner"),
+            ("FEDMSG_BRIDGE_PROMOTE", "buildsys.task.state.change"),
+            ("FEDMSG_BRIDGE_DLQ", "0b2f5d4e-queue"),
+            ("FEDORA_MESSAGING_QUEUE", "amq.mine"),
+            ("FEDMSG_BRIDGE_RETRY_MAX_SECONDS", "0"),
+            ("AMQP_CERT", "/nonexistent.pem"),
+            ("AMQP_CA_CERT", "/nonexistent.pem"),
+        ];
+        for (var, value) in cases {
+            let err = load(&with(&[(var, value)])).unwrap_err();
+            let expected = if var == "AMQP_CERT" { "AMQP_KEY" } else { var };
+            // TLS files with a plain amqp:// URL are refused before they are read.
+            assert!(err.var == expected || err.var == var, "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn client_certificates_switch_to_sasl_external_over_amqps() {
+        let dir = std::env::temp_dir().join(format!("bridge-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = |name: &str, body: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, body).unwrap();
+            p.to_str().unwrap().to_owned()
+        };
+        let ca = pem("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        let key = pem("key.pem", "-----BEGIN PRIVATE KEY-----\nkey-material\n-----END PRIVATE KEY-----\n");
+        let vars: Vec<(String, String)> = [
+            ("AMQP_URL", "amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub"),
+            ("FEDORA_MESSAGING_QUEUE", "q"),
+            ("K_SINK", "http://sink/"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain([("AMQP_CA_CERT".into(), ca.clone()), ("AMQP_CERT".into(), ca), ("AMQP_KEY".into(), key)])
+        .collect();
+        let map: HashMap<String, String> = vars.into_iter().collect();
+        let c = BridgeConfig::from_source(&move |k: &str| map.get(k).cloned()).unwrap();
+        assert_eq!(c.source, "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub");
+        assert_eq!(c.amqp_uri().unwrap().query.auth_mechanism, Some(lapin::uri::SASLMechanism::External));
+        let loaded = c.tls.load().unwrap();
+        assert!(!format!("{loaded:?}").contains("key-material"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let b = Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(3) };
+        let d: Vec<u128> = b.delays().take(6).map(|d| d.as_millis()).collect();
+        assert_eq!(d, [500, 1000, 2000, 3000, 3000, 3000]);
+    }
+}

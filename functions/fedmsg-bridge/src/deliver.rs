@@ -1,0 +1,197 @@
+//! One delivery, from the moment the broker hands it over until it is acked or
+//! given back. Nothing is acked before its effect is safe: a CloudEvent the sink
+//! answered 2xx, or a dead letter the broker confirmed. Until then the message is
+//! held (it counts against the prefetch, so a sink outage stops the flow instead of
+//! filling memory) and retried with capped exponential backoff; on shutdown or a
+//! lost connection it goes back to the queue.
+
+use std::future::Future;
+use std::time::Duration;
+
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
+use lapin::types::{AMQPValue, LongString};
+use lapin::{BasicProperties, Channel, Confirmation};
+use tokio::sync::watch;
+
+use crate::config::Backoff;
+use crate::mapping::{Incoming, Mapper, Unmappable, to_request};
+
+/// Everything a delivery task needs, shared by all tasks of a connection.
+pub struct Deliverer {
+    pub mapper: Mapper,
+    pub http: reqwest::Client,
+    pub sink: url::Url,
+    pub retry: Backoff,
+    /// A channel in confirm mode, for dead letters.
+    pub dead_letters: Channel,
+    pub dead_letter_queue: String,
+}
+
+/// How a delivery ended (the task's result, and the `outcome` of its debug line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    DeadLettered,
+    /// Given back to the broker (shutdown or lost connection); it will come again.
+    Requeued,
+}
+
+/// How much of an unusable body a log line may show.
+const BODY_PREFIX: usize = 32;
+
+impl Deliverer {
+    /// `stop` turns true when the connection is going away (shutdown or failure).
+    pub async fn handle(&self, delivery: Delivery, stop: watch::Receiver<bool>) -> Outcome {
+        let incoming = Incoming {
+            routing_key: delivery.routing_key.as_str(),
+            message_id: delivery.properties.message_id().as_ref().map(|s| s.as_str()),
+            timestamp: *delivery.properties.timestamp(),
+            headers: delivery.properties.headers().as_ref(),
+            body: &delivery.data,
+        };
+        let id = incoming.message_id.unwrap_or("").to_owned();
+        let topic = incoming.routing_key.to_owned();
+        match self.mapper.to_event(&incoming) {
+            Ok(event) => {
+                let post = || {
+                    let event = event.clone();
+                    async move { self.post(event).await }
+                };
+                let outcome = retrying(self.retry, stop, &id, &topic, "sink", post).await;
+                finish(&delivery, outcome, &id, &topic, Outcome::Delivered).await
+            }
+            Err(reason) => {
+                let prefix = delivery.data[..delivery.data.len().min(BODY_PREFIX)].escape_ascii().to_string();
+                tracing::warn!(
+                    id = %id,
+                    topic = %topic,
+                    reason = %reason,
+                    body_prefix = %prefix,
+                    body_len = delivery.data.len(),
+                    dead_letter_queue = %self.dead_letter_queue,
+                    "message cannot be a CloudEvent; moving it to the dead-letter queue"
+                );
+                let publish = || self.dead_letter(&delivery, &reason);
+                let outcome = retrying(self.retry, stop, &id, &topic, "dead-letter queue", publish).await;
+                finish(&delivery, outcome, &id, &topic, Outcome::DeadLettered).await
+            }
+        }
+    }
+
+    async fn post(&self, event: cloudevents::Event) -> Result<(), String> {
+        let request = to_request(event, self.http.post(self.sink.clone()))?;
+        let response = request.send().await.map_err(|e| describe_http_error(&e))?;
+        let status = response.status();
+        if status.is_success() { Ok(()) } else { Err(format!("sink answered {status}")) }
+    }
+
+    /// Republished with its properties and headers (so it can be replayed as it
+    /// was), plus why and from where; mandatory, so a missing queue is an error
+    /// rather than a silent drop.
+    async fn dead_letter(&self, delivery: &Delivery, reason: &Unmappable) -> Result<(), String> {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        for (key, value) in [
+            ("x-fedmsg-bridge-reason", reason.to_string()),
+            ("x-original-exchange", delivery.exchange.to_string()),
+            ("x-original-routing-key", delivery.routing_key.to_string()),
+        ] {
+            headers.insert(key.into(), AMQPValue::LongString(LongString::from(value)));
+        }
+        let properties: BasicProperties = delivery.properties.clone().with_headers(headers).with_delivery_mode(2);
+        let confirm = self
+            .dead_letters
+            .basic_publish(
+                "".into(),
+                self.dead_letter_queue.as_str().into(),
+                BasicPublishOptions { mandatory: true, ..Default::default() },
+                &delivery.data,
+                properties,
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err("the dead-letter queue does not exist (message returned)".into()),
+            Confirmation::Nack(_) => Err("the broker refused the dead letter".into()),
+            Confirmation::NotRequested => Err("dead-letter channel is not in confirm mode".into()),
+        }
+    }
+}
+
+/// reqwest's Display of a timeout or refused connection hides the cause; the URL
+/// it shows is the sink's, which holds no secret.
+fn describe_http_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "sink did not answer in time".to_owned()
+    } else {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+}
+
+/// Tries `op` until it succeeds, waiting [`Backoff`] delays in between; gives up
+/// only when `stop` turns true. An attempt in progress is not interrupted: it is
+/// bounded by its own timeout, and abandoning a POST that may have landed would
+/// only make a duplicate more likely.
+async fn retrying<F, Fut>(
+    backoff: Backoff,
+    mut stop: watch::Receiver<bool>,
+    id: &str,
+    topic: &str,
+    target: &str,
+    mut op: F,
+) -> Result<u32, ()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut delays = backoff.delays();
+    let mut attempt = 1u32;
+    loop {
+        match op().await {
+            Ok(()) => return Ok(attempt),
+            Err(error) => {
+                let delay = delays.next().unwrap_or(Duration::from_secs(60));
+                tracing::warn!(
+                    id, topic, attempt, error = %error, retry_in_ms = delay.as_millis() as u64,
+                    "delivery to the {target} failed; holding the message and retrying"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => return Err(()),
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn finish(delivery: &Delivery, outcome: Result<u32, ()>, id: &str, topic: &str, done: Outcome) -> Outcome {
+    match outcome {
+        Ok(attempts) => {
+            match delivery.acker.ack(BasicAckOptions::default()).await {
+                Ok(true) => tracing::debug!(id, topic, attempts, outcome = ?done, "acked"),
+                // The channel is gone: the broker gives the message to the next
+                // consumer, and the sink sees it twice. At least once, not exactly.
+                Ok(false) | Err(_) => tracing::warn!(id, topic, "ack failed (channel closed); it will be redelivered"),
+            }
+            done
+        }
+        Err(()) => {
+            let requeue = BasicNackOptions { requeue: true, multiple: false };
+            if let Ok(true) = delivery.acker.nack(requeue).await {
+                tracing::info!(id, topic, "returned to the queue (shutting down)");
+            }
+            Outcome::Requeued
+        }
+    }
+}
