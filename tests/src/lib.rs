@@ -2,6 +2,9 @@
 //! binaries and how to start them together. The sandboxes (Koji, Pagure, FASJSON,
 //! Testing Farm) join here as their issues land.
 
+pub mod deploy;
 pub mod harness;
+pub mod kustomize;
 pub mod sandbox;
 pub mod stack;
+pub mod triggers;
