@@ -234,7 +234,9 @@ async fn koji_down_records_a_retry_and_recovery_builds_exactly_once() {
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
     let (submitted, key) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::submit::Submitted::Task(_)), "{submitted:?}");
-    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid))).await.unwrap();
+    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid)))
+        .await
+        .unwrap();
     assert_eq!(h.koji.builds().len(), 1);
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
     assert_eq!(flag.status, "pending");
@@ -253,7 +255,9 @@ async fn retries_run_out_into_an_error_flag() {
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
     let (submitted, key) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::submit::Submitted::Failed(_)));
-    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid))).await.unwrap();
+    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid)))
+        .await
+        .unwrap();
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
     assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("error", "Submit of the build failed."));
     let status: String =
