@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use fedora_ci::config::Config;
 use fedora_ci::messages::Topic;
 use serde_yaml_ng::Value;
 
@@ -50,7 +51,8 @@ pub struct Claim {
     pub extensions: BTreeMap<String, String>,
 }
 
-fn ext(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+/// CloudEvent extensions (or other attributes) from `(name, value)` pairs.
+pub fn ext(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
@@ -188,6 +190,34 @@ pub fn secret_templates(repo: &Repo) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// One rendered overlay (`stg` or `prod`, its directory's name).
+struct Rendered {
+    overlay: String,
+    resources: Vec<Value>,
+}
+
+impl Rendered {
+    fn of_kind<'a>(&'a self, group: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Value> {
+        self.resources.iter().filter(move |r| group_kind(r) == (group, kind))
+    }
+
+    fn find(&self, group: &str, kind: &str, name: &str) -> Option<&Value> {
+        self.resources.iter().find(|r| group_kind(r) == (group, kind) && name_of(r) == name)
+    }
+
+    fn config_map_keys(&self, name: &str) -> Option<Vec<String>> {
+        let data = self.find("", "ConfigMap", name)?.get("data").and_then(Value::as_mapping);
+        Some(data.into_iter().flatten().filter_map(|(k, _)| k.as_str().map(str::to_owned)).collect())
+    }
+}
+
+/// What the checks compare the manifests with, read once per overlay.
+struct Facts {
+    variables: BTreeSet<String>,
+    templates: BTreeMap<String, BTreeSet<String>>,
+    port: Option<u16>,
+}
+
 /// A pod template somewhere in a rendered object, with what deploys it.
 struct Workload<'a> {
     what: String,
@@ -220,305 +250,293 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
-/// Everything that is wrong with one rendered overlay (`stg` or `prod`, the
-/// directory's name) of `repo`; empty when it is deployable.
+/// Everything that is wrong with one overlay of `repo` (`stg` or `prod`, the
+/// directory's name); empty when it is deployable.
 pub fn check_overlay(repo: &Repo, overlay_dir: &Path) -> Vec<String> {
     let overlay = overlay_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-    let resources = match kustomize::build(overlay_dir) {
-        Ok(r) => r,
+    let rendered = match kustomize::build(overlay_dir) {
+        Ok(resources) => Rendered { overlay, resources },
         Err(e) => return vec![format!("{overlay}: does not render: {e:#}")],
     };
-    let mut problems = Vec::new();
-    let mut problem = |p: String| problems.push(format!("{overlay}: {p}"));
-    let find = |group: &str, kind: &str, name: &str| {
-        resources.iter().find(|r| group_kind(r) == (group, kind) && name_of(r) == name)
-    };
-    let services: BTreeSet<&str> =
-        resources.iter().filter(|r| group_kind(r) == ("serving.knative.dev", "Service")).map(name_of).collect();
-    let known = config_variables(repo);
-    let templates = secret_templates(repo);
-    let port = containerfile_port(repo);
+    let facts =
+        Facts { variables: config_variables(repo), templates: secret_templates(repo), port: containerfile_port(repo) };
+    let mut problems = check_workloads(&rendered, &facts);
+    problems.extend(check_services(&rendered));
+    problems.extend(check_references(&rendered));
+    match overlay_config(&rendered) {
+        Ok(config) => problems.extend(check_routing(&rendered, &config)),
+        Err(problem) => problems.push(problem),
+    }
+    problems.into_iter().map(|p| format!("{}: {p}", rendered.overlay)).collect()
+}
 
-    // --- workloads: images, ports, env, secrets, scaling, probes ---------------
+/// Images, ports, env, secrets, probes and resources of every pod template.
+fn check_workloads(rendered: &Rendered, facts: &Facts) -> Vec<String> {
+    let mut problems = Vec::new();
     let mut deployed = BTreeSet::new();
-    for w in workloads(&resources) {
-        let mounts: BTreeMap<&str, &str> = items(w.pod.get("volumes"))
-            .filter_map(|v| Some((v.get("name")?.as_str()?, s(v, &["secret", "secretName"])?)))
-            .collect();
+    for w in workloads(&rendered.resources) {
         for volume in items(w.pod.get("volumes")) {
-            if let Some(secret) = s(volume, &["secret", "secretName"]).filter(|n| !templates.contains_key(*n)) {
-                problem(format!("{}: secret '{secret}' has no template in secrets.example/", w.what));
+            if let Some(secret) = s(volume, &["secret", "secretName"]).filter(|n| !facts.templates.contains_key(*n)) {
+                problems.push(format!("{}: secret '{secret}' has no template in secrets.example/", w.what));
             }
-            if let Some(cm) = s(volume, &["configMap", "name"]).filter(|n| find("", "ConfigMap", n).is_none()) {
-                problem(format!("{}: ConfigMap '{cm}' does not exist", w.what));
+            if let Some(cm) = s(volume, &["configMap", "name"]).filter(|n| rendered.find("", "ConfigMap", n).is_none())
+            {
+                problems.push(format!("{}: ConfigMap '{cm}' does not exist", w.what));
             }
         }
         let containers: Vec<&Value> = items(w.pod.get("containers")).collect();
         if containers.len() != 1 {
-            problem(format!("{}: expected one container, found {}", w.what, containers.len()));
+            problems.push(format!("{}: expected one container, found {}", w.what, containers.len()));
         }
-        for c in containers {
-            let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
-            let (image_name, tag) = split_image(image);
-            let function = image_name.strip_prefix(&format!("{IMAGE_REPOSITORY}/fedora-ci-")).unwrap_or_default();
-            if !FUNCTIONS.contains(&function) {
-                problem(format!("{}: image '{image}' is not {IMAGE_REPOSITORY}/fedora-ci-<function>", w.what));
-            }
-            if tag != format!(":{overlay}") {
-                problem(format!("{}: image '{image}' should run the '{overlay}' tag", w.what));
-            }
-            deployed.insert(function.to_owned());
-            match w.kind {
-                "Service" if w.name != function => problem(format!("{}: runs the {function} image", w.what)),
-                "ContainerSource" if function != "fedmsg-bridge" => {
-                    problem(format!("{}: only the bridge runs as a ContainerSource", w.what))
-                }
-                "Job" => {
-                    let args: Vec<&str> = items(c.get("args")).filter_map(Value::as_str).collect();
-                    if args != ["--migrate"] || function == "fedmsg-bridge" {
-                        problem(format!(
-                            "{}: a Job runs `<database function> --migrate`, not {function} {args:?}",
-                            w.what
-                        ));
-                    }
-                }
-                _ => {}
-            }
-            let ports: Vec<u64> = items(c.get("ports")).filter_map(|p| p.get("containerPort")?.as_u64()).collect();
-            if w.kind != "Job" && (ports.len() != 1 || port.map(u64::from) != ports.first().copied()) {
-                problem(format!(
-                    "{}: container ports {ports:?} do not match the Containerfile's EXPOSE {port:?}",
-                    w.what
-                ));
-            }
-
-            // Env: every variable must be one the function reads.
-            let mut env: BTreeMap<String, Option<String>> = BTreeMap::new();
-            for e in items(c.get("env")) {
-                let name = s(e, &["name"]).unwrap_or_default().to_owned();
-                if let Some(secret) = s(e, &["valueFrom", "secretKeyRef", "name"]) {
-                    problem(format!(
-                        "{}: {name} takes secret '{secret}' as a value; mount it and use {name}_FILE",
-                        w.what
-                    ));
-                }
-                env.insert(name, s(e, &["value"]).map(str::to_owned));
-            }
-            for from in items(c.get("envFrom")) {
-                let Some(cm_name) = s(from, &["configMapRef", "name"]) else {
-                    problem(format!("{}: envFrom other than a ConfigMap", w.what));
-                    continue;
-                };
-                match find("", "ConfigMap", cm_name) {
-                    None => problem(format!("{}: ConfigMap '{cm_name}' does not exist", w.what)),
-                    Some(cm) => {
-                        for key in cm
-                            .get("data")
-                            .and_then(Value::as_mapping)
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|(k, _)| k.as_str())
-                        {
-                            env.insert(key.to_owned(), None);
-                        }
-                    }
-                }
-            }
-            for name in env.keys() {
-                let allowed =
-                    known.contains(name) || (function == "fedmsg-bridge" && BRIDGE_VARIABLES.contains(&name.as_str()));
-                if !allowed {
-                    problem(format!("{}: sets {name}, which {function} does not read", w.what));
-                }
-            }
-            if let Some(Some(p)) = env.get("PORT").filter(|p| p.as_deref() != Some("8080")) {
-                problem(format!("{}: PORT={p} but the image listens on 8080", w.what));
-            }
-            // Secret files: each path must be inside a mounted secret, as a key its
-            // template has.
-            let secret_mounts: Vec<(&str, &str)> = items(c.get("volumeMounts"))
-                .filter_map(|m| Some((s(m, &["mountPath"])?, *mounts.get(s(m, &["name"])?)?)))
-                .collect();
-            for (name, value) in &env {
-                let Some(path) = value.as_deref().filter(|v| v.starts_with("/run/secrets/")) else {
-                    if name.ends_with("_FILE") {
-                        problem(format!("{}: {name} is not a path to a mounted secret", w.what));
-                    }
-                    continue;
-                };
-                let hit = secret_mounts
-                    .iter()
-                    .find_map(|(dir, secret)| Some((*secret, path.strip_prefix(dir)?.strip_prefix('/')?)));
-                match hit {
-                    None => problem(format!("{}: {name}={path} is not inside a mounted secret", w.what)),
-                    Some((secret, key)) if !templates.get(secret).is_some_and(|k| k.contains(key)) => problem(format!(
-                        "{}: {name} reads key '{key}' of secret '{secret}', not in its template",
-                        w.what
-                    )),
-                    Some(_) => {}
-                }
-            }
-            if w.kind != "Job" {
-                for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
-                    if s(c, &[probe, "httpGet", "path"]) != Some(path) {
-                        problem(format!("{}: {probe} must GET {path}", w.what));
-                    }
-                }
-            }
-            for limit in [["requests", "memory"], ["limits", "memory"]] {
-                if c.get("resources").and_then(|r| r.get(limit[0])).and_then(|r| r.get(limit[1])).is_none() {
-                    problem(format!("{}: no resources.{}.{}", w.what, limit[0], limit[1]));
-                }
-            }
+        for container in containers {
+            deployed.insert(check_container(rendered, facts, &w, container, &mut problems));
         }
     }
     for function in FUNCTIONS {
         if !deployed.contains(function) {
-            problem(format!("function {function} is not deployed"));
+            problems.push(format!("function {function} is not deployed"));
+        }
+    }
+    problems
+}
+
+/// Checks one container; returns the function its image runs.
+fn check_container(
+    rendered: &Rendered,
+    facts: &Facts,
+    w: &Workload<'_>,
+    c: &Value,
+    problems: &mut Vec<String>,
+) -> String {
+    let mut problem = |p: String| problems.push(format!("{}: {p}", w.what));
+    let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
+    let (image_name, tag) = split_image(image);
+    let function = image_name.strip_prefix(&format!("{IMAGE_REPOSITORY}/fedora-ci-")).unwrap_or_default();
+    if !FUNCTIONS.contains(&function) {
+        problem(format!("image '{image}' is not {IMAGE_REPOSITORY}/fedora-ci-<function>"));
+    }
+    if tag != format!(":{}", rendered.overlay) {
+        problem(format!("image '{image}' should run the '{}' tag", rendered.overlay));
+    }
+    match w.kind {
+        "Service" if w.name != function => problem(format!("runs the {function} image")),
+        "ContainerSource" if function != "fedmsg-bridge" => problem("only the bridge runs as a ContainerSource".into()),
+        "Job" => {
+            let args: Vec<&str> = items(c.get("args")).filter_map(Value::as_str).collect();
+            if args != ["--migrate"] || function == "fedmsg-bridge" {
+                problem(format!("a Job runs `<database function> --migrate`, not {function} {args:?}"));
+            }
+        }
+        _ => {}
+    }
+    let ports: Vec<u64> = items(c.get("ports")).filter_map(|p| p.get("containerPort")?.as_u64()).collect();
+    if w.kind != "Job" && (ports.len() != 1 || facts.port.map(u64::from) != ports.first().copied()) {
+        problem(format!("container ports {ports:?} do not match the Containerfile's EXPOSE {:?}", facts.port));
+    }
+
+    // Env: every variable, set directly or through a ConfigMap, must be one the
+    // function reads.
+    let mut env: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for e in items(c.get("env")) {
+        let name = s(e, &["name"]).unwrap_or_default().to_owned();
+        if let Some(secret) = s(e, &["valueFrom", "secretKeyRef", "name"]) {
+            problem(format!("{name} takes secret '{secret}' as a value; mount it and use {name}_FILE"));
+        }
+        env.insert(name, s(e, &["value"]).map(str::to_owned));
+    }
+    for from in items(c.get("envFrom")) {
+        let Some(cm) = s(from, &["configMapRef", "name"]) else {
+            problem("envFrom other than a ConfigMap".into());
+            continue;
+        };
+        match rendered.config_map_keys(cm) {
+            None => problem(format!("ConfigMap '{cm}' does not exist")),
+            Some(keys) => env.extend(keys.into_iter().map(|k| (k, None))),
+        }
+    }
+    for name in env.keys() {
+        let bridge_only = function == "fedmsg-bridge" && BRIDGE_VARIABLES.contains(&name.as_str());
+        if !facts.variables.contains(name) && !bridge_only {
+            problem(format!("sets {name}, which {function} does not read"));
+        }
+    }
+    if let Some(Some(p)) = env.get("PORT").filter(|p| p.as_deref() != Some("8080")) {
+        problem(format!("PORT={p} but the image listens on 8080"));
+    }
+
+    // Secret files: each path must be inside a mounted secret, as a key its
+    // template has.
+    let secret_volumes: BTreeMap<&str, &str> = items(w.pod.get("volumes"))
+        .filter_map(|v| Some((v.get("name")?.as_str()?, s(v, &["secret", "secretName"])?)))
+        .collect();
+    let secret_mounts: Vec<(&str, &str)> = items(c.get("volumeMounts"))
+        .filter_map(|m| Some((s(m, &["mountPath"])?, *secret_volumes.get(s(m, &["name"])?)?)))
+        .collect();
+    for (name, value) in &env {
+        let Some(path) = value.as_deref().filter(|v| v.starts_with("/run/secrets/")) else {
+            if name.ends_with("_FILE") {
+                problem(format!("{name} is not a path to a mounted secret"));
+            }
+            continue;
+        };
+        let mounted =
+            secret_mounts.iter().find_map(|(dir, secret)| Some((*secret, path.strip_prefix(dir)?.strip_prefix('/')?)));
+        match mounted {
+            None => problem(format!("{name}={path} is not inside a mounted secret")),
+            Some((secret, key)) if !facts.templates.get(secret).is_some_and(|k| k.contains(key)) => {
+                problem(format!("{name} reads key '{key}' of secret '{secret}', not in its template"))
+            }
+            Some(_) => {}
         }
     }
 
-    // --- Knative Services: scaling and visibility ------------------------------
-    for svc in resources.iter().filter(|r| group_kind(r) == ("serving.knative.dev", "Service")) {
+    if w.kind != "Job" {
+        for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+            if s(c, &[probe, "httpGet", "path"]) != Some(path) {
+                problem(format!("{probe} must GET {path}"));
+            }
+        }
+    }
+    for (section, resource) in [("requests", "memory"), ("limits", "memory")] {
+        if c.get("resources").and_then(|r| r.get(section)).and_then(|r| r.get(resource)).is_none() {
+            problem(format!("no resources.{section}.{resource}"));
+        }
+    }
+    function.to_owned()
+}
+
+/// Knative Services: scale to zero with a cap, and only the public ones public.
+fn check_services(rendered: &Rendered) -> Vec<String> {
+    let mut problems = Vec::new();
+    for svc in rendered.of_kind("serving.knative.dev", "Service") {
         let name = name_of(svc);
-        let annotations = svc
-            .get("spec")
-            .and_then(|s| s.get("template"))
-            .and_then(|t| t.get("metadata"))
-            .and_then(|m| m.get("annotations"));
-        let annotation = |k: &str| annotations.and_then(|a| a.get(k)).and_then(Value::as_str);
+        let annotation = |k: &str| s(svc, &["spec", "template", "metadata", "annotations", k]);
         if annotation("autoscaling.knative.dev/min-scale") != Some("0") {
-            problem(format!("Service {name}: must scale to zero (min-scale \"0\")"));
+            problems.push(format!("Service {name}: must scale to zero (min-scale \"0\")"));
         }
         if annotation("autoscaling.knative.dev/max-scale").and_then(|m| m.parse::<u32>().ok()).is_none_or(|m| m < 1) {
-            problem(format!("Service {name}: needs a max-scale cap"));
+            problems.push(format!("Service {name}: needs a max-scale cap"));
         }
         let local = s(svc, &["metadata", "labels", "networking.knative.dev/visibility"]) == Some("cluster-local");
         if local == PUBLIC_FUNCTIONS.contains(&name) {
             let want = if local { "public" } else { "cluster-local" };
-            problem(format!("Service {name}: must be {want}"));
+            problems.push(format!("Service {name}: must be {want}"));
         }
     }
+    problems
+}
 
-    // --- config: the overlay's ConfigMap through the real config loader ---------
-    let config_map = resources
-        .iter()
-        .find(|r| group_kind(r) == ("", "ConfigMap") && name_of(r).starts_with("fedora-ci-config"))
-        .and_then(|cm| cm.get("data"))
-        .and_then(|d| serde_yaml_ng::from_value::<BTreeMap<String, String>>(d.clone()).ok())
-        .unwrap_or_default();
+/// The overlay's `fedora-ci-config` through the functions' own config loader.
+fn overlay_config(rendered: &Rendered) -> Result<Config, String> {
+    let data: BTreeMap<String, String> = rendered
+        .of_kind("", "ConfigMap")
+        .find(|r| name_of(r).starts_with("fedora-ci-config-"))
+        .and_then(|cm| serde_yaml_ng::from_value(cm.get("data")?.clone()).ok())
+        .ok_or("no ConfigMap fedora-ci-config with string data")?;
     let source = |k: &str| match k {
+        // A secret file in the cluster; any valid value will do here.
         "DATABASE_URL" => Some("postgres://check@localhost/check".to_owned()),
-        _ => config_map.get(k).cloned(),
+        _ => data.get(k).cloned(),
     };
-    let config = match fedora_ci::config::Config::from_source(&source) {
-        Ok(c) => c,
-        Err(e) => {
-            problem(format!("ConfigMap fedora-ci-config is rejected by the functions: {e}"));
-            return problems;
-        }
-    };
-    if config.deployment.as_str() != overlay {
-        problem(format!("FEDORA_CI_DEPLOYMENT is {} in overlay {overlay}", config.deployment.as_str()));
+    let config = Config::from_source(&source)
+        .map_err(|e| format!("ConfigMap fedora-ci-config is rejected by the functions: {e}"))?;
+    if config.deployment.as_str() != rendered.overlay {
+        return Err(format!("FEDORA_CI_DEPLOYMENT is {} in overlay {}", config.deployment.as_str(), rendered.overlay));
     }
+    Ok(config)
+}
 
-    // --- routing: every Trigger, every claim ------------------------------------
-    let routes = match triggers::from_resources(&resources) {
+/// Every Trigger points at something real, and every claimed event reaches
+/// exactly its function while foreign events reach nothing.
+fn check_routing(rendered: &Rendered, config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let routes = match triggers::from_resources(&rendered.resources) {
         Ok(r) => r,
-        Err(e) => {
-            problem(format!("{e:#}"));
-            return problems;
-        }
+        Err(e) => return vec![format!("{e:#}")],
     };
-    for trigger in resources.iter().filter(|r| group_kind(r) == ("eventing.knative.dev", "Trigger")) {
+    for trigger in rendered.of_kind("eventing.knative.dev", "Trigger") {
         let broker = s(trigger, &["spec", "broker"]).unwrap_or_default();
-        if find("eventing.knative.dev", "Broker", broker).is_none() {
-            problem(format!("Trigger {}: Broker '{broker}' does not exist", name_of(trigger)));
-        }
-    }
-    for route in &routes {
-        if !services.contains(route.subscriber.as_str()) {
-            problem(format!("Trigger {}: subscriber Service '{}' does not exist", route.name, route.subscriber));
-        }
-        if let Some(t) = route
-            .filters
-            .get("type")
-            .filter(|t| t.starts_with("org.fedoraproject.") && !t.starts_with(&config.topic_prefix))
-        {
-            problem(format!(
-                "Trigger {}: type {t} is not under FEDORA_CI_TOPIC_PREFIX {}",
-                route.name, config.topic_prefix
-            ));
+        if rendered.find("eventing.knative.dev", "Broker", broker).is_none() {
+            problems.push(format!("Trigger {}: Broker '{broker}' does not exist", name_of(trigger)));
         }
     }
     let claims = claims(&config.topic_prefix, &config.koji.users);
+    for route in &routes {
+        if rendered.find("serving.knative.dev", "Service", &route.subscriber).is_none() {
+            problems.push(format!("Trigger {}: subscriber Service '{}' does not exist", route.name, route.subscriber));
+        }
+        match route.filters.get("type") {
+            None => problems.push(format!("Trigger {}: no type filter", route.name)),
+            Some(t) if t.starts_with("org.fedoraproject.") && !t.starts_with(&config.topic_prefix) => problems.push(
+                format!("Trigger {}: type {t} is not under FEDORA_CI_TOPIC_PREFIX {}", route.name, config.topic_prefix),
+            ),
+            Some(_) => {}
+        }
+        let claimed =
+            claims.iter().any(|c| c.function == route.subscriber && route.matches(&c.event_type, &c.extensions));
+        if !claimed {
+            problems.push(format!(
+                "Trigger {}: routes {:?} to {}, which does not handle it",
+                route.name, route.filters, route.subscriber
+            ));
+        }
+    }
     for claim in &claims {
         let got = routes.routes_to(&claim.event_type, &claim.extensions);
         if got != [claim.function] {
-            problem(format!(
+            problems.push(format!(
                 "{} {:?} should reach exactly [{}], reaches {got:?}",
                 claim.event_type, claim.extensions, claim.function
             ));
         }
     }
-    for route in &routes {
-        let claimed =
-            claims.iter().any(|c| c.function == route.subscriber && route.matches(&c.event_type, &c.extensions));
-        if !claimed {
-            problem(format!(
-                "Trigger {}: routes {:?} to {}, which does not handle it",
-                route.name, route.filters, route.subscriber
-            ));
-        }
-        if !route.filters.contains_key("type") {
-            problem(format!("Trigger {}: no type filter", route.name));
-        }
-    }
     for (event_type, extensions) in foreign_events(&config.topic_prefix) {
         let got = routes.routes_to(&event_type, &extensions);
         if !got.is_empty() {
-            problem(format!("{event_type} {extensions:?} is not ours but wakes {got:?}"));
+            problems.push(format!("{event_type} {extensions:?} is not ours but wakes {got:?}"));
         }
     }
+    problems
+}
 
-    // --- sources, dead letters, hostnames ---------------------------------------
-    for r in &resources {
+/// Sources' sinks, the Broker's dead-letter sink and the DomainMappings point at
+/// objects that exist; the poller ticks every 5 minutes.
+fn check_references(rendered: &Rendered) -> Vec<String> {
+    let mut problems = Vec::new();
+    for r in &rendered.resources {
         let (group, kind) = group_kind(r);
-        let refs: Vec<&Value> = match (group, kind) {
-            ("sources.knative.dev", _) => {
-                r.get("spec").and_then(|s| s.get("sink")).and_then(|s| s.get("ref")).into_iter().collect()
+        let reference = match (group, kind) {
+            ("sources.knative.dev", _) => r.get("spec").and_then(|s| s.get("sink")).and_then(|s| s.get("ref")),
+            ("eventing.knative.dev", "Broker") => {
+                let dls = r.get("spec").and_then(|s| s.get("delivery")).and_then(|d| d.get("deadLetterSink"));
+                if dls.is_none() {
+                    problems.push(format!("Broker {}: no dead-letter sink", name_of(r)));
+                }
+                dls.and_then(|d| d.get("ref"))
             }
-            ("eventing.knative.dev", "Broker") => s(r, &["spec", "delivery", "deadLetterSink", "ref", "name"])
-                .map_or_else(
-                    || {
-                        problem(format!("Broker {}: no dead-letter sink", name_of(r)));
-                        vec![]
-                    },
-                    |_| vec![&r["spec"]["delivery"]["deadLetterSink"]["ref"]],
-                ),
             ("serving.knative.dev", "DomainMapping") => {
                 let target = s(r, &["spec", "ref", "name"]).unwrap_or_default();
                 if !PUBLIC_FUNCTIONS.contains(&target) {
-                    problem(format!("DomainMapping {}: {target} is not a public function", name_of(r)));
+                    problems.push(format!("DomainMapping {}: {target} is not a public function", name_of(r)));
                 }
-                r.get("spec").and_then(|s| s.get("ref")).into_iter().collect()
+                r.get("spec").and_then(|s| s.get("ref"))
             }
-            _ => vec![],
+            _ => continue,
         };
-        for reference in refs {
-            let (g, k) = group_kind(reference);
-            let n = reference.get("name").and_then(Value::as_str).unwrap_or_default();
-            if find(g, k, n).is_none() {
-                problem(format!("{kind} {}: refers to {k} '{n}', which does not exist", name_of(r)));
-            }
+        let Some(reference) = reference else {
+            problems.push(format!("{kind} {}: refers to nothing", name_of(r)));
+            continue;
+        };
+        let (g, k) = group_kind(reference);
+        let n = reference.get("name").and_then(Value::as_str).unwrap_or_default();
+        if rendered.find(g, k, n).is_none() {
+            problems.push(format!("{kind} {}: refers to {k} '{n}', which does not exist", name_of(r)));
         }
     }
-    if let Some(ping) = resources.iter().find(|r| group_kind(r) == ("sources.knative.dev", "PingSource")) {
-        if s(ping, &["spec", "schedule"]) != Some("*/5 * * * *") {
-            problem("PingSource: the poller ticks every 5 minutes".to_owned());
-        }
-    } else {
-        problem("no PingSource for the result-poller".to_owned());
+    match rendered.of_kind("sources.knative.dev", "PingSource").next() {
+        Some(ping) if s(ping, &["spec", "schedule"]) == Some("*/5 * * * *") => {}
+        Some(_) => problems.push("PingSource: the poller ticks every 5 minutes".to_owned()),
+        None => problems.push("no PingSource for the result-poller".to_owned()),
     }
     problems
 }
@@ -573,7 +591,7 @@ pub fn check_compose(repo: &Repo) -> Vec<String> {
         }
         let env: BTreeMap<String, String> = match svc.get("environment") {
             Some(Value::Mapping(m)) => {
-                m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_owned(), kustomize_scalar(v)))).collect()
+                m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_owned(), scalar_text(v)))).collect()
             }
             Some(_) => {
                 problems.push(format!("{what}: write environment as a mapping"));
@@ -592,7 +610,7 @@ pub fn check_compose(repo: &Repo) -> Vec<String> {
             problems.push(format!("{what}: PORT={container_port} but the image EXPOSEs {port}"));
         }
         for p in items(svc.get("ports")) {
-            let text = kustomize_scalar(p);
+            let text = scalar_text(p);
             if text.rsplit(':').next() != Some(&port.to_string()) {
                 problems.push(format!("{what}: port mapping '{text}' does not end at the container's {port}"));
             }
@@ -609,6 +627,10 @@ pub fn check_compose(repo: &Repo) -> Vec<String> {
     problems
 }
 
+fn scalar_text(v: &Value) -> String {
+    kustomize::scalar_string(v).unwrap_or_default()
+}
+
 /// `${VAR:-default}` → `default` (compose interpolation with nothing set).
 fn compose_default(value: &str) -> String {
     let mut out = String::new();
@@ -622,15 +644,6 @@ fn compose_default(value: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn kustomize_scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => String::new(),
-    }
 }
 
 /// The Containerfile: multi-stage, per-function build arg, a runtime stage without
@@ -676,6 +689,10 @@ pub fn check_containerfile(repo: &Repo) -> Vec<String> {
         Some(e) if e.starts_with('[') => {}
         _ => problems.push("Containerfile: ENTRYPOINT must be exec form (there is no shell)".to_owned()),
     }
+    let ignored = std::fs::read_to_string(repo.root.join(".containerignore")).unwrap_or_default();
+    if !ignored.lines().any(|l| l.trim().trim_end_matches('/') == "target") {
+        problems.push(".containerignore: keep target/ out of the build context".to_owned());
+    }
     for lib in KERBEROS_LIBRARIES {
         if !text.contains(lib) {
             problems.push(format!("Containerfile: the runtime image lacks {lib} (GSSAPI login to Koji)"));
@@ -718,20 +735,80 @@ pub fn check_release_profile(repo: &Repo) -> Vec<String> {
     problems
 }
 
+/// The section headers of a 64-bit little-endian ELF file (x86_64, aarch64).
+struct Elf {
+    bytes: Vec<u8>,
+    /// (type, offset, size, link) of each section.
+    sections: Vec<(u32, usize, usize, usize)>,
+}
+
+impl Elf {
+    fn read(path: &Path) -> std::io::Result<Elf> {
+        let bytes = std::fs::read(path)?;
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not a 64-bit little-endian ELF");
+        if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+            return Err(bad());
+        }
+        let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+        let (shoff, shentsize, shnum) = (u64_at(&bytes, 0x28), u16_at(0x3a), u16_at(0x3c));
+        let mut sections = Vec::new();
+        for i in 0..shnum {
+            let h = shoff + i * shentsize;
+            if h + 64 > bytes.len() {
+                return Err(bad());
+            }
+            let kind = u32::from_le_bytes(bytes[h + 4..h + 8].try_into().expect("4 bytes"));
+            let link = u32::from_le_bytes(bytes[h + 40..h + 44].try_into().expect("4 bytes")) as usize;
+            sections.push((kind, u64_at(&bytes, h + 24), u64_at(&bytes, h + 32), link));
+        }
+        Ok(Elf { bytes, sections })
+    }
+}
+
+fn u64_at(bytes: &[u8], o: usize) -> usize {
+    u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes")) as usize
+}
+
+const SHT_SYMTAB: u32 = 2;
+const SHT_DYNAMIC: u32 = 6;
+const DT_NEEDED: usize = 1;
+
 /// Whether an ELF file has no symbol table (`.symtab`), i.e. was stripped.
 pub fn elf_is_stripped(path: &Path) -> std::io::Result<bool> {
-    let bytes = std::fs::read(path)?;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not a 64-bit little-endian ELF");
-    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
-        return Err(bad());
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
-    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
-    let (shoff, shentsize, shnum) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
-    // SHT_SYMTAB = 2: present unless stripped.
-    Ok((0..shnum).all(|i| {
-        let header = shoff + i * shentsize;
-        header + 8 > bytes.len() || u32_at(header + 4) != 2
-    }))
+    Ok(Elf::read(path)?.sections.iter().all(|s| s.0 != SHT_SYMTAB))
 }
+
+/// The shared libraries an ELF executable loads (`DT_NEEDED`), as `ldd` would
+/// list them before resolving: what the runtime image must contain.
+pub fn elf_needed(path: &Path) -> std::io::Result<Vec<String>> {
+    let elf = Elf::read(path)?;
+    let mut out = Vec::new();
+    for &(_, offset, size, link) in elf.sections.iter().filter(|s| s.0 == SHT_DYNAMIC) {
+        let Some(&(_, strtab, _, _)) = elf.sections.get(link) else { continue };
+        for entry in (offset..offset + size).step_by(16).take_while(|e| e + 16 <= elf.bytes.len()) {
+            if u64_at(&elf.bytes, entry) == DT_NEEDED {
+                let start = strtab + u64_at(&elf.bytes, entry + 8);
+                let name = elf.bytes[start..].split(|b| *b == 0).next().unwrap_or_default();
+                out.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What the runtime base (distroless `cc-debian12`) provides: glibc, libgcc,
+/// libstdc++, OpenSSL. With [`KERBEROS_LIBRARIES`], all a function may load.
+pub const RUNTIME_BASE_LIBRARIES: [&str; 12] = [
+    "ld-linux-x86-64.so.2",
+    "ld-linux-aarch64.so.1",
+    "libc.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "libpthread.so.0",
+    "librt.so.1",
+    "libresolv.so.2",
+    "libgcc_s.so.1",
+    "libstdc++.so.6",
+    "libssl.so.3",
+    "libcrypto.so.3",
+];

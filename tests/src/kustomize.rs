@@ -433,8 +433,9 @@ fn str_at<'a>(value: &'a Value, key: &str) -> &'a str {
     value.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// YAML scalars as kustomize reads them (`newTag: 1.2` is the string "1.2").
-fn scalar_string(value: &Value) -> Option<String> {
+/// YAML scalars as text, as kustomize and compose read them (`newTag: 1.2` is the
+/// string "1.2").
+pub fn scalar_string(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

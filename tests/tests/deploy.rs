@@ -6,15 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fedora_ci_tests::deploy::{self, Repo};
+use fedora_ci_tests::deploy::{self, Repo, ext};
 use fedora_ci_tests::kustomize::{self, group_kind, name_of};
 use fedora_ci_tests::triggers::{self, Routing};
 
 const OVERLAYS: [&str; 2] = ["stg", "prod"];
-
-fn ext(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 #[test]
 fn both_overlays_are_deployable() {
@@ -251,6 +247,44 @@ fn containerfile_and_release_profile_make_small_shell_less_images() {
     for binary in built {
         assert!(deploy::elf_is_stripped(&binary).unwrap(), "{} is not stripped", binary.display());
     }
+}
+
+#[test]
+fn function_binaries_load_only_what_the_runtime_image_has() {
+    // The libraries a binary links are the same in debug and release builds; any
+    // function binary that is built (by `cargo test --workspace`, `make run` or a
+    // release build) shows what the runtime stage must provide.
+    let repo = Repo::workspace();
+    let mut checked = 0;
+    for function in fedora_ci_tests::stack::FUNCTIONS {
+        for profile in ["debug", "release"] {
+            let binary = repo.root.join("target").join(profile).join(function);
+            if !binary.is_file() {
+                continue;
+            }
+            checked += 1;
+            let needed = deploy::elf_needed(&binary).unwrap();
+            println!("{}: {needed:?}", binary.display());
+            for lib in needed {
+                assert!(
+                    deploy::RUNTIME_BASE_LIBRARIES.contains(&lib.as_str())
+                        || deploy::KERBEROS_LIBRARIES.contains(&lib.as_str()),
+                    "{} loads {lib}, which the runtime image (distroless cc + Kerberos) lacks: add it to the Containerfile",
+                    binary.display()
+                );
+            }
+        }
+    }
+    if checked == 0 {
+        println!("no function binary built yet; nothing to check");
+    }
+}
+
+#[test]
+fn elf_reading_knows_a_real_executable() {
+    // This test executable: built with symbols, linked against glibc.
+    let me = std::env::current_exe().unwrap();
+    assert!(deploy::elf_needed(&me).unwrap().iter().any(|l| l == "libc.so.6"));
 }
 
 #[test]
