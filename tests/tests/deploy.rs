@@ -65,12 +65,12 @@ fn trigger_table_routes_each_event_to_its_function() {
 }
 
 /// A copy of the parts of the workspace the checks read, with `knative/` editable.
-struct Copy {
+struct TempRepo {
     dir: PathBuf,
 }
 
-impl Copy {
-    fn new(tag: &str) -> Copy {
+impl TempRepo {
+    fn new(tag: &str) -> TempRepo {
         let src = Repo::workspace().root;
         let dir = std::env::temp_dir().join(format!("fci-deploy-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -79,7 +79,7 @@ impl Copy {
         {
             copy_tree(&src.join(part), &dir.join(part));
         }
-        Copy { dir }
+        TempRepo { dir }
     }
 
     fn repo(&self) -> Repo {
@@ -99,7 +99,7 @@ impl Copy {
     }
 }
 
-impl Drop for Copy {
+impl Drop for TempRepo {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -128,7 +128,7 @@ fn assert_fails(problems: &[String], expected: &str) {
 
 #[test]
 fn an_unchanged_copy_passes() {
-    let copy = Copy::new("clean");
+    let copy = TempRepo::new("clean");
     for overlay in OVERLAYS {
         assert_eq!(copy.problems(overlay), Vec::<String>::new());
     }
@@ -136,7 +136,7 @@ fn an_unchanged_copy_passes() {
 
 #[test]
 fn a_trigger_to_a_missing_service_fails() {
-    let copy = Copy::new("subscriber");
+    let copy = TempRepo::new("subscriber");
     copy.edit("knative/base/koji-finished.yaml", "      name: koji-finished\n", "      name: koji-finishd\n");
     let problems = copy.problems("prod");
     assert_fails(&problems, "Trigger koji-finished: subscriber Service 'koji-finishd' does not exist");
@@ -145,7 +145,7 @@ fn a_trigger_to_a_missing_service_fails() {
 
 #[test]
 fn a_trigger_for_the_wrong_koji_user_fails() {
-    let copy = Copy::new("kojiowner");
+    let copy = TempRepo::new("kojiowner");
     copy.edit("knative/overlays/prod/patches.yaml", "kojiowner: packit-ci", "kojiowner: packit");
     assert_fails(&copy.problems("prod"), "should reach exactly [koji-finished], reaches []");
 }
@@ -154,7 +154,7 @@ fn a_trigger_for_the_wrong_koji_user_fails() {
 fn a_trigger_without_its_namespace_filter_fails() {
     // Without `pagurenamespace`, PRs on every namespace would wake pr-opened, and
     // the rpms and tests Triggers would deliver each rpms PR twice.
-    let copy = Copy::new("namespace");
+    let copy = TempRepo::new("namespace");
     copy.edit("knative/base/pr-opened.yaml", "      pagurenamespace: tests\n", "");
     let problems = copy.problems("prod");
     assert_fails(&problems, "reaches [\"pr-opened\", \"pr-opened\"]");
@@ -163,7 +163,7 @@ fn a_trigger_without_its_namespace_filter_fails() {
 
 #[test]
 fn a_stg_trigger_left_on_a_prod_topic_fails() {
-    let copy = Copy::new("prefix");
+    let copy = TempRepo::new("prefix");
     copy.edit(
         "knative/overlays/stg/patches.yaml",
         "type: org.fedoraproject.stg.pagure.pull-request.rebased",
@@ -174,7 +174,7 @@ fn a_stg_trigger_left_on_a_prod_topic_fails() {
 
 #[test]
 fn a_type_routed_to_the_wrong_function_fails() {
-    let copy = Copy::new("wrong-function");
+    let copy = TempRepo::new("wrong-function");
     copy.edit(
         "knative/base/tf-finished.yaml",
         "    ref:\n      apiVersion: serving.knative.dev/v1\n      kind: Service\n      name: tf-finished",
@@ -187,7 +187,7 @@ fn a_type_routed_to_the_wrong_function_fails() {
 
 #[test]
 fn unknown_env_and_untemplated_secrets_fail() {
-    let copy = Copy::new("env");
+    let copy = TempRepo::new("env");
     copy.edit("knative/base/kustomization.yaml", "- RUST_LOG=info", "- RUST_LOG=info\n      - KOJI_USER=packit-ci");
     copy.edit("knative/base/api.yaml", "secretName: fedora-ci-database", "secretName: fedora-ci-db");
     copy.edit("secrets.example/testing-farm.yaml", "  webhook-secret: \"\"\n", "");
@@ -199,7 +199,7 @@ fn unknown_env_and_untemplated_secrets_fail() {
 
 #[test]
 fn a_bad_config_value_fails() {
-    let copy = Copy::new("config");
+    let copy = TempRepo::new("config");
     copy.edit("knative/overlays/stg/kustomization.yaml", "FEDORA_CI_DEPLOYMENT=stg", "FEDORA_CI_DEPLOYMENT=staging");
     assert_fails(&copy.problems("stg"), "rejected by the functions: configuration error: FEDORA_CI_DEPLOYMENT");
 }
@@ -222,7 +222,7 @@ fn compose_matches_the_image_and_the_config() {
 
 #[test]
 fn compose_with_an_unknown_variable_fails() {
-    let copy = Copy::new("compose");
+    let copy = TempRepo::new("compose");
     copy.edit("compose.yaml", "    FEDORA_CI_DEPLOYMENT: stg\n", "    FEDORA_CI_DEPLOYMENT: stg\n    DB_URL: x\n");
     let problems = deploy::check_compose(&copy.repo());
     assert_fails(&problems, "sets DB_URL, which");
