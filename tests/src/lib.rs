@@ -3,7 +3,10 @@
 //! ([`realm`]). The sandboxes (Koji, Pagure, FASJSON, Testing Farm) join
 //! [`sandbox`] as their issues land.
 
+pub mod deploy;
 pub mod harness;
+pub mod kustomize;
 pub mod realm;
 pub mod sandbox;
 pub mod stack;
+pub mod triggers;
