@@ -21,7 +21,7 @@ run: deps
 
 test: deps ansible-venv
 	@scripts/fedora-messaging-venv.sh
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 # Static checks of the deployment (tests/tests/deploy.rs); no cluster, no engine.
 deploy-check: ansible-venv

@@ -194,6 +194,9 @@ pub struct TestingFarmConfig {
     pub webhook_secrets: Vec<Secret>,
     /// Base of the artifacts pages (`<base>/<request id>`).
     pub artifacts_url: Url,
+    /// Where Testing Farm calls us back (tf-finished's public route); its own host
+    /// in the cluster, since the public URL belongs to the api.
+    pub webhook_url: Url,
 }
 
 /// Retry and timeout policy shared by the submitters and the poller.
@@ -315,6 +318,11 @@ impl Config {
             api_key: env.secret("TESTING_FARM_API_KEY")?,
             webhook_secrets,
             artifacts_url: env.url("TESTING_FARM_ARTIFACTS_URL", "https://artifacts.dev.testing-farm.io")?,
+            webhook_url: {
+                let public = env.string("FEDORA_CI_PUBLIC_URL", "https://prod.fedora-ci.packit.dev");
+                let default = format!("{}/testing-farm/results", public.trim_end_matches('/'));
+                env.url("FEDORA_CI_WEBHOOK_URL", &default)?
+            },
         };
 
         let backoff_minutes = env.list("FEDORA_CI_RETRY_BACKOFF_MINUTES");

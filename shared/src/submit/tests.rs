@@ -108,7 +108,7 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
     } else {
         None
     };
-    let webhook_url = format!("{}/testing-farm/results", ctx.config.public_url.as_str().trim_end_matches('/'));
+    let webhook_url = ctx.config.testing_farm.webhook_url.to_string();
     let token = ctx.config.testing_farm.webhook_secrets.first();
     let git_url = row.data.git_url(ctx.config.distgit_url.as_str());
     let payload = suite::payload(
