@@ -102,10 +102,15 @@ pub struct RunningBinary {
 impl RunningBinary {
     /// Starts `exe` with `env` and waits (bounded) until `/healthz` answers.
     pub async fn start(exe: &str, env: &[(&str, String)]) -> RunningBinary {
+        Self::start_with_args(exe, &[], env).await
+    }
+
+    pub async fn start_with_args(exe: &str, args: &[&str], env: &[(&str, String)]) -> RunningBinary {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("fci-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new(exe)
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PORT", port.to_string())

@@ -28,15 +28,21 @@ pub struct Function {
     pub process: RunningBinary,
 }
 
-/// Starts every function against `database_url`; each gets a free port. The
-/// bridge is left out: it needs a broker, a queue and a sink (`AMQP_URL`,
-/// `FEDORA_MESSAGING_QUEUE`, `K_SINK`), which the local stack does not wire yet.
-pub async fn start_all(database_url: &str) -> Vec<Function> {
+/// Starts every function with `env`; each gets a free port. The result-poller
+/// also runs on its own schedule (every minute). The bridge is left out: it needs
+/// a Fedora Messaging queue (`AMQP_URL`, `FEDORA_MESSAGING_QUEUE`) and the broker
+/// as its sink, which `make run` wires only when `AMQP_URL` is set.
+pub async fn start_all(env: &[(String, String)]) -> Vec<Function> {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let mut out = Vec::new();
     for name in FUNCTIONS.into_iter().filter(|f| *f != "fedmsg-bridge") {
         let exe = binary_path(name);
-        let process =
-            RunningBinary::start(exe.to_str().expect("utf-8 path"), &[("DATABASE_URL", database_url.to_owned())]).await;
+        let exe = exe.to_str().expect("utf-8 path");
+        let process = if name == "result-poller" {
+            RunningBinary::start_with_args(exe, &["--schedule", "0 * * * * *"], &env).await
+        } else {
+            RunningBinary::start(exe, &env).await
+        };
         out.push(Function { name, process });
     }
     out

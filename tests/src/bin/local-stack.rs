@@ -1,30 +1,73 @@
-//! `make run`: the whole service on one machine. Finds or starts Postgres (the
-//! embedded default), applies the schema, starts every function, prints the URLs,
-//! and stops everything on Ctrl-C.
+//! `make run`: the whole service on one machine. A fresh database on the embedded
+//! default Postgres, the Koji, Pagure, FASJSON and Testing Farm sandboxes, every
+//! function as its own process, a local broker routing by the Trigger table in
+//! `knative/`, the result-poller on a schedule, and — when the MIT KDC tools are
+//! installed — a throwaway Kerberos realm so the functions log in to the sandbox
+//! Koji hub with a real keytab. Ctrl-C stops everything.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use fedora_ci::devdb::{self, Origin};
+use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::realm::TestRealm;
+use fedora_ci_tests::sandbox::koji::{KojiHub, Verifier};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let server = devdb::server().await.context("finding a PostgreSQL for the local stack")?;
-    let origin = match &server.origin {
-        Origin::Environment => "DATABASE_URL".to_owned(),
-        Origin::LocalServer => "the PostgreSQL on 127.0.0.1:5432".to_owned(),
-        Origin::Container => "a testcontainers PostgreSQL".to_owned(),
-        Origin::LocalCluster(dir) => format!("a local cluster in {}", dir.display()),
+fn main() -> anyhow::Result<()> {
+    // The realm must be in KRB5_CONFIG before any thread exists (the in-process
+    // acceptor reads it); the function processes get it in their environment.
+    let realm = match TestRealm::start() {
+        Ok(Some(realm)) => Some(realm),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("no Kerberos realm ({e}); Koji builds will fail to log in");
+            None
+        }
     };
-    // A database of its own, so a demo never mixes with test data; dropped on exit.
-    let db = devdb::TestDatabase::new().await.context("creating the local database")?;
-    println!("database: {} on {origin}", db.name());
-    let functions = fedora_ci_tests::stack::start_all(&db.url).await;
-    for f in &functions {
-        println!("{:<14} {}", f.name, f.process.url("/"));
+    if let Some(realm) = &realm {
+        // SAFETY: single-threaded here; the runtime is built below.
+        unsafe { std::env::set_var("KRB5_CONFIG", realm.krb5_config()) };
     }
-    println!("\nPOST CloudEvents to a function's URL; Ctrl-C stops everything.");
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(realm))
+}
+
+async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
+    let h = Harness::with_env(&[("KOJI_USERS", "packit-ci"), ("FEDORA_CI_POLL_GRACE_SECONDS", "60")]).await;
+    let mut env = h.env();
+    let mut hub = None;
+    if let Some(realm) = &realm {
+        let keytab = realm.service_keytab();
+        let verifier: Verifier = Arc::new(move |token: &str| fedora_ci_tests::sandbox::spnego::accept(token, &keytab));
+        let kerberized = KojiHub::start_with_verifier(verifier).await;
+        env.retain(|(k, _)| k != "KOJI_HUB_URL");
+        env.push(("KOJI_HUB_URL".into(), kerberized.url().replace("127.0.0.1", "localhost")));
+        env.push(("KOJI_KEYTAB".into(), realm.client_keytab().display().to_string()));
+        env.push(("KRB5_CONFIG".into(), realm.krb5_config().display().to_string()));
+        hub = Some(kerberized);
+    }
+    let functions = fedora_ci_tests::stack::start_all(&env).await;
+    let subscribers: HashMap<String, String> =
+        functions.iter().map(|f| (f.name.to_owned(), f.process.url("/"))).collect();
+    let routes = fedora_ci_tests::triggers::try_load(&fedora_ci_tests::triggers::overlay_dir("prod"))
+        .context("reading the Trigger table in knative/overlays/prod")?;
+    let broker = fedora_ci_tests::broker::start(routes, subscribers).await;
+
+    println!(
+        "database       {} ({})",
+        h.db.name(),
+        if realm.is_some() { "Kerberos realm up" } else { "no Kerberos realm" }
+    );
+    println!("broker         {broker}   <- POST CloudEvents here (routed by knative/ Triggers)");
+    for f in &functions {
+        println!("{:<14} {}   log: {}", f.name, f.process.url("/"), f.process.log.display());
+    }
+    println!("koji hub       {}", hub.as_ref().map(|k| k.url()).unwrap_or_else(|| h.koji.url()));
+    println!("pagure         {}", h.pagure.url);
+    println!("fasjson        {}", h.fas.url);
+    println!("testing farm   {}", h.tf.url);
+    println!("\nCtrl-C stops everything.");
     fedora_ci::serve::shutdown_signal().await;
     drop(functions);
-    drop(db);
     println!("stopped");
     Ok(())
 }
