@@ -85,21 +85,22 @@ async fn execute(
         pr_uid: Some(pr.uid.clone()),
         pr_author: Some(pr.user.name.clone()),
     };
+    let build_data = |trigger: &str| builds::BuildData {
+        src: pr.koji_source(distgit),
+        namespace: head.namespace.clone(),
+        repo: head.repo.clone(),
+        pr_id: head.pr_id,
+        commit_sha: head.commit_sha.clone(),
+        branch: pr.branch.clone(),
+        source_repo_path: source_repo_path.clone(),
+        trigger: trigger.to_owned(),
+        pr_uid: Some(pr.uid.clone()),
+        pr_author: Some(pr.user.name.clone()),
+    };
     match &work {
         Work::Build { targets, dedup, trigger } => {
             for target in targets {
-                let data = builds::BuildData {
-                    src: pr.koji_source(distgit),
-                    namespace: head.namespace.clone(),
-                    repo: head.repo.clone(),
-                    pr_id: head.pr_id,
-                    commit_sha: head.commit_sha.clone(),
-                    branch: pr.branch.clone(),
-                    source_repo_path: source_repo_path.clone(),
-                    trigger: trigger.clone(),
-                    pr_uid: Some(pr.uid.clone()),
-                    pr_author: Some(pr.user.name.clone()),
-                };
+                let data = build_data(trigger);
                 if let Some(build) =
                     builds::create(&mut tx, rows.project_event_id, target, &format!("{dedup}/{target}"), &data).await?
                 {
@@ -128,18 +129,7 @@ async fn execute(
                 None => {
                     // Nothing built yet for this head: build first; the tests follow
                     // the successful build.
-                    let data = builds::BuildData {
-                        src: pr.koji_source(distgit),
-                        namespace: head.namespace.clone(),
-                        repo: head.repo.clone(),
-                        pr_id: head.pr_id,
-                        commit_sha: head.commit_sha.clone(),
-                        branch: pr.branch.clone(),
-                        source_repo_path: source_repo_path.clone(),
-                        trigger: "comment".into(),
-                        pr_uid: Some(pr.uid.clone()),
-                        pr_author: Some(pr.user.name.clone()),
-                    };
+                    let data = build_data("comment");
                     let key = format!("comment:{}/{koji_target}", meta.id);
                     created.extend(builds::create(&mut tx, rows.project_event_id, koji_target, &key, &data).await?);
                 }
