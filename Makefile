@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync
+.PHONY: run demo test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync
 
 help:
 	@echo "make run    start the whole service locally (Postgres found or started for you)"
@@ -21,6 +21,8 @@ run: deps
 
 test: deps ansible-venv
 	@scripts/fedora-messaging-venv.sh
+	# The end-to-end tests start the function binaries as processes.
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 
 # Static checks of the deployment (tests/tests/deploy.rs); no cluster, no engine.
@@ -49,6 +51,11 @@ image:
 	  echo "== $$f"; \
 	  $$build --build-arg FUNCTION=$$f -t $(IMAGE_REPOSITORY)/fedora-ci-$$f:$(IMAGE_TAG) -f Containerfile . || exit 1; \
 	done
+
+# One PR story through `make run`'s stack, checked at the end (tests/src/demo.rs).
+demo: deps
+	$(CARGO) build --workspace --bins
+	$(CARGO) run -q -p fedora-ci-tests --bin local-stack -- --demo
 
 lint:
 	$(CARGO) fmt --all --check

@@ -4,6 +4,7 @@
 //! [`sandbox`] as their issues land.
 
 pub mod broker;
+pub mod demo;
 pub mod deploy;
 pub mod harness;
 pub mod kustomize;

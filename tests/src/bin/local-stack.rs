@@ -65,6 +65,12 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     println!("pagure         {}", h.pagure.url);
     println!("fasjson        {}", h.fas.url);
     println!("testing farm   {}", h.tf.url);
+    if std::env::args().any(|a| a == "--demo") {
+        let hub = hub.as_ref().unwrap_or(&h.koji);
+        let outcome = fedora_ci_tests::demo::play(&broker, hub, &h).await;
+        drop(functions);
+        return outcome;
+    }
     println!("\nCtrl-C stops everything.");
     fedora_ci::serve::shutdown_signal().await;
     drop(functions);

@@ -1,0 +1,73 @@
+//! `make demo`: one whole PR story through the local stack, from the recorded
+//! fixtures — PR opened → scratch build → build finished → the test suite → results
+//! — delivered through the local broker exactly as the cluster would route them.
+
+use anyhow::{Context as _, bail};
+use fedora_ci::messages::KojiTaskState;
+use fedora_ci::testing::Fixture;
+use serde_json::{Value, json};
+
+use crate::harness::Harness;
+use crate::sandbox::koji::KojiHub;
+
+async fn send(broker: &str, fixture: &Fixture, id: &str, extensions: &[(&str, &str)]) -> anyhow::Result<Value> {
+    let mut request = fedora_ci::testing::binary_request(&reqwest::Client::new(), broker, fixture, id);
+    for (name, value) in extensions {
+        request = request.header(format!("ce-{name}"), *value);
+    }
+    let response = request.send().await.context("posting to the local broker")?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{}: broker answered {status}: {body}", fixture.topic);
+    }
+    Ok(body)
+}
+
+/// Plays the story and checks its end state in the database and on the Pagure
+/// sandbox; prints what a packager would see.
+pub async fn play(broker: &str, koji: &KojiHub, h: &Harness) -> anyhow::Result<()> {
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    println!("1. PR rpms/optee_os#2 opened");
+    send(broker, &Fixture::load("pagure_pr_new.json"), "demo-pr", &[("pagurenamespace", "rpms")]).await?;
+    let task = koji.builds().first().map(|b| b.task_id).context("no scratch build was submitted")?;
+    println!("2. scratch build submitted: Koji task {task}");
+
+    koji.set_task_state(task, KojiTaskState::Closed);
+    let mut closed = Fixture::load("koji_build_scratch_end.json");
+    closed.body["id"] = task.into();
+    closed.body["info"]["id"] = task.into();
+    closed.body["owner"] = "packit-ci".into();
+    send(broker, &closed, "demo-closed", &[("kojiowner", "packit-ci"), ("kojimethod", "build")]).await?;
+    let requests = h.tf.requests();
+    println!("3. build finished; {} tests submitted to Testing Farm", requests.len());
+    if requests.len() < 5 {
+        bail!("expected the Fedora CI suite, got {} requests", requests.len());
+    }
+
+    for (i, request) in requests.iter().enumerate() {
+        h.tf.set_state(&request.id, "complete", Some("passed"), None);
+        let token = request.payload["notification"]["webhook"]["token"].clone();
+        let fixture = Fixture {
+            name: "notification".into(),
+            topic: "dev.testing-farm.request.state-changed".into(),
+            body: json!({ "request_id": request.id, "token": token }),
+        };
+        send(broker, &fixture, &format!("demo-tf-{i}"), &[]).await?;
+    }
+    println!("4. Testing Farm reported back");
+
+    let build: String = sqlx::query_scalar("SELECT status FROM koji_build_targets").fetch_one(&h.db.pool).await?;
+    let passed: i64 = sqlx::query_scalar("SELECT count(*) FROM tft_test_run_targets WHERE status = 'passed'")
+        .fetch_one(&h.db.pool)
+        .await?;
+    println!("\nFlags on the PR:");
+    for flag in h.pagure.flags() {
+        println!("  {:<32} {:<8} {}", flag.username, flag.status, flag.comment);
+    }
+    if build != "success" || passed != requests.len() as i64 || h.pagure.flags().iter().any(|f| f.status != "success") {
+        bail!("demo did not end green: build {build}, {passed} of {} tests passed", requests.len());
+    }
+    println!("\ndemo OK: build success, {passed} tests passed, every flag green");
+    Ok(())
+}
