@@ -51,6 +51,20 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     let routes = fedora_ci_tests::triggers::try_load(&fedora_ci_tests::triggers::overlay_dir("prod"))
         .context("reading the Trigger table in knative/overlays/prod")?;
     let broker = fedora_ci_tests::broker::start(routes, subscribers).await;
+    // With a broker to read from, the bridge feeds the local broker like the
+    // ContainerSource feeds the Knative one.
+    let bridge = match std::env::var("AMQP_URL") {
+        Ok(amqp) if !amqp.is_empty() => {
+            let exe = fedora_ci_tests::stack::binary_path("fedmsg-bridge");
+            let env = [
+                ("AMQP_URL", amqp),
+                ("FEDORA_MESSAGING_QUEUE", "fedora-ci-local".to_owned()),
+                ("K_SINK", broker.clone()),
+            ];
+            Some(fedora_ci::testing::RunningBinary::start(exe.to_str().expect("utf-8 path"), &env).await)
+        }
+        _ => None,
+    };
 
     println!(
         "database       {} ({})",
@@ -60,6 +74,12 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     println!("broker         {broker}   <- POST CloudEvents here (routed by knative/ Triggers)");
     for f in &functions {
         println!("{:<14} {}   log: {}", f.name, f.process.url("/"), f.process.log.display());
+    }
+    match &bridge {
+        Some(b) => {
+            println!("fedmsg-bridge  {}   (queue fedora-ci-local → broker)   log: {}", b.url("/"), b.log.display())
+        }
+        None => println!("fedmsg-bridge  not started (set AMQP_URL to consume Fedora Messaging from a broker)"),
     }
     println!("koji hub       {}", hub.as_ref().map(|k| k.url()).unwrap_or_else(|| h.koji.url()));
     println!("pagure         {}", h.pagure.url);
@@ -73,6 +93,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     }
     println!("\nCtrl-C stops everything.");
     fedora_ci::serve::shutdown_signal().await;
+    drop(bridge);
     drop(functions);
     println!("stopped");
     Ok(())
