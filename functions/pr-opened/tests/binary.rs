@@ -104,3 +104,21 @@ async fn migrate_flag_applies_the_schema_and_exits() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly() {
+    let db = TestDatabase::fresh().await;
+    let mut bin = RunningBinary::start(EXE, &[("DATABASE_URL", db.url.clone())]).await;
+    let pid = bin.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = bin.exited() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running 10 s after SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status}: {}", bin.logs());
+    assert!(bin.logs().contains("shutdown signal received"), "{}", bin.logs());
+}
