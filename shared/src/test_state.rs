@@ -26,6 +26,11 @@ pub fn map(info: &RequestInfo) -> Option<Mapped> {
     let summary = info.result.as_ref().and_then(|r| r.summary.clone()).filter(|s| !s.trim().is_empty());
     let overall = info.result.as_ref().and_then(|r| r.overall.as_deref()).unwrap_or("unknown");
     let m = |status, flag, comment: String, stage, result| Mapped { status, flag, comment, stage, result };
+    // A request in `error`, or complete with an `error` result: the same to a packager.
+    let tf_error = || {
+        let comment = format!("Testing Farm error: {}.", summary.as_deref().unwrap_or("no summary"));
+        m("error", FlagStatus::Error, comment, Stage::Error, None)
+    };
     Some(match info.state.as_str() {
         "queued" => m("queued", FlagStatus::Pending, "Tests are queued…".into(), Stage::Queued, None),
         "running" => m("running", FlagStatus::Pending, "Tests are running…".into(), Stage::Running, None),
@@ -35,13 +40,7 @@ pub fn map(info: &RequestInfo) -> Option<Mapped> {
             "skipped" => {
                 m("skipped", FlagStatus::Success, "Tests were skipped.".into(), Stage::Complete, Some("not_applicable"))
             }
-            "error" => m(
-                "error",
-                FlagStatus::Error,
-                format!("Testing Farm error: {}.", summary.as_deref().unwrap_or("no summary")),
-                Stage::Error,
-                None,
-            ),
+            "error" => tf_error(),
             _ => m(
                 "needs_inspection",
                 FlagStatus::Error,
@@ -50,13 +49,7 @@ pub fn map(info: &RequestInfo) -> Option<Mapped> {
                 Some("needs_inspection"),
             ),
         },
-        "error" => m(
-            "error",
-            FlagStatus::Error,
-            format!("Testing Farm error: {}.", summary.as_deref().unwrap_or("no summary")),
-            Stage::Error,
-            None,
-        ),
+        "error" => tf_error(),
         "canceled" | "cancel-requested" => {
             m("canceled", FlagStatus::Canceled, "Tests were canceled.".into(), Stage::Error, None)
         }

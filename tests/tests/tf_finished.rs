@@ -29,8 +29,7 @@ struct Setup {
     _amqp: Connection,
 }
 
-/// A PR built and its five tests queued; the rpmlint run then stands for the
-/// fixture's request id, whose recorded response `response` the TF sandbox serves.
+/// The broker consumer first, then [`queue_tests`].
 async fn setup(response: &str) -> Setup {
     let h = Harness::with_env(&[
         ("TESTING_FARM_WEBHOOK_SECRET", "secret-token"),
@@ -70,6 +69,14 @@ async fn setup(response: &str) -> Setup {
         .await
         .unwrap();
 
+    let tf_finished = queue_tests(&h, response).await;
+    Setup { h, tf_finished, messages, _amqp: amqp }
+}
+
+/// A PR built and its five tests queued; the rpmlint run then stands for the
+/// fixture's request id, whose recorded response `response` the TF sandbox serves.
+/// Returns tf-finished's URL.
+async fn queue_tests(h: &Harness, response: &str) -> String {
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     h.koji.set_next_task_id(TASK);
     let client = reqwest::Client::new();
@@ -90,8 +97,7 @@ async fn setup(response: &str) -> Setup {
         .await
         .unwrap();
     h.tf.put_raw(recorded);
-    let tf_finished = h.serve("tf-finished", tf_finished::routes).await;
-    Setup { h, tf_finished, messages, _amqp: amqp }
+    h.serve("tf-finished", tf_finished::routes).await
 }
 
 impl Setup {
@@ -308,21 +314,7 @@ async fn a_broker_outage_never_blocks_the_flag_and_the_message_follows_later() {
         ("AMQP_URL", "amqp://guest:guest@127.0.0.1:9/%2f"),
     ])
     .await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.koji.set_next_task_id(TASK);
-    let client = reqwest::Client::new();
-    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
-    binary_request(&client, &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr").send().await.unwrap();
-    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
-    binary_request(&client, &koji_finished, &Fixture::load("koji_build_scratch_end.json"), "end").send().await.unwrap();
-    let recorded = tf_fixture("results.json");
-    sqlx::query("UPDATE tft_test_run_targets SET pipeline_id = $1 WHERE test_name = 'rpmlint'")
-        .bind(recorded["id"].as_str().unwrap())
-        .execute(&h.db.pool)
-        .await
-        .unwrap();
-    h.tf.put_raw(recorded);
-    let tf_finished = h.serve("tf-finished", tf_finished::routes).await;
+    let tf_finished = queue_tests(&h, "results.json").await;
     let (status, body) = notify(&tf_finished, &tf_fixture("notification.json")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == rpmlint_flag().uid).unwrap();

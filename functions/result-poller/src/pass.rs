@@ -52,34 +52,24 @@ fn secs(d: Duration) -> f64 {
 /// Builds Koji should have told us about by now: asked with one `multiCall`.
 async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
     loop {
-        let mut tx = ctx.pool.begin().await?;
-        let claimed: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT id, last_checked_at FROM koji_build_targets \
-             WHERE status IN ('pending', 'running') AND task_id IS NOT NULL \
-               AND COALESCE(last_checked_at, build_submitted_time) < $3 - make_interval(secs => $1) \
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        let claimed = claim_unchecked(
+            ctx,
+            "koji_build_targets",
+            "status IN ('pending', 'running') AND task_id IS NOT NULL",
+            "build_submitted_time",
+            start,
         )
-        .bind(secs(ctx.config.retry.poll_grace))
-        .bind(BATCH)
-        .bind(start)
-        .fetch_all(&mut *tx)
         .await?;
         if claimed.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
-        sqlx::query("UPDATE koji_build_targets SET last_checked_at = now() WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<BuildRow> = {
-            let mut out = Vec::new();
-            for id in &ids {
-                out.extend(builds::get(&mut tx, *id).await?);
+        let mut rows: Vec<BuildRow> = Vec::new();
+        {
+            let mut conn = ctx.pool.acquire().await?;
+            for (id, _) in &claimed {
+                rows.extend(builds::get(&mut conn, *id).await?);
             }
-            out
-        };
-        tx.commit().await?;
+        }
         let task_ids: Vec<i64> = rows.iter().filter_map(|r| r.task_id.as_deref()?.parse().ok()).collect();
         let infos = match ctx.clients.koji.get_task_info(&task_ids).await {
             Ok(infos) => infos,
@@ -110,31 +100,24 @@ async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<()
 /// Testing Farm requests whose webhook never came.
 async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
     loop {
-        let mut tx = ctx.pool.begin().await?;
-        let claimed: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT id, last_checked_at FROM tft_test_run_targets \
-             WHERE status IN ('queued', 'running') AND pipeline_id IS NOT NULL \
-               AND COALESCE(last_checked_at, submitted_time) < $3 - make_interval(secs => $1) \
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        let claimed = claim_unchecked(
+            ctx,
+            "tft_test_run_targets",
+            "status IN ('queued', 'running') AND pipeline_id IS NOT NULL",
+            "submitted_time",
+            start,
         )
-        .bind(secs(ctx.config.retry.poll_grace))
-        .bind(BATCH)
-        .bind(start)
-        .fetch_all(&mut *tx)
         .await?;
         if claimed.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
-        sqlx::query("UPDATE tft_test_run_targets SET last_checked_at = now() WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
         let mut rows = Vec::new();
-        for id in &ids {
-            rows.extend(test_runs::get(&mut tx, *id).await?);
+        {
+            let mut conn = ctx.pool.acquire().await?;
+            for (id, _) in &claimed {
+                rows.extend(test_runs::get(&mut conn, *id).await?);
+            }
         }
-        tx.commit().await?;
         for (i, row) in rows.iter().enumerate() {
             let Some(request_id) = row.pipeline_id.as_deref() else { continue };
             match ctx.clients.testing_farm.request(request_id).await {
@@ -155,6 +138,37 @@ async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> R
             }
         }
     }
+}
+
+/// Claims a batch of unfinished rows of `table` not checked since the pass began
+/// (less the grace period) and marks them checked now, in one committed
+/// transaction: the claim another pass sees and skips. Returns each row with its
+/// previous check time, so an upstream outage can put it back.
+async fn claim_unchecked(
+    ctx: &Context,
+    table: &str,
+    unfinished: &str,
+    submitted_column: &str,
+    start: DateTime<Utc>,
+) -> Result<Vec<(i32, Option<DateTime<Utc>>)>, sqlx::Error> {
+    let mut tx = ctx.pool.begin().await?;
+    let claimed: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(&format!(
+        "SELECT id, last_checked_at FROM {table} WHERE {unfinished} \
+           AND COALESCE(last_checked_at, {submitted_column}) < $3 - make_interval(secs => $1) \
+         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(secs(ctx.config.retry.poll_grace))
+    .bind(BATCH)
+    .bind(start)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
+    sqlx::query(&format!("UPDATE {table} SET last_checked_at = now() WHERE id = ANY($1)"))
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 async fn restore_checked(
