@@ -70,7 +70,11 @@ async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<()
                 rows.extend(builds::get(&mut conn, *id).await?);
             }
         }
-        let task_ids: Vec<i64> = rows.iter().filter_map(|r| r.task_id.as_deref()?.parse().ok()).collect();
+        // Pair each row with its task id, so the multiCall answers line up with
+        // the rows they belong to.
+        let tasks: Vec<(&BuildRow, i64)> =
+            rows.iter().filter_map(|r| Some((r, r.task_id.as_deref()?.parse().ok()?))).collect();
+        let task_ids: Vec<i64> = tasks.iter().map(|(_, id)| *id).collect();
         let infos = match ctx.clients.koji.get_task_info(&task_ids).await {
             Ok(infos) => infos,
             Err(e) => {
@@ -81,7 +85,7 @@ async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<()
                 return Ok(());
             }
         };
-        for (row, info) in rows.iter().zip(infos) {
+        for ((row, _), info) in tasks.iter().zip(infos) {
             s.koji_checked += 1;
             let Some(info) = info else { continue };
             let children = if info.state.is_done() {
