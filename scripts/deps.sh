@@ -32,6 +32,8 @@ have libkrb5-dev any_file /usr/include/gssapi/gssapi_ext.h || need_pkg libkrb5-d
 have krb5-kdc on_path krb5kdc || want_pkg krb5-kdc
 have krb5-admin-server on_path kadmin.local || want_pkg krb5-admin-server
 have krb5-user on_path klist || want_pkg krb5-user
+# The status page's browser test (tests/tests/status_page.rs) renders it in headless chromium.
+have chromium on_path chromium || want_pkg chromium
 
 # PostgreSQL: DATABASE_URL, a server on 127.0.0.1:5432, a container engine, or the
 # server binaries for a throwaway cluster (see shared/src/devdb.rs).
@@ -64,7 +66,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" "${optional[@]}" >/dev/null
 elif [ ${#missing[@]} -eq 0 ]; then
-  echo "note: the Kerberos tests will skip; to run them: sudo apt-get install ${optional[*]}" >&2
+  echo "note: the Kerberos tests skip and the status page test fails without: ${optional[*]}; sudo apt-get install ${optional[*]}" >&2
 else
   echo "missing: ${missing[*]}" >&2
   echo "install them with: sudo apt-get install ${missing[*]} ${optional[*]}   (or set DATABASE_URL to a PostgreSQL you have)" >&2

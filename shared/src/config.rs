@@ -235,6 +235,9 @@ pub struct Config {
     pub testing_farm: TestingFarmConfig,
     /// Public base URL of this service (status page, TF webhook).
     pub public_url: Url,
+    /// The Packit dashboard's origin (`https://host[:port]`): the one origin whose
+    /// pages may read the api's JSON cross-origin.
+    pub dashboard_origin: String,
     pub retry: RetryConfig,
     /// Cancel the running scratch builds of a PR's older commits when it is updated.
     pub cancel_superseded: bool,
@@ -381,6 +384,10 @@ impl Config {
             bot_user: env.string("FEDORA_CI_BOT_USER", "packit-ci"),
             fasjson_url: env.url("FASJSON_URL", "https://fasjson.fedoraproject.org")?,
             public_url: env.url("FEDORA_CI_PUBLIC_URL", "https://prod.fedora-ci.packit.dev")?,
+            dashboard_origin: env
+                .url("FEDORA_CI_DASHBOARD_ORIGIN", "https://dashboard.packit.dev")?
+                .origin()
+                .ascii_serialization(),
             distgit_url,
             koji,
             testing_farm,

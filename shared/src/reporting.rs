@@ -60,6 +60,13 @@ impl FlagKey {
     }
 }
 
+/// The PR's page on our status page: where a flag links while it has no Koji task
+/// or Testing Farm request of its own (retry scheduled, error before submission,
+/// timed out), so the packager still lands on the overall view.
+pub fn pr_page_url(public_url: &url::Url, pr: &PrId) -> String {
+    format!("{}/pr/{}/{}/{}", public_url.as_str().trim_end_matches('/'), pr.namespace, pr.repo, pr.id)
+}
+
 /// Records the state a flag should have. A no-op when it already has exactly
 /// that state (so duplicates change nothing and are not re-sent).
 pub async fn set_flag(

@@ -10,5 +10,6 @@ pub mod harness;
 pub mod kustomize;
 pub mod realm;
 pub mod sandbox;
+pub mod seed;
 pub mod stack;
 pub mod triggers;

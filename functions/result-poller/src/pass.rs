@@ -85,6 +85,8 @@ async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<()
                 return Ok(());
             }
         };
+        let asked: Vec<i32> = tasks.iter().map(|(row, _)| row.id).collect();
+        record_answered(ctx, "koji_build_targets", &asked).await?;
         for ((row, _), info) in tasks.iter().zip(infos) {
             s.koji_checked += 1;
             let Some(info) = info else { continue };
@@ -127,6 +129,7 @@ async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> R
             match ctx.clients.testing_farm.request(request_id).await {
                 Ok(info) => {
                     s.tf_checked += 1;
+                    record_answered(ctx, "tft_test_run_targets", &[row.id]).await?;
                     test_state::apply(ctx, row, &info).await?;
                 }
                 Err(e) if e.is_transient() => {
@@ -190,6 +193,17 @@ async fn restore_checked(
     .bind(&times)
     .execute(&ctx.pool)
     .await?;
+    Ok(())
+}
+
+/// Stamps `upstream_checked_at` on rows Koji / Testing Farm answered about: the
+/// status page's "last checked" for pending work. Not the claim's `last_checked_at`,
+/// which an outage puts back.
+async fn record_answered(ctx: &Context, table: &str, ids: &[i32]) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("UPDATE {table} SET upstream_checked_at = now() WHERE id = ANY($1)"))
+        .bind(ids)
+        .execute(&ctx.pool)
+        .await?;
     Ok(())
 }
 
@@ -281,7 +295,7 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         let Some(row) = builds::get(&mut tx, id).await? else { continue };
         let key = build_flag(ctx, &row);
         builds::mark_final(&mut tx, id, "error", "timed out", &key.uid).await?;
-        let url = ctx.config.public_url.to_string();
+        let url = reporting::pr_page_url(&ctx.config.public_url, &build_pr(&row));
         reporting::set_flag(
             &mut tx,
             &build_pr(&row),
@@ -304,7 +318,7 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         let Some(row) = test_runs::get(&mut tx, id).await? else { continue };
         let key = test_flag(ctx, &row);
         test_runs::transition(&mut tx, id, "error", Some("timed out"), None, &key.uid).await?;
-        let url = row.web_url.clone().unwrap_or_else(|| ctx.config.public_url.to_string());
+        let url = row.web_url.clone().unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &test_pr(&row)));
         reporting::set_flag(&mut tx, &test_pr(&row), &key, FlagStatus::Error, "Timed out waiting for the tests.", &url)
             .await?;
         s.timed_out += 1;

@@ -168,7 +168,8 @@ pub async fn mark_retry(
 }
 
 /// Moves a run to `status` unless it is already final or already there; `false`
-/// when nothing changed (a duplicate or late notification).
+/// when nothing changed (a duplicate or late notification). A final status stamps
+/// `finished_time` (the status page's duration).
 pub async fn transition(
     conn: &mut PgConnection,
     id: i32,
@@ -179,7 +180,9 @@ pub async fn transition(
 ) -> Result<bool, sqlx::Error> {
     let changed = sqlx::query(
         "UPDATE tft_test_run_targets SET status = $2, status_reason = COALESCE($3, status_reason), \
-         web_url = COALESCE($4, web_url), flag_uid = $5, next_attempt_at = NULL \
+         web_url = COALESCE($4, web_url), flag_uid = $5, next_attempt_at = NULL, \
+         finished_time = CASE WHEN $2 IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection') \
+                              THEN now() END \
          WHERE id = $1 AND status <> $2 \
            AND status NOT IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection')",
     )

@@ -48,7 +48,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         }
         Err(e) => {
             let attempt = build.retry_count as usize;
-            let url = ctx.config.public_url.to_string();
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             // A Kerberos failure may be a KDC blip or a keytab being rotated: retry it too.
             let retryable = e.is_transient() || matches!(e, KojiError::Auth(_));
             match ctx.config.retry.backoff.get(attempt).filter(|_| retryable) {

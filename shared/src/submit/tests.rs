@@ -68,7 +68,7 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
             SubmittedTest::Request(request_id)
         }
         Err(e) => {
-            let url = ctx.config.public_url.to_string();
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             match ctx.config.retry.backoff.get(row.retry_count as usize).filter(|_| e.is_transient()) {
                 Some(delay) => {
                     let m = whole_minutes(*delay);

@@ -1,0 +1,172 @@
+//! The status page: what a packager wants after clicking a PR flag. `/` lists the
+//! newest pipelines (filter by package and state), `/pr/<ns>/<repo>/<id>` shows
+//! each commit of a PR with its Koji builds and tests. Server-rendered HTML, no
+//! front-end build.
+
+mod query;
+mod view;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use fedora_ci::Context;
+use maud::Markup;
+use serde::Deserialize;
+
+use query::{Build, Test, category};
+use view::{Commit, Line, human, utc};
+
+/// How many pipelines the index shows.
+const INDEX_LIMIT: i64 = 50;
+
+pub fn routes() -> Router<Context> {
+    Router::new().route("/", get(index)).route("/pr/{namespace}/{repo}/{id}", get(pr))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filters {
+    package: Option<String>,
+    state: Option<String>,
+}
+
+async fn index(State(ctx): State<Context>, Query(f): Query<Filters>) -> Response {
+    let package = f.package.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let state = f.state.as_deref().filter(|s| !s.is_empty());
+    if let Some(s) = state.filter(|s| !query::states().any(|known| known == *s)) {
+        let known = query::states().collect::<Vec<_>>().join(", ");
+        return html(StatusCode::BAD_REQUEST, view::message("Unknown state", &format!("'{s}' is not one of {known}.")));
+    }
+    match query::recent_heads(&ctx.pool, package, state, INDEX_LIMIT).await {
+        Ok(heads) => html(StatusCode::OK, view::index(&heads, package, state)),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn pr(State(ctx): State<Context>, Path((namespace, repo, id)): Path<(String, String, String)>) -> Response {
+    let Ok(pr_id) = id.parse::<i32>() else {
+        return html(StatusCode::NOT_FOUND, view::message("No such pull request", &format!("'{id}' is not a PR number.")));
+    };
+    match commits(&ctx, &namespace, &repo, pr_id).await {
+        Ok(commits) => {
+            let status = if commits.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
+            let pr_url = format!("{}/{namespace}/{repo}/pull-request/{pr_id}", distgit(&ctx));
+            html(status, view::pr_page(&namespace, &repo, pr_id, &pr_url, &commits))
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i32) -> Result<Vec<Commit>, sqlx::Error> {
+    let heads = query::pr_heads(&ctx.pool, namespace, repo, pr_id).await?;
+    let events: Vec<i32> = heads.iter().map(|h| h.event_id).collect();
+    let builds = query::builds(&ctx.pool, &events).await?;
+    let tests = query::tests(&ctx.pool, &events).await?;
+    Ok(heads
+        .into_iter()
+        .map(|head| Commit {
+            commit_url: head.commit_sha.as_ref().map(|sha| format!("{}/{namespace}/{repo}/c/{sha}", distgit(ctx))),
+            builds: builds.iter().filter(|b| b.event_id == head.event_id).map(|b| build_line(ctx, b)).collect(),
+            tests: tests.iter().filter(|t| t.event_id == head.event_id).map(test_line).collect(),
+            head,
+        })
+        .collect())
+}
+
+fn distgit(ctx: &Context) -> String {
+    ctx.config.distgit_url.as_str().trim_end_matches('/').to_owned()
+}
+
+fn build_line(ctx: &Context, b: &Build) -> Line {
+    let status = b.status.clone().unwrap_or_else(|| "unknown".to_owned());
+    let now = Utc::now();
+    let duration = match (b.build_start_time, b.build_finished_time) {
+        (Some(start), Some(end)) => Some(human(end - start)),
+        (Some(start), None) if category(&status) == "running" => Some(format!("running for {}", human(now - start))),
+        (None, _) if category(&status) == "running" => {
+            b.build_submitted_time.map(|t| format!("waiting for {}", human(now - t)))
+        }
+        _ => None,
+    };
+    let mut links = Vec::new();
+    let task_url =
+        b.web_url.clone().or_else(|| b.task_id.as_deref()?.parse().ok().map(|t| ctx.clients.koji.task_url(t)));
+    if let (Some(url), Some(task)) = (task_url, &b.task_id) {
+        links.push((format!("Koji task {task}"), url));
+    }
+    if let Some(logs) = b.build_logs_urls.as_ref().and_then(|l| l.as_object()) {
+        for (arch, url) in logs {
+            if let Some(url) = url.as_str() {
+                links.push((format!("{arch} log"), url.to_owned()));
+            }
+        }
+    }
+    let target = b.target.clone().unwrap_or_default();
+    Line {
+        name: target.clone(),
+        target,
+        notes: notes(&status, b.retry_count, b.next_attempt_at, b.status_reason.as_deref(), b.upstream_checked_at),
+        status,
+        duration,
+        links,
+    }
+}
+
+fn test_line(t: &Test) -> Line {
+    let status = t.status.clone().unwrap_or_else(|| "unknown".to_owned());
+    let duration = match (t.submitted_time, t.finished_time) {
+        (Some(start), Some(end)) => Some(human(end - start)),
+        (Some(start), None) if category(&status) == "running" => {
+            Some(format!("running for {}", human(Utc::now() - start)))
+        }
+        _ => None,
+    };
+    let links = t.web_url.iter().map(|u| ("Results and logs".to_owned(), u.clone())).collect();
+    Line {
+        name: t.test_name.clone().unwrap_or_default(),
+        target: t.target.clone().unwrap_or_default(),
+        notes: notes(&status, t.retry_count, t.next_attempt_at, t.status_reason.as_deref(), t.upstream_checked_at),
+        status,
+        duration,
+        links,
+    }
+}
+
+/// What a packager should know beyond the state: a scheduled retry, why it ended
+/// the way it did (timed out, superseded, an upstream error), retries it took, and
+/// for unfinished work when the poller last asked Koji / Testing Farm about it.
+fn notes(
+    status: &str,
+    retry_count: i32,
+    next_attempt_at: Option<chrono::DateTime<Utc>>,
+    reason: Option<&str>,
+    checked: Option<chrono::DateTime<Utc>>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    match (status, next_attempt_at) {
+        ("retry", Some(at)) => notes.push(format!("Submission failed; retry {retry_count} scheduled at {}", utc(at))),
+        (_, _) if retry_count == 2 => notes.push("Submitted after 1 retry".to_owned()),
+        (_, _) if retry_count > 2 => notes.push(format!("Submitted after {} retries", retry_count - 1)),
+        _ => {}
+    }
+    if let Some(reason) = reason.filter(|r| !r.is_empty()) {
+        notes.push(reason.to_owned());
+    }
+    if category(status) == "running"
+        && let Some(t) = checked
+    {
+        notes.push(format!("last checked {}", utc(t)));
+    }
+    notes
+}
+
+fn html(status: StatusCode, body: Markup) -> Response {
+    (status, body).into_response()
+}
+
+fn unavailable(e: sqlx::Error) -> Response {
+    tracing::warn!(error = %e, "status page: database unavailable");
+    html(StatusCode::SERVICE_UNAVAILABLE, view::message("Try again soon", "The database is not answering right now."))
+}

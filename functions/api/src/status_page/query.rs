@@ -1,0 +1,179 @@
+//! What the status page reads: PR heads (commits) with an overall state, and the
+//! builds and tests of each.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// How a build's or test's status counts for a packager, worst first after
+/// `running`: the one table both the per-row badges ([`category`]) and a commit's
+/// overall state (the SQL of [`event_state`]) are made from.
+const CATEGORIES: [(&str, &[&str]); 5] = [
+    ("running", &["new", "queued", "pending", "running", "retry"]),
+    ("failure", &["failure", "failed"]),
+    ("error", &["error", "needs_inspection"]),
+    ("success", &["success", "passed", "skipped"]),
+    ("canceled", &["canceled", "cancel_requested", "cancel-requested"]),
+];
+
+/// The states the index filter offers.
+pub fn states() -> impl Iterator<Item = &'static str> {
+    CATEGORIES.iter().map(|(c, _)| *c)
+}
+
+/// The category of one status (`unknown` for anything unexpected).
+pub fn category(status: &str) -> &'static str {
+    CATEGORIES.iter().find(|(_, members)| members.contains(&status)).map_or("unknown", |(c, _)| c)
+}
+
+/// SQL for the overall state of project event `e`: the first category (in
+/// [`CATEGORIES`] order) any of its builds or tests is in — running while anything
+/// is unfinished, then a failure of the package before an infrastructure error.
+fn event_state() -> String {
+    let cases: String = CATEGORIES
+        .iter()
+        .map(|(c, members)| {
+            let list = members.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
+            format!("WHEN bool_or(s IN ({list})) THEN '{c}' ")
+        })
+        .collect();
+    format!(
+        "(SELECT CASE {cases}ELSE 'unknown' END \
+         FROM (SELECT k.status AS s FROM koji_build_targets k \
+                 JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id WHERE p.project_event_id = e.id \
+               UNION ALL \
+               SELECT t.status FROM tft_test_run_targets t \
+                 JOIN pipelines p ON p.test_run_group_id = t.tft_test_run_group_id WHERE p.project_event_id = e.id) st)"
+    )
+}
+
+/// One PR head commit with its overall state.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Head {
+    pub event_id: i32,
+    pub commit_sha: Option<String>,
+    pub pr_id: Option<i32>,
+    pub namespace: Option<String>,
+    pub repo_name: Option<String>,
+    pub state: String,
+    /// When CI last started something for it.
+    pub updated: Option<DateTime<Utc>>,
+}
+
+const HEAD_SELECT: &str = "SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, \
+       (SELECT max(p.datetime) FROM pipelines p WHERE p.project_event_id = e.id) AS updated";
+
+/// The newest PR heads, optionally only one package's or one state's.
+pub async fn recent_heads(
+    pool: &PgPool,
+    package: Option<&str>,
+    state: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Head>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT * FROM ({HEAD_SELECT}, {} AS state \
+           FROM project_events e JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
+           JOIN git_projects g ON g.id = pr.project_id \
+           WHERE ($1::text IS NULL OR g.repo_name = $1)) heads \
+         WHERE updated IS NOT NULL AND ($2::text IS NULL OR state = $2) \
+         ORDER BY updated DESC, event_id DESC LIMIT $3",
+        event_state()
+    ))
+    .bind(package)
+    .bind(state)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every commit CI saw on one PR, newest first.
+pub async fn pr_heads(pool: &PgPool, namespace: &str, repo: &str, pr_id: i32) -> Result<Vec<Head>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT * FROM ({HEAD_SELECT}, {} AS state \
+           FROM project_events e JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
+           JOIN git_projects g ON g.id = pr.project_id \
+           WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3) heads \
+         WHERE updated IS NOT NULL ORDER BY updated DESC, event_id DESC",
+        event_state()
+    ))
+    .bind(namespace)
+    .bind(repo)
+    .bind(pr_id)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Build {
+    pub event_id: i32,
+    pub task_id: Option<String>,
+    pub status: Option<String>,
+    pub target: Option<String>,
+    pub web_url: Option<String>,
+    /// `{arch: url}` once Koji finished.
+    pub build_logs_urls: Option<Value>,
+    pub build_submitted_time: Option<DateTime<Utc>>,
+    pub build_start_time: Option<DateTime<Utc>>,
+    pub build_finished_time: Option<DateTime<Utc>>,
+    pub retry_count: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub status_reason: Option<String>,
+    pub upstream_checked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn builds(pool: &PgPool, events: &[i32]) -> Result<Vec<Build>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (k.id) p.project_event_id AS event_id, k.task_id, k.status, k.target, k.web_url, \
+           k.build_logs_urls, k.build_submitted_time, k.build_start_time, k.build_finished_time, k.retry_count, \
+           k.next_attempt_at, k.status_reason, k.upstream_checked_at \
+         FROM koji_build_targets k JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
+         WHERE p.project_event_id = ANY($1) ORDER BY k.id",
+    )
+    .bind(events)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Test {
+    pub event_id: i32,
+    pub test_name: Option<String>,
+    pub status: Option<String>,
+    /// Testing Farm distro (`fedora-rawhide`).
+    pub target: Option<String>,
+    /// The artifacts page: results and logs.
+    pub web_url: Option<String>,
+    pub submitted_time: Option<DateTime<Utc>>,
+    pub finished_time: Option<DateTime<Utc>>,
+    pub retry_count: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub status_reason: Option<String>,
+    pub upstream_checked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn tests(pool: &PgPool, events: &[i32]) -> Result<Vec<Test>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (t.id) p.project_event_id AS event_id, t.test_name, t.status, t.target, t.web_url, \
+           t.submitted_time, t.finished_time, t.retry_count, t.next_attempt_at, t.status_reason, \
+           t.upstream_checked_at \
+         FROM tft_test_run_targets t JOIN pipelines p ON p.test_run_group_id = t.tft_test_run_group_id \
+         WHERE p.project_event_id = ANY($1) ORDER BY t.id",
+    )
+    .bind(events)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_the_schema_allows_has_a_category() {
+        for s in ["new", "queued", "pending", "running", "retry", "success", "failure", "error", "canceled", "passed",
+                  "failed", "skipped", "needs_inspection", "cancel_requested", "cancel-requested"] {
+            assert_ne!(category(s), "unknown", "{s}");
+        }
+        assert_eq!(category("complete"), "unknown");
+    }
+}

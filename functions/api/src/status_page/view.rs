@@ -1,0 +1,225 @@
+//! The status page's HTML. maud escapes every interpolated value, so nothing read
+//! from the database can inject markup. No scripts: the page refreshes itself with
+//! `<meta http-equiv="refresh">`, and only while something is still running.
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::query::{Head, category, states};
+
+const STYLE: &str = include_str!("style.css");
+/// Seconds between reloads while something runs.
+const REFRESH_SECONDS: u32 = 30;
+
+/// One build or test as a row of the page.
+pub struct Line {
+    /// Test name, or the Koji target for builds.
+    pub name: String,
+    /// Koji build target or Testing Farm distro.
+    pub target: String,
+    pub status: String,
+    pub duration: Option<String>,
+    /// (label, URL): Koji task, build logs, Testing Farm artifacts.
+    pub links: Vec<(String, String)>,
+    /// Retries, timeouts, errors, when it was last checked.
+    pub notes: Vec<String>,
+}
+
+/// A commit of a PR with its builds and tests.
+pub struct Commit {
+    pub head: Head,
+    pub commit_url: Option<String>,
+    pub builds: Vec<Line>,
+    pub tests: Vec<Line>,
+}
+
+pub fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn time(t: DateTime<Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) { (utc(t)) } }
+}
+
+/// "1 h 5 min", "4 min 2 s", "12 s".
+pub fn human(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+fn badge(state: &str) -> Markup {
+    html! { span class=(format!("state {}", category(state))) { (state) } }
+}
+
+fn page(title: &str, refresh: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh {
+                    meta http-equiv="refresh" content=(REFRESH_SECONDS);
+                }
+                title { (title) " — Fedora CI" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header { a href="/" { "Fedora CI" } }
+                main { (body) }
+                @if refresh {
+                    footer { p { "Something is still running: this page reloads every " (REFRESH_SECONDS) " seconds." } }
+                }
+            }
+        }
+    }
+}
+
+fn lines_table(caption: &str, first_column: &str, lines: &[Line]) -> Markup {
+    html! {
+        @if !lines.is_empty() {
+            table {
+                caption { (caption) }
+                thead { tr {
+                    th scope="col" { (first_column) }
+                    th scope="col" { "Target" }
+                    th scope="col" { "State" }
+                    th scope="col" { "Duration" }
+                    th scope="col" { "Links" }
+                    th scope="col" { "Notes" }
+                } }
+                tbody {
+                    @for l in lines {
+                        tr {
+                            th scope="row" data-label=(first_column) { (l.name) }
+                            td data-label="Target" { (l.target) }
+                            td data-label="State" { (badge(&l.status)) }
+                            td data-label="Duration" { @if let Some(d) = &l.duration { (d) } @else { "—" } }
+                            td data-label="Links" {
+                                @for (label, url) in &l.links { a href=(url) { (label) } " " }
+                            }
+                            td data-label="Notes" {
+                                @for n in &l.notes { span.note { (n) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `/pr/<ns>/<repo>/<id>`: every commit CI saw on the PR, newest first.
+pub fn pr_page(namespace: &str, repo: &str, pr_id: i32, pr_url: &str, commits: &[Commit]) -> Markup {
+    let refresh = commits.iter().any(|c| c.head.state == "running");
+    let title = format!("{namespace}/{repo} PR #{pr_id}");
+    page(
+        &title,
+        refresh,
+        html! {
+            h1 { (namespace) "/" (repo) " " a href=(pr_url) { "PR #" (pr_id) } }
+            @if commits.is_empty() {
+                p { "Fedora CI has not run for this pull request (yet)." }
+            }
+            @for c in commits {
+                section.commit aria-label=(format!("commit {}", short(c.head.commit_sha.as_deref()))) {
+                    h2 {
+                        "Commit "
+                        @if let Some(url) = &c.commit_url { a href=(url) { code { (short(c.head.commit_sha.as_deref())) } } }
+                        @else { code { (short(c.head.commit_sha.as_deref())) } }
+                        " " (badge(&c.head.state))
+                    }
+                    @if let Some(t) = c.head.updated { p.meta { "Last started " (time(t)) } }
+                    (lines_table("Koji builds", "Build", &c.builds))
+                    (lines_table("Tests", "Test", &c.tests))
+                    @if c.builds.is_empty() && c.tests.is_empty() { p { "Nothing recorded for this commit." } }
+                }
+            }
+        },
+    )
+}
+
+/// `/`: the newest pipelines, filterable by package and state.
+pub fn index(heads: &[Head], package: Option<&str>, state: Option<&str>) -> Markup {
+    let refresh = heads.iter().any(|h| h.state == "running");
+    page(
+        "Recent pipelines",
+        refresh,
+        html! {
+            h1 { "Recent pipelines" }
+            form method="get" action="/" {
+                label { "Package " input type="text" name="package" value=(package.unwrap_or("")) placeholder="e.g. bash"; }
+                label { "State "
+                    select name="state" {
+                        option value="" selected[state.is_none()] { "any" }
+                        @for s in states() { option value=(s) selected[state == Some(s)] { (s) } }
+                    }
+                }
+                button type="submit" { "Filter" }
+            }
+            @if heads.is_empty() { p { "No pipelines match." } }
+            @else {
+                table {
+                    caption { "Newest first" }
+                    thead { tr {
+                        th scope="col" { "Package" }
+                        th scope="col" { "Pull request" }
+                        th scope="col" { "Commit" }
+                        th scope="col" { "State" }
+                        th scope="col" { "Started" }
+                    } }
+                    tbody {
+                        @for h in heads {
+                            @let ns = h.namespace.as_deref().unwrap_or("");
+                            @let repo = h.repo_name.as_deref().unwrap_or("");
+                            tr {
+                                th scope="row" data-label="Package" { (repo) }
+                                td data-label="Pull request" {
+                                    @if let Some(id) = h.pr_id {
+                                        a href=(format!("/pr/{ns}/{repo}/{id}")) { (ns) "/" (repo) " #" (id) }
+                                    }
+                                }
+                                td data-label="Commit" { code { (short(h.commit_sha.as_deref())) } }
+                                td data-label="State" { (badge(&h.state)) }
+                                td data-label="Started" { @if let Some(t) = h.updated { (time(t)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A page for a request that cannot be answered (bad filter, unknown PR).
+pub fn message(title: &str, text: &str) -> Markup {
+    page(title, false, html! { h1 { (title) } p { (text) } p { a href="/" { "All recent pipelines" } } })
+}
+
+fn short(sha: Option<&str>) -> String {
+    sha.unwrap_or("unknown").chars().take(7).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        assert_eq!(human(chrono::Duration::seconds(12)), "12 s");
+        assert_eq!(human(chrono::Duration::seconds(242)), "4 min 2 s");
+        assert_eq!(human(chrono::Duration::seconds(3900)), "1 h 5 min");
+        assert_eq!(human(chrono::Duration::seconds(-3)), "0 s");
+    }
+
+    #[test]
+    fn database_text_is_escaped() {
+        let html = message("<b>x</b>", "a & <script>alert(1)</script>").into_string();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+}

@@ -1,0 +1,155 @@
+//! A database with one PR's CI history, written through the same store functions
+//! the functions use, for the api's golden tests and the status page's browser
+//! test. Times are pinned relative to `base` afterwards (the store stamps
+//! `now()`), so a golden file can hold exact values.
+//!
+//! The story, PR `rpms/bash#7`:
+//! - commit `1111111…`: rawhide build (task 1001) canceled, superseded;
+//! - commit `2222222…`: rawhide build (task 1002) succeeded in 20 minutes, with
+//!   x86_64 and aarch64 logs; installability passed, rpmlint failed, rpminspect
+//!   still running (last checked by the poller); the ELN build is waiting for a
+//!   retry because Koji was unreachable.
+
+use chrono::{DateTime, Duration, Utc};
+use fedora_ci::store::builds::{self, BuildData};
+use fedora_ci::store::pipelines::{self, PrHead};
+use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
+use sqlx::PgPool;
+
+pub const NAMESPACE: &str = "rpms";
+pub const REPO: &str = "bash";
+pub const PR_ID: i64 = 7;
+pub const OLD_SHA: &str = "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub const HEAD_SHA: &str = "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+pub const DISTGIT: &str = "https://src.fedoraproject.org";
+/// Testing Farm request ids of installability, rpmlint, rpminspect.
+pub const REQUESTS: [&str; 3] = [
+    "0b4c5a9e-0000-4000-8000-000000000001",
+    "0b4c5a9e-0000-4000-8000-000000000002",
+    "0b4c5a9e-0000-4000-8000-000000000003",
+];
+
+fn build_data(sha: &str) -> BuildData {
+    BuildData {
+        src: format!("git+{DISTGIT}/{NAMESPACE}/{REPO}.git#{sha}"),
+        namespace: NAMESPACE.into(),
+        repo: REPO.into(),
+        pr_id: PR_ID,
+        commit_sha: sha.into(),
+        branch: "rawhide".into(),
+        source_repo_path: format!("fork/alice/{NAMESPACE}/{REPO}"),
+        trigger: "pull-request.new".into(),
+        pr_uid: None,
+        pr_author: Some("alice".into()),
+    }
+}
+
+fn test_data(test: &str, task: i64) -> TestRequestData {
+    TestRequestData {
+        base_project_url: format!("{DISTGIT}/{NAMESPACE}/{REPO}"),
+        fedora_ci_test: test.into(),
+        namespace: NAMESPACE.into(),
+        repo: REPO.into(),
+        pr_id: PR_ID,
+        commit_sha: HEAD_SHA.into(),
+        branch: "rawhide".into(),
+        source_repo_path: format!("fork/alice/{NAMESPACE}/{REPO}"),
+        koji_task_id: Some(task),
+        requested_by: None,
+        pr_uid: None,
+        pr_author: Some("alice".into()),
+    }
+}
+
+fn head(sha: &str) -> PrHead {
+    PrHead {
+        namespace: NAMESPACE.into(),
+        repo: REPO.into(),
+        project_url: format!("{DISTGIT}/{NAMESPACE}/{REPO}"),
+        instance_url: DISTGIT.into(),
+        pr_id: PR_ID,
+        commit_sha: sha.into(),
+    }
+}
+
+fn epoch(t: DateTime<Utc>) -> f64 {
+    t.timestamp() as f64
+}
+
+/// Writes the story above into a fresh (migrated, empty) database: ids start at 1.
+pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: DateTime<Utc>) {
+    let mut tx = pool.begin().await.expect("begin");
+    let task_url = |task: i64| format!("{}/taskinfo?taskID={task}", koji_web.trim_end_matches('/'));
+    let at = |minutes: i64| base + Duration::minutes(minutes);
+
+    // The old commit: build 1, group 1, pipeline 1.
+    let old = pipelines::record_pr_head(&mut tx, &head(OLD_SHA)).await.expect("old head");
+    let b1 = builds::create(&mut tx, old.project_event_id, "rawhide", "seed:b1", &build_data(OLD_SHA))
+        .await
+        .expect("build")
+        .expect("new build");
+    builds::mark_submitted(&mut tx, b1.id, 1001, &task_url(1001), "uid-b1").await.expect("submitted");
+    builds::transition(&mut tx, b1.id, "running", &["pending"], Some(epoch(at(1))), None, None).await.expect("run");
+    builds::mark_final(&mut tx, b1.id, "canceled", "superseded by 2222222", "uid-b1").await.expect("cancel");
+
+    // The head: build 2 (group 2, pipeline 2), build 3 (group 3, pipeline 3).
+    let new = pipelines::record_pr_head(&mut tx, &head(HEAD_SHA)).await.expect("head");
+    let b2 = builds::create(&mut tx, new.project_event_id, "rawhide", "seed:b2", &build_data(HEAD_SHA))
+        .await
+        .expect("build")
+        .expect("new build");
+    builds::mark_submitted(&mut tx, b2.id, 1002, &task_url(1002), "uid-b2").await.expect("submitted");
+    builds::transition(&mut tx, b2.id, "running", &["pending"], Some(epoch(at(11))), None, None).await.expect("run");
+    let logs = serde_json::json!({
+        "x86_64": "https://kojipkgs.sandbox.example/work/tasks/1003/1003/build.log",
+        "aarch64": "https://kojipkgs.sandbox.example/work/tasks/1004/1004/build.log",
+    });
+    builds::transition(&mut tx, b2.id, "success", &["running"], None, Some(epoch(at(31))), Some(&logs))
+        .await
+        .expect("success");
+    let b3 = builds::create(&mut tx, new.project_event_id, "eln", "seed:b3", &build_data(HEAD_SHA))
+        .await
+        .expect("build")
+        .expect("new build");
+    builds::mark_retry(&mut tx, b3.id, at(45), "Koji hub unreachable: connection refused", "uid-b3")
+        .await
+        .expect("retry");
+
+    // Tests of build 2: runs 1-3, test group 1, pipeline 4.
+    let tests: Vec<NewTest> = ["installability", "rpmlint", "rpminspect"]
+        .iter()
+        .map(|t| NewTest { distro: "fedora-rawhide", key: format!("seed:{t}"), data: test_data(t, 1002) })
+        .collect();
+    let runs = test_runs::record(&mut tx, new.project_event_id, b2.koji_build_group_id, &tests).await.expect("tests");
+    for (run, request) in runs.iter().zip(REQUESTS) {
+        let url = format!("{}/{request}", artifacts.trim_end_matches('/'));
+        test_runs::mark_queued(&mut tx, run.id, request, &url, &format!("uid-t{}", run.id)).await.expect("queued");
+    }
+    for (run, status) in runs.iter().zip(["passed", "failed", "running"]) {
+        let reason = (status == "failed").then_some("2 of 40 checks failed");
+        test_runs::transition(&mut tx, run.id, status, reason, None, &format!("uid-t{}", run.id))
+            .await
+            .expect("transition");
+    }
+
+    // Pin every time the store stamped with now().
+    let pins: [(&str, DateTime<Utc>); 12] = [
+        ("UPDATE pipelines SET datetime = $1 WHERE id = 1", at(0)),
+        ("UPDATE pipelines SET datetime = $1 WHERE id IN (2, 3)", at(10)),
+        ("UPDATE pipelines SET datetime = $1 WHERE id = 4", at(32)),
+        ("UPDATE koji_build_groups SET submitted_time = $1 WHERE id = 1", at(0)),
+        ("UPDATE koji_build_groups SET submitted_time = $1 WHERE id IN (2, 3)", at(10)),
+        ("UPDATE tft_test_run_groups SET submitted_time = $1", at(32)),
+        ("UPDATE koji_build_targets SET build_submitted_time = $1, build_finished_time = $1 + interval '4 minutes' WHERE id = 1", at(0)),
+        ("UPDATE koji_build_targets SET build_submitted_time = $1 WHERE id IN (2, 3)", at(10)),
+        ("UPDATE tft_test_run_targets SET submitted_time = $1", at(32)),
+        ("UPDATE tft_test_run_targets SET finished_time = $1 + interval '6 minutes' WHERE id = 1", at(32)),
+        ("UPDATE tft_test_run_targets SET finished_time = $1 + interval '9 minutes' WHERE id = 2", at(32)),
+        // What the poller's pass writes when Testing Farm answered about a running request.
+        ("UPDATE tft_test_run_targets SET upstream_checked_at = $1 WHERE id = 3", at(50)),
+    ];
+    for (sql, t) in pins {
+        sqlx::query(sql).bind(t).execute(&mut *tx).await.expect(sql);
+    }
+    tx.commit().await.expect("commit");
+}
