@@ -101,7 +101,7 @@ async fn a_packager_sees_the_pr_builds_tests_and_links() {
     let h = Harness::start().await;
     let base = Utc::now() - chrono::Duration::hours(1);
     seed::pr_story(&h.db.pool, "https://koji.sandbox.example/koji", "https://artifacts.sandbox.example", base).await;
-    let url = h.serve("api", api::routes).await;
+    let url = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
     let page = format!("{url}/pr/{}/{}/{}", seed::NAMESPACE, seed::REPO, seed::PR_ID);
 
     let dom = chromium_run(&page, &["--dump-dom".to_owned()]).await;
@@ -165,7 +165,7 @@ async fn finished_pages_do_not_refresh_and_unknown_prs_are_404() {
         .execute(&h.db.pool)
         .await
         .unwrap();
-    let url = h.serve("api", api::routes).await;
+    let url = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
     let page = reqwest::get(format!("{url}/pr/rpms/bash/7")).await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let body = page.text().await.unwrap();
@@ -196,7 +196,7 @@ async fn a_flag_without_a_task_links_to_the_prs_page_which_explains_the_retry() 
     let flag = flags.iter().find(|f| f.username == "Fedora CI - scratch build").expect("build flag");
     let path = flag.url.strip_prefix(PUBLIC_URL).unwrap_or_else(|| panic!("flag links to {}", flag.url));
     assert!(path.starts_with("/pr/rpms/optee_os/"), "{path}");
-    let api = h.serve("api", api::routes).await;
+    let api = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
     let r = reqwest::get(format!("{api}{path}")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let text = visible_text(&r.text().await.unwrap());
@@ -208,7 +208,7 @@ async fn a_flag_without_a_task_links_to_the_prs_page_which_explains_the_retry() 
 async fn pending_builds_show_when_the_poller_last_asked_koji() {
     let h = Harness::with_env(&[("FEDORA_CI_POLL_GRACE_SECONDS", "0")]).await;
     open_pr(&h).await;
-    let api = h.serve("api", api::routes).await;
+    let api = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
     let poller = h.serve("result-poller", result_poller::routes).await;
     let page = || async {
         let flags = h.pagure.flags();
