@@ -140,13 +140,16 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
         ("UPDATE koji_build_groups SET submitted_time = $1 WHERE id = 1", at(0)),
         ("UPDATE koji_build_groups SET submitted_time = $1 WHERE id IN (2, 3)", at(10)),
         ("UPDATE tft_test_run_groups SET submitted_time = $1", at(32)),
-        ("UPDATE koji_build_targets SET build_submitted_time = $1, build_finished_time = $1 + interval '4 minutes' WHERE id = 1", at(0)),
+        (
+            "UPDATE koji_build_targets SET build_submitted_time = $1, build_finished_time = $1 + interval '4 minutes' WHERE id = 1",
+            at(0),
+        ),
         ("UPDATE koji_build_targets SET build_submitted_time = $1 WHERE id IN (2, 3)", at(10)),
         ("UPDATE tft_test_run_targets SET submitted_time = $1", at(32)),
         ("UPDATE tft_test_run_targets SET finished_time = $1 + interval '6 minutes' WHERE id = 1", at(32)),
         ("UPDATE tft_test_run_targets SET finished_time = $1 + interval '9 minutes' WHERE id = 2", at(32)),
         // What the poller's pass writes when Testing Farm answered about a running request.
-        ("UPDATE tft_test_run_targets SET upstream_checked_at = $1 WHERE id = 3", at(50)),
+        ("UPDATE tft_test_run_targets SET upstream_checked_at = $1 WHERE id = 3", at(38)),
     ];
     for (sql, t) in pins {
         sqlx::query(sql).bind(t).execute(&mut *tx).await.expect(sql);

@@ -68,10 +68,9 @@ fn golden(name: &str, got: &Value) {
         std::fs::write(&path, serde_json::to_string_pretty(got).unwrap() + "\n").unwrap();
         return;
     }
-    let want: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .unwrap();
     let mut out = Vec::new();
     diff(name, &want, got, &mut out);
     assert!(out.is_empty(), "{name} differs from {}:\n{}", path.display(), out.join("\n"));
@@ -80,7 +79,8 @@ fn golden(name: &str, got: &Value) {
 /// The keys packit-service's handler puts in its answer (read from its source,
 /// packit_service/service/api/*.py), independent of our golden files.
 fn assert_keys(what: &str, v: &Value, keys: &[&str]) {
-    let got: BTreeSet<&str> = v.as_object().unwrap_or_else(|| panic!("{what}: {v}")).keys().map(|k| k.as_str()).collect();
+    let got: BTreeSet<&str> =
+        v.as_object().unwrap_or_else(|| panic!("{what}: {v}")).keys().map(|k| k.as_str()).collect();
     let want: BTreeSet<&str> = keys.iter().copied().collect();
     assert_eq!(got, want, "{what}: keys differ from packit-service's");
 }
@@ -111,14 +111,29 @@ async fn koji_builds_list_item_and_group_match_packit_service() {
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
     assert_eq!(headers[CONTENT_RANGE], "koji-builds 1-10/*");
     golden("koji-builds-list", &list);
-    assert_eq!(list.as_array().unwrap().iter().map(|b| b["packit_id"].as_i64().unwrap()).collect::<Vec<_>>(), [3, 2, 1]);
+    assert_eq!(
+        list.as_array().unwrap().iter().map(|b| b["packit_id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
     for b in list.as_array().unwrap() {
         assert_keys(
             "koji-builds list entry",
             b,
             &[
-                "packit_id", "task_id", "scratch", "status", "build_submitted_time", "chroot", "web_url",
-                "build_logs_urls", "pr_id", "branch_name", "release", "project_url", "repo_namespace", "repo_name",
+                "packit_id",
+                "task_id",
+                "scratch",
+                "status",
+                "build_submitted_time",
+                "chroot",
+                "web_url",
+                "build_logs_urls",
+                "pr_id",
+                "branch_name",
+                "release",
+                "project_url",
+                "repo_namespace",
+                "repo_name",
             ],
         );
     }
@@ -140,9 +155,20 @@ async fn koji_builds_list_item_and_group_match_packit_service() {
         "koji-builds item",
         &item,
         &with_project(&[
-            "task_id", "status", "chroot", "scratch", "build_start_time", "build_finished_time",
-            "build_submitted_time", "commit_sha", "web_url", "build_logs_urls", "srpm_build_id", "run_ids",
-            "build_submission_stdout", "error_message",
+            "task_id",
+            "status",
+            "chroot",
+            "scratch",
+            "build_start_time",
+            "build_finished_time",
+            "build_submitted_time",
+            "commit_sha",
+            "web_url",
+            "build_logs_urls",
+            "srpm_build_id",
+            "run_ids",
+            "build_submission_stdout",
+            "error_message",
         ]),
     );
     // Build 2's group is in its own pipeline and in the tests' pipeline.
@@ -169,8 +195,17 @@ async fn testing_farm_list_item_and_group_match_packit_service() {
             "testing-farm results entry",
             t,
             &[
-                "packit_id", "pipeline_id", "ref", "status", "target", "web_url", "pr_id", "submitted_time",
-                "repo_namespace", "repo_name", "project_url",
+                "packit_id",
+                "pipeline_id",
+                "ref",
+                "status",
+                "target",
+                "web_url",
+                "pr_id",
+                "submitted_time",
+                "repo_namespace",
+                "repo_name",
+                "project_url",
             ],
         );
     }
@@ -184,7 +219,14 @@ async fn testing_farm_list_item_and_group_match_packit_service() {
         "testing-farm item",
         &item,
         &with_project(&[
-            "pipeline_id", "status", "chroot", "commit_sha", "web_url", "copr_build_ids", "run_ids", "submitted_time",
+            "pipeline_id",
+            "status",
+            "chroot",
+            "commit_sha",
+            "web_url",
+            "copr_build_ids",
+            "run_ids",
+            "submitted_time",
         ]),
     );
     let (_, _, group) = get(&format!("{url}/api/testing-farm/groups/1")).await;
@@ -200,8 +242,17 @@ async fn runs_list_item_and_merged_run_match_packit_service() {
     assert_eq!(headers[CONTENT_RANGE], "runs 1-20/*");
     golden("runs-list", &list);
     let merged_keys = [
-        "merged_run_id", "srpm", "copr", "koji", "test_run", "propose_downstream", "pull_from_upstream",
-        "bodhi_update", "vm_image_build", "time_submitted", "trigger",
+        "merged_run_id",
+        "srpm",
+        "copr",
+        "koji",
+        "test_run",
+        "propose_downstream",
+        "pull_from_upstream",
+        "bodhi_update",
+        "vm_image_build",
+        "time_submitted",
+        "trigger",
     ];
     for r in list.as_array().unwrap() {
         assert_keys("runs list entry", r, &merged_keys);
@@ -215,7 +266,12 @@ async fn runs_list_item_and_merged_run_match_packit_service() {
         "run",
         &run,
         &[
-            "run_id", "trigger", "srpm_build_id", "copr_build_group_id", "koji_build_group_id", "test_run_group_id",
+            "run_id",
+            "trigger",
+            "srpm_build_id",
+            "copr_build_group_id",
+            "koji_build_group_id",
+            "test_run_group_id",
             "bodhi_update_group_id",
         ],
     );

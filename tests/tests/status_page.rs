@@ -99,7 +99,8 @@ fn visible_text(dom: &str) -> String {
 #[tokio::test]
 async fn a_packager_sees_the_pr_builds_tests_and_links() {
     let h = Harness::start().await;
-    let base = Utc::now() - chrono::Duration::hours(1);
+    // The ELN retry is due 5 minutes from now, rpminspect runs for 8 minutes.
+    let base = Utc::now() - chrono::Duration::minutes(40);
     seed::pr_story(&h.db.pool, "https://koji.sandbox.example/koji", "https://artifacts.sandbox.example", base).await;
     let url = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
     let page = format!("{url}/pr/{}/{}/{}", seed::NAMESPACE, seed::REPO, seed::PR_ID);
@@ -112,8 +113,8 @@ async fn a_packager_sees_the_pr_builds_tests_and_links() {
     assert!(head < old, "{text}");
     for seen in [
         "rpms/bash PR #7",
-        "rawhide rawhide success 20 min 0 s Koji task 1002 aarch64 log x86_64 log",
-        "eln eln retry",
+        "Scratch build rawhide success 20 min 0 s Koji task 1002 aarch64 log x86_64 log",
+        "Scratch build eln retry",
         "Submission failed; retry 1 scheduled at",
         "Koji hub unreachable: connection refused",
         "installability fedora-rawhide passed 6 min 0 s Results and logs",
@@ -142,7 +143,8 @@ async fn a_packager_sees_the_pr_builds_tests_and_links() {
     println!("screenshots: {} {}", wide.display(), phone.display());
 
     // The index lists the PR's commits and filters by package and state.
-    let index = visible_text(&chromium_run(&format!("{url}/?package=bash&state=canceled"), &["--dump-dom".into()]).await);
+    let index =
+        visible_text(&chromium_run(&format!("{url}/?package=bash&state=canceled"), &["--dump-dom".into()]).await);
     assert!(index.contains("rpms/bash #7 1111111 canceled"), "{index}");
     assert!(!index.contains("2222222"), "{index}");
     let none = reqwest::get(format!("{url}/?package=glibc")).await.unwrap().text().await.unwrap();
@@ -200,7 +202,7 @@ async fn a_flag_without_a_task_links_to_the_prs_page_which_explains_the_retry() 
     let r = reqwest::get(format!("{api}{path}")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let text = visible_text(&r.text().await.unwrap());
-    assert!(text.contains("rawhide rawhide retry"), "{text}");
+    assert!(text.contains("Scratch build rawhide retry"), "{text}");
     assert!(text.contains("Submission failed; retry 1 scheduled at"), "{text}");
 }
 
@@ -227,8 +229,7 @@ async fn pending_builds_show_when_the_poller_last_asked_koji() {
 
     h.koji.set_down(false);
     let before = Utc::now();
-    let summary: serde_json::Value =
-        reqwest::Client::new().post(&poller).send().await.unwrap().json().await.unwrap();
+    let summary: serde_json::Value = reqwest::Client::new().post(&poller).send().await.unwrap().json().await.unwrap();
     assert_eq!(summary["koji_checked"], 1, "{summary}");
     let stamped: Option<chrono::DateTime<Utc>> =
         sqlx::query_scalar("SELECT upstream_checked_at FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();

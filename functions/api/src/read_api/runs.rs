@@ -79,7 +79,8 @@ async fn merged_runs(ctx: &Context, pipelines: &[PipelineRow]) -> Result<Vec<Val
             for empty in ["copr", "propose_downstream", "pull_from_upstream", "bodhi_update", "vm_image_build"] {
                 run.insert(empty.into(), json!([]));
             }
-            for (key, rows, group) in [("koji", &builds, p.koji_build_group_id), ("test_run", &tests, p.test_run_group_id)]
+            for (key, rows, group) in
+                [("koji", &builds, p.koji_build_group_id), ("test_run", &tests, p.test_run_group_id)]
             {
                 let mine: Vec<&TargetRow> = rows.iter().filter(|r| group.is_some() && r.group_id == group).collect();
                 if let Some(first) = mine.first().filter(|_| !run.contains_key("trigger")) {

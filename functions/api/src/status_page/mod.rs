@@ -47,12 +47,16 @@ async fn index(State(ctx): State<Context>, Query(f): Query<Filters>) -> Response
 
 async fn pr(State(ctx): State<Context>, Path((namespace, repo, id)): Path<(String, String, String)>) -> Response {
     let Ok(pr_id) = id.parse::<i32>() else {
-        return html(StatusCode::NOT_FOUND, view::message("No such pull request", &format!("'{id}' is not a PR number.")));
+        return html(
+            StatusCode::NOT_FOUND,
+            view::message("No such pull request", &format!("'{id}' is not a PR number.")),
+        );
     };
     match commits(&ctx, &namespace, &repo, pr_id).await {
         Ok(commits) => {
             let status = if commits.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
-            let pr_url = format!("{}/{namespace}/{repo}/pull-request/{pr_id}", distgit(&ctx));
+            let project = project_url(&ctx, commits.first().map(|c| &c.head), &namespace, &repo);
+            let pr_url = format!("{project}/pull-request/{pr_id}");
             html(status, view::pr_page(&namespace, &repo, pr_id, &pr_url, &commits))
         }
         Err(e) => unavailable(e),
@@ -67,7 +71,10 @@ async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i32) -> Resu
     Ok(heads
         .into_iter()
         .map(|head| Commit {
-            commit_url: head.commit_sha.as_ref().map(|sha| format!("{}/{namespace}/{repo}/c/{sha}", distgit(ctx))),
+            commit_url: head
+                .commit_sha
+                .as_ref()
+                .map(|sha| format!("{}/c/{sha}", project_url(ctx, Some(&head), namespace, repo))),
             builds: builds.iter().filter(|b| b.event_id == head.event_id).map(|b| build_line(ctx, b)).collect(),
             tests: tests.iter().filter(|t| t.event_id == head.event_id).map(test_line).collect(),
             head,
@@ -75,8 +82,12 @@ async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i32) -> Resu
         .collect())
 }
 
-fn distgit(ctx: &Context) -> String {
-    ctx.config.distgit_url.as_str().trim_end_matches('/').to_owned()
+/// The project's dist-git page as stored with it, else built from `DISTGIT_URL`.
+fn project_url(ctx: &Context, head: Option<&query::Head>, namespace: &str, repo: &str) -> String {
+    match head.and_then(|h| h.project_url.as_deref()) {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("{}/{namespace}/{repo}", ctx.config.distgit_url.as_str().trim_end_matches('/')),
+    }
 }
 
 fn build_line(ctx: &Context, b: &Build) -> Line {
@@ -103,10 +114,9 @@ fn build_line(ctx: &Context, b: &Build) -> Line {
             }
         }
     }
-    let target = b.target.clone().unwrap_or_default();
     Line {
-        name: target.clone(),
-        target,
+        name: "Scratch build".to_owned(),
+        target: b.target.clone().unwrap_or_default(),
         notes: notes(&status, b.retry_count, b.next_attempt_at, b.status_reason.as_deref(), b.upstream_checked_at),
         status,
         duration,

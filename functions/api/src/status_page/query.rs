@@ -55,12 +55,14 @@ pub struct Head {
     pub pr_id: Option<i32>,
     pub namespace: Option<String>,
     pub repo_name: Option<String>,
+    /// `https://src.fedoraproject.org/rpms/foo`
+    pub project_url: Option<String>,
     pub state: String,
     /// When CI last started something for it.
     pub updated: Option<DateTime<Utc>>,
 }
 
-const HEAD_SELECT: &str = "SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, \
+const HEAD_SELECT: &str = "SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, g.project_url, \
        (SELECT max(p.datetime) FROM pipelines p WHERE p.project_event_id = e.id) AS updated";
 
 /// The newest PR heads, optionally only one package's or one state's.
@@ -170,8 +172,23 @@ mod tests {
 
     #[test]
     fn every_status_the_schema_allows_has_a_category() {
-        for s in ["new", "queued", "pending", "running", "retry", "success", "failure", "error", "canceled", "passed",
-                  "failed", "skipped", "needs_inspection", "cancel_requested", "cancel-requested"] {
+        for s in [
+            "new",
+            "queued",
+            "pending",
+            "running",
+            "retry",
+            "success",
+            "failure",
+            "error",
+            "canceled",
+            "passed",
+            "failed",
+            "skipped",
+            "needs_inspection",
+            "cancel_requested",
+            "cancel-requested",
+        ] {
             assert_ne!(category(s), "unknown", "{s}");
         }
         assert_eq!(category("complete"), "unknown");

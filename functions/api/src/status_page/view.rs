@@ -13,7 +13,7 @@ const REFRESH_SECONDS: u32 = 30;
 
 /// One build or test as a row of the page.
 pub struct Line {
-    /// Test name, or the Koji target for builds.
+    /// The test's name; "Scratch build" for builds.
     pub name: String,
     /// Koji build target or Testing Farm distro.
     pub target: String,
@@ -133,7 +133,7 @@ pub fn pr_page(namespace: &str, repo: &str, pr_id: i32, pr_url: &str, commits: &
                         @else { code { (short(c.head.commit_sha.as_deref())) } }
                         " " (badge(&c.head.state))
                     }
-                    @if let Some(t) = c.head.updated { p.meta { "Last started " (time(t)) } }
+                    @if let Some(t) = c.head.updated { p.meta { "Last activity " (time(t)) } }
                     (lines_table("Koji builds", "Build", &c.builds))
                     (lines_table("Tests", "Test", &c.tests))
                     @if c.builds.is_empty() && c.tests.is_empty() { p { "Nothing recorded for this commit." } }
@@ -170,7 +170,7 @@ pub fn index(heads: &[Head], package: Option<&str>, state: Option<&str>) -> Mark
                         th scope="col" { "Pull request" }
                         th scope="col" { "Commit" }
                         th scope="col" { "State" }
-                        th scope="col" { "Started" }
+                        th scope="col" { "Last activity" }
                     } }
                     tbody {
                         @for h in heads {
@@ -185,7 +185,7 @@ pub fn index(heads: &[Head], package: Option<&str>, state: Option<&str>) -> Mark
                                 }
                                 td data-label="Commit" { code { (short(h.commit_sha.as_deref())) } }
                                 td data-label="State" { (badge(&h.state)) }
-                                td data-label="Started" { @if let Some(t) = h.updated { (time(t)) } }
+                                td data-label="Last activity" { @if let Some(t) = h.updated { (time(t)) } }
                             }
                         }
                     }
