@@ -509,6 +509,17 @@ mod tests {
     }
 
     #[test]
+    fn dashboard_origin_is_an_origin() {
+        assert_eq!(load(&[DB]).unwrap().dashboard_origin, "https://dashboard.packit.dev");
+        let c = load(&[DB, ("FEDORA_CI_DASHBOARD_ORIGIN", "https://dashboard.stg.packit.dev/jobs/")]).unwrap();
+        assert_eq!(c.dashboard_origin, "https://dashboard.stg.packit.dev");
+        assert_eq!(
+            load(&[DB, ("FEDORA_CI_DASHBOARD_ORIGIN", "dashboard")]).unwrap_err().var,
+            "FEDORA_CI_DASHBOARD_ORIGIN"
+        );
+    }
+
+    #[test]
     fn opt_in_policy_and_bad_values() {
         let c = load(&[DB, ("FEDORA_CI_POLICY", "opt-in"), ("FEDORA_CI_ALLOW_LIST", "rpms/hello")]).unwrap();
         assert_eq!(c.policy, ProjectPolicy::OptIn { allow: ["rpms/hello".to_owned()].into() });

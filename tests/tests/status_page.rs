@@ -237,3 +237,41 @@ async fn pending_builds_show_when_the_poller_last_asked_koji() {
     let text = page().await;
     assert!(text.contains(&format!("last checked {}", stamped.unwrap().format("%Y-%m-%d %H:%M UTC"))), "{text}");
 }
+
+#[tokio::test]
+async fn a_finished_test_shows_how_long_it_took() {
+    let h = Harness::with_env(&[("FEDORA_CI_POLL_GRACE_SECONDS", "0")]).await;
+    open_pr(&h).await;
+    let task = h.koji.builds()[0].task_id;
+    h.koji.set_task_state(task, fedora_ci::messages::KojiTaskState::Closed);
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    let client = reqwest::Client::new();
+    client.post(&poller).send().await.unwrap();
+    let rpmlint = h.tf.requests().into_iter().find(|r| r.payload["test"]["tmt"]["name"] == "/plans/rpmlint").unwrap();
+    h.tf.set_state(&rpmlint.id, "complete", Some("passed"), None);
+    client.post(&poller).send().await.unwrap();
+
+    let finished: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT finished_time FROM tft_test_run_targets WHERE test_name = 'rpmlint'")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert!(finished.is_some(), "a final state stamps finished_time");
+    let unfinished: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tft_test_run_targets WHERE finished_time IS NOT NULL AND status = 'queued'",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(unfinished, 0);
+
+    let pr = h.pagure.flags()[0].pr.clone();
+    let id = pr.rsplit('#').next().unwrap().to_owned();
+    let api = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
+    let text = visible_text(&reqwest::get(format!("{api}/pr/rpms/optee_os/{id}")).await.unwrap().text().await.unwrap());
+    // "rpmlint <distro> passed <n> s": a duration, not the "—" of an unknown one.
+    let row = text.split("rpmlint ").nth(1).unwrap_or_else(|| panic!("{text}"));
+    let words: Vec<&str> = row.split_whitespace().take(4).collect();
+    assert_eq!(words[1], "passed", "{row}");
+    assert!(words[2].parse::<u32>().is_ok() && words[3] == "s", "no duration for rpmlint: {row}");
+}
