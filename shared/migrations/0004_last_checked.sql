@@ -11,3 +11,6 @@ ALTER TABLE tft_test_run_targets ADD COLUMN upstream_checked_at TIMESTAMPTZ;
 -- how long it took (builds have build_finished_time; packit-service's test table
 -- has no such column).
 ALTER TABLE tft_test_run_targets ADD COLUMN finished_time TIMESTAMPTZ;
+
+-- The status page's index walks the newest pipelines.
+CREATE INDEX ix_pipelines_datetime ON pipelines (datetime);

@@ -33,12 +33,14 @@ struct BuildRow {
     origin: Origin,
 }
 
-fn select_builds(filter: &str) -> String {
+/// Builds from `source` (a table expression named `k`), then `rest`. A page is cut
+/// in `source`, so the origin is looked up for the page's rows only.
+fn select_builds(source: &str, rest: &str) -> String {
     format!(
         "SELECT k.id, k.task_id, k.scratch, k.status, k.target, k.web_url, k.build_logs_urls, \
            k.build_submitted_time, k.build_start_time, k.build_finished_time, k.build_submission_stdout, \
            k.status_reason, k.koji_build_group_id, {ORIGIN_COLUMNS} \
-         FROM koji_build_targets k {} {filter}",
+         FROM {source} {} {rest}",
         origin_join("koji_build_group_id", "k.koji_build_group_id")
     )
 }
@@ -72,7 +74,9 @@ struct ListProject {
 pub async fn list(State(ctx): State<Context>, Query(q): Query<PagingQuery>) -> Result<Response, ApiError> {
     let page = Page::from_query(&q)?;
     let rows: Vec<BuildRow> = sqlx::query_as(&select_builds(
-        "WHERE ($3::boolean IS NULL OR k.scratch = $3) ORDER BY k.id DESC OFFSET $1 LIMIT $2",
+        "(SELECT * FROM koji_build_targets WHERE ($3::boolean IS NULL OR scratch = $3) \
+          ORDER BY id DESC OFFSET $1 LIMIT $2) k",
+        "ORDER BY k.id DESC",
     ))
     .bind(page.offset())
     .bind(page.limit())
@@ -129,7 +133,7 @@ struct Item {
 pub async fn item(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     const NOT_FOUND: &str = "No info about build stored in DB";
     let id = path_id(&id, NOT_FOUND)?;
-    let build: BuildRow = sqlx::query_as(&select_builds("WHERE k.id = $1"))
+    let build: BuildRow = sqlx::query_as(&select_builds("koji_build_targets k", "WHERE k.id = $1"))
         .bind(id)
         .fetch_optional(&ctx.pool)
         .await?

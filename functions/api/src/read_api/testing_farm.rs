@@ -28,11 +28,13 @@ struct RunRow {
     origin: Origin,
 }
 
-fn select_runs(filter: &str) -> String {
+/// Runs from `source` (a table expression named `t`), then `rest`; a page is cut
+/// in `source`, so the origin is looked up for the page's rows only.
+fn select_runs(source: &str, rest: &str) -> String {
     format!(
         "SELECT t.id, t.pipeline_id, t.status, t.target, t.web_url, t.submitted_time, t.tft_test_run_group_id, \
            {ORIGIN_COLUMNS} \
-         FROM tft_test_run_targets t {} {filter}",
+         FROM {source} {} {rest}",
         origin_join("test_run_group_id", "t.tft_test_run_group_id")
     )
 }
@@ -56,11 +58,14 @@ struct ListItem {
 
 pub async fn list(State(ctx): State<Context>, Query(q): Query<PagingQuery>) -> Result<Response, ApiError> {
     let page = Page::from_query(&q)?;
-    let rows: Vec<RunRow> = sqlx::query_as(&select_runs("ORDER BY t.id DESC OFFSET $1 LIMIT $2"))
-        .bind(page.offset())
-        .bind(page.limit())
-        .fetch_all(&ctx.pool)
-        .await?;
+    let rows: Vec<RunRow> = sqlx::query_as(&select_runs(
+        "(SELECT * FROM tft_test_run_targets ORDER BY id DESC OFFSET $1 LIMIT $2) t",
+        "ORDER BY t.id DESC",
+    ))
+    .bind(page.offset())
+    .bind(page.limit())
+    .fetch_all(&ctx.pool)
+    .await?;
     let items: Vec<ListItem> = rows
         .into_iter()
         .map(|t| {
@@ -102,7 +107,7 @@ pub async fn item(State(ctx): State<Context>, Path(id): Path<String>) -> Result<
     // packit-service's wording, "build" included.
     const NOT_FOUND: &str = "No info about build stored in DB";
     let id = path_id(&id, NOT_FOUND)?;
-    let run: RunRow = sqlx::query_as(&select_runs("WHERE t.id = $1"))
+    let run: RunRow = sqlx::query_as(&select_runs("tft_test_run_targets t", "WHERE t.id = $1"))
         .bind(id)
         .fetch_optional(&ctx.pool)
         .await?

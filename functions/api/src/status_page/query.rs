@@ -62,47 +62,65 @@ pub struct Head {
     pub updated: Option<DateTime<Utc>>,
 }
 
-const HEAD_SELECT: &str = "SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, g.project_url, \
-       (SELECT max(p.datetime) FROM pipelines p WHERE p.project_event_id = e.id) AS updated";
+/// How many of the newest pipelines the index looks at without a package filter:
+/// its "recent", which keeps the state filter from computing the state of every
+/// commit ever built.
+pub const RECENT_PIPELINES: i64 = 2000;
 
-/// The newest PR heads, optionally only one package's or one state's.
+/// Heads of the project events `candidates` yields (`event_id`, `updated`), with
+/// their state, newest first.
+fn heads_of(candidates: &str, filter: &str) -> String {
+    format!(
+        "SELECT * FROM (\
+           SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, g.project_url, c.updated, \
+                  {} AS state \
+           FROM ({candidates}) c JOIN project_events e ON e.id = c.event_id \
+           JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
+           JOIN git_projects g ON g.id = pr.project_id) heads \
+         {filter} ORDER BY updated DESC, event_id DESC",
+        event_state()
+    )
+}
+
+/// The newest PR heads: among the [`RECENT_PIPELINES`] newest pipelines, or all of
+/// one package's; optionally only those in one state.
 pub async fn recent_heads(
     pool: &PgPool,
     package: Option<&str>,
     state: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Head>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT * FROM ({HEAD_SELECT}, {} AS state \
-           FROM project_events e JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
-           JOIN git_projects g ON g.id = pr.project_id \
-           WHERE ($1::text IS NULL OR g.repo_name = $1)) heads \
-         WHERE updated IS NOT NULL AND ($2::text IS NULL OR state = $2) \
-         ORDER BY updated DESC, event_id DESC LIMIT $3",
-        event_state()
-    ))
-    .bind(package)
-    .bind(state)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    let candidates = match package {
+        Some(_) => {
+            "SELECT p.project_event_id AS event_id, max(p.datetime) AS updated FROM pipelines p \
+             JOIN project_events e ON e.id = p.project_event_id \
+             JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
+             JOIN git_projects g ON g.id = pr.project_id \
+             WHERE g.repo_name = $1 AND p.datetime IS NOT NULL GROUP BY p.project_event_id"
+        }
+        None => {
+            "SELECT project_event_id AS event_id, max(datetime) AS updated FROM (\
+               SELECT project_event_id, datetime FROM pipelines WHERE datetime IS NOT NULL AND $1::text IS NULL \
+               ORDER BY datetime DESC LIMIT $4) newest GROUP BY project_event_id"
+        }
+    };
+    sqlx::query_as(&format!("{} LIMIT $3", heads_of(candidates, "WHERE ($2::text IS NULL OR state = $2)")))
+        .bind(package)
+        .bind(state)
+        .bind(limit)
+        .bind(RECENT_PIPELINES)
+        .fetch_all(pool)
+        .await
 }
 
 /// Every commit CI saw on one PR, newest first.
 pub async fn pr_heads(pool: &PgPool, namespace: &str, repo: &str, pr_id: i32) -> Result<Vec<Head>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT * FROM ({HEAD_SELECT}, {} AS state \
-           FROM project_events e JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
-           JOIN git_projects g ON g.id = pr.project_id \
-           WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3) heads \
-         WHERE updated IS NOT NULL ORDER BY updated DESC, event_id DESC",
-        event_state()
-    ))
-    .bind(namespace)
-    .bind(repo)
-    .bind(pr_id)
-    .fetch_all(pool)
-    .await
+    let candidates = "SELECT p.project_event_id AS event_id, max(p.datetime) AS updated FROM pipelines p \
+         JOIN project_events e ON e.id = p.project_event_id \
+         JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
+         JOIN git_projects g ON g.id = pr.project_id \
+         WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3 GROUP BY p.project_event_id";
+    sqlx::query_as(&heads_of(candidates, "")).bind(namespace).bind(repo).bind(pr_id).fetch_all(pool).await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
