@@ -366,3 +366,19 @@ async fn only_the_dashboard_origin_may_read_it_cross_origin() {
     let methods = r.headers()["access-control-allow-methods"].to_str().unwrap().to_owned();
     assert!(methods.contains("GET") && !methods.contains("POST") && !methods.contains("DELETE"), "{methods}");
 }
+
+#[tokio::test]
+async fn a_database_outage_is_503_not_an_empty_answer() {
+    let h = Harness::start().await;
+    let mut ctx = h.context("api");
+    // A port nothing listens on: every query fails to connect.
+    let dead = fedora_ci::Secret::new("postgres://postgres@127.0.0.1:9/none");
+    ctx.pool = fedora_ci::store::connect_lazy(&dead, 1).unwrap();
+    let url = fedora_ci::testing::serve_router(fedora_ci::app::app(ctx, api::routes)).await;
+    let url = url.trim_end_matches('/');
+    let (status, _, body) = get(&format!("{url}/api/koji-builds/")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body["error"].is_string(), "{body}");
+    let page = reqwest::get(format!("{url}/pr/rpms/bash/7")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
