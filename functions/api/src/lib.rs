@@ -4,7 +4,6 @@
 //! Everything here only reads the database; CloudEvents sent to `POST /` are
 //! answered 202 with no effect.
 
-pub mod error;
 pub mod read_api;
 pub mod status_page;
 

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use fedora_ci::Context;
 use serde_json::{Map, Value, json};
 
+use super::error::ApiError;
 use super::path_id;
 use super::project::{ORIGIN_COLUMNS, Origin, origin_join, timestamp};
-use crate::error::ApiError;
 
 /// Which tables a group kind lives in.
 pub struct GroupKind {

@@ -8,11 +8,11 @@ use fedora_ci::Context;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::error::ApiError;
 use super::groups;
 use super::paging::{Page, PagingQuery, scratch_filter};
 use super::path_id;
 use super::project::{ORIGIN_COLUMNS, Origin, ProjectInfo, origin_join, timestamp};
-use crate::error::ApiError;
 
 #[derive(sqlx::FromRow)]
 struct BuildRow {

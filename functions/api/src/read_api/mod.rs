@@ -2,6 +2,7 @@
 //! field names and paging, over the same tables (packit_service/service/api/ in
 //! packit-service). Read-only: GET (and HEAD) only, CORS for the dashboard's origin.
 
+mod error;
 mod groups;
 mod koji_builds;
 mod paging;
@@ -16,7 +17,7 @@ use axum::routing::get;
 use fedora_ci::Context;
 use tower_http::cors::CorsLayer;
 
-use crate::error::ApiError;
+use error::ApiError;
 
 /// Every `/api` route. List routes answer with and without the trailing slash,
 /// since the dashboard asks for `/api/koji-builds/?page=…`.

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 const PER_PAGE_CHOICES: [i64; 6] = [2, 10, 20, 30, 40, 50];
 

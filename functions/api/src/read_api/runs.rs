@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use fedora_ci::Context;
 use serde_json::{Map, Value, json};
 
+use super::error::ApiError;
 use super::paging::{Page, PagingQuery};
 use super::path_id;
 use super::project::{ORIGIN_COLUMNS, Origin, origin_join, timestamp};
-use crate::error::ApiError;
 
 const NOT_FOUND: &str = "No run has been found in DB";
 
