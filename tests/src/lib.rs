@@ -11,4 +11,5 @@ pub mod kustomize;
 pub mod realm;
 pub mod sandbox;
 pub mod stack;
+pub mod story;
 pub mod triggers;
