@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::app::Context;
 use crate::error::HandlerError;
 use crate::koji::client::TaskInfo;
+use crate::koji_instances::PRIMARY;
 use crate::messages::{KojiTaskState, KojiTaskStateChange};
 use crate::package_settings::PackageSettings;
 use crate::pagure::FlagStatus;
@@ -14,7 +15,6 @@ use crate::reporting;
 use crate::store::builds::{self, BuildRow};
 use crate::store::package_settings;
 use crate::store::test_runs::{self, NewTest, TestRequestData, TestRunRow};
-use crate::koji_instances::PRIMARY;
 use crate::submit::build::{build_flag, build_koji, build_pr};
 use crate::submit::tests::submit_test;
 use crate::suite;
@@ -159,11 +159,8 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         Some(head) => package_settings::for_head(&mut tx, head).await?,
         None => Default::default(),
     };
-    let tests = if tested {
-        record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await?
-    } else {
-        Vec::new()
-    };
+    let tests =
+        if tested { record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await? } else { Vec::new() };
     tx.commit().await?;
 
     if status == "failure" && log_analysis_wanted(ctx, build, &settings) {

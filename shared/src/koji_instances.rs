@@ -41,13 +41,27 @@ pub struct KojiInstance {
 impl KojiInstance {
     /// The CloudEvent type of this hub's task state changes.
     pub fn task_topic(&self) -> String {
-        format!("{}buildsys.task.state.change", self.topic_prefix)
+        task_topic(&self.topic_prefix)
     }
 
     /// This hub's target for a primary build target, if it builds that one.
     pub fn target_for(&self, primary_target: &str) -> Option<&str> {
         self.targets.iter().find(|(p, _)| p == primary_target).map(|(_, t)| t.as_str())
     }
+}
+
+fn task_topic(prefix: &str) -> String {
+    format!("{prefix}buildsys.task.state.change")
+}
+
+/// The task topics of the extra instances, read from the same variables the
+/// functions read: what the bridge must subscribe to besides our own topics.
+pub fn task_topics(env: &Env<'_>) -> Vec<String> {
+    env.list("KOJI_INSTANCES")
+        .iter()
+        .filter_map(|name| env.opt(&format!("KOJI_{}_TOPIC_PREFIX", name.to_ascii_uppercase())))
+        .map(|prefix| task_topic(&prefix))
+        .collect()
 }
 
 /// The extra builds a primary build target brings: each instance that maps it,
@@ -62,7 +76,11 @@ pub fn builds_for<'a>(
 /// Reads `KOJI_INSTANCES` and each instance's variables; `primary` supplies the
 /// defaults for users and the log base URL, `main_topic_prefix` must differ from
 /// every instance's (messages are told apart by their topic).
-pub fn from_env(env: &Env<'_>, primary: &KojiConfig, main_topic_prefix: &str) -> Result<Vec<KojiInstance>, ConfigError> {
+pub fn from_env(
+    env: &Env<'_>,
+    primary: &KojiConfig,
+    main_topic_prefix: &str,
+) -> Result<Vec<KojiInstance>, ConfigError> {
     let mut instances: Vec<KojiInstance> = Vec::new();
     for name in env.list("KOJI_INSTANCES") {
         if name == PRIMARY || name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
@@ -76,7 +94,8 @@ pub fn from_env(env: &Env<'_>, primary: &KojiConfig, main_topic_prefix: &str) ->
         }
         let var = |suffix: &str| format!("KOJI_{}_{suffix}", name.to_ascii_uppercase());
         let required = |suffix: &str| {
-            env.opt(&var(suffix)).ok_or_else(|| ConfigError::new(&var(suffix), format!("required for instance '{name}'")))
+            env.opt(&var(suffix))
+                .ok_or_else(|| ConfigError::new(&var(suffix), format!("required for instance '{name}'")))
         };
         required("HUB_URL")?;
         required("WEB_URL")?;

@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 use fedora_ci::config::Deployment;
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::{Fixture, binary_request};
+use fedora_ci::testing::Fixture;
 use fedora_ci_tests::harness::{Harness, WEBHOOK_SECRET};
 use fedora_ci_tests::story::{self, FIRST_SHA, PR_AUTHOR};
 use proptest::prelude::*;
@@ -43,12 +43,25 @@ enum Step {
     Command(&'static str),
     /// A Koji task (picked among the hub's builds) ends; `announced`: its message
     /// reaches koji-finished, else it is lost.
-    KojiTask { pick: usize, state: KojiTaskState, announced: bool },
+    KojiTask {
+        pick: usize,
+        state: KojiTaskState,
+        announced: bool,
+    },
     /// A Testing Farm request ends.
-    TfResult { pick: usize, result: &'static str, announced: bool },
-    Outage { service: Service, down: bool },
+    TfResult {
+        pick: usize,
+        result: &'static str,
+        announced: bool,
+    },
+    Outage {
+        service: Service,
+        down: bool,
+    },
     /// Time passes by this many minutes, then the poller runs.
-    Poll { minutes: i64 },
+    Poll {
+        minutes: i64,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -66,6 +79,7 @@ fn step() -> impl Strategy<Value = Step> {
             prop::sample::select(vec![
                 KojiTaskState::Open,
                 KojiTaskState::Closed,
+                KojiTaskState::Closed,
                 KojiTaskState::Failed,
                 KojiTaskState::Canceled
             ]),
@@ -74,12 +88,13 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(pick, state, announced)| Step::KojiTask { pick, state, announced }),
         3 => (any::<usize>(), prop::sample::select(vec!["passed", "failed", "error"]), any::<bool>())
             .prop_map(|(pick, result, announced)| Step::TfResult { pick, result, announced }),
-        2 => (
+        // Outages start twice as often as they end, so some outlast the retries.
+        4 => (
             prop::sample::select(vec![Service::Koji, Service::TestingFarm, Service::Pagure]),
-            any::<bool>()
+            prop::sample::select(vec![true, true, false])
         )
             .prop_map(|(service, down)| Step::Outage { service, down }),
-        3 => prop::sample::select(vec![0i64, 20, 60, 8 * 24 * 60]).prop_map(|minutes| Step::Poll { minutes }),
+        4 => prop::sample::select(vec![0i64, 5, 20, 20, 60, 8 * 24 * 60]).prop_map(|minutes| Step::Poll { minutes }),
     ]
 }
 
@@ -99,7 +114,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let h = Harness::start().await;
+        // One retry, so that outages outlast the retries within a few passes.
+        let h = Harness::with_env(&[("FEDORA_CI_RETRY_BACKOFF_MINUTES", "1")]).await;
         h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
         h.fas.set_groups(PACKAGER, &["packager"]);
         let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
@@ -202,7 +218,8 @@ impl World {
 
     /// Moves every timestamp the poller compares with `now()` back by `minutes`.
     async fn age(&self, minutes: i64) {
-        for (table, submitted) in [("koji_build_targets", "build_submitted_time"), ("tft_test_run_targets", "submitted_time")]
+        for (table, submitted) in
+            [("koji_build_targets", "build_submitted_time"), ("tft_test_run_targets", "submitted_time")]
         {
             sqlx::query(&format!(
                 "UPDATE {table} SET {submitted} = {submitted} - make_interval(mins => $1::int), \
@@ -229,8 +246,14 @@ impl World {
         // Every check a commit of this PR can have, by uid.
         let mut expected: HashMap<String, String> = HashMap::new();
         for sha in &self.shas {
-            let mut keys = vec![FlagKey::build(Deployment::Prod, "rawhide", sha), FlagKey::config(Deployment::Prod, sha)];
-            keys.extend(TESTS.iter().chain(["custom"].iter()).map(|t| FlagKey::test(Deployment::Prod, t, "fedora-rawhide", sha)));
+            let mut keys =
+                vec![FlagKey::build(Deployment::Prod, "rawhide", sha), FlagKey::config(Deployment::Prod, sha)];
+            keys.extend(
+                TESTS
+                    .iter()
+                    .chain(["custom"].iter())
+                    .map(|t| FlagKey::test(Deployment::Prod, t, "fedora-rawhide", sha)),
+            );
             for k in keys {
                 expected.insert(k.uid, k.check_name);
             }
@@ -294,7 +317,7 @@ fn a_testing_farm_outage_longer_than_the_retries_ends_in_error_flags() {
         let task = world.h.koji.builds()[0].task_id;
         world.run(&Step::KojiTask { pick: 0, state: KojiTaskState::Closed, announced: true }).await;
         assert_eq!(world.h.koji.task_state(task), Some(KojiTaskState::Closed));
-        for _ in 0..6 {
+        for _ in 0..3 {
             world.run(&Step::Poll { minutes: 20 }).await;
         }
         world.settle().await;

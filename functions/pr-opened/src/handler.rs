@@ -5,12 +5,12 @@
 
 use axum::extract::State;
 use fedora_ci::intake::{EventMeta, Received};
+use fedora_ci::koji_instances::{self, PRIMARY};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::pagure::PrId;
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use fedora_ci::store::{builds, events, package_settings, skips};
-use fedora_ci::koji_instances::{self, PRIMARY};
 use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit};
 
 use crate::plan::{self, Plan, SkipIntent, Work};
@@ -125,7 +125,8 @@ async fn execute(
                 let key = format!("{dedup}/{target}");
                 created.extend(builds::create(&mut tx, rows.project_event_id, PRIMARY, target, &key, &data).await?);
                 for (instance, its_target) in koji_instances::builds_for(&ctx.config.koji_instances, target) {
-                    let data = builds::BuildData { flag_label: Some(instance.flag_label.clone()), ..build_data(trigger) };
+                    let data =
+                        builds::BuildData { flag_label: Some(instance.flag_label.clone()), ..build_data(trigger) };
                     let key = format!("{dedup}/{}:{its_target}", instance.name);
                     created.extend(
                         builds::create(&mut tx, rows.project_event_id, &instance.name, its_target, &key, &data).await?,
@@ -178,10 +179,10 @@ async fn execute(
                 summary.push(format!("skipped by {by}"));
             } else {
                 let test = NewTest {
-                distro: "fedora-rawhide",
-                key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
-                data: test_request("custom", None, None),
-            };
+                    distro: "fedora-rawhide",
+                    key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                    data: test_request("custom", None, None),
+                };
                 recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);
             }
         }

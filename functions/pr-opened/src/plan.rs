@@ -65,8 +65,8 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
     if !loaded.settings.enabled {
         return Ok(Err(disabled()));
     }
-    let marked = commands::has_skip_marker(&pr.title)
-        || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
+    let marked =
+        commands::has_skip_marker(&pr.title) || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
     let skip = if marked { SkipIntent::Marker(pr.user.name.clone()) } else { SkipIntent::Keep };
     if pr.project.namespace.as_deref() == Some("tests") {
         return Ok(Ok(Plan::new(Work::TestsRepository { skip }, Some(loaded))));
