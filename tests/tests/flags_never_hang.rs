@@ -156,7 +156,7 @@ impl World {
             }
             Step::Command(text) => {
                 let author = if text.ends_with("skip") { PR_AUTHOR } else { PACKAGER };
-                let fixture = story::comment(&self.head().to_owned(), author, text);
+                let fixture = story::comment(self.head(), author, text);
                 self.deliver(self.pr_opened.clone(), fixture).await;
             }
             Step::KojiTask { pick, state, announced } => {
