@@ -293,10 +293,21 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn flags_end_terminal_or_backed_by_work_in_progress(steps in prop::collection::vec(step(), 1..24)) {
+    fn flags_end_terminal_or_backed_by_work_in_progress(
+        outage_after_opening in prop::option::of(prop::sample::select(vec![
+            Service::Koji,
+            Service::TestingFarm,
+            Service::Pagure,
+        ])),
+        steps in prop::collection::vec(step(), 1..24),
+    ) {
         RUNTIME.block_on(async {
             let mut world = World::new().await;
             world.deliver(world.pr_opened.clone(), story::pr_event("new", FIRST_SHA)).await;
+            // Most stories that end badly start with an outage right after the PR opens.
+            if let Some(service) = outage_after_opening {
+                world.run(&Step::Outage { service, down: true }).await;
+            }
             for step in &steps {
                 world.run(step).await;
             }
