@@ -50,6 +50,31 @@ impl KojiInstance {
     }
 }
 
+/// What follows `KOJI_<NAME>_` in an instance's variables.
+pub const VARIABLE_SUFFIXES: [&str; 10] = [
+    "HUB_URL",
+    "WEB_URL",
+    "TOPIC_PREFIX",
+    "TARGETS",
+    "USERS",
+    "KEYTAB",
+    "PRINCIPAL",
+    "CHANNEL",
+    "PKGS_URL",
+    "FLAG_NAME",
+];
+
+/// Whether `name` is one of an instance's variables (`KOJI_RISCV_HUB_URL`), for
+/// the deployment checks: these names are built at run time, not spelled out.
+pub fn is_instance_variable(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("KOJI_") else { return false };
+    VARIABLE_SUFFIXES.iter().any(|suffix| {
+        rest.strip_suffix(suffix)
+            .and_then(|n| n.strip_suffix('_'))
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+    })
+}
+
 fn task_topic(prefix: &str) -> String {
     format!("{prefix}buildsys.task.state.change")
 }
@@ -92,7 +117,10 @@ pub fn from_env(
         if instances.iter().any(|i| i.name == name) {
             return Err(ConfigError::new("KOJI_INSTANCES", format!("'{name}' is listed twice")));
         }
-        let var = |suffix: &str| format!("KOJI_{}_{suffix}", name.to_ascii_uppercase());
+        let var = |suffix: &str| {
+            debug_assert!(VARIABLE_SUFFIXES.contains(&suffix), "{suffix} missing from VARIABLE_SUFFIXES");
+            format!("KOJI_{}_{suffix}", name.to_ascii_uppercase())
+        };
         let required = |suffix: &str| {
             env.opt(&var(suffix))
                 .ok_or_else(|| ConfigError::new(&var(suffix), format!("required for instance '{name}'")))
@@ -170,6 +198,16 @@ mod tests {
         );
         assert!(c.koji_instance_by_task_topic("org.fedoraproject.prod.buildsys.task.state.change").is_none());
         assert!(load(&[]).unwrap().koji_instances.is_empty());
+    }
+
+    #[test]
+    fn instance_variables_are_recognised() {
+        for (name, _) in RISCV.iter().skip(1) {
+            assert!(super::is_instance_variable(name), "{name}");
+        }
+        assert!(!super::is_instance_variable("KOJI_HUB_URL"));
+        assert!(!super::is_instance_variable("KOJI_RISCV_HUB"));
+        assert!(!super::is_instance_variable("KOJI__HUB_URL"));
     }
 
     #[test]
