@@ -160,7 +160,8 @@ pub async fn comment(
     };
     let is_rerun = command == Command::Rerun;
     let work = match command {
-        Command::Help | Command::Invalid { .. } => unreachable!("answered above"),
+        // Answered before the permission check; repeated so the match stays total without a panic.
+        Command::Help | Command::Invalid { .. } => return answer(help()),
         Command::Skip => match all_targets(&loaded).await? {
             Ok(targets) => Work::Skip { targets, by: author.to_owned() },
             Err(skip) => return answer(format!("Cannot skip: {skip}.")),
