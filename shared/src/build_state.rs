@@ -7,12 +7,15 @@ use serde_json::json;
 use crate::app::Context;
 use crate::error::HandlerError;
 use crate::koji::client::TaskInfo;
+use crate::koji_instances::PRIMARY;
 use crate::messages::{KojiTaskState, KojiTaskStateChange};
+use crate::package_settings::PackageSettings;
 use crate::pagure::FlagStatus;
 use crate::reporting;
 use crate::store::builds::{self, BuildRow};
+use crate::store::package_settings;
 use crate::store::test_runs::{self, NewTest, TestRequestData, TestRunRow};
-use crate::submit::build::{build_flag, build_pr};
+use crate::submit::build::{build_flag, build_koji, build_pr};
 use crate::submit::tests::submit_test;
 use crate::suite;
 
@@ -98,14 +101,14 @@ pub enum Applied {
     },
 }
 
-pub async fn find_build(ctx: &Context, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
+pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
     let mut conn = ctx.pool.acquire().await?;
-    builds::by_task_id(&mut conn, task_id).await
+    builds::by_task_id(&mut conn, instance, task_id).await
 }
 
-/// Applies a task update to the build with that task id.
-pub async fn apply(ctx: &Context, update: &TaskUpdate) -> Result<Applied, HandlerError> {
-    let Some(build) = find_build(ctx, update.task_id).await? else { return Ok(Applied::NotOurs) };
+/// Applies a task update of Koji `instance` to the build with that task id.
+pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, HandlerError> {
+    let Some(build) = find_build(ctx, instance, update.task_id).await? else { return Ok(Applied::NotOurs) };
     apply_to(ctx, &build, update).await
 }
 
@@ -114,11 +117,17 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     let Some((status, from)) = transition(update.state) else { return Ok(Applied::Unchanged) };
     // Whether the PR carries its own tmt plans decides the `custom` test; asked
     // before the transaction so no lock is held over the network.
-    let has_fmf = if status == "success" { has_fmf_tree(ctx, build).await? } else { false };
+    // Testing Farm has no machines for the extra instances' architectures: only
+    // primary builds are tested.
+    let tested = status == "success" && build.koji_instance == PRIMARY;
+    let has_fmf = if tested { has_fmf_tree(ctx, build).await? } else { false };
 
     let key = build_flag(ctx, build);
     let pr = build_pr(build);
-    let task_url = ctx.clients.koji.task_url(update.task_id);
+    let task_url = match build_koji(ctx, build) {
+        Ok(koji) => koji.task_url(update.task_id),
+        Err(reason) => return Err(HandlerError::Internal(reason)),
+    };
     let logs = build_logs(ctx, update);
     let mut tx = ctx.pool.begin().await?;
     let moved =
@@ -146,12 +155,16 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         _ => (FlagStatus::Canceled, "RPM build was canceled.".to_owned()),
     };
     reporting::set_flag(&mut tx, &pr, &key, flag_status, &comment, &task_url).await?;
+    let settings = match builds::project_event_id(&mut tx, build.id).await? {
+        Some(head) => package_settings::for_head(&mut tx, head).await?,
+        None => Default::default(),
+    };
     let tests =
-        if status == "success" { record_tests(&mut tx, build, update.task_id, has_fmf).await? } else { Vec::new() };
+        if tested { record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await? } else { Vec::new() };
     tx.commit().await?;
 
-    if status == "failure" {
-        request_log_analysis(ctx, build, logs.as_ref());
+    if status == "failure" && log_analysis_wanted(ctx, build, &settings) {
+        tracing::info!(build = build.id, logs = ?logs, "Log Detective analysis wanted (client not implemented yet)");
     }
     let mut flags = vec![key.uid];
     for test in &tests {
@@ -169,6 +182,7 @@ async fn record_tests(
     build: &BuildRow,
     task_id: i64,
     has_fmf: bool,
+    settings: &PackageSettings,
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
     let Some(project_event_id) = builds::project_event_id(conn, build.id).await? else { return Ok(Vec::new()) };
     let distro = suite::distro_for_target(&build.target);
@@ -176,6 +190,7 @@ async fn record_tests(
     // Only the tests of the deployment's suite; staging or prod does not change the names.
     let tests: Vec<NewTest<'_>> = suite::suite(crate::config::Deployment::Prod, has_fmf)
         .iter()
+        .filter(|t| settings.runs_test(t.name))
         .map(|t| NewTest {
             distro: &distro,
             key: format!("build:{}/{}/{distro}", build.id, t.name),
@@ -220,13 +235,12 @@ fn build_logs(ctx: &Context, update: &TaskUpdate) -> Option<serde_json::Value> {
     (!logs.is_empty()).then_some(serde_json::Value::Object(logs))
 }
 
-/// Extension point for Log Detective: when enabled for the project, a failed
-/// build's log is to be sent for analysis. The client is a follow-up; for now the
-/// decision is made and logged so operators can see it would run.
-fn request_log_analysis(ctx: &Context, build: &BuildRow, logs: Option<&serde_json::Value>) {
+/// Extension point for Log Detective: a failed build's log is to be sent for
+/// analysis when the service enables it, the project is not on the deny list and
+/// the package's `.fedora-ci.yaml` does not turn it off. The client is a
+/// follow-up; for now the decision is made and logged so operators can see it.
+pub fn log_analysis_wanted(ctx: &Context, build: &BuildRow, settings: &PackageSettings) -> bool {
     let project = format!("{}/{}", build.data.namespace, build.data.repo);
     let ld = &ctx.config.log_detective;
-    if ld.enabled && !ld.deny.contains(&project) {
-        tracing::info!(project, build = build.id, logs = ?logs, "Log Detective analysis wanted (client not implemented yet)");
-    }
+    ld.enabled && !ld.deny.contains(&project) && settings.log_detective
 }

@@ -15,12 +15,23 @@ pub struct Clients {
     pub http: reqwest::Client,
     /// Shared so one Koji session (login) serves every request of a replica.
     pub koji: Arc<KojiClient>,
+    /// One client per extra Koji instance, by instance name.
+    pub koji_instances: Vec<(String, Arc<KojiClient>)>,
     pub pagure: PagureClient,
     pub fasjson: FasJsonClient,
     pub testing_farm: TestingFarmClient,
 }
 
 impl Clients {
+    /// The client of the hub a build was submitted to; `None` for an instance no
+    /// longer configured.
+    pub fn koji_for(&self, instance: &str) -> Option<&Arc<KojiClient>> {
+        if instance == crate::koji_instances::PRIMARY {
+            return Some(&self.koji);
+        }
+        self.koji_instances.iter().find(|(name, _)| name == instance).map(|(_, c)| c)
+    }
+
     pub fn from_config(config: &Config) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("fedora-ci-functions/", env!("CARGO_PKG_VERSION")))
@@ -29,6 +40,11 @@ impl Clients {
             .build()?;
         Ok(Self {
             koji: Arc::new(KojiClient::from_config(http.clone(), &config.koji)),
+            koji_instances: config
+                .koji_instances
+                .iter()
+                .map(|i| (i.name.clone(), Arc::new(KojiClient::from_config(http.clone(), &i.koji))))
+                .collect(),
             pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
             fasjson: FasJsonClient::new(
                 http.clone(),

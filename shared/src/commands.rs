@@ -33,6 +33,11 @@ pub enum Command {
         name: Option<String>,
         target: Option<CommandTarget>,
     },
+    /// A new scratch build of the head for every target, and the tests after it;
+    /// also ends a skip.
+    Rerun,
+    /// No CI for this PR until a later `scratch-build` or `rerun`.
+    Skip,
     Help,
     /// Anything else after the prefix: answered with the help text and the reason.
     Invalid {
@@ -84,12 +89,22 @@ fn parse_args(args: &[&str]) -> Command {
         ("test", [name]) => {
             Command::Invalid { reason: format!("unknown test '{name}' (valid: {})", TEST_NAMES.join(", ")) }
         }
+        ("rerun", []) if target.is_none() => Command::Rerun,
+        ("skip", []) if target.is_none() => Command::Skip,
+        ("rerun" | "skip", []) => Command::Invalid { reason: format!("{verb} takes no --target") },
         ("help", _) => Command::Help,
-        ("scratch-build" | "test", extra) => {
+        ("scratch-build" | "test" | "rerun" | "skip", extra) => {
             Command::Invalid { reason: format!("unexpected arguments: {}", extra.join(" ")) }
         }
         (other, _) => Command::Invalid { reason: format!("unknown command '{other}'") },
     }
+}
+
+/// `[skip ci]` or `[ci skip]` (any case), the markers other CI systems know, in a
+/// PR's title or description.
+pub fn has_skip_marker(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("[skip ci]") || lower.contains("[ci skip]")
 }
 
 /// The help comment: commands, targets, test names, where to read more.
@@ -98,8 +113,12 @@ pub fn help_text(prefix: &str, docs_url: &str) -> String {
         "Fedora CI commands (comment on the pull request):\n\n\
          - `{prefix} scratch-build [--target eln|rawhide]`: new Koji scratch build of the PR's head commit\n\
          - `{prefix} test [<test>] [--target eln|rawhide]`: run the Fedora CI tests again (all, or the named one) on the PR's last successful build\n\
+         - `{prefix} rerun`: new scratch builds of the PR's head and all tests after them (also ends a skip)\n\
+         - `{prefix} skip`: no CI for this PR until the next `scratch-build` or `rerun` \
+         (`[skip ci]` or `[ci skip]` in the PR title or description does the same)\n\
          - `{prefix} help`: this message\n\n\
          Tests: {}.\n\
+         A package can turn Fedora CI, ELN builds, Log Detective or single tests off in `.fedora-ci.yaml`.\n\
          Only members of the FAS `packager` group can trigger builds and tests.\n\n\
          Documentation: {docs_url}",
         TEST_NAMES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
@@ -127,6 +146,16 @@ mod tests {
         );
         assert_eq!(parse(P, "/packit-ci test"), Some(Command::Test { name: None, target: None }));
         assert_eq!(parse(P, "/packit-ci help"), Some(Command::Help));
+        assert_eq!(parse(P, "/packit-ci rerun"), Some(Command::Rerun));
+        assert_eq!(parse(P, "please\n/packit-ci skip"), Some(Command::Skip));
+    }
+
+    #[test]
+    fn skip_markers() {
+        assert!(has_skip_marker("Update to 1.2 [skip ci]"));
+        assert!(has_skip_marker("[CI SKIP] typo"));
+        assert!(!has_skip_marker("skip ci"));
+        assert!(!has_skip_marker("[skip-ci]"));
     }
 
     #[test]
@@ -151,6 +180,8 @@ mod tests {
             ("/packit-ci scratch-build --target", "needs a value"),
             ("/packit-ci scratch-build --force", "unknown option"),
             ("/packit-ci scratch-build now", "unexpected arguments"),
+            ("/packit-ci rerun everything", "unexpected arguments"),
+            ("/packit-ci skip --target eln", "takes no --target"),
         ] {
             match parse(P, text) {
                 Some(Command::Invalid { reason }) => assert!(reason.contains(needle), "{text}: {reason}"),
@@ -165,6 +196,10 @@ mod tests {
         for needle in [
             "/packit-ci-stg scratch-build",
             "/packit-ci-stg test",
+            "/packit-ci-stg rerun",
+            "/packit-ci-stg skip",
+            "[skip ci]",
+            ".fedora-ci.yaml",
             "--target eln|rawhide",
             "`rmdepcheck`",
             "docs.example",

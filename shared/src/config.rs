@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::koji_instances::{self, KojiInstance};
 use crate::secret::Secret;
 
 /// A configuration problem, always naming the variable so the operator knows what
@@ -232,6 +233,8 @@ pub struct Config {
     pub bot_user: String,
     pub fasjson_url: Url,
     pub koji: KojiConfig,
+    /// Extra Koji hubs (`KOJI_INSTANCES`), see [`crate::koji_instances`].
+    pub koji_instances: Vec<KojiInstance>,
     pub testing_farm: TestingFarmConfig,
     /// Public base URL of this service (status page, TF webhook).
     pub public_url: Url,
@@ -313,6 +316,8 @@ impl Config {
             pkgs_url: env.url("KOJI_PKGS_URL", "https://kojipkgs.fedoraproject.org")?,
         };
 
+        let koji_instances = koji_instances::from_env(&env, &koji, &topic_prefix)?;
+
         let mut webhook_secrets = Vec::new();
         webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET")?);
         webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET_SECONDARY")?);
@@ -390,9 +395,27 @@ impl Config {
                 .ascii_serialization(),
             distgit_url,
             koji,
+            koji_instances,
             testing_farm,
             retry,
         })
+    }
+
+    pub fn koji_instance(&self, name: &str) -> Option<&KojiInstance> {
+        self.koji_instances.iter().find(|i| i.name == name)
+    }
+
+    /// The extra instance whose `buildsys.task.state.change` this event type is.
+    pub fn koji_instance_by_task_topic(&self, event_type: &str) -> Option<&KojiInstance> {
+        self.koji_instances.iter().find(|i| i.task_topic() == event_type)
+    }
+
+    /// The Koji users of an instance (`primary` or an extra one).
+    pub fn koji_users(&self, instance: &str) -> &[String] {
+        match self.koji_instance(instance) {
+            Some(i) => &i.koji.users,
+            None => &self.koji.users,
+        }
     }
 }
 

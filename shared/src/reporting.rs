@@ -48,6 +48,18 @@ impl FlagKey {
         Self::new(name, koji_target, commit_sha)
     }
 
+    /// A build on an extra Koji instance: the flag names the instance's label
+    /// ("Fedora CI - scratch build (riscv64)").
+    pub fn instance_build(deployment: Deployment, label: &str, koji_target: &str, commit_sha: &str) -> Self {
+        let name = format!("{} - scratch build ({label})", check_prefix(deployment));
+        Self::new(name, &format!("{label}:{koji_target}"), commit_sha)
+    }
+
+    /// The `.fedora-ci.yaml` check: shown only when the file at that commit is invalid.
+    pub fn config(deployment: Deployment, commit_sha: &str) -> Self {
+        Self::new(format!("{} - config", check_prefix(deployment)), "config", commit_sha)
+    }
+
     /// One flag per test; `distro` is the Testing Farm target (`fedora-rawhide`).
     pub fn test(deployment: Deployment, test: &str, distro: &str, commit_sha: &str) -> Self {
         let prefix = check_prefix(deployment);
@@ -65,6 +77,39 @@ impl FlagKey {
 /// timed out), so the packager still lands on the overall view.
 pub fn pr_page_url(public_url: &url::Url, pr: &PrId) -> String {
     format!("{}/pr/{}/{}/{}", public_url.as_str().trim_end_matches('/'), pr.namespace, pr.repo, pr.id)
+}
+
+/// Pagure has no neutral flag status; `canceled` is the one that says "not run"
+/// without claiming success or failure, so skipped checks and config errors use it.
+pub const NEUTRAL: FlagStatus = FlagStatus::Canceled;
+
+/// Records a flag's state only when the flag has none yet (a skip must not
+/// overwrite the result of work that already ran for that commit); `true` when
+/// it was recorded.
+pub async fn set_flag_if_absent(
+    conn: &mut PgConnection,
+    pr: &PrId,
+    key: &FlagKey,
+    status: FlagStatus,
+    comment: &str,
+    url: &str,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uid) DO NOTHING",
+    )
+    .bind(&key.uid)
+    .bind(&pr.namespace)
+    .bind(&pr.repo)
+    .bind(pr.id as i64)
+    .bind(&key.check_name)
+    .bind(status.as_str())
+    .bind(comment)
+    .bind(url)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// Records the state a flag should have. A no-op when it already has exactly

@@ -86,6 +86,22 @@ pub fn claims(prefix: &str, koji_users: &[String]) -> Vec<Claim> {
     out
 }
 
+/// The task topics of the extra Koji instances (`KOJI_INSTANCES`): each must
+/// reach koji-finished for the instance's users, like the primary hub's.
+pub fn instance_claims(config: &Config) -> Vec<Claim> {
+    let mut out = Vec::new();
+    for instance in &config.koji_instances {
+        for user in &instance.koji.users {
+            out.push(Claim {
+                function: "koji-finished",
+                event_type: instance.task_topic(),
+                extensions: ext(&[("kojiowner", user), ("kojimethod", "build")]),
+            });
+        }
+    }
+    out
+}
+
 /// Events that must wake nothing: other people's Koji tasks, PRs outside the
 /// covered namespaces, and the other deployment's topics.
 pub fn foreign_events(prefix: &str) -> Vec<(String, BTreeMap<String, String>)> {
@@ -356,7 +372,8 @@ fn check_container(
     }
     for name in env.keys() {
         let bridge_only = function == "fedmsg-bridge" && BRIDGE_VARIABLES.contains(&name.as_str());
-        if !facts.variables.contains(name) && !bridge_only {
+        let instance = fedora_ci::koji_instances::is_instance_variable(name);
+        if !facts.variables.contains(name) && !bridge_only && !instance {
             problem(format!("sets {name}, which {function} does not read"));
         }
     }
@@ -460,7 +477,8 @@ fn check_routing(rendered: &Rendered, config: &Config) -> Vec<String> {
             problems.push(format!("Trigger {}: Broker '{broker}' does not exist", name_of(trigger)));
         }
     }
-    let claims = claims(&config.topic_prefix, &config.koji.users);
+    let mut claims = claims(&config.topic_prefix, &config.koji.users);
+    claims.extend(instance_claims(config));
     for route in &routes {
         if rendered.find("serving.knative.dev", "Service", &route.subscriber).is_none() {
             problems.push(format!("Trigger {}: subscriber Service '{}' does not exist", route.name, route.subscriber));

@@ -92,7 +92,27 @@ impl Harness {
             Auth::StaticToken(STATIC_TOKEN.to_owned()),
             ctx.config.koji.channel.clone(),
         ));
+        ctx.clients.koji_instances = ctx
+            .config
+            .koji_instances
+            .iter()
+            .map(|i| {
+                let client = KojiClient::new(
+                    ctx.clients.http.clone(),
+                    i.koji.hub_url.clone(),
+                    i.koji.web_url.clone(),
+                    Auth::StaticToken(STATIC_TOKEN.to_owned()),
+                    i.koji.channel.clone(),
+                );
+                (i.name.clone(), std::sync::Arc::new(client))
+            })
+            .collect();
         ctx
+    }
+
+    /// A second Koji hub (another instance, e.g. RISC-V) accepting the same token.
+    pub async fn second_koji() -> KojiHub {
+        KojiHub::start_with_verifier(koji::accept_token(STATIC_TOKEN, &format!("{KOJI_USER}@TEST.LOCAL"))).await
     }
 
     /// The broker tests publish to and read from: `AMQP_URL`, or the local RabbitMQ.

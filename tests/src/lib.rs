@@ -12,4 +12,5 @@ pub mod realm;
 pub mod sandbox;
 pub mod seed;
 pub mod stack;
+pub mod story;
 pub mod triggers;

@@ -11,6 +11,7 @@
 //!   retry because Koji was unreachable.
 
 use chrono::{DateTime, Duration, Utc};
+use fedora_ci::koji_instances::PRIMARY;
 use fedora_ci::store::builds::{self, BuildData};
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
@@ -41,6 +42,7 @@ fn build_data(sha: &str) -> BuildData {
         trigger: "pull-request.new".into(),
         pr_uid: None,
         pr_author: Some("alice".into()),
+        flag_label: None,
     }
 }
 
@@ -84,7 +86,7 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
 
     // The old commit: build 1, group 1, pipeline 1.
     let old = pipelines::record_pr_head(&mut tx, &head(OLD_SHA)).await.expect("old head");
-    let b1 = builds::create(&mut tx, old.project_event_id, "rawhide", "seed:b1", &build_data(OLD_SHA))
+    let b1 = builds::create(&mut tx, old.project_event_id, PRIMARY, "rawhide", "seed:b1", &build_data(OLD_SHA))
         .await
         .expect("build")
         .expect("new build");
@@ -94,7 +96,7 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
 
     // The head: build 2 (group 2, pipeline 2), build 3 (group 3, pipeline 3).
     let new = pipelines::record_pr_head(&mut tx, &head(HEAD_SHA)).await.expect("head");
-    let b2 = builds::create(&mut tx, new.project_event_id, "rawhide", "seed:b2", &build_data(HEAD_SHA))
+    let b2 = builds::create(&mut tx, new.project_event_id, PRIMARY, "rawhide", "seed:b2", &build_data(HEAD_SHA))
         .await
         .expect("build")
         .expect("new build");
@@ -107,7 +109,7 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
     builds::transition(&mut tx, b2.id, "success", &["running"], None, Some(epoch(at(31))), Some(&logs))
         .await
         .expect("success");
-    let b3 = builds::create(&mut tx, new.project_event_id, "eln", "seed:b3", &build_data(HEAD_SHA))
+    let b3 = builds::create(&mut tx, new.project_event_id, PRIMARY, "eln", "seed:b3", &build_data(HEAD_SHA))
         .await
         .expect("build")
         .expect("new build");

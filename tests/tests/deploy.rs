@@ -185,6 +185,65 @@ fn a_type_routed_to_the_wrong_function_fails() {
     assert_fails(&problems, "to api, which does not handle it");
 }
 
+/// An extra Koji instance in an overlay: its variables are accepted, and its task
+/// topic must reach koji-finished through a Trigger of its own.
+#[test]
+fn an_extra_koji_instance_needs_its_trigger() {
+    let copy = TempRepo::new("koji-instance");
+    copy.edit(
+        "knative/overlays/stg/kustomization.yaml",
+        "      - FASJSON_URL=https://fasjson.stg.fedoraproject.org\n",
+        &[
+            "      - FASJSON_URL=https://fasjson.stg.fedoraproject.org",
+            "      - KOJI_INSTANCES=riscv",
+            "      - KOJI_RISCV_HUB_URL=https://riscv-koji.example/kojihub",
+            "      - KOJI_RISCV_WEB_URL=https://riscv-koji.example/koji",
+            "      - KOJI_RISCV_TOPIC_PREFIX=org.fedoraproject.stg.riscv.",
+            "      - KOJI_RISCV_TARGETS=rawhide=f44",
+            "      - KOJI_RISCV_FLAG_NAME=riscv64",
+            "",
+        ]
+        .join("\n"),
+    );
+    let problems = copy.problems("stg");
+    assert!(!problems.iter().any(|p| p.contains("KOJI_RISCV")), "{problems:#?}");
+    assert_fails(
+        &problems,
+        "org.fedoraproject.stg.riscv.buildsys.task.state.change {\"kojimethod\": \"build\", \"kojiowner\": \"packit-ci-stg\"} \
+         should reach exactly [koji-finished], reaches []",
+    );
+
+    copy.edit(
+        "knative/overlays/stg/kustomization.yaml",
+        "  - domain-mappings.yaml\n",
+        "  - domain-mappings.yaml\n  - koji-riscv.yaml\n",
+    );
+    std::fs::write(
+        copy.dir.join("knative/overlays/stg/koji-riscv.yaml"),
+        [
+            "apiVersion: eventing.knative.dev/v1",
+            "kind: Trigger",
+            "metadata:",
+            "  name: koji-finished-riscv",
+            "spec:",
+            "  broker: fedora-ci",
+            "  filter:",
+            "    attributes:",
+            "      type: org.fedoraproject.stg.riscv.buildsys.task.state.change",
+            "      kojiowner: packit-ci-stg",
+            "  subscriber:",
+            "    ref:",
+            "      apiVersion: serving.knative.dev/v1",
+            "      kind: Service",
+            "      name: koji-finished",
+            "",
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    assert_eq!(copy.problems("stg"), Vec::<String>::new());
+}
+
 #[test]
 fn unknown_env_and_untemplated_secrets_fail() {
     let copy = TempRepo::new("env");

@@ -162,6 +162,8 @@ impl BridgeConfig {
         let mut topics = env.list("FEDMSG_BRIDGE_TOPICS");
         if topics.is_empty() {
             topics = DEFAULT_TOPIC_SUFFIXES.iter().map(|s| format!("{prefix}{s}")).collect();
+            // Extra Koji hubs announce their tasks under their own prefix.
+            topics.extend(fedora_ci::koji_instances::task_topics(&env));
         }
         if let Some(t) = topics.iter().find(|t| t.len() > 255) {
             return Err(ConfigError::new("FEDMSG_BRIDGE_TOPICS", format!("'{t}' is longer than 255 bytes")));
@@ -318,6 +320,15 @@ mod tests {
         assert!(c.topics.iter().all(|t| t.starts_with("org.fedoraproject.stg.")));
         let c = load(&with(&[("FEDMSG_BRIDGE_TOPICS", "a.b.c, x.#")])).unwrap();
         assert_eq!(c.topics, ["a.b.c", "x.#"]);
+    }
+
+    #[test]
+    fn extra_koji_instances_add_their_task_topic() {
+        let c =
+            load(&with(&[("KOJI_INSTANCES", "riscv"), ("KOJI_RISCV_TOPIC_PREFIX", "org.fedoraproject.prod.riscv.")]))
+                .unwrap();
+        assert_eq!(c.topics.len(), 6);
+        assert!(c.topics.contains(&"org.fedoraproject.prod.riscv.buildsys.task.state.change".to_owned()));
     }
 
     #[test]

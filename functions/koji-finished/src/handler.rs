@@ -8,20 +8,27 @@
 use axum::extract::State;
 use fedora_ci::build_state::{self, Applied, TaskUpdate};
 use fedora_ci::intake::CloudEventRequest;
+use fedora_ci::koji_instances::PRIMARY;
 use fedora_ci::messages::koji::TaskHeader;
 use fedora_ci::messages::{KojiTaskStateChange, Topic};
 use fedora_ci::{Context, HandlerError, Outcome};
 
 pub async fn handle(State(ctx): State<Context>, event: CloudEventRequest) -> Result<Outcome, HandlerError> {
-    if event.topic != Some(Topic::KojiTaskStateChange) {
+    // The hub is told by the topic: the primary one under our prefix, an extra
+    // instance under its own.
+    let instance = if event.topic == Some(Topic::KojiTaskStateChange) {
+        PRIMARY
+    } else if let Some(extra) = ctx.config.koji_instance_by_task_topic(&event.meta.event_type) {
+        extra.name.as_str()
+    } else {
         return Ok(Outcome::ignored(format!("event type '{}' is not handled here", event.meta.event_type)));
-    }
+    };
     let data = event.require_data()?;
     let owner = match event.meta.extension("kojiowner") {
         Some(owner) => owner.to_owned(),
         None => TaskHeader::parse(data)?.owner,
     };
-    if !ctx.config.koji.users.contains(&owner) {
+    if !ctx.config.koji_users(instance).contains(&owner) {
         return Ok(Outcome::ignored(format!("task of {owner}, not ours")));
     }
     let message = KojiTaskStateChange::parse(data)?;
@@ -32,7 +39,7 @@ pub async fn handle(State(ctx): State<Context>, event: CloudEventRequest) -> Res
     let Some(update) = TaskUpdate::from_message(&message) else {
         return Ok(Outcome::ignored(format!("unknown task state '{}'", message.new.0)));
     };
-    Ok(match build_state::apply(&ctx, &update).await? {
+    Ok(match build_state::apply(&ctx, instance, &update).await? {
         Applied::NotOurs => Outcome::ignored(format!("task {} is not one of our builds", update.task_id)),
         Applied::Unchanged => {
             Outcome::duplicate(format!("task {} already at or past {}", update.task_id, message.new.0))

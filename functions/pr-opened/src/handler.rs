@@ -5,14 +5,16 @@
 
 use axum::extract::State;
 use fedora_ci::intake::{EventMeta, Received};
+use fedora_ci::koji_instances::{self, PRIMARY};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::pagure::PrId;
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
-use fedora_ci::store::{builds, events};
+use fedora_ci::store::{builds, events, package_settings, skips};
 use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit};
 
-use crate::plan::{self, Work};
+use crate::plan::{self, Plan, SkipIntent, Work};
+use crate::skip_flags;
 
 pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessage>) -> Result<Outcome, HandlerError> {
     let (meta, msg) = match event {
@@ -32,7 +34,7 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
         _ => plan::pr_event(&ctx, &msg).await?,
     };
     match planned {
-        Ok(work) => execute(&ctx, &meta, &msg, work).await,
+        Ok(plan) => execute(&ctx, &meta, &msg, plan).await,
         Err(skip) => {
             tracing::debug!(%skip, pr = %project, "nothing to do");
             Ok(Outcome::ignored(skip))
@@ -44,8 +46,9 @@ async fn execute(
     ctx: &Context,
     meta: &EventMeta,
     msg: &PullRequestMessage,
-    work: Work,
+    plan: Plan,
 ) -> Result<Outcome, HandlerError> {
+    let Plan { work, settings } = plan;
     let pr = &msg.pullrequest;
     let pr_id =
         PrId { namespace: pr.project.namespace.clone().unwrap_or_default(), repo: pr.project.name.clone(), id: pr.id };
@@ -58,11 +61,7 @@ async fn execute(
         pr_id: pr.id as i64,
         commit_sha: pr.commit_stop.clone(),
     };
-    let source_repo_path = match pr.fork() {
-        // Pagure serves a fork `forks/<user>/rpms/foo` under `fork/<user>/rpms/foo`.
-        Some(fork) => fork.fullname.replacen("forks/", "fork/", 1),
-        None => pr_id.path(),
-    };
+    let source_repo_path = pr.source_repo_path();
 
     let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
@@ -71,6 +70,21 @@ async fn execute(
     let mut created = Vec::new();
     let mut comment_keys = Vec::new();
     let mut recorded_tests = Vec::new();
+    let mut flags = Vec::new();
+    let mut summary = Vec::new();
+    let docs_url = ctx.config.docs_url.to_string();
+    if let Some(loaded) = &settings {
+        package_settings::record(&mut tx, rows.project_event_id, loaded).await?;
+        if let Some(e) = &loaded.config_error {
+            let key = reporting::FlagKey::config(ctx.config.deployment, &head.commit_sha);
+            let comment = format!("config error: {e}");
+            reporting::set_flag(&mut tx, &pr_id, &key, reporting::NEUTRAL, &comment, &docs_url).await?;
+            flags.push(key.uid);
+        }
+    }
+    let package = settings.map(|l| l.settings).unwrap_or_default();
+    let answer = |body: String| (format!("answer:{}", meta.id), body);
+    let mut refusal = None;
     let test_request = |name: &str, koji_task_id: Option<i64>, requested_by: Option<String>| TestRequestData {
         base_project_url: head.project_url.clone(),
         fedora_ci_test: name.to_owned(),
@@ -96,21 +110,42 @@ async fn execute(
         trigger: trigger.to_owned(),
         pr_uid: Some(pr.uid.clone()),
         pr_author: Some(pr.user.name.clone()),
+        flag_label: None,
     };
     match &work {
-        Work::Build { targets, dedup, trigger } => {
-            for target in targets {
+        Work::Build { targets, dedup, trigger, skip } => {
+            let skipped_by = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await?;
+            if let Some(by) = &skipped_by {
+                let checks = skip_flags::for_targets(&ctx.config, targets, &head.commit_sha, &package);
+                flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, by, &docs_url).await?);
+                summary.push(format!("skipped by {by}"));
+            }
+            for target in targets.iter().filter(|_| skipped_by.is_none()) {
                 let data = build_data(trigger);
-                if let Some(build) =
-                    builds::create(&mut tx, rows.project_event_id, target, &format!("{dedup}/{target}"), &data).await?
-                {
-                    created.push(build);
+                let key = format!("{dedup}/{target}");
+                created.extend(builds::create(&mut tx, rows.project_event_id, PRIMARY, target, &key, &data).await?);
+                for (instance, its_target) in koji_instances::builds_for(&ctx.config.koji_instances, target) {
+                    let data =
+                        builds::BuildData { flag_label: Some(instance.flag_label.clone()), ..build_data(trigger) };
+                    let key = format!("{dedup}/{}:{its_target}", instance.name);
+                    created.extend(
+                        builds::create(&mut tx, rows.project_event_id, &instance.name, its_target, &key, &data).await?,
+                    );
                 }
             }
         }
         Work::Tests { names, target, requested_by } => {
             let koji_target = target.koji_target();
+            let skipped_by = skips::skipped_by(&mut tx, rows.pull_request_id).await?;
             match builds::latest_success(&mut tx, rows.project_event_id, koji_target).await? {
+                _ if skipped_by.is_some() => {
+                    let prefix = &ctx.config.comment_prefix;
+                    refusal = Some(answer(format!(
+                        "CI is skipped for this pull request (by {}); comment `{prefix} rerun` or \
+                         `{prefix} scratch-build` to run it again.",
+                        skipped_by.unwrap_or_default()
+                    )));
+                }
                 Some(build) => {
                     let task = build.task_id.as_deref().and_then(|t| t.parse().ok());
                     let distro = fedora_ci::suite::distro_for_target(koji_target);
@@ -131,23 +166,41 @@ async fn execute(
                     // the successful build.
                     let data = build_data("comment");
                     let key = format!("comment:{}/{koji_target}", meta.id);
-                    created.extend(builds::create(&mut tx, rows.project_event_id, koji_target, &key, &data).await?);
+                    created.extend(
+                        builds::create(&mut tx, rows.project_event_id, PRIMARY, koji_target, &key, &data).await?,
+                    );
                 }
             }
         }
-        Work::TestsRepository => {
-            let test = NewTest {
-                distro: "fedora-rawhide",
-                key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
-                data: test_request("custom", None, None),
+        Work::TestsRepository { skip } => {
+            if let Some(by) = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await? {
+                let checks = skip_flags::for_tests_repository(ctx.config.deployment, &head.commit_sha);
+                flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, &by, &docs_url).await?);
+                summary.push(format!("skipped by {by}"));
+            } else {
+                let test = NewTest {
+                    distro: "fedora-rawhide",
+                    key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                    data: test_request("custom", None, None),
+                };
+                recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);
+            }
+        }
+        Work::Skip { targets, by } => {
+            skips::mark(&mut tx, rows.pull_request_id, by).await?;
+            let checks = if targets.is_empty() {
+                skip_flags::for_tests_repository(ctx.config.deployment, &head.commit_sha)
+            } else {
+                skip_flags::for_targets(&ctx.config, targets, &head.commit_sha, &package)
             };
-            recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);
+            flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, by, &docs_url).await?);
+            summary.push(format!("skipped by {by}"));
         }
-        Work::Comment(body) => {
-            let key = format!("answer:{}", meta.id);
-            reporting::queue_comment(&mut tx, &pr_id, &key, body).await?;
-            comment_keys.push(key);
-        }
+        Work::Comment(body) => refusal = Some(answer(body.clone())),
+    }
+    if let Some((key, body)) = refusal {
+        reporting::queue_comment(&mut tx, &pr_id, &key, &body).await?;
+        comment_keys.push(key);
     }
     let superseded = if matches!(msg.action, PullRequestAction::Updated | PullRequestAction::Rebased)
         && ctx.config.cancel_superseded
@@ -159,8 +212,6 @@ async fn execute(
     tx.commit().await?;
 
     // Committed: from here on nothing is lost if we die; the poller finishes it.
-    let mut flags = Vec::new();
-    let mut summary = Vec::new();
     for build in &created {
         let (submitted, key) = submit::submit_build(ctx, build).await?;
         summary.push(format!("{}: {submitted:?}", build.target));
@@ -188,4 +239,19 @@ async fn execute(
         summary.push("nothing new (already built for this trigger)".into());
     }
     Ok(Outcome::done(format!("{}#{}: {}", pr_id.path(), pr.id, summary.join("; "))))
+}
+
+/// Records what the event says about skipping, then answers whether the PR is
+/// skipped now (and by whom).
+async fn apply_skip_intent(
+    tx: &mut sqlx::PgConnection,
+    pull_request_id: i32,
+    intent: &SkipIntent,
+) -> Result<Option<String>, sqlx::Error> {
+    match intent {
+        SkipIntent::Keep => {}
+        SkipIntent::Marker(by) => skips::mark_once(tx, pull_request_id, by).await?,
+        SkipIntent::Resume(by) => skips::resume(tx, pull_request_id, by).await?,
+    }
+    skips::skipped_by(tx, pull_request_id).await
 }

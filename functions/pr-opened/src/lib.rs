@@ -3,6 +3,7 @@
 
 mod handler;
 mod plan;
+mod skip_flags;
 
 use axum::Router;
 use axum::routing::post;

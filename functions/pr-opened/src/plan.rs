@@ -1,8 +1,9 @@
 //! What an event asks for, decided before anything is written: builds for which
-//! Koji targets, test requests, or an answer comment.
+//! Koji targets, test requests, a skip, or an answer comment.
 
 use fedora_ci::commands::{self, Command, CommandTarget};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
+use fedora_ci::package_settings::{self, FILE_NAME, Loaded, PackageSettings};
 use fedora_ci::policy::{self, Skip};
 use fedora_ci::{Context, HandlerError, lookups};
 
@@ -10,22 +11,67 @@ use fedora_ci::{Context, HandlerError, lookups};
 pub enum Work {
     /// Scratch builds for these Koji targets; `dedup` names the trigger so the same
     /// trigger never builds twice (a PR head for PR events, the event for commands).
-    Build { targets: Vec<String>, dedup: String, trigger: String },
+    Build { targets: Vec<String>, dedup: String, trigger: String, skip: SkipIntent },
     /// Test requests on the PR head's last successful build for `target`.
     Tests { names: Vec<String>, target: CommandTarget, requested_by: String },
     /// A `tests/` repository: its own tmt plans on rawhide, nothing to build.
-    TestsRepository,
+    TestsRepository { skip: SkipIntent },
+    /// `/packit-ci skip`: neutral flags for these targets' checks, nothing submitted.
+    Skip { targets: Vec<String>, by: String },
     /// Answer with a comment (help, a mistake in the command, a refusal).
     Comment(String),
 }
 
-/// PR opened, updated or rebased.
-pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<Work, Skip>, HandlerError> {
-    let pr = &msg.pullrequest;
-    if pr.project.namespace.as_deref() == Some("tests") {
-        return Ok(Ok(Work::TestsRepository));
+/// What the event says about skipping CI for the PR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipIntent {
+    /// Whatever the PR's state is (skipped or not) stays.
+    Keep,
+    /// `[skip ci]` in the title or description, by the PR's author.
+    Marker(String),
+    /// `scratch-build` / `rerun` by this packager end a skip.
+    Resume(String),
+}
+
+/// The work, and the package settings read for it (recorded with the work).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub work: Work,
+    pub settings: Option<Loaded>,
+}
+
+impl Plan {
+    fn new(work: Work, settings: Option<Loaded>) -> Self {
+        Self { work, settings }
     }
-    let targets = match targets_for_branch(ctx, msg).await? {
+}
+
+/// `.fedora-ci.yaml` at the PR head.
+async fn settings(ctx: &Context, msg: &PullRequestMessage) -> Result<Loaded, HandlerError> {
+    let pr = &msg.pullrequest;
+    package_settings::fetch(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop)
+        .await
+        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
+}
+
+fn disabled() -> String {
+    format!("Fedora CI is turned off for this package in `{FILE_NAME}` (`enabled: false`).")
+}
+
+/// PR opened, updated or rebased.
+pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<Plan, Skip>, HandlerError> {
+    let pr = &msg.pullrequest;
+    let loaded = settings(ctx, msg).await?;
+    if !loaded.settings.enabled {
+        return Ok(Err(disabled()));
+    }
+    let marked =
+        commands::has_skip_marker(&pr.title) || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
+    let skip = if marked { SkipIntent::Marker(pr.user.name.clone()) } else { SkipIntent::Keep };
+    if pr.project.namespace.as_deref() == Some("tests") {
+        return Ok(Ok(Plan::new(Work::TestsRepository { skip }, Some(loaded))));
+    }
+    let targets = match targets_for_branch(ctx, msg, &loaded.settings).await? {
         Ok(t) => t,
         Err(skip) => return Ok(Err(skip)),
     };
@@ -35,17 +81,21 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
         PullRequestAction::Rebased => "pull-request.rebased",
         PullRequestAction::CommentAdded => "comment",
     };
-    Ok(Ok(Work::Build {
+    let work = Work::Build {
         targets,
         dedup: format!("pr:{}#{}@{}", pr.project_path(), pr.id, pr.commit_stop),
         trigger: action.to_owned(),
-    }))
+        skip,
+    };
+    Ok(Ok(Plan::new(work, Some(loaded))))
 }
 
-/// The PR branch's build target, plus `eln` when `PackageNeedsELNBuildFromRawhide`.
+/// The PR branch's build target, plus `eln` when `PackageNeedsELNBuildFromRawhide`
+/// and the package's settings do not turn ELN off.
 async fn targets_for_branch(
     ctx: &Context,
     msg: &PullRequestMessage,
+    settings: &PackageSettings,
 ) -> Result<Result<Vec<String>, Skip>, HandlerError> {
     let pr = &msg.pullrequest;
     let Some(main) = lookups::resolve_build_target(&ctx.pool, &ctx.clients.koji, &pr.branch).await? else {
@@ -53,7 +103,8 @@ async fn targets_for_branch(
     };
     let mut targets = vec![main];
     let project = pr.project_path();
-    if policy::may_need_eln_build(&ctx.config, &project, &pr.branch)
+    if settings.eln
+        && policy::may_need_eln_build(&ctx.config, &project, &pr.branch)
         && lookups::is_eln_package(&ctx.pool, &ctx.clients.http, &ctx.config.eln_list_urls, &pr.project.name).await?
         && !lookups::has_eln_branch(&ctx.clients.pagure, "rpms", &pr.project.name).await?
     {
@@ -67,7 +118,7 @@ pub async fn comment(
     ctx: &Context,
     msg: &PullRequestMessage,
     event_id: &str,
-) -> Result<Result<Work, Skip>, HandlerError> {
+) -> Result<Result<Plan, Skip>, HandlerError> {
     let Some(comment) = msg.new_comment() else { return Ok(Err("comment message without a comment".into())) };
     let author = comment.user.name.as_str();
     if policy::is_our_bot(&ctx.config, author) {
@@ -78,38 +129,81 @@ pub async fn comment(
         return Ok(Err("not a command for us".into()));
     };
     let help = || commands::help_text(prefix, ctx.config.docs_url.as_str());
-    let wants_work = matches!(command, Command::ScratchBuild { .. } | Command::Test { .. });
-    if wants_work && !lookups::is_packager(&ctx.pool, &ctx.clients.fasjson, author).await? {
-        return Ok(Ok(Work::Comment(format!("{author} is not a packager, retriggering is not allowed."))));
-    }
     let pr = &msg.pullrequest;
-    let work = match command {
-        Command::Help => Work::Comment(help()),
+    let answer = |text: String| Ok(Ok(Plan::new(Work::Comment(text), None)));
+    match &command {
+        Command::Help => return answer(help()),
         Command::Invalid { reason } => {
-            Work::Comment(format!("Could not understand the command: {reason}.\n\n{}", help()))
+            return answer(format!("Could not understand the command: {reason}.\n\n{}", help()));
         }
-        Command::ScratchBuild { target } => {
-            let targets = match target {
-                Some(t) => vec![t.koji_target().to_owned()],
-                None => match targets_for_branch(ctx, msg).await? {
-                    Ok(t) => t,
-                    Err(skip) => return Ok(Ok(Work::Comment(format!("Cannot build: {skip}.")))),
+        // Skipping only takes work away: the PR's author may ask for it too.
+        Command::Skip if author == pr.user.name => {}
+        _ => {
+            if !lookups::is_packager(&ctx.pool, &ctx.clients.fasjson, author).await? {
+                return answer(format!("{author} is not a packager, retriggering is not allowed."));
+            }
+        }
+    }
+    let loaded = settings(ctx, msg).await?;
+    if !loaded.settings.enabled {
+        return answer(disabled());
+    }
+    let is_tests_repo = pr.project.namespace.as_deref() == Some("tests");
+    let all_targets = |loaded: &Loaded| {
+        let settings = loaded.settings.clone();
+        async move {
+            if is_tests_repo {
+                return Ok(Ok(Vec::new()));
+            }
+            targets_for_branch(ctx, msg, &settings).await
+        }
+    };
+    let is_rerun = command == Command::Rerun;
+    let work = match command {
+        // Answered before the permission check; repeated so the match stays total without a panic.
+        Command::Help | Command::Invalid { .. } => return answer(help()),
+        Command::Skip => match all_targets(&loaded).await? {
+            Ok(targets) => Work::Skip { targets, by: author.to_owned() },
+            Err(skip) => return answer(format!("Cannot skip: {skip}.")),
+        },
+        Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => {
+            Work::TestsRepository { skip: SkipIntent::Resume(author.to_owned()) }
+        }
+        Command::ScratchBuild { target: Some(t) } => Work::Build {
+            targets: vec![t.koji_target().to_owned()],
+            dedup: format!("comment:{event_id}"),
+            trigger: "comment".into(),
+            skip: SkipIntent::Resume(author.to_owned()),
+        },
+        Command::ScratchBuild { target: None } | Command::Rerun => {
+            let trigger = if is_rerun { "rerun" } else { "comment" };
+            match all_targets(&loaded).await? {
+                Ok(targets) => Work::Build {
+                    targets,
+                    dedup: format!("comment:{event_id}"),
+                    trigger: trigger.into(),
+                    skip: SkipIntent::Resume(author.to_owned()),
                 },
-            };
-            Work::Build { targets, dedup: format!("comment:{event_id}"), trigger: "comment".into() }
+                Err(skip) => return answer(format!("Cannot build: {skip}.")),
+            }
         }
         Command::Test { name, target } => {
             let target = target.unwrap_or(CommandTarget::Rawhide);
             let names = match name {
+                // Asked for by name: runs even when the package skips it.
                 Some(n) => vec![n],
-                None => commands::TEST_NAMES.iter().map(|s| s.to_string()).collect(),
+                None => commands::TEST_NAMES
+                    .iter()
+                    .filter(|t| loaded.settings.runs_test(t))
+                    .map(|s| s.to_string())
+                    .collect(),
             };
-            if pr.project.namespace.as_deref() == Some("tests") {
-                Work::TestsRepository
+            if is_tests_repo {
+                Work::TestsRepository { skip: SkipIntent::Keep }
             } else {
                 Work::Tests { names, target, requested_by: author.to_owned() }
             }
         }
     };
-    Ok(Ok(work))
+    Ok(Ok(Plan::new(work, Some(loaded))))
 }

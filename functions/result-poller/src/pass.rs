@@ -70,37 +70,66 @@ async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<()
                 rows.extend(builds::get(&mut conn, *id).await?);
             }
         }
-        // Pair each row with its task id, so the multiCall answers line up with
-        // the rows they belong to.
-        let tasks: Vec<(&BuildRow, i64)> =
-            rows.iter().filter_map(|r| Some((r, r.task_id.as_deref()?.parse().ok()?))).collect();
-        let task_ids: Vec<i64> = tasks.iter().map(|(_, id)| *id).collect();
-        let infos = match ctx.clients.koji.get_task_info(&task_ids).await {
-            Ok(infos) => infos,
-            Err(e) => {
-                // Leave the rows as they were for the next tick.
-                tracing::warn!(error = %e, "Koji unreachable during reconciliation");
-                restore_checked(ctx, "koji_build_targets", &claimed).await?;
-                s.errors += 1;
-                return Ok(());
-            }
-        };
-        let asked: Vec<i32> = tasks.iter().map(|(row, _)| row.id).collect();
-        record_answered(ctx, "koji_build_targets", &asked).await?;
-        for ((row, _), info) in tasks.iter().zip(infos) {
-            s.koji_checked += 1;
-            let Some(info) = info else { continue };
-            let children = if info.state.is_done() {
-                ctx.clients.koji.get_task_children(info.id).await.unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            if let Err(e) = build_state::apply_to(ctx, row, &TaskUpdate::from_task_info(&info, &children)).await {
-                tracing::warn!(build = row.id, error = %e, "could not apply the Koji task state");
-                s.errors += 1;
+        // One multiCall per hub: each row is asked of the Koji instance it was
+        // submitted to, and a hub that is down leaves only its own rows for later.
+        let mut instances: Vec<&str> = rows.iter().map(|r| r.koji_instance.as_str()).collect();
+        instances.sort_unstable();
+        instances.dedup();
+        let mut unreachable = false;
+        for instance in instances {
+            let group: Vec<&BuildRow> = rows.iter().filter(|r| r.koji_instance == instance).collect();
+            if !check_builds(ctx, &group, s).await? {
+                let ids: Vec<(i32, Option<DateTime<Utc>>)> =
+                    claimed.iter().filter(|(id, _)| group.iter().any(|r| r.id == *id)).copied().collect();
+                restore_checked(ctx, "koji_build_targets", &ids).await?;
+                unreachable = true;
             }
         }
+        if unreachable {
+            // Leave the restored rows for the next tick rather than claiming them again.
+            return Ok(());
+        }
     }
+}
+
+/// Asks one Koji hub about its builds and applies the answers; `false` when the
+/// hub could not be reached (the rows are left as they were).
+async fn check_builds(ctx: &Context, rows: &[&BuildRow], s: &mut Summary) -> Result<bool, HandlerError> {
+    let Some(first) = rows.first() else { return Ok(true) };
+    let koji = match submit::build::build_koji(ctx, first) {
+        Ok(koji) => koji,
+        Err(reason) => {
+            // A hub removed from the configuration: its builds time out like lost ones.
+            tracing::warn!(%reason, "builds of an unconfigured Koji instance");
+            return Ok(true);
+        }
+    };
+    // Pair each row with its task id, so the multiCall answers line up with
+    // the rows they belong to.
+    let tasks: Vec<(&BuildRow, i64)> =
+        rows.iter().filter_map(|r| Some((*r, r.task_id.as_deref()?.parse().ok()?))).collect();
+    let task_ids: Vec<i64> = tasks.iter().map(|(_, id)| *id).collect();
+    let infos = match koji.get_task_info(&task_ids).await {
+        Ok(infos) => infos,
+        Err(e) => {
+            tracing::warn!(error = %e, "Koji unreachable during reconciliation");
+            s.errors += 1;
+            return Ok(false);
+        }
+    };
+    let asked: Vec<i32> = tasks.iter().map(|(row, _)| row.id).collect();
+    record_answered(ctx, "koji_build_targets", &asked).await?;
+    for ((row, _), info) in tasks.iter().zip(infos) {
+        s.koji_checked += 1;
+        let Some(info) = info else { continue };
+        let children =
+            if info.state.is_done() { koji.get_task_children(info.id).await.unwrap_or_default() } else { Vec::new() };
+        if let Err(e) = build_state::apply_to(ctx, row, &TaskUpdate::from_task_info(&info, &children)).await {
+            tracing::warn!(build = row.id, error = %e, "could not apply the Koji task state");
+            s.errors += 1;
+        }
+    }
+    Ok(true)
 }
 
 /// Testing Farm requests whose webhook never came.

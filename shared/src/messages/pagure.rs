@@ -83,6 +83,15 @@ impl PullRequest {
         self.repo_from.as_ref().filter(|r| r.is_fork())
     }
 
+    /// Where Pagure serves the PR head's files: `rpms/foo`, or `fork/<user>/rpms/foo`
+    /// (Pagure's web routes say `fork/` for a project named `forks/<user>/…`).
+    pub fn source_repo_path(&self) -> String {
+        match self.fork() {
+            Some(fork) => fork.fullname.replacen("forks/", "fork/", 1),
+            None => self.project_path(),
+        }
+    }
+
     /// `git+https://…/<ns>/<repo>.git#<sha>` or the fork's URL: what Koji builds.
     pub fn koji_source(&self, distgit_url: &str) -> String {
         format!("git+{}#{}", self.git_url(distgit_url), self.commit_stop)

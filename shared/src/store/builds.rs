@@ -29,6 +29,11 @@ pub struct BuildData {
     pub pr_uid: Option<String>,
     #[serde(default)]
     pub pr_author: Option<String>,
+    /// For a build on an extra Koji instance: the label its flag shows instead of
+    /// the target ("scratch build (riscv64)"), kept with the build so every state
+    /// of the flag gets the same name even if the configuration changes.
+    #[serde(default)]
+    pub flag_label: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,29 +44,33 @@ pub struct BuildRow {
     pub target: String,
     pub retry_count: i32,
     pub koji_build_group_id: Option<i32>,
+    /// `primary`, or the extra Koji instance the build runs on.
+    pub koji_instance: String,
     #[sqlx(json)]
     pub data: BuildData,
 }
 
-const COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, data";
+const COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, koji_instance, data";
 
 /// Creates the build row, its group and pipeline; `None` when a build with this
 /// idempotency key exists already (a duplicate delivery).
 pub async fn create(
     conn: &mut PgConnection,
     project_event_id: i32,
+    instance: &str,
     target: &str,
     idempotency_key: &str,
     data: &BuildData,
 ) -> Result<Option<BuildRow>, sqlx::Error> {
     let row: Option<BuildRow> = sqlx::query_as(&format!(
-        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key) \
-         VALUES ('pending', $1, true, $2, $3) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance) \
+         VALUES ('pending', $1, true, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {COLUMNS}"
     ))
     .bind(target)
     .bind(sqlx::types::Json(data))
     .bind(idempotency_key)
+    .bind(instance)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(mut row) = row else { return Ok(None) };
@@ -181,7 +190,8 @@ pub async fn latest_success(
 ) -> Result<Option<BuildRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {} FROM koji_build_targets k JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
-         WHERE p.project_event_id = $1 AND k.target = $2 AND k.status = 'success' ORDER BY k.id DESC LIMIT 1",
+         WHERE p.project_event_id = $1 AND k.target = $2 AND k.status = 'success' AND k.koji_instance = 'primary' \
+         ORDER BY k.id DESC LIMIT 1",
         COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
     ))
     .bind(project_event_id)
@@ -190,8 +200,14 @@ pub async fn latest_success(
     .await
 }
 
-pub async fn by_task_id(conn: &mut PgConnection, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM koji_build_targets WHERE task_id = $1"))
+/// Task ids are per hub, so the instance is part of the key.
+pub async fn by_task_id(
+    conn: &mut PgConnection,
+    instance: &str,
+    task_id: i64,
+) -> Result<Option<BuildRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM koji_build_targets WHERE koji_instance = $1 AND task_id = $2"))
+        .bind(instance)
         .bind(task_id.to_string())
         .fetch_optional(conn)
         .await

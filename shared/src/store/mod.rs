@@ -7,7 +7,9 @@
 pub mod builds;
 pub mod cache;
 pub mod events;
+pub mod package_settings;
 pub mod pipelines;
+pub mod skips;
 pub mod test_runs;
 
 use std::time::Duration;

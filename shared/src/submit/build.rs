@@ -1,9 +1,11 @@
 //! Koji builds.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use crate::app::Context;
-use crate::koji::KojiError;
+use crate::koji::{KojiClient, KojiError};
 use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
@@ -25,8 +27,20 @@ pub fn build_pr(build: &BuildRow) -> PrId {
     PrId { namespace: build.data.namespace.clone(), repo: build.data.repo.clone(), id: build.data.pr_id as u64 }
 }
 
+/// The one place a build's flag identity comes from: stored data only.
 pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
-    FlagKey::build(ctx.config.deployment, &build.target, &build.data.commit_sha)
+    match &build.data.flag_label {
+        Some(label) => FlagKey::instance_build(ctx.config.deployment, label, &build.target, &build.data.commit_sha),
+        None => FlagKey::build(ctx.config.deployment, &build.target, &build.data.commit_sha),
+    }
+}
+
+/// The Koji client of the hub a build belongs to.
+pub fn build_koji(ctx: &Context, build: &BuildRow) -> Result<Arc<KojiClient>, String> {
+    ctx.clients
+        .koji_for(&build.koji_instance)
+        .cloned()
+        .ok_or_else(|| format!("Koji instance '{}' is not configured", build.koji_instance))
 }
 
 /// Calls Koji `build` for a recorded build and stores the result with its flag in
@@ -36,11 +50,22 @@ pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
 pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted, FlagKey), sqlx::Error> {
     let key = build_flag(ctx, build);
     let pr = build_pr(build);
-    let result = ctx.clients.koji.build(&build.data.src, &build.target, true, None).await;
+    let koji = match build_koji(ctx, build) {
+        Ok(koji) => koji,
+        Err(reason) => {
+            let mut tx = ctx.pool.begin().await?;
+            builds::mark_final(&mut tx, build.id, "error", &reason, &key.uid).await?;
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &format!("{reason}."), &url).await?;
+            tx.commit().await?;
+            return Ok((Submitted::Failed(reason), key));
+        }
+    };
+    let result = koji.build(&build.data.src, &build.target, true, None).await;
     let mut tx = ctx.pool.begin().await?;
     let outcome = match result {
         Ok(task_id) => {
-            let url = ctx.clients.koji.task_url(task_id);
+            let url = koji.task_url(task_id);
             builds::mark_submitted(&mut tx, build.id, task_id, &url, &key.uid).await?;
             reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, "RPM build was submitted to Koji.", &url)
                 .await?;
@@ -92,7 +117,8 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
 /// Cancels a build that a newer commit of its PR made pointless.
 pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -> Result<Option<FlagKey>, sqlx::Error> {
     let Some(task_id) = build.task_id.as_deref().and_then(|t| t.parse::<i64>().ok()) else { return Ok(None) };
-    if let Err(e) = ctx.clients.koji.cancel_task(task_id).await {
+    let Ok(koji) = build_koji(ctx, build) else { return Ok(None) };
+    if let Err(e) = koji.cancel_task(task_id).await {
         tracing::warn!(task_id, error = %e, "could not cancel a superseded build");
         return Ok(None);
     }
@@ -100,7 +126,7 @@ pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -
     let short: String = new_sha.chars().take(7).collect();
     let mut tx = ctx.pool.begin().await?;
     builds::mark_final(&mut tx, build.id, "canceled", &format!("superseded by {short}"), &key.uid).await?;
-    let url = ctx.clients.koji.task_url(task_id);
+    let url = koji.task_url(task_id);
     reporting::set_flag(
         &mut tx,
         &build_pr(build),

@@ -1,0 +1,154 @@
+//! Koji: our build channel, and builds on a second Koji hub (an extra instance,
+//! e.g. Fedora's RISC-V Koji) — two Koji sandboxes, pr-opened, koji-finished and
+//! the poller over HTTP, a real Postgres.
+
+use fedora_ci::config::Deployment;
+use fedora_ci::messages::KojiTaskState;
+use fedora_ci::reporting::FlagKey;
+use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::sandbox::koji::KojiHub;
+use fedora_ci_tests::story::{self, FIRST_SHA};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const PREFIX: &str = "org.fedoraproject.prod.";
+const RISCV_PREFIX: &str = "org.fedoraproject.prod.riscv.";
+/// Both hubs hand out the same task id: only the instance tells the builds apart.
+const TASK: i64 = 7000;
+
+#[tokio::test]
+async fn scratch_builds_go_to_the_configured_channel() {
+    let h = Harness::with_env(&[("KOJI_CHANNEL", "ci")]).await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    let url = h.serve("pr-opened", pr_opened::routes).await;
+    let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 1);
+    assert_eq!(builds[0].channel.as_deref(), Some("ci"));
+}
+
+async fn two_hubs() -> (Harness, KojiHub) {
+    let riscv = Harness::second_koji().await;
+    let h = Harness::with_env(&[
+        ("KOJI_INSTANCES", "riscv"),
+        ("KOJI_RISCV_HUB_URL", &riscv.url()),
+        ("KOJI_RISCV_WEB_URL", &riscv.web_url()),
+        ("KOJI_RISCV_TOPIC_PREFIX", RISCV_PREFIX),
+        ("KOJI_RISCV_TARGETS", "rawhide=f44-riscv"),
+        ("KOJI_RISCV_FLAG_NAME", "riscv64"),
+        ("KOJI_RISCV_CHANNEL", "riscv-ci"),
+        ("FEDORA_CI_POLL_GRACE_SECONDS", "0"),
+    ])
+    .await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    h.koji.set_next_task_id(TASK);
+    riscv.set_next_task_id(TASK);
+    (h, riscv)
+}
+
+async fn status_of(h: &Harness, instance: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM koji_build_targets WHERE koji_instance = $1")
+        .bind(instance)
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap()
+}
+
+fn flag(h: &Harness, key: &FlagKey) -> (String, String, String) {
+    let f = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).expect("flag");
+    (f.username, f.status, f.url)
+}
+
+#[tokio::test]
+async fn a_second_hub_builds_its_targets_and_its_messages_reach_its_builds() {
+    let (h, riscv) = two_hubs().await;
+    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    let (status, body) = story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (primary, other) = (h.koji.builds(), riscv.builds());
+    assert_eq!((primary.len(), other.len()), (1, 1));
+    assert_eq!(primary[0].target(), "rawhide");
+    assert_eq!(other[0].target(), "f44-riscv");
+    assert_eq!(other[0].src(), primary[0].src());
+    assert_eq!(other[0].channel.as_deref(), Some("riscv-ci"));
+    let riscv_key = FlagKey::instance_build(Deployment::Prod, "riscv64", "f44-riscv", FIRST_SHA);
+    let (name, status, url) = flag(&h, &riscv_key);
+    assert_eq!((name.as_str(), status.as_str()), ("Fedora CI - scratch build (riscv64)", "pending"));
+    assert_eq!(url, format!("{}/taskinfo?taskID={TASK}", riscv.web_url()));
+
+    // The RISC-V hub's message (same task id as the primary build) finishes only
+    // the RISC-V build, and no tests follow it.
+    let done = story::task_message(RISCV_PREFIX, TASK, KojiTaskState::Closed, "packit");
+    let (status, body) = story::post(&koji_finished, &done, "riscv-closed").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(&h, "riscv").await, "success");
+    assert_eq!(status_of(&h, "primary").await, "pending");
+    assert_eq!(flag(&h, &riscv_key).1, "success");
+    assert!(h.tf.requests().is_empty());
+
+    // A foreign owner on the RISC-V topic is not ours; another prefix is not handled.
+    let foreign = story::task_message(RISCV_PREFIX, TASK, KojiTaskState::Failed, "someone-else");
+    let (status, _) = story::post(&koji_finished, &foreign, "foreign").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let elsewhere = story::task_message("org.example.other.", TASK, KojiTaskState::Failed, "packit");
+    let (status, _) = story::post(&koji_finished, &elsewhere, "elsewhere").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // The primary hub's message finishes the primary build; its tests run.
+    let done = story::task_message(PREFIX, TASK, KojiTaskState::Closed, "packit");
+    let (status, body) = story::post(&koji_finished, &done, "primary-closed").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(&h, "primary").await, "success");
+    assert_eq!(h.tf.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn the_poller_asks_each_build_s_own_hub_and_an_outage_of_one_spares_the_other() {
+    let (h, riscv) = two_hubs().await;
+    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+    story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    let pass = || async {
+        let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()
+    };
+
+    // Lost messages: the RISC-V task failed, the primary one is still running.
+    riscv.set_task_state(TASK, KojiTaskState::Failed);
+    h.koji.set_task_state(TASK, KojiTaskState::Open);
+    let summary = pass().await;
+    assert_eq!(summary["koji_checked"], 2, "{summary}");
+    assert_eq!(status_of(&h, "riscv").await, "failure");
+    assert_eq!(status_of(&h, "primary").await, "running");
+
+    // The RISC-V hub down does not keep the primary build from being checked.
+    riscv.set_down(true);
+    h.koji.set_task_state(TASK, KojiTaskState::Closed);
+    let summary = pass().await;
+    assert_eq!(summary["errors"], 0, "the failed RISC-V build is final, not asked again: {summary}");
+    assert_eq!(status_of(&h, "primary").await, "success");
+}
+
+#[tokio::test]
+async fn a_hub_that_is_down_leaves_its_own_builds_for_the_next_pass() {
+    let (h, riscv) = two_hubs().await;
+    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+    story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    riscv.set_down(true);
+    h.koji.set_task_state(TASK, KojiTaskState::Closed);
+    let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+    let summary: Value = r.json().await.unwrap();
+    assert_eq!(summary["errors"], 1, "{summary}");
+    assert_eq!(status_of(&h, "primary").await, "success");
+    assert_eq!(status_of(&h, "riscv").await, "pending");
+    riscv.set_down(false);
+    riscv.set_task_state(TASK, KojiTaskState::Closed);
+    let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+    let _: Value = r.json().await.unwrap();
+    assert_eq!(status_of(&h, "riscv").await, "success");
+}

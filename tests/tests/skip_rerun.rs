@@ -1,0 +1,177 @@
+//! `[skip ci]`, `/packit-ci skip`, `/packit-ci rerun`, and `/packit-ci test` before
+//! any build: pr-opened and koji-finished over HTTP against the sandboxes and a
+//! real Postgres.
+
+use fedora_ci::config::Deployment;
+use fedora_ci::messages::KojiTaskState;
+use fedora_ci::reporting::FlagKey;
+use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::sandbox::pagure::FlagPost;
+use fedora_ci_tests::story::{self, FIRST_SHA, PR_AUTHOR};
+use reqwest::StatusCode;
+
+const PREFIX: &str = "org.fedoraproject.prod.";
+const SECOND_SHA: &str = "2222222222222222222222222222222222222222";
+const PACKAGER: &str = "mmassari";
+
+async fn start(h: &Harness) -> String {
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    h.fas.set_groups(PACKAGER, &["packager"]);
+    h.serve("pr-opened", pr_opened::routes).await
+}
+
+fn flags_of(h: &Harness, sha: &str) -> Vec<FlagPost> {
+    let short = &sha[..7];
+    let build = FlagKey::build(Deployment::Prod, "rawhide", short).uid;
+    let tests: Vec<String> = ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate"]
+        .iter()
+        .map(|t| FlagKey::test(Deployment::Prod, t, "fedora-rawhide", short).uid)
+        .collect();
+    h.pagure.flags().into_iter().filter(|f| f.uid == build || tests.contains(&f.uid)).collect()
+}
+
+#[tokio::test]
+async fn skip_ci_in_the_title_skips_every_commit_until_a_rerun() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let mut pr = story::pr_event("new", FIRST_SHA);
+    pr.body["pullrequest"]["title"] = "Only build on aarch64 [skip ci]".into();
+    let (status, body) = story::post(&url, &pr, "pr-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(h.koji.builds().is_empty());
+    let skipped = flags_of(&h, FIRST_SHA);
+    assert_eq!(skipped.len(), 6, "the build and the five tests: {skipped:?}");
+    for f in &skipped {
+        assert_eq!((f.status.as_str(), f.comment.as_str()), ("canceled", "skipped by zbyszek"), "{f:?}");
+    }
+
+    // A new commit: still skipped.
+    let mut updated = pr.clone();
+    updated.topic = format!("{PREFIX}pagure.pull-request.updated");
+    updated.body["pullrequest"]["commit_stop"] = SECOND_SHA.into();
+    let (status, body) = story::post(&url, &updated, "pr-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(h.koji.builds().is_empty());
+    assert_eq!(flags_of(&h, SECOND_SHA).len(), 6);
+
+    // `/packit-ci test` while skipped: one comment saying how to resume, nothing run.
+    let test = story::with_comment(&updated, PACKAGER, "/packit-ci test");
+    story::post(&url, &test, "c-1").await;
+    assert!(h.koji.builds().is_empty() && h.tf.requests().is_empty());
+    let comments = h.pagure.comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].body.contains("/packit-ci rerun"), "{}", comments[0].body);
+
+    // A packager's rerun resumes: the build flag of the head leaves "skipped".
+    let rerun = story::with_comment(&updated, PACKAGER, "/packit-ci rerun");
+    let (status, body) = story::post(&url, &rerun, "c-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 1);
+    assert!(builds[0].src().ends_with(SECOND_SHA));
+    let build_uid = FlagKey::build(Deployment::Prod, "rawhide", SECOND_SHA).uid;
+    let flag = h.pagure.flags().into_iter().find(|f| f.uid == build_uid).unwrap();
+    assert_eq!(flag.status, "pending");
+
+    // The title still says [skip ci], but the packager resumed: the next commit builds.
+    let mut third = updated.clone();
+    third.body["pullrequest"]["commit_stop"] = "3333333333333333333333333333333333333333".into();
+    story::post(&url, &third, "pr-3").await;
+    assert_eq!(h.koji.builds().len(), 2);
+    assert_eq!(h.pagure.comments().len(), 1, "no comment besides the refusal");
+}
+
+#[tokio::test]
+async fn skip_ci_in_the_description_works_too() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let mut pr = story::pr_event("new", FIRST_SHA);
+    pr.body["pullrequest"]["initial_comment"] = "Trivial change.\n\n[CI SKIP]".into();
+    story::post(&url, &pr, "pr-1").await;
+    assert!(h.koji.builds().is_empty());
+    assert_eq!(flags_of(&h, FIRST_SHA).len(), 6);
+}
+
+#[tokio::test]
+async fn the_author_may_skip_and_a_scratch_build_resumes() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.koji.set_next_task_id(500);
+    story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    assert_eq!(h.koji.builds().len(), 1);
+    // The build flag exists already: skipping keeps it, and marks the tests skipped.
+    let skip = story::comment(FIRST_SHA, PR_AUTHOR, "/packit-ci skip");
+    let (status, body) = story::post(&url, &skip, "c-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flags = flags_of(&h, FIRST_SHA);
+    let build_uid = FlagKey::build(Deployment::Prod, "rawhide", FIRST_SHA).uid;
+    assert_eq!(flags.iter().find(|f| f.uid == build_uid).unwrap().status, "pending");
+    assert_eq!(flags.iter().filter(|f| f.comment == "skipped by zbyszek").count(), 5);
+
+    // Work already under way completes; a skip stops new submissions, so the
+    // next commit is not built.
+    let mut updated = story::pr_event("updated", SECOND_SHA);
+    updated.body["pullrequest"]["title"] = "no marker".into();
+    story::post(&url, &updated, "pr-2").await;
+    assert_eq!(h.koji.builds().len(), 1);
+
+    // Someone else (no packager, not the author) cannot skip.
+    let stranger = story::comment(SECOND_SHA, "stranger", "/packit-ci skip");
+    story::post(&url, &stranger, "c-2").await;
+    let comments = h.pagure.comments();
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains("not a packager"), "{}", comments[0].body);
+
+    let build = story::comment(SECOND_SHA, PACKAGER, "/packit-ci scratch-build");
+    let (status, body) = story::post(&url, &build, "c-3").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.koji.builds().len(), 2);
+    assert_eq!(h.pagure.comments().len(), 1);
+}
+
+#[tokio::test]
+async fn rerun_builds_the_head_again_and_the_tests_follow() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    let first = h.koji.builds()[0].task_id;
+    story::post(&koji_finished, &story::task_message(PREFIX, first, KojiTaskState::Closed, "packit"), "k-1").await;
+    assert_eq!(h.tf.requests().len(), 5);
+
+    let rerun = story::comment(FIRST_SHA, PACKAGER, "/packit-ci rerun");
+    let (status, body) = story::post(&url, &rerun, "c-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 2, "a new build of the same head");
+    assert_eq!(builds[1].src(), builds[0].src());
+    let (status, body) = story::post(
+        &koji_finished,
+        &story::task_message(PREFIX, builds[1].task_id, KojiTaskState::Closed, "packit"),
+        "k-2",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.tf.requests().len(), 10, "all tests again after the new build");
+    // The same redelivered comment does nothing more.
+    story::post(&url, &rerun, "c-1").await;
+    assert_eq!(h.koji.builds().len(), 2);
+    assert!(h.pagure.comments().is_empty());
+}
+
+#[tokio::test]
+async fn test_without_a_successful_build_builds_first_then_tests() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    let test = story::comment(FIRST_SHA, PACKAGER, "/packit-ci test");
+    let (status, body) = story::post(&url, &test, "c-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 1, "built first instead of failing");
+    assert!(h.tf.requests().is_empty());
+    story::post(&koji_finished, &story::task_message(PREFIX, builds[0].task_id, KojiTaskState::Closed, "packit"), "k")
+        .await;
+    assert_eq!(h.tf.requests().len(), 5);
+    assert!(h.pagure.comments().is_empty());
+}
