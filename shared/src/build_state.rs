@@ -106,6 +106,7 @@ pub async fn find_build(ctx: &Context, task_id: i64) -> Result<Option<BuildRow>,
 /// Applies a task update to the build with that task id.
 pub async fn apply(ctx: &Context, update: &TaskUpdate) -> Result<Applied, HandlerError> {
     let Some(build) = find_build(ctx, update.task_id).await? else { return Ok(Applied::NotOurs) };
+    crate::telemetry::annotate_pr(&format!("{}/{}", build.data.namespace, build.data.repo), build.data.pr_id as u64);
     apply_to(ctx, &build, update).await
 }
 
@@ -149,6 +150,9 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     let tests =
         if status == "success" { record_tests(&mut tx, build, update.task_id, has_fmf).await? } else { Vec::new() };
     tx.commit().await?;
+    if status != "running" {
+        crate::telemetry::metrics::build_finished(status);
+    }
 
     if status == "failure" {
         request_log_analysis(ctx, build, logs.as_ref());

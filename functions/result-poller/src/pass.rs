@@ -29,6 +29,12 @@ pub struct Summary {
 }
 
 pub async fn run(ctx: &Context) -> Result<Summary, HandlerError> {
+    let result = pass(ctx).await;
+    fedora_ci::telemetry::metrics::poller_pass(result.is_ok(), result.as_ref().map_or(0, |s| s.errors));
+    result
+}
+
+async fn pass(ctx: &Context) -> Result<Summary, HandlerError> {
     let mut s = Summary::default();
     // Rows are compared with the pass's start, not `now()`: whatever this pass
     // touches (checked, or retried with a zero backoff) is then due again only in

@@ -94,6 +94,7 @@ async fn process(ctx: &Context, request_id: &str) -> Result<Outcome, HandlerErro
     let Some(run) = run else {
         return Ok(Outcome::ignored(format!("request {request_id} is not one of ours")));
     };
+    fedora_ci::telemetry::annotate_pr(&format!("{}/{}", run.data.namespace, run.data.repo), run.data.pr_id as u64);
     let info = ctx
         .clients
         .testing_farm

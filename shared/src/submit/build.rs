@@ -7,6 +7,7 @@ use crate::koji::KojiError;
 use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
+use crate::telemetry;
 
 use super::{minutes, whole_minutes};
 
@@ -86,6 +87,11 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         }
     };
     tx.commit().await?;
+    match &outcome {
+        Submitted::Task(_) => telemetry::metrics::build_submitted(&build.target),
+        Submitted::Retry { .. } => telemetry::metrics::submission_retry("build"),
+        Submitted::Failed(_) => telemetry::metrics::build_finished("error"),
+    }
     Ok((outcome, key))
 }
 
