@@ -92,7 +92,9 @@ where
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
-                    line.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    // `otel.*` fields instruct the tracer (span kind, name); not log data.
+                    let own = fields.iter().filter(|(k, _)| !k.starts_with("otel."));
+                    line.extend(own.map(|(k, v)| (k.clone(), v.clone())));
                 }
             }
         }

@@ -80,7 +80,13 @@ pub fn init_logging() {
 }
 
 fn install(provider: &SdkTracerProvider, with_sentry: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(logs::DEFAULT_FILTER));
+    // Unset or empty: the quiet default. A broken value falls back to it too
+    // rather than silencing the function.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(logs::DEFAULT_FILTER));
     // Spans reach the tracer whatever RUST_LOG says: a quiet log level must not
     // break the trace across functions.
     let spans = tracing_opentelemetry::layer().with_tracer(trace::tracer(provider)).with_filter(LevelFilter::INFO);
