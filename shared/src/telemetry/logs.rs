@@ -99,6 +99,9 @@ where
             }
         }
         event.record(&mut JsonVisitor(&mut line));
+        // Some library events (sqlx's query lines) have only fields; the key is
+        // there anyway, so a query on `message` never misses a line.
+        line.entry("message").or_insert_with(|| Value::from(""));
         let mut bytes = serde_json::to_vec(&Value::Object(line)).unwrap_or_default();
         bytes.push(b'\n');
         // One write per line, under stdout's lock, so lines of concurrent requests

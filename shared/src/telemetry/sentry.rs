@@ -148,6 +148,8 @@ impl HttpTransport {
     fn start(dsn: &Dsn) -> Result<Self, String> {
         let url = dsn.envelope_api_url().to_string();
         let auth = dsn.to_auth(Some(concat!("fedora-ci/", env!("CARGO_PKG_VERSION")))).to_string();
+        // The request timeout arms a timer when the request is sent, so `send`
+        // runs inside the transport's runtime (below).
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -178,7 +180,7 @@ fn deliver(tasks: Receiver<Task>, http: reqwest::Client, url: String, auth: Stri
                     .body(body);
                 // Nothing to do about a failure but not to retry into a loop: the
                 // event is also in the log line it came from.
-                let _ = runtime.block_on(request.send());
+                let _ = runtime.block_on(async move { request.send().await });
             }
             Task::Flush(done) => {
                 let _ = done.send(());
