@@ -152,7 +152,10 @@ impl TelemetryConfig {
             Some(_) => Some(env.url("OTEL_EXPORTER_OTLP_ENDPOINT", "")?),
             None => None,
         };
-        Ok(Self { sentry_dsn: env.secret("SENTRY_DSN")?, otlp_endpoint })
+        // An empty DSN disables Sentry, as in Sentry's own SDKs: the secret may
+        // exist with an empty value where there is no Sentry project.
+        let sentry_dsn = env.secret("SENTRY_DSN")?.filter(|dsn| !dsn.expose().trim().is_empty());
+        Ok(Self { sentry_dsn, otlp_endpoint })
     }
 }
 

@@ -63,8 +63,7 @@ async fn the_default_filter_is_quiet() {
     // An empty RUST_LOG means the documented production default.
     let bin = pr_opened(&h, "").await;
     let fixture = Fixture::load("pagure_pr_new.json");
-    let response =
-        binary_request(&reqwest::Client::new(), &bin.url("/"), &fixture, "quiet-1").send().await.unwrap();
+    let response = binary_request(&reqwest::Client::new(), &bin.url("/"), &fixture, "quiet-1").send().await.unwrap();
     assert!(response.status().is_success());
     let lines = json_logs::wait_for(&bin, "the start-up line", Duration::from_secs(10), |lines| {
         lines.iter().any(|l| field(l, "message") == "listening")

@@ -83,10 +83,11 @@ async fn one_pr_event_has_one_trace_id_from_the_bridge_through_pr_opened_to_koji
         h.koji.traceparents().first().map(|t| json_logs::trace_id(t).to_owned())
     })
     .await;
-    let bridge_lines = json_logs::wait_for(&bridge, "the bridge's line for the message", Duration::from_secs(30), |l| {
-        !trace_of(l, "traced-1").is_empty()
-    })
-    .await;
+    let bridge_lines =
+        json_logs::wait_for(&bridge, "the bridge's line for the message", Duration::from_secs(30), |l| {
+            !trace_of(l, "traced-1").is_empty()
+        })
+        .await;
     let function_lines = json_logs::parse(&pr_opened.logs());
 
     let bridge_traces = trace_of(&bridge_lines, "traced-1");
@@ -120,11 +121,12 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
 
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = "00f067aa0ba902b7";
-    let response = binary_request(&reqwest::Client::new(), &bin.url("/"), &Fixture::load("pagure_pr_new.json"), "otlp-1")
-        .header("ce-traceparent", format!("00-{trace}-{parent}-01"))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        binary_request(&reqwest::Client::new(), &bin.url("/"), &Fixture::load("pagure_pr_new.json"), "otlp-1")
+            .header("ce-traceparent", format!("00-{trace}-{parent}-01"))
+            .send()
+            .await
+            .unwrap();
     assert!(response.status().is_success());
 
     let spans = poll("the request's spans at the collector", Duration::from_secs(30), || {

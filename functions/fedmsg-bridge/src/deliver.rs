@@ -8,11 +8,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use fedora_ci::telemetry::trace;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, LongString};
 use lapin::{BasicProperties, Channel, Confirmation};
-use fedora_ci::telemetry::trace;
 use tokio::sync::watch;
 
 use crate::config::Backoff;

@@ -24,9 +24,9 @@ fn main() -> ExitCode {
         }
     };
     let secrets = [config.amqp_url.clone()];
-    let telemetry = match runtime.block_on(async {
-        fedora_ci::telemetry::init(fedmsg_bridge::NAME, &config.telemetry, &secrets)
-    }) {
+    let telemetry = match runtime
+        .block_on(async { fedora_ci::telemetry::init(fedmsg_bridge::NAME, &config.telemetry, &secrets) })
+    {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("fedmsg-bridge: configuration error: {e}");

@@ -18,8 +18,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// What `RUST_LOG` defaults to: our own info lines, and only warnings from the
 /// libraries whose info/debug output is per-connection or per-query noise.
-pub const DEFAULT_FILTER: &str =
-    "info,sqlx=warn,hyper=warn,hyper_util=warn,reqwest=warn,lapin=warn,h2=warn,tower=warn,opentelemetry=warn,\
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,hyper=warn,hyper_util=warn,reqwest=warn,lapin=warn,h2=warn,tower=warn,opentelemetry=warn,\
      opentelemetry_sdk=warn,tokio_cron_scheduler=warn";
 
 /// The process's function name, for lines outside any request (start-up, the

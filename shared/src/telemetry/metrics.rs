@@ -72,7 +72,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let poller_errors =
         counters("poller_errors", "Rows a reconciliation pass could not check or update (upstream or database errors)");
     let bridge_messages = counters("bridge_messages", "AMQP messages the fedmsg-bridge finished, by outcome");
-    let bridge_retries = counters("bridge_delivery_retries", "Failed attempts to hand a message to the sink or the DLQ");
+    let bridge_retries =
+        counters("bridge_delivery_retries", "Failed attempts to hand a message to the sink or the DLQ");
     let handler_duration: Family<Labels, Histogram, fn() -> Histogram> =
         Family::new_with_constructor(latency_histogram);
     registry.register(

@@ -91,8 +91,9 @@ fn install(provider: &SdkTracerProvider, with_sentry: bool) {
     // break the trace across functions.
     let spans = tracing_opentelemetry::layer().with_tracer(trace::tracer(provider)).with_filter(LevelFilter::INFO);
     let sentry_layers = with_sentry.then(|| {
-        let errors = ::sentry::integrations::tracing::ErrorLayer::new()
-            .with_filter(filter_fn(|m| m.is_event() && *m.level() == tracing::Level::ERROR && m.target() != PANIC_TARGET));
+        let errors = ::sentry::integrations::tracing::ErrorLayer::new().with_filter(filter_fn(|m| {
+            m.is_event() && *m.level() == tracing::Level::ERROR && m.target() != PANIC_TARGET
+        }));
         let breadcrumbs = ::sentry::integrations::tracing::BreadcrumbLayer::new()
             .with_filter(LevelFilter::INFO.and(filter_fn(|m| m.is_event())));
         errors.and_then(breadcrumbs)
@@ -181,8 +182,10 @@ pub async fn request_scope(State(function): State<&'static str>, req: Request, n
         otel.kind = "server",
     );
     trace::continue_trace(&span, attrs.traceparent.as_deref(), attrs.tracestate.as_deref());
-    if req.headers().contains_key("ce-knativeerrordest") {
+    if let Some(destination) = header(req.headers(), "ce-knativeerrordest") {
         metrics::dead_letter(function);
+        let code = header(req.headers(), "ce-knativeerrorcode").unwrap_or_default();
+        span.in_scope(|| tracing::warn!(%destination, %code, "dead-lettered event: the Broker gave up delivering it"));
     }
     req.extensions_mut().insert(Function(function));
     let hub = sentry::request_hub();
@@ -209,8 +212,13 @@ pub async fn request_scope(State(function): State<&'static str>, req: Request, n
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        span.in_scope(|| tracing::error!(target: PANIC_TARGET, panic = %reason, "handler panicked; asking for redelivery"));
-        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": "internal", "reason": "internal error" })))
+        span.in_scope(
+            || tracing::error!(target: PANIC_TARGET, panic = %reason, "handler panicked; asking for redelivery"),
+        );
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({ "error": "internal", "reason": "internal error" })),
+        )
             .into_response()
     });
     let status = response.status().as_u16();

@@ -218,17 +218,14 @@ mod tests {
             Secret::new("postgres://ci:db%2Fpass@db.example/ci"),
             Secret::new("abc"),
         ]);
-        let mut event = Event {
-            message: Some("Pagure refused token pagure-token-123".into()),
-            ..Default::default()
-        };
+        let mut event = Event { message: Some("Pagure refused token pagure-token-123".into()), ..Default::default() };
         event.tags.insert("url".into(), "postgres://ci:db%2Fpass@db.example/ci".into());
         event.extra.insert("error".into(), Value::from("password db/pass rejected"));
         event.extra.insert("Authorization".into(), Value::from("Bearer xyz"));
-        event.breadcrumbs.values.push(sentry::Breadcrumb {
-            message: Some("sent pagure-token-123 to Pagure".into()),
-            ..Default::default()
-        });
+        event
+            .breadcrumbs
+            .values
+            .push(sentry::Breadcrumb { message: Some("sent pagure-token-123 to Pagure".into()), ..Default::default() });
         let scrubbed = scrub(event, &secrets).expect("survives");
         let text = serde_json::to_string(&scrubbed).unwrap();
         for leaked in ["pagure-token-123", "db%2Fpass", "db/pass", "Bearer xyz"] {
