@@ -83,8 +83,20 @@ impl opentelemetry_http::HttpClient for OtlpHttp {
     }
 }
 
+/// `version-traceid-parentid-flags` with the W3C field widths. The propagator
+/// itself accepts short ids, which a conforming sender never produces.
+fn well_formed(traceparent: &str) -> bool {
+    let widths = [2, 32, 16, 2];
+    let parts: Vec<&str> = traceparent.trim().split('-').collect();
+    parts.len() >= widths.len()
+        && parts.iter().zip(widths).all(|(p, w)| p.len() == w && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The remote parent named by a `traceparent` (and optional `tracestate`) value.
 fn remote_context(traceparent: &str, tracestate: Option<&str>) -> Option<opentelemetry::Context> {
+    if !well_formed(traceparent) {
+        return None;
+    }
     let mut carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
     if let Some(state) = tracestate {
         carrier.insert(TRACESTATE.to_owned(), state.to_owned());
