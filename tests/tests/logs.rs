@@ -78,3 +78,40 @@ async fn the_default_filter_is_quiet() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_structured_mode_event_continues_its_trace_too() {
+    let h = Harness::start().await;
+    let bin = pr_opened(&h, "debug").await;
+    let fixture = Fixture::load("pagure_pr_new.json");
+    let envelope = serde_json::json!({
+        "specversion": "1.0",
+        "id": "structured-1",
+        "type": fixture.topic,
+        "source": "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub",
+        "datacontenttype": "application/json",
+        "traceparent": TRACEPARENT,
+        "data": fixture.body,
+    });
+    let response = reqwest::Client::new()
+        .post(bin.url("/"))
+        .header("content-type", "application/cloudevents+json")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let lines = json_logs::parse(&bin.logs());
+    let event = json_logs::of_event(&lines, "structured-1");
+    // The handler parsed the body the middleware read before it: it knew the PR.
+    assert!(event.iter().any(|l| field(l, "package") == "rpms/optee_os"), "{}", bin.logs());
+    for line in event {
+        assert_eq!(field(line, "trace_id"), json_logs::trace_id(TRACEPARENT), "{line:?}");
+    }
+    let traceparents = h.koji.traceparents();
+    assert!(!traceparents.is_empty());
+    assert!(
+        traceparents.iter().all(|t| json_logs::trace_id(t) == json_logs::trace_id(TRACEPARENT)),
+        "{traceparents:?}"
+    );
+}

@@ -59,6 +59,7 @@ fn check(body: &[u8], secrets: &[Secret]) -> Result<String, Refusal> {
 }
 
 pub async fn webhook(State(ctx): State<Context>, body: Bytes) -> Response {
+    fedora_ci::telemetry::metrics::event_received(ctx.function, EVENT_TYPE);
     match check(&body, &ctx.config.testing_farm.webhook_secrets) {
         Ok(request_id) => into_response(process(&ctx, &request_id).await),
         Err(refusal) => refusal.into_response(),
