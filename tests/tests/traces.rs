@@ -88,7 +88,10 @@ async fn one_pr_event_has_one_trace_id_from_the_bridge_through_pr_opened_to_koji
             !trace_of(l, "traced-1").is_empty()
         })
         .await;
-    let function_lines = json_logs::parse(&pr_opened.logs());
+    let function_lines = json_logs::wait_for(&pr_opened, "pr-opened's lines for it", Duration::from_secs(30), |l| {
+        !trace_of(l, "traced-1").is_empty()
+    })
+    .await;
 
     let bridge_traces = trace_of(&bridge_lines, "traced-1");
     let function_traces = trace_of(&function_lines, "traced-1");
@@ -131,7 +134,9 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
 
     let spans = poll("the request's spans at the collector", Duration::from_secs(30), || {
         let spans: Vec<_> = collector.spans().into_iter().filter(|s| s.trace_id == trace).collect();
-        spans.iter().any(|s| s.kind == 3).then_some(spans)
+        // Batches go out as spans end: the calls' before their request's.
+        let request_ended = spans.iter().any(|s| s.name == "request");
+        (request_ended && spans.iter().any(|s| s.kind == 3)).then_some(spans)
     })
     .await;
     let server = spans.iter().find(|s| s.name == "request").expect("the request span");
