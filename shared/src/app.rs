@@ -14,6 +14,7 @@ use crate::clients::Clients;
 use crate::config::Config;
 use crate::messages::Topics;
 use crate::serve::{self, Readiness};
+use crate::telemetry;
 
 /// Shared, cheap-to-clone state handed to a function's router.
 #[derive(Clone)]
@@ -109,12 +110,18 @@ fn run(function: &'static str, routes: fn(Context) -> Router, scheduled: Option<
             return ExitCode::from(2);
         }
     };
-    serve::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{function}: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
+        }
+    };
+    let telemetry = match runtime.block_on(async { telemetry::init(function, &config.telemetry, &config.secrets()) }) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("{function}: configuration error: {e}");
+            return ExitCode::from(2);
         }
     };
     let result: Result<(), String> = runtime.block_on(async move {
@@ -140,12 +147,15 @@ fn run(function: &'static str, routes: fn(Context) -> Router, scheduled: Option<
             _ => serve::serve(&server, app).await.map_err(|e| e.to_string()),
         }
     });
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");
             eprintln!("{function}: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Flushes queued Sentry events and spans while the runtime can still send them.
+    drop(telemetry);
+    code
 }

@@ -109,6 +109,7 @@ pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<O
 /// Applies a task update of Koji `instance` to the build with that task id.
 pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, HandlerError> {
     let Some(build) = find_build(ctx, instance, update.task_id).await? else { return Ok(Applied::NotOurs) };
+    crate::telemetry::annotate_pr(&format!("{}/{}", build.data.namespace, build.data.repo), build.data.pr_id as u64);
     apply_to(ctx, &build, update).await
 }
 
@@ -162,6 +163,9 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     let tests =
         if tested { record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await? } else { Vec::new() };
     tx.commit().await?;
+    if status != "running" {
+        crate::telemetry::metrics::build_finished(status);
+    }
 
     if status == "failure" && log_analysis_wanted(ctx, build, &settings) {
         tracing::info!(build = build.id, logs = ?logs, "Log Detective analysis wanted (client not implemented yet)");

@@ -135,6 +135,31 @@ impl ServerConfig {
     }
 }
 
+/// Where errors and spans go; both optional, and unset means nothing is sent
+/// (see `telemetry`). Every function and the bridge read the same variables.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryConfig {
+    /// Sentry DSN (a secret: it holds the project key).
+    pub sentry_dsn: Option<Secret>,
+    /// OTLP/HTTP collector base URL; the exporter reads the standard
+    /// `OTEL_EXPORTER_OTLP_*` variables itself, this says whether to start it.
+    pub otlp_endpoint: Option<Url>,
+}
+
+impl TelemetryConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let env = Env(source);
+        let otlp_endpoint = match env.opt("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            Some(_) => Some(env.url("OTEL_EXPORTER_OTLP_ENDPOINT", "")?),
+            None => None,
+        };
+        // An empty DSN disables Sentry, as in Sentry's own SDKs: the secret may
+        // exist with an empty value where there is no Sentry project.
+        let sentry_dsn = env.secret("SENTRY_DSN")?.filter(|dsn| !dsn.expose().trim().is_empty());
+        Ok(Self { sentry_dsn, otlp_endpoint })
+    }
+}
+
 /// `prod` or `stg`: decides the default topic prefix, comment prefix and the names
 /// used in Fedora CI messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,9 +276,22 @@ pub struct Config {
     /// Broker for publishing Fedora CI messages; unset = no messages.
     pub amqp_url: Option<Secret>,
     pub messages_exchange: String,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {
+    /// Every secret value this function holds, for scrubbing what leaves the
+    /// process (Sentry events).
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut out = vec![self.database_url.clone()];
+        out.extend(self.pagure_token.clone());
+        out.extend(self.testing_farm.api_key.clone());
+        out.extend(self.testing_farm.webhook_secrets.iter().cloned());
+        out.extend(self.amqp_url.clone());
+        out.extend(self.telemetry.sentry_dsn.clone());
+        out
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&ProcessEnv)
     }
@@ -376,6 +414,7 @@ impl Config {
             docs_url: env.url("FEDORA_CI_DOCS_URL", "https://packit.dev/docs/fedora-ci")?,
             amqp_url: env.secret("AMQP_URL")?,
             messages_exchange: env.string("FEDORA_CI_MESSAGES_EXCHANGE", "amq.topic"),
+            telemetry: TelemetryConfig::from_source(source)?,
             server,
             database_url,
             database_max_connections,

@@ -96,6 +96,10 @@ impl IntoResponse for Outcome {
             OutcomeStatus::Ignored | OutcomeStatus::Duplicate => StatusCode::ACCEPTED,
         };
         tracing::debug!(outcome = ?self.status, detail = %self.detail, "handled");
-        (status, axum::Json(self)).into_response()
+        let outcome = self.status;
+        let mut response = (status, axum::Json(self)).into_response();
+        // For the request middleware's `fedora_ci_events_ignored_total`.
+        response.extensions_mut().insert(outcome);
+        response
     }
 }

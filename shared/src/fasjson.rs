@@ -77,7 +77,9 @@ impl FasJsonClient {
         if let Some(auth) = self.authorization().await? {
             request = request.header("Authorization", auth);
         }
-        let response = request.send().await.map_err(|e| FasJsonError::Unreachable(e.without_url().to_string()))?;
+        let response = crate::telemetry::trace::send("fasjson", request)
+            .await
+            .map_err(|e| FasJsonError::Unreachable(e.without_url().to_string()))?;
         match response.status() {
             s if s.is_success() => response
                 .json::<Page>()

@@ -152,7 +152,22 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let body = read_body(body).await?;
-        Self::decode(&parts.headers, body, &Topics::from_ref(state))
+        let event = Self::decode(&parts.headers, body, &Topics::from_ref(state))?;
+        if let Some(crate::telemetry::Function(function)) = parts.extensions.get() {
+            crate::telemetry::metrics::event_received(function, event.type_label());
+        }
+        Ok(event)
+    }
+}
+
+impl CloudEventRequest {
+    /// The event type as a metric label: ours and the known non-Fedora sources
+    /// as they are, anything else `other` (anyone may post any type to a public
+    /// function, and every distinct label value is a new time series).
+    fn type_label(&self) -> &str {
+        let t = self.meta.event_type.as_str();
+        let known = self.topic.is_some() || t.starts_with("dev.testing-farm.") || t.starts_with("dev.knative.");
+        if known { t } else { "other" }
     }
 }
 
@@ -183,6 +198,11 @@ async fn read_body(body: axum::body::Body) -> Result<Bytes, IntakeError> {
 /// A message type a function can ask for; `None` means "not a topic of mine".
 pub trait FromFedoraMessage: Sized {
     fn from_message(topic: Topic, data: &[u8]) -> Option<Result<Self, ParseError>>;
+
+    /// The package (`rpms/foo`) and PR the message is about, when it says.
+    fn pull_request(&self) -> Option<(String, u64)> {
+        None
+    }
 }
 
 impl FromFedoraMessage for FedoraMessage {
@@ -194,6 +214,10 @@ impl FromFedoraMessage for FedoraMessage {
 impl FromFedoraMessage for PullRequestMessage {
     fn from_message(topic: Topic, data: &[u8]) -> Option<Result<Self, ParseError>> {
         topic.is_pull_request().then(|| PullRequestMessage::parse(topic, data))
+    }
+
+    fn pull_request(&self) -> Option<(String, u64)> {
+        Some((self.pullrequest.project_path(), self.pullrequest.id))
     }
 }
 
@@ -226,7 +250,13 @@ where
         let data = event.require_data()?;
         match T::from_message(topic, data) {
             None => Ok(Received::NotHandled { meta: event.meta }),
-            Some(parsed) => Ok(Received::Message { topic, message: parsed?, meta: event.meta }),
+            Some(parsed) => {
+                let message = parsed?;
+                if let Some((package, pr)) = message.pull_request() {
+                    crate::telemetry::annotate_pr(&package, pr);
+                }
+                Ok(Received::Message { topic, message, meta: event.meta })
+            }
         }
     }
 }

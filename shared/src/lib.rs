@@ -34,6 +34,7 @@ pub mod serve;
 pub mod store;
 pub mod submit;
 pub mod suite;
+pub mod telemetry;
 pub mod test_state;
 #[cfg(feature = "dev")]
 pub mod testing;

@@ -121,8 +121,9 @@ impl PagureClient {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, PagureError> {
-        let response =
-            self.authorized(req).send().await.map_err(|e| PagureError::Unreachable(e.without_url().to_string()))?;
+        let response = crate::telemetry::trace::send("pagure", self.authorized(req))
+            .await
+            .map_err(|e| PagureError::Unreachable(e.without_url().to_string()))?;
         let status = response.status();
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(PagureError::Unreachable(format!("HTTP {status}")));

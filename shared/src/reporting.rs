@@ -216,6 +216,7 @@ pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[St
         match result {
             Ok(()) => outcome.sent += 1,
             Err(e) => {
+                crate::telemetry::metrics::upstream_failure("pagure", "flag");
                 tracing::warn!(uid, pr = %pr.path(), error = %e, "flag not sent");
                 outcome.failed += 1;
             }
@@ -307,6 +308,7 @@ pub async fn flush_comments(
         match result {
             Ok(()) => outcome.sent += 1,
             Err(e) => {
+                crate::telemetry::metrics::upstream_failure("pagure", "comment");
                 tracing::warn!(pr = %pr.path(), error = %e, "comment not sent");
                 outcome.failed += 1;
                 // Leave the rest for the poller rather than hammering a failing Pagure.

@@ -1,21 +1,20 @@
-//! The HTTP entry point every function shares: health routes, JSON logs,
+//! The HTTP entry point every function shares: health and metrics routes, telemetry,
 //! graceful shutdown, and the Lambda branch.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use sqlx::PgPool;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::ServerConfig;
 
@@ -29,18 +28,11 @@ pub enum ServeError {
     Lambda(String),
 }
 
-/// JSON lines on stdout, level from `RUST_LOG` (default `info`). Safe to call more
-/// than once (tests); only the first call installs the subscriber.
+/// JSON lines on stdout and trace ids, without exporters: for tests and tools
+/// that run functions in-process. Binaries call [`crate::telemetry::init`]
+/// (via `app::main`), which adds Sentry and OTLP when configured.
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .try_init();
+    crate::telemetry::init_logging();
 }
 
 /// What `/readyz` checks: a function with a database is ready only when Postgres
@@ -121,27 +113,13 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
     }
 }
 
-/// One span per request so every log line of a delivery carries the function name,
-/// and one line per request at debug (errors are logged where they happen).
-async fn request_span(State(function): State<&'static str>, req: Request, next: Next) -> Response {
-    let span = tracing::info_span!("request", function, method = %req.method(), path = %req.uri().path());
-    let started = Instant::now();
-    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    span.in_scope(|| {
-        tracing::debug!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
-    });
-    response
-}
-
-/// Adds `/healthz`, `/readyz` and the request span to a function's router.
+/// Adds `/healthz`, `/readyz`, `/metrics` and the telemetry scope of each request
+/// (span, trace, Sentry hub, metrics) to a function's router.
 pub fn with_health(function: &'static str, router: Router, readiness: Readiness) -> Router {
     router
         .merge(Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(readiness))
-        .layer(middleware::from_fn_with_state(function, request_span))
+        .route("/metrics", get(crate::telemetry::metrics::serve))
+        .layer(middleware::from_fn_with_state(function, crate::telemetry::request_scope))
 }
 
 /// Runs the router until SIGTERM/SIGINT, finishing in-flight requests first

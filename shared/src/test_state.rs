@@ -94,6 +94,9 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     let topic = ci_messages::topic(ctx.config.deployment, m.stage);
     ci_messages::queue(&mut tx, &format!("tf:{}:{}", run.id, m.status), &topic, &body).await?;
     tx.commit().await?;
+    if !matches!(m.status, "queued" | "running") {
+        crate::telemetry::metrics::test_finished(&run.test_name, m.status);
+    }
     reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&[key.uid])).await?;
     ci_messages::flush(ctx).await;
     Ok(Applied::Updated { status: m.status })

@@ -83,7 +83,9 @@ impl TestingFarmClient {
             Some(k) => req.bearer_auth(k.expose()),
             None => req,
         };
-        let response = req.send().await.map_err(|e| TestingFarmError::Unreachable(e.without_url().to_string()))?;
+        let response = crate::telemetry::trace::send("testing-farm", req)
+            .await
+            .map_err(|e| TestingFarmError::Unreachable(e.without_url().to_string()))?;
         let status = response.status();
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(TestingFarmError::Unreachable(format!("HTTP {status}")));

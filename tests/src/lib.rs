@@ -7,6 +7,7 @@ pub mod broker;
 pub mod demo;
 pub mod deploy;
 pub mod harness;
+pub mod json_logs;
 pub mod kustomize;
 pub mod realm;
 pub mod sandbox;

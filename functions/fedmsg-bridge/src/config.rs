@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fedora_ci::Secret;
-use fedora_ci::config::{ConfigError, Env, ProcessEnv, ServerConfig, Source};
+use fedora_ci::config::{ConfigError, Env, ProcessEnv, ServerConfig, Source, TelemetryConfig};
 use lapin::uri::{AMQPScheme, AMQPUri};
 use url::Url;
 
@@ -50,6 +50,8 @@ pub struct BridgeConfig {
     pub sink: Url,
     pub sink_timeout: Duration,
     pub retry: Backoff,
+    /// Sentry and OTLP, read like every function's.
+    pub telemetry: TelemetryConfig,
 }
 
 /// Paths of the PEM files fedora-messaging's `[tls]` section names. They are read
@@ -219,6 +221,7 @@ impl BridgeConfig {
             sink,
             sink_timeout,
             retry: Backoff { initial, max },
+            telemetry: TelemetryConfig::from_source(source)?,
         })
     }
 

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use fedora_ci::telemetry::trace;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, LongString};
@@ -37,6 +38,17 @@ pub enum Outcome {
     Requeued,
 }
 
+impl Outcome {
+    /// The `outcome` label of `fedora_ci_bridge_messages_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::DeadLettered => "dead_lettered",
+            Outcome::Requeued => "requeued",
+        }
+    }
+}
+
 /// How much of an unusable body a log line may show.
 const BODY_PREFIX: usize = 32;
 
@@ -52,14 +64,45 @@ impl Deliverer {
         };
         let id = incoming.message_id.unwrap_or("").to_owned();
         let topic = incoming.routing_key.to_owned();
+        let span = tracing::info_span!(
+            "message",
+            ce_id = %id,
+            ce_type = %topic,
+            trace_id = tracing::field::Empty,
+            otel.kind = "producer",
+        );
+        let delivered = self.deliver(&delivery, incoming, id, topic, stop, &span);
+        let outcome = tracing::Instrument::instrument(delivered, span.clone()).await;
+        fedora_ci::telemetry::metrics::bridge_message(outcome.label());
+        outcome
+    }
+
+    /// The trace starts here: a root span per message (or the publisher's, when
+    /// the message carried a `traceparent` header), named in the CloudEvent's
+    /// `traceparent`/`tracestate` extensions for every function downstream.
+    async fn deliver(
+        &self,
+        delivery: &Delivery,
+        incoming: Incoming<'_>,
+        id: String,
+        topic: String,
+        stop: watch::Receiver<bool>,
+        span: &tracing::Span,
+    ) -> Outcome {
         match self.mapper.to_event(&incoming) {
-            Ok(event) => {
+            Ok(mut event) => {
+                let extension = |name| event.extension(name).map(|v| v.to_string());
+                let (parent, state) = (extension(trace::TRACEPARENT), extension(trace::TRACESTATE));
+                trace::continue_trace(span, parent.as_deref(), state.as_deref());
+                for (name, value) in trace::outgoing(span) {
+                    event.set_extension(name, value);
+                }
                 let post = || {
                     let event = event.clone();
                     async move { self.post(event).await }
                 };
                 let outcome = retrying(self.retry, stop, &id, &topic, "sink", post).await;
-                finish(&delivery, outcome, &id, &topic, Outcome::Delivered).await
+                finish(delivery, outcome, &id, &topic, Outcome::Delivered).await
             }
             Err(reason) => {
                 let prefix = delivery.data[..delivery.data.len().min(BODY_PREFIX)].escape_ascii().to_string();
@@ -72,9 +115,9 @@ impl Deliverer {
                     dead_letter_queue = %self.dead_letter_queue,
                     "message cannot be a CloudEvent; moving it to the dead-letter queue"
                 );
-                let publish = || self.dead_letter(&delivery, &reason);
+                let publish = || self.dead_letter(delivery, &reason);
                 let outcome = retrying(self.retry, stop, &id, &topic, "dead-letter queue", publish).await;
-                finish(&delivery, outcome, &id, &topic, Outcome::DeadLettered).await
+                finish(delivery, outcome, &id, &topic, Outcome::DeadLettered).await
             }
         }
     }
@@ -160,6 +203,7 @@ where
         match op().await {
             Ok(()) => return Ok(attempt),
             Err(error) => {
+                fedora_ci::telemetry::metrics::bridge_retry(target);
                 let delay = delays.next().unwrap_or(Duration::from_secs(60));
                 tracing::warn!(
                     id, topic, attempt, error = %error, retry_in_ms = delay.as_millis() as u64,

@@ -16,7 +16,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    fedora_ci::serve::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -24,12 +23,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(fedmsg_bridge::run(config, fedora_ci::serve::shutdown_signal())) {
+    let secrets = [config.amqp_url.clone()];
+    let telemetry = match runtime
+        .block_on(async { fedora_ci::telemetry::init(fedmsg_bridge::NAME, &config.telemetry, &secrets) })
+    {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("fedmsg-bridge: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match runtime.block_on(fedmsg_bridge::run(config, fedora_ci::serve::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");
             eprintln!("fedmsg-bridge: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Flushes queued Sentry events and spans while the runtime can still send them.
+    drop(telemetry);
+    code
 }

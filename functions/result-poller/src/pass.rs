@@ -29,6 +29,12 @@ pub struct Summary {
 }
 
 pub async fn run(ctx: &Context) -> Result<Summary, HandlerError> {
+    let result = pass(ctx).await;
+    fedora_ci::telemetry::metrics::poller_pass(result.is_ok(), result.as_ref().map_or(0, |s| s.errors));
+    result
+}
+
+async fn pass(ctx: &Context) -> Result<Summary, HandlerError> {
     let mut s = Summary::default();
     // Rows are compared with the pass's start, not `now()`: whatever this pass
     // touches (checked, or retried with a zero backoff) is then due again only in
@@ -312,6 +318,8 @@ async fn lease(tx: &mut sqlx::PgConnection, table: &str, ids: &[i32]) -> Result<
 /// flag saying so, instead of hanging forever.
 async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
     let timeout = secs(ctx.config.retry.job_timeout);
+    // What timed out (a build, or a test by name), counted once committed.
+    let mut finished: Vec<Option<String>> = Vec::new();
     let mut tx = ctx.pool.begin().await?;
     let stuck_builds: Vec<i32> = sqlx::query_scalar(
         "SELECT id FROM koji_build_targets WHERE status IN ('pending', 'running', 'retry') \
@@ -335,6 +343,7 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         )
         .await?;
         s.timed_out += 1;
+        finished.push(None);
     }
     let stuck_runs: Vec<i32> = sqlx::query_scalar(
         "SELECT id FROM tft_test_run_targets WHERE status IN ('new', 'queued', 'running', 'retry') \
@@ -351,7 +360,14 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         reporting::set_flag(&mut tx, &test_pr(&row), &key, FlagStatus::Error, "Timed out waiting for the tests.", &url)
             .await?;
         s.timed_out += 1;
+        finished.push(Some(row.test_name));
     }
     tx.commit().await?;
+    for test in finished {
+        match test {
+            Some(test) => fedora_ci::telemetry::metrics::test_finished(&test, "error"),
+            None => fedora_ci::telemetry::metrics::build_finished("error"),
+        }
+    }
     Ok(())
 }

@@ -59,6 +59,7 @@ fn check(body: &[u8], secrets: &[Secret]) -> Result<String, Refusal> {
 }
 
 pub async fn webhook(State(ctx): State<Context>, body: Bytes) -> Response {
+    fedora_ci::telemetry::metrics::event_received(ctx.function, EVENT_TYPE);
     match check(&body, &ctx.config.testing_farm.webhook_secrets) {
         Ok(request_id) => into_response(process(&ctx, &request_id).await),
         Err(refusal) => refusal.into_response(),
@@ -94,6 +95,7 @@ async fn process(ctx: &Context, request_id: &str) -> Result<Outcome, HandlerErro
     let Some(run) = run else {
         return Ok(Outcome::ignored(format!("request {request_id} is not one of ours")));
     };
+    fedora_ci::telemetry::annotate_pr(&format!("{}/{}", run.data.namespace, run.data.repo), run.data.pr_id as u64);
     let info = ctx
         .clients
         .testing_farm

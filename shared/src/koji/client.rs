@@ -530,7 +530,7 @@ impl KojiClient {
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
-        request.send().await.map_err(|e| KojiError::Unreachable(error_chain(&e)))
+        crate::telemetry::trace::send("koji", request).await.map_err(|e| KojiError::Unreachable(error_chain(&e)))
     }
 }
 

@@ -9,6 +9,7 @@ use crate::koji::{KojiClient, KojiError};
 use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
+use crate::telemetry;
 
 use super::{minutes, whole_minutes};
 
@@ -111,6 +112,11 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         }
     };
     tx.commit().await?;
+    match &outcome {
+        Submitted::Task(_) => telemetry::metrics::build_submitted(&build.target),
+        Submitted::Retry { .. } => telemetry::metrics::submission_retry("build"),
+        Submitted::Failed(_) => telemetry::metrics::build_finished("error"),
+    }
     Ok((outcome, key))
 }
 

@@ -9,6 +9,7 @@ use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
 use crate::store::test_runs::{self, TestRunRow};
 use crate::suite::{self, RequestContext};
+use crate::telemetry;
 use crate::testing_farm::TestingFarmError;
 
 use super::{minutes, whole_minutes};
@@ -91,6 +92,11 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
         }
     };
     tx.commit().await?;
+    match &outcome {
+        SubmittedTest::Request(_) => telemetry::metrics::test_submitted(&row.test_name),
+        SubmittedTest::Retry { .. } => telemetry::metrics::submission_retry("test"),
+        SubmittedTest::Failed(_) => telemetry::metrics::test_finished(&row.test_name, "error"),
+    }
     ci_messages::flush(ctx).await;
     Ok((outcome, key))
 }

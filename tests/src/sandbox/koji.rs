@@ -104,6 +104,7 @@ impl KojiHub {
             .route("/kojihub", post(rpc))
             .route("/kojihub/ssllogin", post(ssl_login))
             .route("/koji/taskinfo", get(task_page))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), record_traceparent))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
@@ -137,6 +138,11 @@ impl KojiHub {
 
     pub fn builds(&self) -> Vec<RecordedBuild> {
         self.hub().builds.clone()
+    }
+
+    /// `traceparent` headers received, in order: proof a caller's trace reached Koji.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.hub().traceparents.clone()
     }
 
     /// How many login attempts were answered with the Negotiate challenge.
@@ -380,6 +386,8 @@ struct Hub {
     channels: Vec<String>,
     calls: Vec<RecordedCall>,
     builds: Vec<RecordedBuild>,
+    /// The W3C `traceparent` header of every request that carried one.
+    traceparents: Vec<String>,
 }
 
 /// Who is calling, as `kojihub/auth.py` works it out for one request.
@@ -482,6 +490,7 @@ impl Hub {
             channels: vec!["default".to_owned()],
             calls: Vec::new(),
             builds: Vec::new(),
+            traceparents: Vec::new(),
         }
     }
 
@@ -809,6 +818,17 @@ fn handle_call(state: &Mutex<Hub>, headers: &HeaderMap, body: &[u8], remote_user
         Err(f) => xmlrpc::encode_fault(&f),
     };
     reply(StatusCode::OK, "text/xml", body)
+}
+
+async fn record_traceparent(
+    State(state): State<Arc<Mutex<Hub>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(value) = req.headers().get("traceparent").and_then(|v| v.to_str().ok()) {
+        lock(&state).traceparents.push(value.to_owned());
+    }
+    next.run(req).await
 }
 
 async fn rpc(State(state): State<Arc<Mutex<Hub>>>, headers: HeaderMap, body: Bytes) -> Response {

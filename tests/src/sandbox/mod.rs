@@ -1,12 +1,15 @@
 //! Sandbox servers that speak the real wire protocols of the services we cannot
-//! reach from tests (Pagure REST, FASJSON, Koji XML-RPC, Testing Farm REST). They
+//! reach from tests (Pagure REST, FASJSON, Koji XML-RPC, Testing Farm REST, and
+//! Sentry's and an OpenTelemetry collector's ingest endpoints). They
 //! keep what they were asked in memory so tests can assert on it, and can be told
 //! to fail.
 
 pub mod fasjson;
 pub mod faults;
 pub mod koji;
+pub mod otlp;
 pub mod pagure;
+pub mod sentry;
 pub mod spnego;
 pub mod static_files;
 pub mod testing_farm;
