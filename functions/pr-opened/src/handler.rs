@@ -36,7 +36,7 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
     match planned {
         Ok(plan) => execute(&ctx, &meta, &msg, plan).await,
         Err(skip) => {
-            tracing::debug!(%skip, pr = %project, "nothing to do");
+            tracing::debug!(%skip, project = %project, "nothing to do");
             Ok(Outcome::ignored(skip))
         }
     }
