@@ -149,7 +149,6 @@ impl BridgeConfig {
             telemetry: TelemetryConfig::from_source(source)?,
         })
     }
-
 }
 
 fn check_queue_name(var: &str, name: &str) -> Result<(), ConfigError> {
