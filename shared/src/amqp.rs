@@ -324,4 +324,28 @@ mod tests {
         assert!(err.contains("amqp://127.0.0.1:1/%2f"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
     }
+
+    /// The first bytes a client sends to a bare TCP listener: a TLS ClientHello
+    /// (0x16 0x03) for `amqps://`, the `AMQP` protocol header for `amqp://`.
+    async fn first_bytes(scheme: &str) -> [u8; 4] {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("{scheme}://u:p@localhost:{port}/%2f");
+        let s = load(&[("AMQP_URL", &url)]).unwrap().unwrap();
+        let client = tokio::spawn(async move { s.connect("test").await.map(|_| ()) });
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 4];
+        socket.read_exact(&mut head).await.unwrap();
+        drop(socket);
+        assert!(client.await.unwrap().is_err(), "nobody answered, so the connect cannot succeed");
+        head
+    }
+
+    #[tokio::test]
+    async fn amqps_speaks_tls_and_amqp_does_not() {
+        let tls = first_bytes("amqps").await;
+        assert_eq!(tls[..2], [0x16, 0x03], "a TLS handshake record: {tls:?}");
+        assert_eq!(&first_bytes("amqp").await, b"AMQP");
+    }
 }
