@@ -34,7 +34,7 @@ impl Context {
     pub fn new(function: &'static str, config: Config, pool: PgPool) -> Result<Self, reqwest::Error> {
         let topics = Topics::new(config.topic_prefix.clone());
         let clients = Clients::from_config(&config)?;
-        let bus = config.amqp_url.clone().map(|url| Arc::new(Bus::new(url, config.messages_exchange.clone())));
+        let bus = config.amqp.clone().map(|amqp| Arc::new(Bus::new(amqp, config.messages_exchange.clone())));
         Ok(Self { function, config: Arc::new(config), pool, topics, clients, bus })
     }
 }

@@ -8,12 +8,12 @@ use chrono::{SecondsFormat, Utc};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use crate::secret::Secret;
+use crate::amqp::AmqpSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -26,14 +26,14 @@ pub enum BusError {
 }
 
 pub struct Bus {
-    url: Secret,
+    amqp: AmqpSettings,
     exchange: String,
     channel: Mutex<Option<(Connection, Channel)>>,
 }
 
 impl Bus {
-    pub fn new(url: Secret, exchange: String) -> Self {
-        Self { url, exchange, channel: Mutex::new(None) }
+    pub fn new(amqp: AmqpSettings, exchange: String) -> Self {
+        Self { amqp, exchange, channel: Mutex::new(None) }
     }
 
     /// A confirmed channel, connecting on first use (a cold function that publishes
@@ -46,10 +46,7 @@ impl Bus {
         {
             return Ok(channel.clone());
         }
-        // lapin's errors can quote the URI; say what failed without it.
-        let conn = Connection::connect(self.url.expose(), ConnectionProperties::default())
-            .await
-            .map_err(|e| BusError::Unavailable(format!("connect: {}", redact(&e.to_string(), &self.url))))?;
+        let conn = self.amqp.connect("fedora-ci-publisher").await.map_err(|e| BusError::Unavailable(e.to_string()))?;
         let channel = conn.create_channel().await.map_err(|e| BusError::Unavailable(format!("channel: {e}")))?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -136,8 +133,4 @@ impl Bus {
             }
         }
     }
-}
-
-fn redact(text: &str, url: &Secret) -> String {
-    text.replace(url.expose(), "<AMQP_URL>")
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::amqp::AmqpSettings;
 use crate::koji_instances::{self, KojiInstance};
 use crate::secret::Secret;
 
@@ -273,8 +274,9 @@ pub struct Config {
     pub eln_list_urls: Vec<Url>,
     /// Linked from the help comment and the Fedora CI messages.
     pub docs_url: Url,
-    /// Broker for publishing Fedora CI messages; unset = no messages.
-    pub amqp_url: Option<Secret>,
+    /// Broker for publishing Fedora CI messages (`AMQP_URL` and its TLS files, see
+    /// [`crate::amqp`]); unset = no messages.
+    pub amqp: Option<AmqpSettings>,
     pub messages_exchange: String,
     pub telemetry: TelemetryConfig,
 }
@@ -287,7 +289,7 @@ impl Config {
         out.extend(self.pagure_token.clone());
         out.extend(self.testing_farm.api_key.clone());
         out.extend(self.testing_farm.webhook_secrets.iter().cloned());
-        out.extend(self.amqp_url.clone());
+        out.extend(self.amqp.as_ref().map(|a| a.url.clone()));
         out.extend(self.telemetry.sentry_dsn.clone());
         out
     }
@@ -412,7 +414,7 @@ impl Config {
             cancel_superseded: env.bool("FEDORA_CI_CANCEL_SUPERSEDED", true)?,
             eln_list_urls,
             docs_url: env.url("FEDORA_CI_DOCS_URL", "https://packit.dev/docs/fedora-ci")?,
-            amqp_url: env.secret("AMQP_URL")?,
+            amqp: AmqpSettings::from_source(source)?,
             messages_exchange: env.string("FEDORA_CI_MESSAGES_EXCHANGE", "amq.topic"),
             telemetry: TelemetryConfig::from_source(source)?,
             server,

@@ -5,6 +5,7 @@
 //! one transaction ([`store`]) → outbound call → report. A function's crate only
 //! wires those steps for its event.
 
+pub mod amqp;
 pub mod app;
 pub mod build_state;
 pub mod bus;

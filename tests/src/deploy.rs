@@ -22,10 +22,28 @@ pub const IMAGE_REPOSITORY: &str = "quay.io/packit";
 /// The functions reachable from outside the cluster: the dashboard API and the
 /// Testing Farm webhook. Everything else is called by the Broker only.
 pub const PUBLIC_FUNCTIONS: [&str; 2] = ["api", "tf-finished"];
-/// The bridge's own settings (AMQP), agreed with the bridge's issue; no other
-/// function may be given them.
-pub const BRIDGE_VARIABLES: [&str; 5] =
-    ["AMQP_URL", "AMQP_QUEUE", "AMQP_CA_CERT_FILE", "AMQP_CLIENT_CERT_FILE", "AMQP_CLIENT_KEY_FILE"];
+/// The bridge's own settings (functions/fedmsg-bridge/src/config.rs); no other
+/// function may be given them. The broker connection (`AMQP_*`) is not among them:
+/// it is read by shared/src/amqp.rs, for the publishers too.
+pub const BRIDGE_VARIABLES: [&str; 8] = [
+    "FEDORA_MESSAGING_QUEUE",
+    "FEDMSG_BRIDGE_DLQ",
+    "FEDMSG_BRIDGE_TOPICS",
+    "FEDMSG_BRIDGE_PREFETCH",
+    "FEDMSG_BRIDGE_PROMOTE",
+    "FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS",
+    "FEDMSG_BRIDGE_RETRY_INITIAL_MS",
+    "FEDMSG_BRIDGE_RETRY_MAX_SECONDS",
+];
+/// The functions that publish Fedora CI messages: their handlers reach
+/// `ci_messages::flush` (through `submit::tests::submit_test`, which koji-finished
+/// calls via `build_state`, or `test_state::apply`). Without a broker they would
+/// queue messages in `ci_messages` that nobody ever sends, so each must be given
+/// the broker and the client identity, like the bridge.
+pub const PUBLISHING_FUNCTIONS: [&str; 4] = ["pr-opened", "koji-finished", "tf-finished", "result-poller"];
+/// What a process needs to reach Fedora's broker (shared/src/amqp.rs): the URL
+/// (checked separately, as `AMQP_URL` or `AMQP_URL_FILE`) and the TLS files.
+pub const AMQP_TLS_VARIABLES: [&str; 3] = ["AMQP_CA_CERT", "AMQP_CERT", "AMQP_KEY"];
 pub const TESTING_FARM_TYPE: &str = "dev.testing-farm.request.state-changed";
 pub const PING_TYPE: &str = "dev.knative.sources.ping";
 /// The dist-git namespaces Fedora CI covers (DESIGN.md: `rpms/` and `tests/`).
@@ -137,28 +155,16 @@ impl Repo {
     }
 }
 
-/// Variable names a function reads: `shared/src/config.rs` (`("NAME"` call
-/// arguments in the non-test part, plus `NAME_FILE` for secrets), the
+/// Variable names a function reads: `shared/src/config.rs` and
+/// `shared/src/amqp.rs` (`("NAME"` call arguments in the non-test part, plus
+/// `NAME_FILE` for secrets), the
 /// `std::env::var("NAME")` reads of `shared/src/app.rs`, and README's
 /// configuration table (for what libraries read, such as `RUST_LOG`).
 pub fn config_variables(repo: &Repo) -> BTreeSet<String> {
     let read = |p: &str| std::fs::read_to_string(repo.root.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"));
-    let config = read("shared/src/config.rs");
-    let config = config.split("#[cfg(test)]").next().unwrap_or_default();
     let mut out = BTreeSet::new();
-    let mut rest = config;
-    while let Some(i) = rest.find("(\"") {
-        let before = &rest[..i];
-        let after = &rest[i + 2..];
-        let name: String =
-            after.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
-        if !name.is_empty() && after[name.len()..].starts_with('"') && name.contains(|c: char| c.is_ascii_uppercase()) {
-            if before.ends_with("secret") {
-                out.insert(format!("{name}_FILE"));
-            }
-            out.insert(name);
-        }
-        rest = after;
+    for file in ["shared/src/config.rs", "shared/src/amqp.rs"] {
+        scan_variables(read(file).split("#[cfg(test)]").next().unwrap_or_default(), &mut out);
     }
     let app = read("shared/src/app.rs");
     for piece in app.split("std::env::var(\"").skip(1) {
@@ -175,6 +181,25 @@ pub fn config_variables(repo: &Repo) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// `("NAME"` call arguments in Rust source; `NAME_FILE` too where the call is a
+/// `secret` read.
+fn scan_variables(source: &str, out: &mut BTreeSet<String>) {
+    let mut rest = source;
+    while let Some(i) = rest.find("(\"") {
+        let before = &rest[..i];
+        let after = &rest[i + 2..];
+        let name: String =
+            after.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+        if !name.is_empty() && after[name.len()..].starts_with('"') && name.contains(|c: char| c.is_ascii_uppercase()) {
+            if before.ends_with("secret") {
+                out.insert(format!("{name}_FILE"));
+            }
+            out.insert(name);
+        }
+        rest = after;
+    }
 }
 
 /// `EXPOSE` of the Containerfile's last stage.
@@ -375,6 +400,19 @@ fn check_container(
         let instance = fedora_ci::koji_instances::is_instance_variable(name);
         if !facts.variables.contains(name) && !bridge_only && !instance {
             problem(format!("sets {name}, which {function} does not read"));
+        }
+    }
+    let needs_broker = PUBLISHING_FUNCTIONS.contains(&function) || function == "fedmsg-bridge";
+    if needs_broker && w.kind != "Job" {
+        if !env.contains_key("AMQP_URL") && !env.contains_key("AMQP_URL_FILE") {
+            problem(format!("{function} publishes or consumes Fedora Messaging but has no AMQP_URL(_FILE)"));
+        }
+        for var in AMQP_TLS_VARIABLES {
+            match env.get(var) {
+                Some(Some(path)) if path.starts_with("/run/secrets/") => {}
+                Some(_) => problem(format!("{var} must be a path in the mounted secret fedora-ci-messaging")),
+                None => problem(format!("{function} talks to Fedora's broker (TLS) but has no {var}")),
+            }
         }
     }
     if let Some(Some(p)) = env.get("PORT").filter(|p| p.as_deref() != Some("8080")) {

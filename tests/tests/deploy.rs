@@ -257,6 +257,49 @@ fn unknown_env_and_untemplated_secrets_fail() {
 }
 
 #[test]
+fn a_publishing_function_without_the_broker_fails() {
+    // tf-finished sends the Fedora CI result messages: without AMQP settings they
+    // would pile up in its outbox, never published.
+    let copy = TempRepo::new("amqp");
+    copy.edit(
+        "knative/base/tf-finished.yaml",
+        "            - name: AMQP_URL_FILE\n              value: /run/secrets/fedora-ci/messaging/url\n",
+        "",
+    );
+    copy.edit(
+        "knative/base/koji-finished.yaml",
+        "            - name: AMQP_KEY\n",
+        "            - name: AMQP_KEY_PATH\n",
+    );
+    copy.edit(
+        "knative/base/result-poller.yaml",
+        "value: /run/secrets/fedora-ci/messaging/ca.crt",
+        "value: /etc/pki/ca.crt",
+    );
+    for overlay in ["stg", "prod"] {
+        let problems = copy.problems(overlay);
+        assert_fails(
+            &problems,
+            "Service tf-finished: tf-finished publishes or consumes Fedora Messaging but has no AMQP_URL(_FILE)",
+        );
+        assert_fails(
+            &problems,
+            "Service koji-finished: koji-finished talks to Fedora's broker (TLS) but has no AMQP_KEY",
+        );
+        assert_fails(&problems, "Service result-poller: AMQP_CA_CERT must be a path in the mounted secret");
+        assert!(!problems.iter().any(|p| p.contains("Service pr-opened")), "{problems:?}");
+    }
+}
+
+#[test]
+fn the_broker_url_is_in_the_messaging_secret() {
+    // A secret without the url key would leave every publisher unable to start.
+    let copy = TempRepo::new("amqp-url-key");
+    copy.edit("secrets.example/messaging.yaml", "  url: \"\"\n", "");
+    assert_fails(&copy.problems("prod"), "reads key 'url' of secret 'fedora-ci-messaging', not in its template");
+}
+
+#[test]
 fn a_bad_config_value_fails() {
     let copy = TempRepo::new("config");
     copy.edit("knative/overlays/stg/kustomization.yaml", "FEDORA_CI_DEPLOYMENT=stg", "FEDORA_CI_DEPLOYMENT=staging");
@@ -273,6 +316,10 @@ fn config_variables_come_from_the_source() {
     assert!(!vars.contains("KOJI_USER"));
     // The functions publish Fedora CI messages when it is set.
     assert!(vars.contains("AMQP_URL"));
+    // Read by shared/src/amqp.rs, for the bridge and the publishers alike.
+    for v in ["AMQP_URL_FILE", "AMQP_CA_CERT", "AMQP_CERT", "AMQP_KEY"] {
+        assert!(vars.contains(v), "{v} missing");
+    }
 }
 
 #[test]

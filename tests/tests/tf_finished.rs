@@ -31,11 +31,16 @@ struct Setup {
 
 /// The broker consumer first, then [`queue_tests`].
 async fn setup(response: &str) -> Setup {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let url_file = std::env::temp_dir().join(format!("tf-finished-amqp-url-{}-{n}", std::process::id()));
+    std::fs::write(&url_file, format!("{}\n", Harness::amqp_url())).unwrap();
     let h = Harness::with_env(&[
         ("TESTING_FARM_WEBHOOK_SECRET", "secret-token"),
         ("TESTING_FARM_WEBHOOK_SECRET_SECONDARY", "rotated-token"),
         ("TESTING_FARM_ARTIFACTS_URL", "http://artifacts.dev.testing-farm.io"),
-        ("AMQP_URL", &Harness::amqp_url()),
+        // As in the cluster: the URL from a mounted secret file.
+        ("AMQP_URL_FILE", url_file.to_str().unwrap()),
     ])
     .await;
     // Our own queue, bound before anything is published.
@@ -329,7 +334,27 @@ async fn a_broker_outage_never_blocks_the_flag_and_the_message_follows_later() {
     assert!(attempted >= 1);
 
     // The broker is back (what the poller's flush does): everything goes out once.
-    let bus = fedora_ci::bus::Bus::new(fedora_ci::Secret::new(Harness::amqp_url()), "amq.topic".into());
+    let url = Harness::amqp_url();
+    let amqp = fedora_ci::amqp::AmqpSettings::required(&|k: &str| (k == "AMQP_URL").then(|| url.clone())).unwrap();
+    let bus = fedora_ci::bus::Bus::new(amqp, "amq.topic".into());
     assert_eq!(bus.flush(&h.db.pool).await.unwrap(), 6);
     assert_eq!(bus.flush(&h.db.pool).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_half_configured_client_certificate_stops_the_publisher_at_start() {
+    // AMQP_CERT without AMQP_KEY: the function would otherwise start and fail every
+    // publish; it must refuse to start, naming the missing variable.
+    let h = Harness::with_env(&[
+        ("AMQP_URL", "amqps://fedora-ci:hunter2@rabbitmq.fedoraproject.org/%2Fpubsub"),
+        ("AMQP_CERT", "/run/secrets/fedora-ci/messaging/tls.crt"),
+    ])
+    .await;
+    let exe = fedora_ci_tests::stack::binary_path("tf-finished");
+    let out = std::process::Command::new(exe).env_clear().envs(h.env()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("AMQP_KEY") && stderr.contains("AMQP_CERT"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }

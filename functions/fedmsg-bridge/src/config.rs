@@ -1,14 +1,12 @@
 //! The bridge's settings, read once at start and validated there, so a bad
 //! deployment fails with one line naming the variable instead of on the first
-//! message. The broker URL may hold a password: it is kept as a [`Secret`] and only
-//! its credential-free form ([`BridgeConfig::source`]) is ever printed.
+//! message. The broker connection settings (URL, TLS files, redaction) are the
+//! shared [`fedora_ci::amqp`] ones, the same the publishing functions use.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use fedora_ci::Secret;
+use fedora_ci::amqp::AmqpSettings;
 use fedora_ci::config::{ConfigError, Env, ProcessEnv, ServerConfig, Source, TelemetryConfig};
-use lapin::uri::{AMQPScheme, AMQPUri};
 use url::Url;
 
 use crate::mapping::{Promotions, legal_extension_name};
@@ -34,12 +32,9 @@ pub const DEFAULT_PROMOTE: &str = "buildsys.task.state.change:kojiowner=owner,ko
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
     pub server: ServerConfig,
-    /// `AMQP_URL`; may contain the password.
-    pub amqp_url: Secret,
-    /// The broker URL without credentials or query: the CloudEvent `source`, and the
-    /// only form of the URL that may appear in a log line.
-    pub source: String,
-    pub tls: TlsFiles,
+    /// The broker and how to reach it; `amqp.source` (no credentials) is the
+    /// CloudEvent `source` and the only form of the URL that may be logged.
+    pub amqp: AmqpSettings,
     pub queue: String,
     pub dead_letter_queue: String,
     /// Binding keys on `amq.topic` (AMQP topic patterns).
@@ -52,56 +47,6 @@ pub struct BridgeConfig {
     pub retry: Backoff,
     /// Sentry and OTLP, read like every function's.
     pub telemetry: TelemetryConfig,
-}
-
-/// Paths of the PEM files fedora-messaging's `[tls]` section names. They are read
-/// at start (to fail fast) and again at every connect, so a rotated certificate in
-/// a mounted secret is picked up on the next reconnect.
-#[derive(Debug, Clone, Default)]
-pub struct TlsFiles {
-    pub ca_cert: Option<PathBuf>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-}
-
-impl TlsFiles {
-    /// A client certificate means the broker authenticates us by it (SASL EXTERNAL),
-    /// as fedora-messaging does; the user in the URL is then only informative.
-    pub fn client_certificate(&self) -> bool {
-        self.cert.is_some() && self.key.is_some()
-    }
-
-    /// The contents, checked to look like PEM. Errors name the variable and the path,
-    /// never the contents.
-    pub fn load(&self) -> Result<LoadedTls, ConfigError> {
-        let read = |var: &str, path: &PathBuf, marker: &str| -> Result<Vec<u8>, ConfigError> {
-            let bytes = std::fs::read(path)
-                .map_err(|e| ConfigError::new(var, format!("cannot read '{}': {e}", path.display())))?;
-            if !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
-                return Err(ConfigError::new(var, format!("'{}' is not a PEM file ({marker}…)", path.display())));
-            }
-            Ok(bytes)
-        };
-        let ca_cert = match &self.ca_cert {
-            Some(p) => Some(read("AMQP_CA_CERT", p, "-----BEGIN CERTIFICATE")?),
-            None => None,
-        };
-        let identity = match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => Some((
-                read("AMQP_CERT", cert, "-----BEGIN CERTIFICATE")?,
-                Secret::new(String::from_utf8_lossy(&read("AMQP_KEY", key, "PRIVATE KEY-----")?)),
-            )),
-            _ => None,
-        };
-        Ok(LoadedTls { ca_cert, identity })
-    }
-}
-
-/// PEM contents; the key stays a [`Secret`] so a `Debug` dump cannot show it.
-#[derive(Debug)]
-pub struct LoadedTls {
-    pub ca_cert: Option<Vec<u8>>,
-    pub identity: Option<(Vec<u8>, Secret)>,
 }
 
 /// Exponential backoff between attempts (sink retries, broker reconnects): the
@@ -127,25 +72,7 @@ impl BridgeConfig {
         let env = Env(source);
         let server = ServerConfig::from_source(source)?;
 
-        let amqp_url = env.required_secret("AMQP_URL")?;
-        let uri = parse_amqp_url(amqp_url.expose())?;
-        let source_uri = redact(amqp_url.expose())?;
-
-        let tls = TlsFiles {
-            ca_cert: env.opt("AMQP_CA_CERT").map(PathBuf::from),
-            cert: env.opt("AMQP_CERT").map(PathBuf::from),
-            key: env.opt("AMQP_KEY").map(PathBuf::from),
-        };
-        match (&tls.cert, &tls.key) {
-            (Some(_), None) => return Err(ConfigError::new("AMQP_KEY", "required when AMQP_CERT is set")),
-            (None, Some(_)) => return Err(ConfigError::new("AMQP_CERT", "required when AMQP_KEY is set")),
-            _ => {}
-        }
-        if (tls.ca_cert.is_some() || tls.client_certificate()) && uri.scheme != AMQPScheme::AMQPS {
-            let var = if tls.ca_cert.is_some() { "AMQP_CA_CERT" } else { "AMQP_CERT" };
-            return Err(ConfigError::new(var, "TLS files need an amqps:// AMQP_URL"));
-        }
-        tls.load()?;
+        let amqp = AmqpSettings::required(source)?;
 
         let queue = env.opt("FEDORA_MESSAGING_QUEUE").ok_or_else(|| {
             ConfigError::new(
@@ -210,9 +137,7 @@ impl BridgeConfig {
 
         Ok(Self {
             server,
-            amqp_url,
-            source: source_uri,
-            tls,
+            amqp,
             queue,
             dead_letter_queue,
             topics,
@@ -224,38 +149,6 @@ impl BridgeConfig {
             telemetry: TelemetryConfig::from_source(source)?,
         })
     }
-
-    /// The URL lapin connects with: SASL EXTERNAL when a client certificate is
-    /// configured and the URL does not choose a mechanism itself.
-    pub fn amqp_uri(&self) -> Result<AMQPUri, ConfigError> {
-        let mut uri = parse_amqp_url(self.amqp_url.expose())?;
-        if self.tls.client_certificate() && !self.amqp_url.expose().contains("auth_mechanism=") {
-            uri.query.auth_mechanism = Some(lapin::uri::SASLMechanism::External);
-        }
-        Ok(uri)
-    }
-}
-
-/// The parser's own message may quote the URL, so it is not passed on.
-fn parse_amqp_url(raw: &str) -> Result<AMQPUri, ConfigError> {
-    raw.parse::<AMQPUri>().map_err(|_| {
-        ConfigError::new("AMQP_URL", "not an amqp:// or amqps:// URL (amqp[s]://user:password@host[:port]/vhost)")
-    })
-}
-
-/// `amqps://user:pw@host/%2Fvhost?heartbeat=30` → `amqps://host/%2Fvhost`.
-pub fn redact(raw: &str) -> Result<String, ConfigError> {
-    let mut url = Url::parse(raw).map_err(|_| ConfigError::new("AMQP_URL", "not a URL"))?;
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::new("AMQP_URL", "has no host"));
-    }
-    let cleared = url.set_username("").is_ok() && url.set_password(None).is_ok();
-    if !cleared {
-        return Err(ConfigError::new("AMQP_URL", "credentials cannot be separated from the URL"));
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    Ok(url.to_string())
 }
 
 fn check_queue_name(var: &str, name: &str) -> Result<(), ConfigError> {
@@ -305,7 +198,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_issue() {
         let c = load(&BASE).unwrap();
-        assert_eq!(c.source, "amqp://broker.example:5673/%2Ffedora");
+        assert_eq!(c.amqp.source, "amqp://broker.example:5673/%2Ffedora");
         assert_eq!(c.dead_letter_queue, "0b2f5d4e-queue.dlq");
         assert_eq!(c.prefetch, 32);
         assert_eq!(c.topics[0], "org.fedoraproject.prod.pagure.pull-request.new");
@@ -398,9 +291,9 @@ mod tests {
         .collect();
         let map: HashMap<String, String> = vars.into_iter().collect();
         let c = BridgeConfig::from_source(&move |k: &str| map.get(k).cloned()).unwrap();
-        assert_eq!(c.source, "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub");
-        assert_eq!(c.amqp_uri().unwrap().query.auth_mechanism, Some(lapin::uri::SASLMechanism::External));
-        let loaded = c.tls.load().unwrap();
+        assert_eq!(c.amqp.source, "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub");
+        assert_eq!(c.amqp.uri().unwrap().query.auth_mechanism, Some(lapin::uri::SASLMechanism::External));
+        let loaded = c.amqp.tls.load().unwrap();
         assert!(!format!("{loaded:?}").contains("key-material"));
         std::fs::remove_dir_all(dir).unwrap();
     }

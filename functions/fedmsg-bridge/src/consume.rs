@@ -15,9 +15,8 @@ use lapin::options::{
     BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
-use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties, Consumer};
+use lapin::{Channel, Connection, Consumer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -27,10 +26,6 @@ use crate::mapping::Mapper;
 
 /// The exchange Fedora Messaging publishes on.
 pub const EXCHANGE: &str = "amq.topic";
-
-/// A connection attempt that hangs (a black-holed address) must not stall the
-/// reconnect loop.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A session that stayed up this long was healthy; the next reconnect starts over
 /// from the shortest delay.
@@ -65,13 +60,13 @@ pub async fn run(
         connected.store(false, Ordering::Release);
         match result {
             Ok(()) => return,
-            Err(e) => tracing::warn!(broker = %config.source, error = %e, "not consuming"),
+            Err(e) => tracing::warn!(broker = %config.amqp.source, error = %e, "not consuming"),
         }
         if started.elapsed() >= HEALTHY_SESSION {
             delays = config.retry.delays();
         }
         let delay = delays.next().unwrap_or(config.retry.max);
-        tracing::info!(broker = %config.source, retry_in_ms = delay.as_millis() as u64, "reconnecting");
+        tracing::info!(broker = %config.amqp.source, retry_in_ms = delay.as_millis() as u64, "reconnecting");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.wait_for(|s| *s) => return,
@@ -80,23 +75,7 @@ pub async fn run(
 }
 
 async fn connect(config: &BridgeConfig) -> Result<Connection, SessionError> {
-    let uri = config.amqp_uri().map_err(|e| SessionError::Connect(e.to_string()))?;
-    let tls = config.tls.load().map_err(|e| SessionError::Connect(e.to_string()))?;
-    let tls = OwnedTLSConfig {
-        identity: tls.identity.map(|(pem, key)| OwnedIdentity::PKCS8 { pem, key: key.expose().as_bytes().to_vec() }),
-        cert_chain: tls.ca_cert.map(|pem| String::from_utf8_lossy(&pem).into_owned()),
-    };
-    let properties = ConnectionProperties::default()
-        .with_connection_name("fedmsg-bridge".into())
-        .with_client_property("app".into(), "Fedora CI fedmsg-bridge".into());
-    let runtime = lapin::runtime::default_runtime().map_err(|e| SessionError::Connect(e.to_string()))?;
-    let attempt = Connection::connect_uri_with_config(uri, properties, tls, runtime);
-    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Ok(Ok(conn)) => Ok(conn),
-        // lapin's errors name the host and the failure, not the credentials.
-        Ok(Err(e)) => Err(SessionError::Connect(e.to_string())),
-        Err(_) => Err(SessionError::Connect(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))),
-    }
+    config.amqp.connect("fedmsg-bridge").await.map_err(|e| SessionError::Connect(e.to_string()))
 }
 
 /// The channels and consumer of one connection, once our queues are in place.
@@ -156,7 +135,7 @@ async fn session(
     };
 
     let deliverer = Arc::new(Deliverer {
-        mapper: Mapper { source: config.source.clone(), promotions: config.promotions.clone() },
+        mapper: Mapper { source: config.amqp.source.clone(), promotions: config.promotions.clone() },
         http: http.clone(),
         sink: config.sink.clone(),
         retry: config.retry,
@@ -165,7 +144,7 @@ async fn session(
     });
     connected.store(true, Ordering::Release);
     tracing::info!(
-        broker = %config.source, queue = %config.queue, topics = ?config.topics, prefetch = config.prefetch,
+        broker = %config.amqp.source, queue = %config.queue, topics = ?config.topics, prefetch = config.prefetch,
         "consuming"
     );
 

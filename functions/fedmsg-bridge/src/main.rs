@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let secrets = [config.amqp_url.clone()];
+    let secrets = [config.amqp.url.clone()];
     let telemetry = match runtime
         .block_on(async { fedora_ci::telemetry::init(fedmsg_bridge::NAME, &config.telemetry, &secrets) })
     {

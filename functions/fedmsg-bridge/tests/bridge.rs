@@ -45,7 +45,7 @@ async fn every_fixture_arrives_as_a_cloudevent_with_promoted_extensions() {
     let received =
         sink.wait_for("every fixture", WAIT, |r| published.iter().all(|p| r.iter().any(|e| e.id() == p.id))).await;
     let now = chrono::Utc::now();
-    let source = fedmsg_bridge::config::redact(&broker.url).unwrap();
+    let source = fedora_ci::amqp::redact(&broker.url).unwrap();
     for ((fixture, out), sent) in fixtures.iter().zip(&outgoing).zip(&published) {
         let got: Vec<_> = received.iter().filter(|r| r.id() == sent.id).collect();
         assert_eq!(got.len(), 1, "{}: delivered once", fixture.name);
