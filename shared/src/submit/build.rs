@@ -10,6 +10,7 @@ use crate::pagure::{FlagStatus, PrId};
 use crate::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
 
+use super::waiting;
 use super::{minutes, whole_minutes};
 
 /// What happened to one submission attempt.
@@ -55,6 +56,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         Err(reason) => {
             let mut tx = ctx.pool.begin().await?;
             builds::mark_final(&mut tx, build.id, "error", &reason, &key.uid).await?;
+            waiting::abandon(&mut tx, ctx, build, "error").await?;
             let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &format!("{reason}."), &url).await?;
             tx.commit().await?;
@@ -104,6 +106,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
                         e => format!("Submit of the build failed: {e}."),
                     };
                     builds::mark_final(&mut tx, build.id, "error", &e.to_string(), &key.uid).await?;
+                    waiting::abandon(&mut tx, ctx, build, "error").await?;
                     reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
                     Submitted::Failed(e.to_string())
                 }
@@ -126,6 +129,7 @@ pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -
     let short: String = new_sha.chars().take(7).collect();
     let mut tx = ctx.pool.begin().await?;
     builds::mark_final(&mut tx, build.id, "canceled", &format!("superseded by {short}"), &key.uid).await?;
+    waiting::abandon(&mut tx, ctx, build, "canceled").await?;
     let url = koji.task_url(task_id);
     reporting::set_flag(
         &mut tx,
