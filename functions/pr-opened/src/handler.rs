@@ -188,6 +188,7 @@ async fn execute(
                         let waiting = test_runs::record_waiting(&mut tx, rows.project_event_id, group, &tests).await?;
                         for row in &waiting {
                             let key = submit::tests::test_flag(ctx, row);
+                            test_runs::set_flag_uid(&mut tx, row.id, &key.uid).await?;
                             let url = reporting::pr_page_url(&ctx.config.public_url, &pr_id);
                             reporting::set_flag(
                                 &mut tx,

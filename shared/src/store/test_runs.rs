@@ -89,6 +89,16 @@ pub async fn record_waiting(
     record_as(conn, "pending", project_event_id, Some(koji_build_group_id), tests).await
 }
 
+/// The flag a waiting test shows, so the flag is known to be backed by its build.
+pub async fn set_flag_uid(conn: &mut PgConnection, id: i32, flag_uid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tft_test_run_targets SET flag_uid = $2 WHERE id = $1")
+        .bind(id)
+        .bind(flag_uid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The idempotency key of a test that follows build `build_id`.
 pub fn after_build_key(build_id: i32, test: &str, distro: &str) -> String {
     format!("build:{build_id}/{test}/{distro}")
@@ -256,7 +266,8 @@ pub async fn end_waiting(
     reason: &str,
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE tft_test_run_targets t SET status = $2, status_reason = $3, finished_time = now() \
+        "UPDATE tft_test_run_targets t SET status = $2, status_reason = $3, finished_time = now(), \
+           next_attempt_at = NULL \
          FROM pipelines p WHERE p.test_run_group_id = t.tft_test_run_group_id AND p.koji_build_group_id = $1 \
            AND t.status = 'pending' RETURNING {}",
         prefixed_columns("t")
