@@ -284,3 +284,16 @@ async fn a_failed_build_ends_the_waiting_tests_flags_with_the_reason() {
     assert_eq!(koji_build_calls(&h), 2);
     assert_eq!(test_flag(&h, "rpmlint", FIRST_SHA).unwrap().status, "pending");
 }
+
+#[tokio::test]
+async fn a_new_commit_cancels_the_build_and_its_waiting_tests_say_so() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    story::post(&url, &story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpmlint"), "c-1").await;
+    assert_eq!(koji_build_calls(&h), 1);
+    let (status, body) = story::post(&url, &story::pr_event("updated", SECOND_SHA), "pr-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flag = test_flag(&h, "rpmlint", FIRST_SHA).unwrap();
+    assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("canceled", "Not run: the RPM build was canceled."));
+    assert!(h.tf.requests().is_empty());
+}

@@ -249,14 +249,14 @@ async fn execute(
 
     // Committed: from here on nothing is lost if we die; the poller finishes it.
     for build in &created {
-        let (submitted, key) = submit::submit_build(ctx, build).await?;
+        let (submitted, changed) = submit::submit_build(ctx, build).await?;
         summary.push(format!("{}: {submitted:?}", build.target));
-        flags.push(key.uid);
+        flags.extend(changed);
     }
     for old in &superseded {
-        if let Some(key) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
+        if let Some(changed) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
             summary.push(format!("canceled task {}", old.task_id.as_deref().unwrap_or("?")));
-            flags.push(key.uid);
+            flags.extend(changed);
         }
     }
     for test in &recorded_tests {
