@@ -232,13 +232,11 @@ async fn koji_down_records_a_retry_and_recovery_builds_exactly_once() {
     let mut conn = h.db.pool.acquire().await.unwrap();
     let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
-    let (submitted, key) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
+    let (submitted, changed) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::submit::Submitted::Task(_)), "{submitted:?}");
-    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid)))
-        .await
-        .unwrap();
+    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
     assert_eq!(h.koji.builds().len(), 1);
-    let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
+    let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     assert_eq!(flag.status, "pending");
     assert!(flag.comment.starts_with("RPM build was submitted"));
 }
@@ -253,12 +251,10 @@ async fn retries_run_out_into_an_error_flag() {
     let mut conn = h.db.pool.acquire().await.unwrap();
     let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
-    let (submitted, key) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
+    let (submitted, changed) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::submit::Submitted::Failed(_)));
-    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(std::slice::from_ref(&key.uid)))
-        .await
-        .unwrap();
-    let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
+    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("error", "Submit of the build failed."));
     let status: String =
         sqlx::query_scalar("SELECT status FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
