@@ -17,6 +17,7 @@ use crate::store::package_settings;
 use crate::store::test_runs::{self, NewTest, TestRequestData, TestRunRow};
 use crate::submit::build::{build_flag, build_koji, build_pr};
 use crate::submit::tests::submit_test;
+use crate::submit::waiting;
 use crate::suite;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +122,11 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     // Testing Farm has no machines for the extra instances' architectures: only
     // primary builds are tested.
     let tested = status == "success" && build.koji_instance == PRIMARY;
-    let has_fmf = if tested { has_fmf_tree(ctx, build).await? } else { false };
+    let has_fmf = if tested && !build.data.requested_tests_only {
+        crate::lookups::has_fmf_tree(&ctx.clients.pagure, &build.data.source_repo_path, &build.data.commit_sha).await?
+    } else {
+        false
+    };
 
     let key = build_flag(ctx, build);
     let pr = build_pr(build);
@@ -160,8 +165,18 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         Some(head) => package_settings::for_head(&mut tx, head).await?,
         None => Default::default(),
     };
-    let tests =
-        if tested { record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await? } else { Vec::new() };
+    let mut flags = vec![key.uid];
+    let mut tests = Vec::new();
+    if tested {
+        if !build.data.requested_tests_only {
+            tests = record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await?;
+        }
+        if let Some(group) = build.koji_build_group_id {
+            tests.extend(test_runs::release_waiting(&mut tx, group, update.task_id).await?);
+        }
+    } else if matches!(status, "failure" | "canceled") {
+        flags.extend(waiting::abandon(&mut tx, ctx, build, status).await?);
+    }
     tx.commit().await?;
     if status != "running" {
         crate::telemetry::metrics::build_finished(status);
@@ -170,7 +185,6 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     if status == "failure" && log_analysis_wanted(ctx, build, &settings) {
         tracing::info!(build = build.id, logs = ?logs, "Log Detective analysis wanted (client not implemented yet)");
     }
-    let mut flags = vec![key.uid];
     for test in &tests {
         let (_, test_key) = submit_test(ctx, test).await?;
         flags.push(test_key.uid);
@@ -197,7 +211,7 @@ async fn record_tests(
         .filter(|t| settings.runs_test(t.name))
         .map(|t| NewTest {
             distro: &distro,
-            key: format!("build:{}/{}/{distro}", build.id, t.name),
+            key: test_runs::after_build_key(build.id, t.name, &distro),
             data: TestRequestData {
                 base_project_url: format!("{}/{}", d.namespace, d.repo),
                 fedora_ci_test: t.name.to_owned(),
@@ -215,15 +229,6 @@ async fn record_tests(
         })
         .collect();
     test_runs::record(conn, project_event_id, build.koji_build_group_id, &tests).await
-}
-
-async fn has_fmf_tree(ctx: &Context, build: &BuildRow) -> Result<bool, HandlerError> {
-    ctx.clients
-        .pagure
-        .raw_file(&build.data.source_repo_path, &build.data.commit_sha, ".fmf/version")
-        .await
-        .map(|f| f.is_some())
-        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
 }
 
 /// `{arch: build.log URL}` for the `buildArch` subtasks.

@@ -32,6 +32,17 @@ impl Clients {
         self.koji_instances.iter().find(|(name, _)| name == instance).map(|(_, c)| c)
     }
 
+    /// A build's Koji task page: the URL stored at submission, else (rows written
+    /// before URLs were kept) built from the task id on the build's own hub —
+    /// task ids are per hub, so never on the primary one for an extra hub's build.
+    pub fn koji_task_url(&self, instance: &str, task_id: Option<&str>, stored: Option<&str>) -> Option<String> {
+        if let Some(url) = stored {
+            return Some(url.to_owned());
+        }
+        let task = task_id?.parse().ok()?;
+        Some(self.koji_for(instance)?.task_url(task))
+    }
+
     pub fn from_config(config: &Config) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("fedora-ci-functions/", env!("CARGO_PKG_VERSION")))

@@ -94,6 +94,20 @@ pub async fn has_eln_branch(pagure: &PagureClient, namespace: &str, repo: &str) 
     }
 }
 
+/// Does the PR head carry its own tmt plans (an fmf tree)? Only then is `custom`
+/// part of its suite.
+pub async fn has_fmf_tree(
+    pagure: &PagureClient,
+    source_repo_path: &str,
+    commit_sha: &str,
+) -> Result<bool, HandlerError> {
+    pagure
+        .raw_file(source_repo_path, commit_sha, ".fmf/version")
+        .await
+        .map(|f| f.is_some())
+        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
+}
+
 const TARGET_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The Koji build target for a PR's branch, looked up on the hub (cached a day);

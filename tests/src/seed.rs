@@ -43,6 +43,7 @@ fn build_data(sha: &str) -> BuildData {
         pr_uid: None,
         pr_author: Some("alice".into()),
         flag_label: None,
+        requested_tests_only: false,
     }
 }
 

@@ -266,7 +266,11 @@ impl World {
         let in_progress: Vec<String> = sqlx::query_scalar(
             "SELECT flag_uid FROM koji_build_targets WHERE status IN ('pending', 'running', 'retry') AND flag_uid IS NOT NULL \
              UNION SELECT flag_uid FROM tft_test_run_targets \
-               WHERE status IN ('new', 'queued', 'running', 'retry') AND flag_uid IS NOT NULL",
+               WHERE status IN ('new', 'queued', 'running', 'retry') AND flag_uid IS NOT NULL \
+             UNION SELECT t.flag_uid FROM tft_test_run_targets t \
+               JOIN pipelines p ON p.test_run_group_id = t.tft_test_run_group_id \
+               JOIN koji_build_targets k ON k.koji_build_group_id = p.koji_build_group_id \
+               WHERE t.status = 'pending' AND k.status IN ('pending', 'running', 'retry') AND t.flag_uid IS NOT NULL",
         )
         .fetch_all(&self.h.db.pool)
         .await

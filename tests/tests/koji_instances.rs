@@ -152,3 +152,37 @@ async fn a_hub_that_is_down_leaves_its_own_builds_for_the_next_pass() {
     let _: Value = r.json().await.unwrap();
     assert_eq!(status_of(&h, "riscv").await, "success");
 }
+
+#[tokio::test]
+async fn the_status_page_and_read_api_link_each_build_to_its_own_hub() {
+    let (h, riscv) = two_hubs().await;
+    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+    let api = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
+    let (status, body) = story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pr = h.pagure.flags()[0].pr.clone();
+    let page_url = format!("{api}/pr/rpms/optee_os/{}", pr.rsplit('#').next().unwrap());
+    let primary_href = format!("href=\"{}/taskinfo?taskID={TASK}\"", h.koji.web_url());
+    let riscv_href = format!("href=\"{}/taskinfo?taskID={TASK}\"", riscv.web_url());
+    let page = |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
+
+    let html = page(page_url.clone()).await;
+    assert!(html.contains(&primary_href) && html.contains(&riscv_href), "{html}");
+    assert!(html.contains("f44-riscv (riscv64)"), "the hub's label beside its target: {html}");
+
+    // Rows without a stored task URL (written before URLs were kept) still link to their own hub.
+    sqlx::query("UPDATE koji_build_targets SET web_url = NULL").execute(&h.db.pool).await.unwrap();
+    let html = page(page_url).await;
+    assert!(html.contains(&primary_href) && html.contains(&riscv_href), "{html}");
+
+    let list: Value = serde_json::from_str(&page(format!("{api}/api/koji-builds/")).await).unwrap();
+    let urls: Vec<&str> = list.as_array().unwrap().iter().filter_map(|b| b["web_url"].as_str()).collect();
+    let mut expected = vec![
+        format!("{}/taskinfo?taskID={TASK}", h.koji.web_url()),
+        format!("{}/taskinfo?taskID={TASK}", riscv.web_url()),
+    ];
+    let mut urls: Vec<String> = urls.into_iter().map(str::to_owned).collect();
+    urls.sort();
+    expected.sort();
+    assert_eq!(urls, expected, "{list}");
+}

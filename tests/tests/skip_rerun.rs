@@ -20,6 +20,24 @@ async fn start(h: &Harness) -> String {
     h.serve("pr-opened", pr_opened::routes).await
 }
 
+/// The flag of one test on the rawhide build of `sha`, as the PR shows it now.
+fn test_flag(h: &Harness, test: &str, sha: &str) -> Option<FlagPost> {
+    let uid = FlagKey::test(Deployment::Prod, test, "fedora-rawhide", &sha[..7]).uid;
+    h.pagure.flags().into_iter().find(|f| f.uid == uid)
+}
+
+/// The tests that reached Testing Farm, by the flag that says so, sorted.
+fn submitted_tests(h: &Harness, sha: &str) -> Vec<&'static str> {
+    ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate", "custom"]
+        .into_iter()
+        .filter(|t| test_flag(h, t, sha).is_some_and(|f| f.comment == "Tests have been submitted to Testing Farm."))
+        .collect()
+}
+
+fn koji_build_calls(h: &Harness) -> usize {
+    h.koji.builds().len()
+}
+
 fn flags_of(h: &Harness, sha: &str) -> Vec<FlagPost> {
     let short = &sha[..7];
     let build = FlagKey::build(Deployment::Prod, "rawhide", short).uid;
@@ -174,4 +192,108 @@ async fn test_without_a_successful_build_builds_first_then_tests() {
         .await;
     assert_eq!(h.tf.requests().len(), 5);
     assert!(h.pagure.comments().is_empty());
+}
+
+#[tokio::test]
+async fn named_tests_before_any_build_build_once_then_run_only_those_tests() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    let rpmlint = story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpmlint");
+    let (status, body) = story::post(&url, &rpmlint, "c-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(koji_build_calls(&h), 1, "built first instead of failing");
+    let waiting = test_flag(&h, "rpmlint", FIRST_SHA).expect("the named test has a flag at once");
+    assert_eq!(
+        (waiting.status.as_str(), waiting.comment.as_str()),
+        ("pending", "Waiting for the RPM build to finish.")
+    );
+
+    // A second name while that build runs joins it; a redelivery changes nothing.
+    let installability = story::comment(FIRST_SHA, PACKAGER, "/packit-ci test installability");
+    let (status, body) = story::post(&url, &installability, "c-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    story::post(&url, &rpmlint, "c-1").await;
+    assert_eq!(koji_build_calls(&h), 1, "attached to the running build");
+    assert!(h.tf.requests().is_empty());
+
+    let task = h.koji.builds()[0].task_id;
+    let (status, body) =
+        story::post(&koji_finished, &story::task_message(PREFIX, task, KojiTaskState::Closed, "packit"), "k").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(submitted_tests(&h, FIRST_SHA), ["installability", "rpmlint"]);
+    assert_eq!(h.tf.requests().len(), 2, "only the tests asked for");
+    for request in h.tf.requests() {
+        assert_eq!(request.payload["environments"][0]["variables"]["KOJI_TASK_ID"], task.to_string(), "{request:?}");
+    }
+    // A repeated CLOSED submits nothing more.
+    story::post(&koji_finished, &story::task_message(PREFIX, task, KojiTaskState::Closed, "packit"), "k2").await;
+    assert_eq!(h.tf.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_named_test_during_the_pr_build_joins_it_and_the_poller_runs_the_suite_once() {
+    // The poller looks at the build at once instead of after its grace period.
+    let h = Harness::with_env(&[("FEDORA_CI_POLL_GRACE_SECONDS", "0")]).await;
+    let url = start(&h).await;
+    story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    assert_eq!(koji_build_calls(&h), 1);
+    let rpmlint = story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpmlint");
+    let (status, body) = story::post(&url, &rpmlint, "c-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(koji_build_calls(&h), 1, "no second build of the same head");
+
+    // The Koji message is lost; the poller sees the task closed.
+    h.koji.set_task_state(h.koji.builds()[0].task_id, KojiTaskState::Closed);
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The PR build's whole suite, with the asked-for test in it once.
+    assert_eq!(
+        submitted_tests(&h, FIRST_SHA),
+        ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate"]
+    );
+    assert_eq!(h.tf.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn a_failed_build_ends_the_waiting_tests_flags_with_the_reason() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    story::post(&url, &story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpmlint"), "c-1").await;
+    story::post(&url, &story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpminspect"), "c-2").await;
+    assert_eq!(koji_build_calls(&h), 1);
+    let task = h.koji.builds()[0].task_id;
+    let (status, body) =
+        story::post(&koji_finished, &story::task_message(PREFIX, task, KojiTaskState::Failed, "packit"), "k").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(h.tf.requests().is_empty());
+    for test in ["rpmlint", "rpminspect"] {
+        let flag = test_flag(&h, test, FIRST_SHA).unwrap();
+        assert_eq!(
+            (flag.status.as_str(), flag.comment.as_str()),
+            ("error", "Not run: the RPM build failed."),
+            "{test}"
+        );
+    }
+    assert!(test_flag(&h, "installability", FIRST_SHA).is_none(), "tests nobody asked for get no flag");
+
+    // Asking again after the failure builds anew rather than waiting on the failed build.
+    story::post(&url, &story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpmlint"), "c-3").await;
+    assert_eq!(koji_build_calls(&h), 2);
+    assert_eq!(test_flag(&h, "rpmlint", FIRST_SHA).unwrap().status, "pending");
+}
+
+#[tokio::test]
+async fn a_new_commit_cancels_the_build_and_its_waiting_tests_say_so() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    story::post(&url, &story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpmlint"), "c-1").await;
+    assert_eq!(koji_build_calls(&h), 1);
+    let (status, body) = story::post(&url, &story::pr_event("updated", SECOND_SHA), "pr-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flag = test_flag(&h, "rpmlint", FIRST_SHA).unwrap();
+    assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("canceled", "Not run: the RPM build was canceled."));
+    assert!(h.tf.requests().is_empty());
 }

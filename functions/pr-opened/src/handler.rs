@@ -111,6 +111,7 @@ async fn execute(
         pr_uid: Some(pr.uid.clone()),
         pr_author: Some(pr.user.name.clone()),
         flag_label: None,
+        requested_tests_only: false,
     };
     match &work {
         Work::Build { targets, dedup, trigger, skip } => {
@@ -137,7 +138,19 @@ async fn execute(
         Work::Tests { names, target, requested_by } => {
             let koji_target = target.koji_target();
             let skipped_by = skips::skipped_by(&mut tx, rows.pull_request_id).await?;
-            match builds::latest_success(&mut tx, rows.project_event_id, koji_target).await? {
+            let build = builds::for_test_request(&mut tx, rows.project_event_id, koji_target).await?;
+            let distro = fedora_ci::suite::distro_for_target(koji_target);
+            let requested = |key: &dyn Fn(&str) -> String, task: Option<i64>| -> Vec<NewTest<'_>> {
+                names
+                    .iter()
+                    .map(|name| NewTest {
+                        distro: &distro,
+                        key: key(name),
+                        data: test_request(name, task, Some(requested_by.clone())),
+                    })
+                    .collect()
+            };
+            match build {
                 _ if skipped_by.is_some() => {
                     let prefix = &ctx.config.comment_prefix;
                     refusal = Some(answer(format!(
@@ -146,29 +159,52 @@ async fn execute(
                         skipped_by.unwrap_or_default()
                     )));
                 }
-                Some(build) => {
+                Some(build) if build.status == "success" => {
                     let task = build.task_id.as_deref().and_then(|t| t.parse().ok());
-                    let distro = fedora_ci::suite::distro_for_target(koji_target);
-                    let tests: Vec<NewTest<'_>> = names
-                        .iter()
-                        .map(|name| NewTest {
-                            distro: &distro,
-                            key: format!("comment:{}/{name}/{distro}", meta.id),
-                            data: test_request(name, task, Some(requested_by.clone())),
-                        })
-                        .collect();
+                    let tests = requested(&|name| format!("comment:{}/{name}/{distro}", meta.id), task);
                     recorded_tests.extend(
                         test_runs::record(&mut tx, rows.project_event_id, build.koji_build_group_id, &tests).await?,
                     );
                 }
-                None => {
-                    // Nothing built yet for this head: build first; the tests follow
-                    // the successful build.
-                    let data = build_data("comment");
-                    let key = format!("comment:{}/{koji_target}", meta.id);
-                    created.extend(
-                        builds::create(&mut tx, rows.project_event_id, PRIMARY, koji_target, &key, &data).await?,
-                    );
+                // Nothing built yet for this head: the tests wait for a build, the
+                // one under way or a new one that runs only them.
+                build => {
+                    let build = match build {
+                        Some(running) => running,
+                        None => {
+                            let data = builds::BuildData { requested_tests_only: true, ..build_data("comment") };
+                            let key = format!("comment:{}/{koji_target}", meta.id);
+                            let new = builds::create(&mut tx, rows.project_event_id, PRIMARY, koji_target, &key, &data)
+                                .await?;
+                            let Some(new) = new else {
+                                return Err(HandlerError::Internal(format!("build key {key} taken by another event")));
+                            };
+                            created.push(new.clone());
+                            new
+                        }
+                    };
+                    if let Some(group) = build.koji_build_group_id {
+                        let tests = requested(&|name| test_runs::after_build_key(build.id, name, &distro), None);
+                        let waiting = test_runs::record_waiting(&mut tx, rows.project_event_id, group, &tests).await?;
+                        for row in &waiting {
+                            let key = submit::tests::test_flag(ctx, row);
+                            test_runs::set_flag_uid(&mut tx, row.id, &key.uid).await?;
+                            let url = reporting::pr_page_url(&ctx.config.public_url, &pr_id);
+                            reporting::set_flag(
+                                &mut tx,
+                                &pr_id,
+                                &key,
+                                fedora_ci::pagure::FlagStatus::Pending,
+                                submit::waiting::WAITING,
+                                &url,
+                            )
+                            .await?;
+                            flags.push(key.uid);
+                        }
+                        if !waiting.is_empty() && created.is_empty() {
+                            summary.push(format!("{} test(s) wait for build {}", waiting.len(), build.id));
+                        }
+                    }
                 }
             }
         }
@@ -213,14 +249,14 @@ async fn execute(
 
     // Committed: from here on nothing is lost if we die; the poller finishes it.
     for build in &created {
-        let (submitted, key) = submit::submit_build(ctx, build).await?;
+        let (submitted, changed) = submit::submit_build(ctx, build).await?;
         summary.push(format!("{}: {submitted:?}", build.target));
-        flags.push(key.uid);
+        flags.extend(changed);
     }
     for old in &superseded {
-        if let Some(key) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
+        if let Some(changed) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
             summary.push(format!("canceled task {}", old.task_id.as_deref().unwrap_or("?")));
-            flags.push(key.uid);
+            flags.extend(changed);
         }
     }
     for test in &recorded_tests {

@@ -192,11 +192,17 @@ pub async fn comment(
             let names = match name {
                 // Asked for by name: runs even when the package skips it.
                 Some(n) => vec![n],
-                None => commands::TEST_NAMES
-                    .iter()
-                    .filter(|t| loaded.settings.runs_test(t))
-                    .map(|s| s.to_string())
-                    .collect(),
+                // The package's suite, as a build would run it: `custom` only when
+                // the PR has its own tmt plans.
+                None => {
+                    let has_fmf = !is_tests_repo
+                        && lookups::has_fmf_tree(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop).await?;
+                    commands::TEST_NAMES
+                        .iter()
+                        .filter(|t| loaded.settings.runs_test(t) && (**t != "custom" || has_fmf))
+                        .map(|s| s.to_string())
+                        .collect()
+                }
             };
             if is_tests_repo {
                 Work::TestsRepository { skip: SkipIntent::Keep }

@@ -332,6 +332,7 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         let Some(row) = builds::get(&mut tx, id).await? else { continue };
         let key = build_flag(ctx, &row);
         builds::mark_final(&mut tx, id, "error", "timed out", &key.uid).await?;
+        fedora_ci::submit::waiting::abandon(&mut tx, ctx, &row, "error").await?;
         let url = reporting::pr_page_url(&ctx.config.public_url, &build_pr(&row));
         reporting::set_flag(
             &mut tx,

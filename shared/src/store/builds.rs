@@ -34,6 +34,10 @@ pub struct BuildData {
     /// of the flag gets the same name even if the configuration changes.
     #[serde(default)]
     pub flag_label: Option<String>,
+    /// Started by `/packit-ci test …` with nothing built yet: success runs only the
+    /// tests asked for (recorded as waiting), not the whole suite.
+    #[serde(default)]
+    pub requested_tests_only: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -51,6 +55,11 @@ pub struct BuildRow {
 }
 
 const COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, koji_instance, data";
+
+/// [`COLUMNS`] for queries joining `koji_build_targets k`.
+fn k_columns() -> String {
+    COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+}
 
 /// Creates the build row, its group and pipeline; `None` when a build with this
 /// idempotency key exists already (a duplicate delivery).
@@ -174,7 +183,7 @@ pub async fn superseded(
          JOIN project_events e ON e.id = p.project_event_id \
          WHERE e.type = 'pull_request' AND e.event_id = $1 AND e.commit_sha <> $2 \
            AND k.status IN ('pending', 'running') AND k.task_id IS NOT NULL",
-        COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+        k_columns()
     ))
     .bind(pull_request_id)
     .bind(head_sha)
@@ -182,17 +191,21 @@ pub async fn superseded(
     .await
 }
 
-/// The newest successful build of a PR head for a target: what `/packit-ci test` re-tests.
-pub async fn latest_success(
+/// The build `/packit-ci test` uses for a PR head and target: the newest successful
+/// one, else the newest still under way (queued, running or waiting for a retry).
+/// Locked, so a concurrent status change waits for the caller's transaction: tests
+/// attached to a running build are then seen by whoever finishes it.
+pub async fn for_test_request(
     conn: &mut PgConnection,
     project_event_id: i32,
     target: &str,
 ) -> Result<Option<BuildRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {} FROM koji_build_targets k JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
-         WHERE p.project_event_id = $1 AND k.target = $2 AND k.status = 'success' AND k.koji_instance = 'primary' \
-         ORDER BY k.id DESC LIMIT 1",
-        COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+         WHERE p.project_event_id = $1 AND k.target = $2 AND k.koji_instance = 'primary' \
+           AND k.status IN ('success', 'pending', 'running', 'retry') \
+         ORDER BY k.status = 'success' DESC, k.id DESC LIMIT 1 FOR UPDATE OF k",
+        k_columns()
     ))
     .bind(project_event_id)
     .bind(target)

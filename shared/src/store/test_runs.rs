@@ -72,17 +72,57 @@ pub async fn record(
     koji_build_group_id: Option<i32>,
     tests: &[NewTest<'_>],
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    record_as(conn, "new", project_event_id, koji_build_group_id, tests).await
+}
+
+/// Records tests asked for while their build is still running (status `pending`,
+/// which neither the submitter nor the poller picks up): the build's end either
+/// releases them ([`release_waiting`]) or ends them ([`end_waiting`]). Keyed like
+/// the tests a successful build records, so a name asked for twice, or also in
+/// the build's suite, is one request.
+pub async fn record_waiting(
+    conn: &mut PgConnection,
+    project_event_id: i32,
+    koji_build_group_id: i32,
+    tests: &[NewTest<'_>],
+) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    record_as(conn, "pending", project_event_id, Some(koji_build_group_id), tests).await
+}
+
+/// The flag a waiting test shows, so the flag is known to be backed by its build.
+pub async fn set_flag_uid(conn: &mut PgConnection, id: i32, flag_uid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tft_test_run_targets SET flag_uid = $2 WHERE id = $1")
+        .bind(id)
+        .bind(flag_uid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The idempotency key of a test that follows build `build_id`.
+pub fn after_build_key(build_id: i32, test: &str, distro: &str) -> String {
+    format!("build:{build_id}/{test}/{distro}")
+}
+
+async fn record_as(
+    conn: &mut PgConnection,
+    status: &str,
+    project_event_id: i32,
+    koji_build_group_id: Option<i32>,
+    tests: &[NewTest<'_>],
+) -> Result<Vec<TestRunRow>, sqlx::Error> {
     let mut rows = Vec::new();
     for t in tests {
         let row: Option<TestRunRow> = sqlx::query_as(&format!(
             "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key) \
-             VALUES ('new', $1, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             VALUES ($5, $1, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
              RETURNING {COLUMNS}"
         ))
         .bind(t.distro)
         .bind(sqlx::types::Json(&t.data))
         .bind(&t.data.fedora_ci_test)
         .bind(&t.key)
+        .bind(status)
         .fetch_optional(&mut *conn)
         .await?;
         rows.extend(row);
@@ -195,4 +235,50 @@ pub async fn transition(
     .await?
     .rows_affected();
     Ok(changed == 1)
+}
+
+/// The waiting tests of a build's group, given the Koji task they install and made
+/// `new` for submission. The build row is locked by the caller's status change, so
+/// a test attached concurrently is either seen here or sees the finished build.
+pub async fn release_waiting(
+    conn: &mut PgConnection,
+    koji_build_group_id: i32,
+    task_id: i64,
+) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE tft_test_run_targets t SET status = 'new', \
+           data = jsonb_set(t.data, '{{koji_task_id}}', to_jsonb($2::bigint)), submitted_time = now() \
+         FROM pipelines p WHERE p.test_run_group_id = t.tft_test_run_group_id AND p.koji_build_group_id = $1 \
+           AND t.status = 'pending' RETURNING {}",
+        prefixed_columns("t")
+    ))
+    .bind(koji_build_group_id)
+    .bind(task_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Ends the waiting tests of a build that did not succeed in `status` with `reason`.
+pub async fn end_waiting(
+    conn: &mut PgConnection,
+    koji_build_group_id: i32,
+    status: &str,
+    reason: &str,
+) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE tft_test_run_targets t SET status = $2, status_reason = $3, finished_time = now(), \
+           next_attempt_at = NULL \
+         FROM pipelines p WHERE p.test_run_group_id = t.tft_test_run_group_id AND p.koji_build_group_id = $1 \
+           AND t.status = 'pending' RETURNING {}",
+        prefixed_columns("t")
+    ))
+    .bind(koji_build_group_id)
+    .bind(status)
+    .bind(reason)
+    .fetch_all(conn)
+    .await
+}
+
+fn prefixed_columns(alias: &str) -> String {
+    COLUMNS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
 }

@@ -11,6 +11,7 @@ use crate::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
 use crate::telemetry;
 
+use super::waiting;
 use super::{minutes, whole_minutes};
 
 /// What happened to one submission attempt.
@@ -48,7 +49,8 @@ pub fn build_koji(ctx: &Context, build: &BuildRow) -> Result<Arc<KojiClient>, St
 /// one transaction. Transient failures (Koji unreachable, Kerberos trouble) become
 /// `retry` with the next backoff step; after the last step, or on a permanent
 /// fault, the build ends in `error` and the flag says so — it never stays pending.
-pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted, FlagKey), sqlx::Error> {
+/// Returns the flags it changed: the build's, and those of tests that waited for it.
+pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted, Vec<String>), sqlx::Error> {
     let key = build_flag(ctx, build);
     let pr = build_pr(build);
     let koji = match build_koji(ctx, build) {
@@ -56,14 +58,17 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         Err(reason) => {
             let mut tx = ctx.pool.begin().await?;
             builds::mark_final(&mut tx, build.id, "error", &reason, &key.uid).await?;
+            let abandoned = waiting::abandon(&mut tx, ctx, build, "error").await?;
             let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &format!("{reason}."), &url).await?;
             tx.commit().await?;
-            return Ok((Submitted::Failed(reason), key));
+            telemetry::metrics::build_finished("error");
+            return Ok((Submitted::Failed(reason), [vec![key.uid], abandoned].concat()));
         }
     };
     let result = koji.build(&build.data.src, &build.target, true, None).await;
     let mut tx = ctx.pool.begin().await?;
+    let mut flags = vec![key.uid.clone()];
     let outcome = match result {
         Ok(task_id) => {
             let url = koji.task_url(task_id);
@@ -105,6 +110,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
                         e => format!("Submit of the build failed: {e}."),
                     };
                     builds::mark_final(&mut tx, build.id, "error", &e.to_string(), &key.uid).await?;
+                    flags.extend(waiting::abandon(&mut tx, ctx, build, "error").await?);
                     reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
                     Submitted::Failed(e.to_string())
                 }
@@ -117,11 +123,17 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         Submitted::Retry { .. } => telemetry::metrics::submission_retry("build"),
         Submitted::Failed(_) => telemetry::metrics::build_finished("error"),
     }
-    Ok((outcome, key))
+    Ok((outcome, flags))
 }
 
 /// Cancels a build that a newer commit of its PR made pointless.
-pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -> Result<Option<FlagKey>, sqlx::Error> {
+/// Returns the flags it changed (the build's, then its waiting tests'), or `None`
+/// when the task could not be canceled.
+pub async fn cancel_superseded(
+    ctx: &Context,
+    build: &BuildRow,
+    new_sha: &str,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     let Some(task_id) = build.task_id.as_deref().and_then(|t| t.parse::<i64>().ok()) else { return Ok(None) };
     let Ok(koji) = build_koji(ctx, build) else { return Ok(None) };
     if let Err(e) = koji.cancel_task(task_id).await {
@@ -132,6 +144,7 @@ pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -
     let short: String = new_sha.chars().take(7).collect();
     let mut tx = ctx.pool.begin().await?;
     builds::mark_final(&mut tx, build.id, "canceled", &format!("superseded by {short}"), &key.uid).await?;
+    let abandoned = waiting::abandon(&mut tx, ctx, build, "canceled").await?;
     let url = koji.task_url(task_id);
     reporting::set_flag(
         &mut tx,
@@ -143,5 +156,5 @@ pub async fn cancel_superseded(ctx: &Context, build: &BuildRow, new_sha: &str) -
     )
     .await?;
     tx.commit().await?;
-    Ok(Some(key))
+    Ok(Some([vec![key.uid], abandoned].concat()))
 }

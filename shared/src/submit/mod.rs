@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod tests;
+pub mod waiting;
 
 pub use build::{Submitted, cancel_superseded, submit_build};
 

@@ -29,6 +29,7 @@ struct BuildRow {
     build_submission_stdout: Option<String>,
     status_reason: Option<String>,
     koji_build_group_id: Option<i32>,
+    koji_instance: String,
     #[sqlx(flatten)]
     origin: Origin,
 }
@@ -39,7 +40,7 @@ fn select_builds(source: &str, rest: &str) -> String {
     format!(
         "SELECT k.id, k.task_id, k.scratch, k.status, k.target, k.web_url, k.build_logs_urls, \
            k.build_submitted_time, k.build_start_time, k.build_finished_time, k.build_submission_stdout, \
-           k.status_reason, k.koji_build_group_id, {ORIGIN_COLUMNS} \
+           k.status_reason, k.koji_build_group_id, k.koji_instance, {ORIGIN_COLUMNS} \
          FROM {source} {} {rest}",
         origin_join("koji_build_group_id", "k.koji_build_group_id")
     )
@@ -85,23 +86,26 @@ pub async fn list(State(ctx): State<Context>, Query(q): Query<PagingQuery>) -> R
     .await?;
     let items: Vec<ListItem> = rows
         .into_iter()
-        .map(|b| ListItem {
-            packit_id: b.id,
-            task_id: b.task_id,
-            scratch: b.scratch,
-            status: b.status,
-            build_submitted_time: timestamp(b.build_submitted_time),
-            chroot: b.target,
-            web_url: b.web_url,
-            build_logs_urls: b.build_logs_urls,
-            pr_id: b.origin.project_info().and_then(|p| p.pr_id),
-            branch_name: None,
-            release: None,
-            project: b.origin.project_info().map(|p| ListProject {
-                project_url: p.project_url,
-                repo_namespace: p.repo_namespace,
-                repo_name: p.repo_name,
-            }),
+        .map(|b| {
+            let web_url = ctx.clients.koji_task_url(&b.koji_instance, b.task_id.as_deref(), b.web_url.as_deref());
+            ListItem {
+                packit_id: b.id,
+                task_id: b.task_id,
+                scratch: b.scratch,
+                status: b.status,
+                build_submitted_time: timestamp(b.build_submitted_time),
+                chroot: b.target,
+                web_url,
+                build_logs_urls: b.build_logs_urls,
+                pr_id: b.origin.project_info().and_then(|p| p.pr_id),
+                branch_name: None,
+                release: None,
+                project: b.origin.project_info().map(|p| ListProject {
+                    project_url: p.project_url,
+                    repo_namespace: p.repo_namespace,
+                    repo_name: p.repo_name,
+                }),
+            }
         })
         .collect();
     Ok(page.partial("koji-builds", items))
@@ -139,6 +143,7 @@ pub async fn item(State(ctx): State<Context>, Path(id): Path<String>) -> Result<
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     let run_ids = groups::run_ids(&ctx, &groups::KOJI, build.koji_build_group_id).await?;
+    let web_url = ctx.clients.koji_task_url(&build.koji_instance, build.task_id.as_deref(), build.web_url.as_deref());
     let item = Item {
         task_id: build.task_id,
         status: build.status,
@@ -148,7 +153,7 @@ pub async fn item(State(ctx): State<Context>, Path(id): Path<String>) -> Result<
         build_finished_time: timestamp(build.build_finished_time),
         build_submitted_time: timestamp(build.build_submitted_time),
         commit_sha: build.origin.commit_sha.clone(),
-        web_url: build.web_url,
+        web_url,
         build_logs_urls: build.build_logs_urls,
         srpm_build_id: None,
         run_ids,

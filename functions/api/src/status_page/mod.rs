@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use fedora_ci::Context;
+use fedora_ci::koji_instances::PRIMARY;
 use maud::Markup;
 use serde::Deserialize;
 
@@ -102,8 +103,7 @@ fn build_line(ctx: &Context, b: &Build) -> Line {
         _ => None,
     };
     let mut links = Vec::new();
-    let task_url =
-        b.web_url.clone().or_else(|| b.task_id.as_deref()?.parse().ok().map(|t| ctx.clients.koji.task_url(t)));
+    let task_url = ctx.clients.koji_task_url(&b.koji_instance, b.task_id.as_deref(), b.web_url.as_deref());
     if let (Some(url), Some(task)) = (task_url, &b.task_id) {
         links.push((format!("Koji task {task}"), url));
     }
@@ -116,12 +116,29 @@ fn build_line(ctx: &Context, b: &Build) -> Line {
     }
     Line {
         name: "Scratch build".to_owned(),
-        target: b.target.clone().unwrap_or_default(),
+        target: build_target(ctx, b),
         notes: notes(&status, b.retry_count, b.next_attempt_at, b.status_reason.as_deref(), b.upstream_checked_at),
         status,
         duration,
         links,
     }
+}
+
+/// The Koji target, and for an extra hub the label its flag carries
+/// (`f44-riscv (riscv64)`), so the hub is visible next to the primary build.
+fn build_target(ctx: &Context, b: &Build) -> String {
+    let target = b.target.clone().unwrap_or_default();
+    if b.koji_instance == PRIMARY {
+        return target;
+    }
+    let label = b.flag_label.clone().unwrap_or_else(|| {
+        ctx.config
+            .koji_instances
+            .iter()
+            .find(|i| i.name == b.koji_instance)
+            .map_or_else(|| b.koji_instance.clone(), |i| i.flag_label.clone())
+    });
+    format!("{target} ({label})")
 }
 
 fn test_line(t: &Test) -> Line {

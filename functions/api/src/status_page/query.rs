@@ -139,13 +139,18 @@ pub struct Build {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub status_reason: Option<String>,
     pub upstream_checked_at: Option<DateTime<Utc>>,
+    /// `primary` or the extra Koji hub the build ran on.
+    pub koji_instance: String,
+    /// The label the build's flag carries on an extra hub (`riscv64`).
+    pub flag_label: Option<String>,
 }
 
 pub async fn builds(pool: &PgPool, events: &[i32]) -> Result<Vec<Build>, sqlx::Error> {
     sqlx::query_as(
         "SELECT DISTINCT ON (k.id) p.project_event_id AS event_id, k.task_id, k.status, k.target, k.web_url, \
            k.build_logs_urls, k.build_submitted_time, k.build_start_time, k.build_finished_time, k.retry_count, \
-           k.next_attempt_at, k.status_reason, k.upstream_checked_at \
+           k.next_attempt_at, k.status_reason, k.upstream_checked_at, k.koji_instance, \
+           k.data->>'flag_label' AS flag_label \
          FROM koji_build_targets k JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
          WHERE p.project_event_id = ANY($1) ORDER BY k.id",
     )
