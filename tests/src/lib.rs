@@ -3,6 +3,7 @@
 //! ([`realm`]). The sandboxes (Koji, Pagure, FASJSON, Testing Farm) join
 //! [`sandbox`] as their issues land.
 
+pub mod bench;
 pub mod broker;
 pub mod demo;
 pub mod deploy;

@@ -213,6 +213,16 @@ impl KojiHub {
         }
     }
 
+    /// Copies of task `template` (same owner, method, request and state) under
+    /// each of `ids`: many running builds at once, for load on the poller.
+    pub fn clone_task(&self, template: i64, ids: impl IntoIterator<Item = i64>) {
+        let mut hub = self.hub();
+        let task = hub.tasks.get(&template).cloned().unwrap_or_else(|| panic!("no task {template} in the sandbox hub"));
+        for id in ids {
+            hub.tasks.insert(id, Task { id, ..task.clone() });
+        }
+    }
+
     /// Task ids continue from here (e.g. above i32 to exercise `<i8>`).
     pub fn set_next_task_id(&self, id: i64) {
         self.hub().next_task_id = id;
@@ -247,6 +257,7 @@ struct SessionRec {
     callnum: Option<i64>,
 }
 
+#[derive(Clone)]
 struct Task {
     id: i64,
     method: String,
