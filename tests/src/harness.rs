@@ -19,6 +19,17 @@ use crate::sandbox::testing_farm::TestingFarmSandbox;
 pub const KOJI_USER: &str = "packit-ci";
 pub const STATIC_TOKEN: &str = "sandbox-spnego-token";
 pub const WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
+pub const WEBHOOK_SECRET_SECONDARY: &str = "sandbox-webhook-secret-rotated";
+
+/// Every secret value a harness configures: none may ever appear in a log
+/// (`cargo run -p fedora-ci-tests --bin secret-scan`, run by `make test`).
+pub const SECRETS: [&str; 5] = [
+    crate::sandbox::pagure::TOKEN,
+    crate::sandbox::testing_farm::API_KEY,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_SECONDARY,
+    STATIC_TOKEN,
+];
 /// Our public URL in tests (the TF webhook target unless a test overrides it).
 pub const PUBLIC_URL: &str = "https://fedora-ci.sandbox.example";
 
@@ -64,6 +75,7 @@ impl Harness {
             ("TESTING_FARM_API_KEY", tf.key.clone()),
             ("TESTING_FARM_ARTIFACTS_URL", tf.artifacts_url.clone()),
             ("TESTING_FARM_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+            ("TESTING_FARM_WEBHOOK_SECRET_SECONDARY", WEBHOOK_SECRET_SECONDARY.to_owned()),
             ("KOJI_PKGS_URL", "https://kojipkgs.sandbox.example".to_owned()),
         ]
         .into_iter()
