@@ -24,6 +24,8 @@ use fedora_ci::koji::client::fault;
 use fedora_ci::koji::xmlrpc::{self, Fault, Value};
 use fedora_ci::messages::KojiTaskState;
 
+use super::faults::{self, Faults};
+
 /// Checks the base64 SPNEGO token of `Authorization: Negotiate <token>` and returns
 /// the client principal. The real GSSAPI acceptor plugs in here.
 pub type Verifier = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
@@ -81,6 +83,8 @@ impl RecordedBuild {
 
 /// A running sandbox hub; stops when dropped.
 pub struct KojiHub {
+    /// Transport faults (errors, hangs, closed connections) in front of the hub.
+    pub faults: Arc<Faults>,
     addr: SocketAddr,
     state: Arc<Mutex<Hub>>,
     server: tokio::task::JoinHandle<()>,
@@ -100,17 +104,19 @@ impl KojiHub {
 
     pub async fn start_with_verifier(verifier: Verifier) -> KojiHub {
         let state = Arc::new(Mutex::new(Hub::new(verifier)));
+        let faults = Arc::new(Faults::default());
         let app = Router::new()
             .route("/kojihub", post(rpc))
             .route("/kojihub/ssllogin", post(ssl_login))
             .route("/koji/taskinfo", get(task_page))
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("sandbox Koji hub");
         });
-        KojiHub { addr, state, server }
+        KojiHub { faults, addr, state, server }
     }
 
     pub fn addr(&self) -> SocketAddr {
