@@ -69,7 +69,9 @@ async fn functions_answer_503_while_postgres_is_down_and_recover_without_a_resta
     let mut admin = PgConnection::connect(&cluster.0.url()).await.unwrap();
     sqlx::query("CREATE DATABASE fci_restart").execute(&mut admin).await.unwrap();
     drop(admin);
-    let url = cluster.0.url().replace("/postgres", "/fci_restart");
+    let mut url = url::Url::parse(&cluster.0.url()).unwrap();
+    url.set_path("/fci_restart");
+    let url = url.to_string();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     fedora_ci::store::migrate(&pool).await.unwrap();
     pool.close().await;

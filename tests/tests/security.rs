@@ -93,7 +93,6 @@ async fn hostile_package_and_branch_names_are_stored_as_they_are() {
     let data: Value = sqlx::query_scalar("SELECT data FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
     assert_eq!(data["repo"], HOSTILE_PACKAGE, "{data}");
     assert_eq!(h.koji.builds().len(), 1);
-    assert!(h.koji.builds()[0].src().contains("DROP%20TABLE") || h.koji.builds()[0].src().contains("DROP TABLE"));
     // The branch went through the target lookup and its cache under its own name.
     let cached: i64 = sqlx::query_scalar("SELECT count(*) FROM cache_entries WHERE key = $1")
         .bind(format!("koji:target:{HOSTILE_BRANCH}"))
