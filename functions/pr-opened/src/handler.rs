@@ -28,7 +28,7 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
         return Ok(Outcome::ignored(skip));
     }
     let planned = match msg.action {
-        PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &meta.id).await?,
+        PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &request_key(&meta, &msg)).await?,
         _ => plan::pr_event(&ctx, &msg).await?,
     };
     match planned {
@@ -38,6 +38,13 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
             Ok(Outcome::ignored(skip))
         }
     }
+}
+
+/// What makes a command one request: its Pagure comment (the id is unique on the
+/// instance). Not the CloudEvent id, which a redelivery may change: keyed on it, ten
+/// copies of one `/packit-ci help` under new ids were answered ten times.
+fn request_key(meta: &EventMeta, msg: &PullRequestMessage) -> String {
+    msg.new_comment().map(|c| format!("pagure-comment-{}", c.id)).unwrap_or_else(|| meta.id.clone())
 }
 
 async fn execute(
@@ -118,7 +125,7 @@ async fn execute(
                         .iter()
                         .map(|name| NewTest {
                             distro: &distro,
-                            key: format!("comment:{}/{name}/{distro}", meta.id),
+                            key: format!("comment:{}/{name}/{distro}", request_key(meta, msg)),
                             data: test_request(name, task, Some(requested_by.clone())),
                         })
                         .collect();
@@ -130,7 +137,7 @@ async fn execute(
                     // Nothing built yet for this head: build first; the tests follow
                     // the successful build.
                     let data = build_data("comment");
-                    let key = format!("comment:{}/{koji_target}", meta.id);
+                    let key = format!("comment:{}/{koji_target}", request_key(meta, msg));
                     created.extend(builds::create(&mut tx, rows.project_event_id, koji_target, &key, &data).await?);
                 }
             }
@@ -144,7 +151,7 @@ async fn execute(
             recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);
         }
         Work::Comment(body) => {
-            let key = format!("answer:{}", meta.id);
+            let key = format!("answer:{}", request_key(meta, msg));
             reporting::queue_comment(&mut tx, &pr_id, &key, body).await?;
             comment_keys.push(key);
         }
