@@ -49,13 +49,13 @@ impl Replicas {
     }
 
     /// `COPIES` deliveries of `fixture` at once, round robin over the replicas, each
-    /// under its own CloudEvent id (a redelivery may carry a new one); every answer
-    /// must be 2xx.
+    /// under its own CloudEvent id (a redelivery may carry a new one, so the
+    /// effects, not the ids, must deduplicate); every answer must be 2xx.
     async fn deliver(&self, path: &str, fixture: &Fixture, extensions: &[(&str, &str)]) {
         let client = reqwest::Client::new();
         let mut sends = tokio::task::JoinSet::new();
         for i in 0..COPIES {
-            let mut request = binary_request(&client, &self.0[i % REPLICAS].url(path), fixture, &format!("copy-{i}"));
+            let mut request = binary_request(&client, &self.0[i % REPLICAS].url(path), fixture, &format!("{}-copy-{i}", fixture.name));
             for (k, v) in extensions {
                 request = request.header(format!("ce-{k}"), *v);
             }
