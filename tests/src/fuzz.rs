@@ -96,7 +96,8 @@ pub fn generate(target: &str) -> Vec<(String, Vec<u8>)> {
         }
         "tf-webhook" => {
             let path = fixtures_dir().join("testing-farm").join("notification.json");
-            let mut n: Value = serde_json::from_slice(&std::fs::read(&path).expect("notification fixture")).expect("JSON");
+            let mut n: Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("notification fixture")).expect("JSON");
             let mut out = vec![("notification-wrong-token.json".to_owned(), pretty(&n))];
             // With the configured secret, so mutations also start from accepted input.
             n["token"] = WEBHOOK_SECRET.into();
@@ -115,9 +116,7 @@ pub fn split_request(bytes: &[u8]) -> (http::HeaderMap, Vec<u8>) {
     for line in bytes[..end.0].split(|b| *b == b'\n') {
         let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
         let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if let (Ok(name), Ok(value)) =
-            (http::HeaderName::from_bytes(name), http::HeaderValue::from_bytes(value))
-        {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name), http::HeaderValue::from_bytes(value)) {
             headers.append(name, value);
         }
     }
@@ -126,9 +125,29 @@ pub fn split_request(bytes: &[u8]) -> (http::HeaderMap, Vec<u8>) {
 
 /// Tokens that break parsers: JSON edge values, quotes, escapes, huge numbers.
 const TOKENS: &[&str] = &[
-    "null", "\"\"", "{}", "[]", "-1", "0", "1e999", "-9223372036854775809", "18446744073709551616", "true",
-    "\"\\u0000\"", "\"\\ud800\"", "'; DROP TABLE koji_build_targets; --", "\u{202e}", "\n\n", ":", "\"", "\\",
-    "ce-type: x\n", "/packit-ci", "--target", "=", "\u{0}",
+    "null",
+    "\"\"",
+    "{}",
+    "[]",
+    "-1",
+    "0",
+    "1e999",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "true",
+    "\"\\u0000\"",
+    "\"\\ud800\"",
+    "'; DROP TABLE koji_build_targets; --",
+    "\u{202e}",
+    "\n\n",
+    ":",
+    "\"",
+    "\\",
+    "ce-type: x\n",
+    "/packit-ci",
+    "--target",
+    "=",
+    "\u{0}",
 ];
 
 #[derive(Debug, Clone)]
@@ -228,20 +247,21 @@ pub fn input(corpus: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
         }
         input
     });
-    let json_mutated = (0..n, proptest::collection::vec((0usize..400, hostile_json()), 1..4)).prop_map(move |(i, rs)| {
-        // Entries with headers keep them; the JSON after them is what changes.
-        let (head, body) = match corpus[i].windows(2).position(|w| w == b"\n\n") {
-            Some(p) => corpus[i].split_at(p + 2),
-            None => corpus[i].split_at(0),
-        };
-        let Ok(mut doc) = serde_json::from_slice::<Value>(body) else { return corpus[i].clone() };
-        for (nth, value) in rs {
-            replace_json_value(&mut doc, nth, value);
-        }
-        let mut out = head.to_vec();
-        out.extend(serde_json::to_vec(&doc).expect("JSON"));
-        out
-    });
+    let json_mutated =
+        (0..n, proptest::collection::vec((0usize..400, hostile_json()), 1..4)).prop_map(move |(i, rs)| {
+            // Entries with headers keep them; the JSON after them is what changes.
+            let (head, body) = match corpus[i].windows(2).position(|w| w == b"\n\n") {
+                Some(p) => corpus[i].split_at(p + 2),
+                None => corpus[i].split_at(0),
+            };
+            let Ok(mut doc) = serde_json::from_slice::<Value>(body) else { return corpus[i].clone() };
+            for (nth, value) in rs {
+                replace_json_value(&mut doc, nth, value);
+            }
+            let mut out = head.to_vec();
+            out.extend(serde_json::to_vec(&doc).expect("JSON"));
+            out
+        });
     prop_oneof![
         4 => bytes_mutated,
         3 => json_mutated,

@@ -7,8 +7,8 @@ use fedora_ci::Context;
 use fedora_ci::devdb::TestDatabase;
 use fedora_ci::koji::client::{Auth, KojiClient};
 
-use crate::sandbox::fasjson::FasJsonSandbox;
 use crate::realm::TestRealm;
+use crate::sandbox::fasjson::FasJsonSandbox;
 use crate::sandbox::koji::{self, KojiHub, Verifier};
 use crate::sandbox::pagure::PagureSandbox;
 use crate::sandbox::static_files::StaticFiles;

@@ -74,8 +74,8 @@ fn intake() {
             prop_assert!(!event.meta.event_type.trim().is_empty());
             if let Some(data) = &event.data {
                 // JSON's grammar, in UTF-8 (a number too large for f64 is still JSON).
-                let json = std::str::from_utf8(data)
-                    .is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
+                let json =
+                    std::str::from_utf8(data).is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
                 prop_assert!(
                     json,
                     "data that is not JSON: {:?} from {:?}",

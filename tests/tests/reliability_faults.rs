@@ -37,11 +37,9 @@ fn faults(h: &Harness, upstream: Upstream) -> &Faults {
 }
 
 async fn world() -> Harness {
-    let h = Harness::with_env(&[
-        ("FEDORA_CI_POLL_GRACE_SECONDS", "0"),
-        ("FEDORA_CI_RETRY_BACKOFF_MINUTES", "0,0,0,0,0"),
-    ])
-    .await;
+    let h =
+        Harness::with_env(&[("FEDORA_CI_POLL_GRACE_SECONDS", "0"), ("FEDORA_CI_RETRY_BACKOFF_MINUTES", "0,0,0,0,0")])
+            .await;
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     h.koji.set_next_task_id(TASK);
     h
@@ -54,7 +52,8 @@ async fn send(url: &str, fixture: &Fixture, id: &str) -> StatusCode {
 
 /// One result-poller pass (the PingSource's POST).
 async fn tick(poller: &str) {
-    let status = reqwest::Client::new().post(poller).send().await.map(|r| r.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status =
+        reqwest::Client::new().post(poller).send().await.map(|r| r.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     assert!(status.is_success(), "poller pass: {status}");
 }
 
@@ -113,10 +112,8 @@ async fn pr_opened_through(upstream: Upstream, fault: Fault) {
     let pr = Fixture::load("pagure_pr_new.json");
     let first = deliver_during_fault(&url, &pr, "pr").await;
     assert!(faults(&h, upstream).faulted() > 0, "{upstream:?} was never asked during the fault");
-    recover_and_reconcile(&h, upstream, &url, &pr, first, |h| {
-        !h.koji.builds().is_empty() && build_flag_submitted(h)
-    })
-    .await;
+    recover_and_reconcile(&h, upstream, &url, &pr, first, |h| !h.koji.builds().is_empty() && build_flag_submitted(h))
+        .await;
     assert_eq!(h.koji.builds().len(), 1, "{upstream:?} {fault:?}: builds");
     // One more pass and one more copy of the event change nothing.
     tick(&h.serve("result-poller", result_poller::routes).await).await;
@@ -147,12 +144,11 @@ async fn build_finished_through(upstream: Upstream, fault: Fault) {
     recover_and_reconcile(&h, upstream, &url, &closed, first, tests_submitted).await;
     tick(&h.serve("result-poller", result_poller::routes).await).await;
     send(&url, &closed, "late-copy").await;
-    let tests: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT test_name) FROM tft_test_run_targets WHERE pipeline_id IS NOT NULL",
-    )
-    .fetch_one(&h.db.pool)
-    .await
-    .unwrap();
+    let tests: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT test_name) FROM tft_test_run_targets WHERE pipeline_id IS NOT NULL")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
     assert_eq!((h.tf.requests().len(), tests), (5, 5), "{upstream:?} {fault:?}: requests, tests submitted");
 }
 

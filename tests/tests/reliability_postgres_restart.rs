@@ -95,11 +95,16 @@ async fn functions_answer_503_while_postgres_is_down_and_recover_without_a_resta
     assert_eq!(down, [StatusCode::SERVICE_UNAVAILABLE; 3], "while Postgres is down");
     assert_eq!(probes.ready(&probes.koji_finished).await, StatusCode::SERVICE_UNAVAILABLE);
     // A foreign task needs no database: still answered.
-    let r = binary_request(&probes.client, &probes.koji_finished.url("/"), &Fixture::load("koji_build_scratch_end.json"), "f")
-        .header("ce-kojiowner", "someone-else")
-        .send()
-        .await
-        .unwrap();
+    let r = binary_request(
+        &probes.client,
+        &probes.koji_finished.url("/"),
+        &Fixture::load("koji_build_scratch_end.json"),
+        "f",
+    )
+    .header("ce-kojiowner", "someone-else")
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 
     let c = cluster.0.clone();

@@ -55,7 +55,12 @@ impl Replicas {
         let client = reqwest::Client::new();
         let mut sends = tokio::task::JoinSet::new();
         for i in 0..COPIES {
-            let mut request = binary_request(&client, &self.0[i % REPLICAS].url(path), fixture, &format!("{}-copy-{i}", fixture.name));
+            let mut request = binary_request(
+                &client,
+                &self.0[i % REPLICAS].url(path),
+                fixture,
+                &format!("{}-copy-{i}", fixture.name),
+            );
             for (k, v) in extensions {
                 request = request.header(format!("ce-{k}"), *v);
             }

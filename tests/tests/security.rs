@@ -68,12 +68,11 @@ async fn hostile_package_and_branch_names_are_stored_as_they_are() {
     let url = h.serve("pr-opened", pr_opened::routes).await;
     let client = reqwest::Client::new();
     let tables = || async {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
-        )
-        .fetch_all(&h.db.pool)
-        .await
-        .unwrap();
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
+                .fetch_all(&h.db.pool)
+                .await
+                .unwrap();
         names
     };
     let before = tables().await;

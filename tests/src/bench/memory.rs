@@ -5,7 +5,8 @@ use std::path::Path;
 /// Resident set size of `pid` in MiB, from `/proc/<pid>/status`.
 pub fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
 }
 
@@ -23,7 +24,8 @@ pub fn container_tool() -> Option<&'static str> {
 /// Size in MiB of an image already built by `make image`, via `podman`/`docker image inspect`.
 pub fn image_mib(tool: &str, image: &str) -> Option<f64> {
     let tool = if tool == "buildah" { "podman" } else { tool };
-    let out = std::process::Command::new(tool).args(["image", "inspect", "--format", "{{.Size}}", image]).output().ok()?;
+    let out =
+        std::process::Command::new(tool).args(["image", "inspect", "--format", "{{.Size}}", image]).output().ok()?;
     if !out.status.success() {
         return None;
     }

@@ -184,7 +184,11 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// min, median, max of unsorted samples.
 pub fn spread(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
-    (samples.first().copied().unwrap_or(f64::NAN), percentile(samples, 50.0), samples.last().copied().unwrap_or(f64::NAN))
+    (
+        samples.first().copied().unwrap_or(f64::NAN),
+        percentile(samples, 50.0),
+        samples.last().copied().unwrap_or(f64::NAN),
+    )
 }
 
 #[cfg(test)]

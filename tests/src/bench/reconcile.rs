@@ -15,8 +15,10 @@ pub async fn copy_pending_builds(
     first_task: i64,
     copies: i64,
 ) -> Result<(), sqlx::Error> {
-    let template_task: String =
-        sqlx::query_scalar("SELECT task_id FROM koji_build_targets WHERE id = $1").bind(template).fetch_one(pool).await?;
+    let template_task: String = sqlx::query_scalar("SELECT task_id FROM koji_build_targets WHERE id = $1")
+        .bind(template)
+        .fetch_one(pool)
+        .await?;
     let template_task: i64 = template_task.parse().map_err(|_| sqlx::Error::RowNotFound)?;
     koji.set_task_state(template_task, fedora_ci::messages::KojiTaskState::Open);
     koji.clone_task(template_task, first_task..first_task + copies);

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use fedora_ci::testing::{Fixture, binary_request};
 use fedmsg_bridge::config::DEFAULT_PROMOTE;
 use fedmsg_bridge::mapping::Promotions;
+use fedora_ci::testing::{Fixture, binary_request};
 
 use super::load::MakeRequest;
 use crate::triggers::{Routing, TriggerRoute};
@@ -48,7 +48,8 @@ pub fn koji_request(url: &str, traffic: Traffic, our_user: &str) -> MakeRequest 
 /// `pgbench` next to `initdb` (Debian: `/usr/lib/postgresql/*/bin`), else on `PATH`.
 pub fn pgbench() -> Option<PathBuf> {
     let beside = fedora_ci::devdb::find_pg_bin().map(|d| d.join("pgbench")).filter(|p| p.is_file());
-    beside.or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("pgbench")).find(|p| p.is_file()))
+    beside
+        .or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("pgbench")).find(|p| p.is_file()))
 }
 
 /// Select-only TPS of `pgbench -S -c 32 -j 2 -T <seconds>` on a scale-10 database

@@ -146,7 +146,15 @@ fn machine() -> String {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map(|kb| kb / 1024.0 / 1024.0)
         .unwrap_or(0.0);
     let os = std::fs::read_to_string("/etc/os-release")
@@ -184,9 +192,13 @@ async fn cold_starts(b: &mut Bench) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
         let (min, median, max) = spread(&mut samples);
         b.push(
-            Line::info(format!("cold start {name} (median of {COLD_STARTS}; min {min:.1}, max {max:.1})"), median, "ms")
-                .with_baseline("python3 -c pass", python_median)
-                .at_most(20.0),
+            Line::info(
+                format!("cold start {name} (median of {COLD_STARTS}; min {min:.1}, max {max:.1})"),
+                median,
+                "ms",
+            )
+            .with_baseline("python3 -c pass", python_median)
+            .at_most(20.0),
         );
     }
     Ok(())
@@ -246,8 +258,12 @@ async fn irrelevant_events(b: &mut Bench, koji_finished: &RunningBinary) -> anyh
         let prefix = format!("org.fedoraproject.{overlay}.");
         let (replayed, reached) = throughput::foreign_koji_events_routed(&routes, &prefix, &user);
         b.push(
-            Line::info(format!("foreign Koji events reaching a function ({overlay}, of {replayed} replayed)"), reached as f64, "")
-                .at_most(0.0),
+            Line::info(
+                format!("foreign Koji events reaching a function ({overlay}, of {replayed} replayed)"),
+                reached as f64,
+                "",
+            )
+            .at_most(0.0),
         );
     }
     Ok(())
@@ -265,13 +281,27 @@ async fn end_to_end(b: &mut Bench, pr_opened: &RunningBinary) -> anyhow::Result<
         let builds = b.koji.builds().len() - builds_before;
         out.latencies_ms.sort_by(f64::total_cmp);
         let achieved = out.ok as f64 / secs as f64;
-        b.push(Line::info(format!("PR → Koji build + flag, {rate} ev/s for {secs} s: p50"), percentile(&out.latencies_ms, 50.0), "ms"));
+        b.push(Line::info(
+            format!("PR → Koji build + flag, {rate} ev/s for {secs} s: p50"),
+            percentile(&out.latencies_ms, 50.0),
+            "ms",
+        ));
         b.push(
-            Line::info(format!("PR → Koji build + flag, {rate} ev/s for {secs} s: p99"), percentile(&out.latencies_ms, 99.0), "ms")
-                .at_most(50.0),
+            Line::info(
+                format!("PR → Koji build + flag, {rate} ev/s for {secs} s: p99"),
+                percentile(&out.latencies_ms, 99.0),
+                "ms",
+            )
+            .at_most(50.0),
         );
-        b.push(Line::info(format!("  answered 2xx at {rate} ev/s ({} failed)", out.failed), achieved, "ev/s").at_least(f64::from(rate) * 0.99));
-        b.push(Line::info(format!("  Koji builds submitted at {rate} ev/s (one per event)"), builds as f64, "").at_least(out.ok as f64));
+        b.push(
+            Line::info(format!("  answered 2xx at {rate} ev/s ({} failed)", out.failed), achieved, "ev/s")
+                .at_least(f64::from(rate) * 0.99),
+        );
+        b.push(
+            Line::info(format!("  Koji builds submitted at {rate} ev/s (one per event)"), builds as f64, "")
+                .at_least(out.ok as f64),
+        );
         if out.failed > 0 {
             eprintln!("  failures at {rate} ev/s: {:?}", out.failures);
         }
@@ -316,7 +346,10 @@ async fn reconciliation(b: &mut Bench, poller: &RunningBinary) -> anyhow::Result
         .fetch_one(&pool)
         .await
         .context("no build row to copy: the latency runs made none")?;
-    sqlx::query("UPDATE koji_build_targets SET status = 'success' WHERE id <> $1").bind(template).execute(&pool).await?;
+    sqlx::query("UPDATE koji_build_targets SET status = 'success' WHERE id <> $1")
+        .bind(template)
+        .execute(&pool)
+        .await?;
     reconcile::copy_pending_builds(&pool, &b.koji, template, 2_000_000_000, RECONCILE_ROWS - 1).await?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
     let started = Instant::now();
