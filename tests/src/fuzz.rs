@@ -163,11 +163,11 @@ pub enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
-        (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
-        (at.clone(), 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        at.clone().prop_map(|at| Mutation::Truncate { at }),
-        (at.clone(), 0..TOKENS.len()).prop_map(|(at, token)| Mutation::Splice { at, token }),
+        (at, 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
+        (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
+        (at, 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        at.prop_map(|at| Mutation::Truncate { at }),
+        (at, 0..TOKENS.len()).prop_map(|(at, token)| Mutation::Splice { at, token }),
         (at, 1usize..32, 2usize..64).prop_map(|(at, len, times)| Mutation::Repeat { at, len, times }),
     ]
 }
