@@ -32,8 +32,9 @@ test: deps ansible-venv
 
 # The functions built optimised (profile bench-build: release with thin LTO, see
 # Cargo.toml), then measured; prints a Markdown table, writes target/bench/report.json.
+BENCH_BINS = $(foreach f,$(FUNCTION_IMAGES),-p $(f))
 bench: deps
-	$(CARGO) build --profile bench-build --workspace --bins
+	$(CARGO) build --profile bench-build $(BENCH_BINS) -p fedora-ci-tests --bin bench
 	target/bench-build/bench
 
 # The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz
