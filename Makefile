@@ -34,7 +34,8 @@ test: deps ansible-venv
 # Cargo.toml), then measured; prints a Markdown table, writes target/bench/report.json.
 BENCH_BINS = $(foreach f,$(FUNCTION_IMAGES),-p $(f))
 bench: deps
-	$(CARGO) build --profile bench-build $(BENCH_BINS) -p fedora-ci-tests --bin bench
+	$(CARGO) build --profile bench-build $(BENCH_BINS) --bins
+	$(CARGO) build --profile bench-build -p fedora-ci-tests --bin bench
 	target/bench-build/bench
 
 # The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz
