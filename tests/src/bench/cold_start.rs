@@ -82,7 +82,10 @@ pub fn process_runs(program: &Path, args: &[&str], runs: usize) -> Result<Vec<f6
         .collect()
 }
 
-/// The `python3` on `PATH`.
+/// The interpreter `python3` on `PATH` runs: a version manager's shim (pyenv) is a
+/// shell script whose own start would be counted against Python otherwise.
 pub fn python3() -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("python3")).find(|p| p.is_file())
+    let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok()?;
+    let exe = std::path::PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    exe.is_file().then_some(exe)
 }

@@ -22,19 +22,19 @@ pub async fn copy_pending_builds(
     let template_task: i64 = template_task.parse().map_err(|_| sqlx::Error::RowNotFound)?;
     koji.set_task_state(template_task, fedora_ci::messages::KojiTaskState::Open);
     koji.clone_task(template_task, first_task..first_task + copies);
-    // Every column but the key and the task id, so the copies are whatever a real
-    // row is, including columns added later.
+    // Every column but the unique ones (key, task id, idempotency key), so the
+    // copies are whatever a real row is, including columns added later.
     let columns: Vec<String> = sqlx::query_scalar(
         "SELECT quote_ident(column_name) FROM information_schema.columns \
          WHERE table_name = 'koji_build_targets' AND table_schema = current_schema() \
-           AND column_name NOT IN ('id', 'task_id') ORDER BY ordinal_position",
+           AND column_name NOT IN ('id', 'task_id', 'idempotency_key') ORDER BY ordinal_position",
     )
     .fetch_all(pool)
     .await?;
     let columns = columns.join(", ");
     sqlx::query(&format!(
-        "INSERT INTO koji_build_targets (task_id, {columns}) \
-         SELECT ($2 + g)::text, {columns} FROM koji_build_targets, generate_series(0, $3 - 1) AS g WHERE id = $1"
+        "INSERT INTO koji_build_targets (task_id, idempotency_key, {columns}) \
+         SELECT ($2 + g)::text, 'bench-copy-' || g, {columns} FROM koji_build_targets, generate_series(0, $3 - 1) AS g WHERE id = $1"
     ))
     .bind(template)
     .bind(first_task)
