@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run demo test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync
+.PHONY: run demo test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync bench soak
 
 help:
 	@echo "make run    start the whole service locally (Postgres found or started for you)"
 	@echo "make test   run every test against real PostgreSQL and RabbitMQ"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make bench  measure cold start, memory, throughput, latency, reconciliation (target/bench/report.json)"
+	@echo "make soak   the long reliability runs: 1,000,000 fuzz inputs per target"
 	@echo "make db-stop  stop the throwaway Postgres cluster under target/devdb (if one was started)"
 	@echo "make deploy-check  validate knative/ overlays, compose.yaml, Containerfile, ansible (no cluster needed)"
 	@echo "make image  build one image per function with podman or buildah (IMAGE_TAG=dev)"
@@ -23,7 +25,25 @@ test: deps ansible-venv
 	@scripts/fedora-messaging-venv.sh
 	# The end-to-end tests start the function binaries as processes.
 	$(CARGO) build --workspace --bins
+	@rm -rf target/test-logs
 	$(CARGO) test --workspace --no-fail-fast
+	# Every log the tests' processes wrote, checked for the secrets they were given.
+	$(CARGO) run -q -p fedora-ci-tests --bin secret-scan
+
+# The functions built optimised (profile bench-build: release with thin LTO, see
+# Cargo.toml), then measured; prints a Markdown table, writes target/bench/report.json.
+# (--workspace: selecting fewer packages changes feature unification, and so
+# rebuilds every dependency.)
+bench: deps
+	$(CARGO) build --profile bench-build --workspace --bins
+	target/bench-build/bench
+
+# The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz
+# target, optimised, and the upstream hangs that wait out the 60 s client timeout.
+soak:
+	FEDORA_CI_FUZZ_RUNS=$${FEDORA_CI_FUZZ_RUNS:-1000000} $(CARGO) test --profile bench-build -p fedora-ci-tests --test fuzz -- --test-threads=2
+	$(CARGO) build --workspace --bins
+	$(CARGO) test -p fedora-ci-tests --test reliability_faults -- --ignored
 
 # Static checks of the deployment (tests/tests/deploy.rs); no cluster, no engine.
 deploy-check: ansible-venv

@@ -263,6 +263,17 @@ impl LocalCluster {
             .and_then(|l| l.local_addr())
             .map_err(|e| self.err("pick port", e.to_string()))?
             .port();
+        self.start_on(port)
+    }
+
+    /// Starts again on the port it last had, so clients' URLs still work: the
+    /// second half of an outage with a gap, for tests (`stop`, then this).
+    pub fn start_again(&self) -> Result<(), DevDbError> {
+        let port = self.port().ok_or_else(|| self.err("start again", "no port recorded"))?;
+        self.start_on(port)
+    }
+
+    fn start_on(&self, port: u16) -> Result<(), DevDbError> {
         std::fs::write(self.dir.join("port"), port.to_string()).map_err(|e| self.err("write port", e.to_string()))?;
         let opts = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' -c fsync=off \

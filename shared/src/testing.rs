@@ -107,8 +107,8 @@ impl RunningBinary {
 
     pub async fn start_with_args(exe: &str, args: &[&str], env: &[(&str, String)]) -> RunningBinary {
         let port = free_port();
-        let log = std::env::temp_dir().join(format!("fci-{}-{port}.log", std::process::id()));
-        let out = std::fs::File::create(&log).expect("log file");
+        let log = log_path(exe, port);
+        let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let child = Command::new(exe)
             .args(args)
             .env_clear()
@@ -171,12 +171,28 @@ impl RunningBinary {
     }
 }
 
+/// The log of every process a test starts is kept (stdout and stderr), so that
+/// `make test` can check afterwards that no secret reached any of them.
 impl Drop for RunningBinary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// `target/test-logs/` of this workspace (or under `$CARGO_TARGET_DIR`).
+pub fn test_logs_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+    target.join("test-logs")
+}
+
+fn log_path(exe: &str, port: u16) -> PathBuf {
+    let dir = test_logs_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let name = std::path::Path::new(exe).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.join(format!("{name}-{}-{port}.log", std::process::id()))
 }
 
 /// A port nothing listens on right now.

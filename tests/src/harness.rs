@@ -7,8 +7,9 @@ use fedora_ci::Context;
 use fedora_ci::devdb::TestDatabase;
 use fedora_ci::koji::client::{Auth, KojiClient};
 
+use crate::realm::TestRealm;
 use crate::sandbox::fasjson::FasJsonSandbox;
-use crate::sandbox::koji::{self, KojiHub};
+use crate::sandbox::koji::{self, KojiHub, Verifier};
 use crate::sandbox::pagure::PagureSandbox;
 use crate::sandbox::static_files::StaticFiles;
 use crate::sandbox::testing_farm::TestingFarmSandbox;
@@ -18,6 +19,17 @@ use crate::sandbox::testing_farm::TestingFarmSandbox;
 pub const KOJI_USER: &str = "packit-ci";
 pub const STATIC_TOKEN: &str = "sandbox-spnego-token";
 pub const WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
+pub const WEBHOOK_SECRET_SECONDARY: &str = "sandbox-webhook-secret-rotated";
+
+/// Every secret value a harness configures: none may ever appear in a log
+/// (`cargo run -p fedora-ci-tests --bin secret-scan`, run by `make test`).
+pub const SECRETS: [&str; 5] = [
+    crate::sandbox::pagure::TOKEN,
+    crate::sandbox::testing_farm::API_KEY,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_SECONDARY,
+    STATIC_TOKEN,
+];
 /// Our public URL in tests (the TF webhook target unless a test overrides it).
 pub const PUBLIC_URL: &str = "https://fedora-ci.sandbox.example";
 
@@ -63,6 +75,7 @@ impl Harness {
             ("TESTING_FARM_API_KEY", tf.key.clone()),
             ("TESTING_FARM_ARTIFACTS_URL", tf.artifacts_url.clone()),
             ("TESTING_FARM_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+            ("TESTING_FARM_WEBHOOK_SECRET_SECONDARY", WEBHOOK_SECRET_SECONDARY.to_owned()),
             ("KOJI_PKGS_URL", "https://kojipkgs.sandbox.example".to_owned()),
         ]
         .into_iter()
@@ -124,4 +137,21 @@ impl Harness {
     pub async fn serve(&self, function: &'static str, routes: fn(Context) -> axum::Router) -> String {
         fedora_ci::testing::serve_router(fedora_ci::app::app(self.context(function), routes)).await
     }
+}
+
+/// Function *processes* log in to Koji with Kerberos (the static token is only for
+/// the in-process client): a hub that accepts the realm's tickets, and `env`
+/// changed to point the processes at it with the realm's client keytab. The
+/// in-process acceptor needs `KRB5_CONFIG` to name the realm in this process's
+/// environment ([`crate::realm::start_for_this_process`]).
+pub async fn kerberized_koji(realm: &TestRealm, env: &mut Vec<(String, String)>) -> KojiHub {
+    let keytab = realm.service_keytab();
+    let verifier: Verifier = std::sync::Arc::new(move |token: &str| crate::sandbox::spnego::accept(token, &keytab));
+    let hub = KojiHub::start_with_verifier(verifier).await;
+    env.retain(|(k, _)| k != "KOJI_HUB_URL");
+    // The service principal is HTTP/localhost.
+    env.push(("KOJI_HUB_URL".into(), hub.url().replace("127.0.0.1", "localhost")));
+    env.push(("KOJI_KEYTAB".into(), realm.client_keytab().display().to_string()));
+    env.push(("KRB5_CONFIG".into(), realm.krb5_config().display().to_string()));
+    hub
 }

@@ -3,14 +3,17 @@
 //! ([`realm`]). The sandboxes (Koji, Pagure, FASJSON, Testing Farm) join
 //! [`sandbox`] as their issues land.
 
+pub mod bench;
 pub mod broker;
 pub mod demo;
 pub mod deploy;
+pub mod fuzz;
 pub mod harness;
 pub mod json_logs;
 pub mod kustomize;
 pub mod realm;
 pub mod sandbox;
+pub mod secret_scan;
 pub mod seed;
 pub mod stack;
 pub mod story;

@@ -414,3 +414,22 @@ fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("finding a free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| format!("finding a free port: {e}"))
 }
+
+/// For a binary (not a test) that verifies Kerberos tickets in-process, such as
+/// `make run`'s Koji hub: starts a realm and names it in `KRB5_CONFIG` of this
+/// process. Call it first thing in `main`, before any thread exists, so setting
+/// the variable races with nothing. `None`, with the reason on stderr, when the
+/// KDC tools are missing or the realm does not start.
+pub fn start_for_this_process() -> Option<TestRealm> {
+    let realm = match TestRealm::start() {
+        Ok(Some(realm)) => realm,
+        Ok(None) => return None,
+        Err(e) => {
+            eprintln!("no Kerberos realm ({e}); Koji builds will fail to log in");
+            return None;
+        }
+    };
+    // SAFETY: called before any other thread is started (see above).
+    unsafe { std::env::set_var("KRB5_CONFIG", realm.krb5_config()) };
+    Some(realm)
+}

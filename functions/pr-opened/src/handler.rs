@@ -30,7 +30,7 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
         return Ok(Outcome::ignored(skip));
     }
     let planned = match msg.action {
-        PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &meta.id).await?,
+        PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &request_key(&meta, &msg)).await?,
         _ => plan::pr_event(&ctx, &msg).await?,
     };
     match planned {
@@ -40,6 +40,13 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
             Ok(Outcome::ignored(skip))
         }
     }
+}
+
+/// What makes a command one request: its Pagure comment (the id is unique on the
+/// instance). Not the CloudEvent id, which a redelivery may change: keyed on it, ten
+/// copies of one `/packit-ci help` under new ids were answered ten times.
+fn request_key(meta: &EventMeta, msg: &PullRequestMessage) -> String {
+    msg.new_comment().map(|c| format!("pagure-comment-{}", c.id)).unwrap_or_else(|| meta.id.clone())
 }
 
 async fn execute(
@@ -83,7 +90,8 @@ async fn execute(
         }
     }
     let package = settings.map(|l| l.settings).unwrap_or_default();
-    let answer = |body: String| (format!("answer:{}", meta.id), body);
+    let request = request_key(meta, msg);
+    let answer = |body: String| (format!("answer:{request}"), body);
     let mut refusal = None;
     let test_request = |name: &str, koji_task_id: Option<i64>, requested_by: Option<String>| TestRequestData {
         base_project_url: head.project_url.clone(),
@@ -161,7 +169,7 @@ async fn execute(
                 }
                 Some(build) if build.status == "success" => {
                     let task = build.task_id.as_deref().and_then(|t| t.parse().ok());
-                    let tests = requested(&|name| format!("comment:{}/{name}/{distro}", meta.id), task);
+                    let tests = requested(&|name| format!("comment:{request}/{name}/{distro}"), task);
                     recorded_tests.extend(
                         test_runs::record(&mut tx, rows.project_event_id, build.koji_build_group_id, &tests).await?,
                     );
@@ -173,7 +181,7 @@ async fn execute(
                         Some(running) => running,
                         None => {
                             let data = builds::BuildData { requested_tests_only: true, ..build_data("comment") };
-                            let key = format!("comment:{}/{koji_target}", meta.id);
+                            let key = format!("comment:{request}/{koji_target}");
                             let new = builds::create(&mut tx, rows.project_event_id, PRIMARY, koji_target, &key, &data)
                                 .await?;
                             let Some(new) = new else {

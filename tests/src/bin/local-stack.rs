@@ -6,28 +6,13 @@
 //! Koji hub with a real keytab. Ctrl-C stops everything.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::realm::TestRealm;
-use fedora_ci_tests::sandbox::koji::{KojiHub, Verifier};
 
 fn main() -> anyhow::Result<()> {
-    // The realm must be in KRB5_CONFIG before any thread exists (the in-process
-    // acceptor reads it); the function processes get it in their environment.
-    let realm = match TestRealm::start() {
-        Ok(Some(realm)) => Some(realm),
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("no Kerberos realm ({e}); Koji builds will fail to log in");
-            None
-        }
-    };
-    if let Some(realm) = &realm {
-        // SAFETY: single-threaded here; the runtime is built below.
-        unsafe { std::env::set_var("KRB5_CONFIG", realm.krb5_config()) };
-    }
+    let realm = fedora_ci_tests::realm::start_for_this_process();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(realm))
 }
 
@@ -36,14 +21,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     let mut env = h.env();
     let mut hub = None;
     if let Some(realm) = &realm {
-        let keytab = realm.service_keytab();
-        let verifier: Verifier = Arc::new(move |token: &str| fedora_ci_tests::sandbox::spnego::accept(token, &keytab));
-        let kerberized = KojiHub::start_with_verifier(verifier).await;
-        env.retain(|(k, _)| k != "KOJI_HUB_URL");
-        env.push(("KOJI_HUB_URL".into(), kerberized.url().replace("127.0.0.1", "localhost")));
-        env.push(("KOJI_KEYTAB".into(), realm.client_keytab().display().to_string()));
-        env.push(("KRB5_CONFIG".into(), realm.krb5_config().display().to_string()));
-        hub = Some(kerberized);
+        hub = Some(fedora_ci_tests::harness::kerberized_koji(realm, &mut env).await);
     }
     let functions = fedora_ci_tests::stack::start_all(&env).await;
     let subscribers: HashMap<String, String> =

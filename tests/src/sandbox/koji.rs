@@ -24,6 +24,8 @@ use fedora_ci::koji::client::fault;
 use fedora_ci::koji::xmlrpc::{self, Fault, Value};
 use fedora_ci::messages::KojiTaskState;
 
+use super::faults::{self, Faults};
+
 /// Checks the base64 SPNEGO token of `Authorization: Negotiate <token>` and returns
 /// the client principal. The real GSSAPI acceptor plugs in here.
 pub type Verifier = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
@@ -81,6 +83,8 @@ impl RecordedBuild {
 
 /// A running sandbox hub; stops when dropped.
 pub struct KojiHub {
+    /// Transport faults (errors, hangs, closed connections) in front of the hub.
+    pub faults: Arc<Faults>,
     addr: SocketAddr,
     state: Arc<Mutex<Hub>>,
     server: tokio::task::JoinHandle<()>,
@@ -100,18 +104,20 @@ impl KojiHub {
 
     pub async fn start_with_verifier(verifier: Verifier) -> KojiHub {
         let state = Arc::new(Mutex::new(Hub::new(verifier)));
+        let faults = Arc::new(Faults::default());
         let app = Router::new()
             .route("/kojihub", post(rpc))
             .route("/kojihub/ssllogin", post(ssl_login))
             .route("/koji/taskinfo", get(task_page))
             .layer(axum::middleware::from_fn_with_state(state.clone(), record_traceparent))
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("sandbox Koji hub");
         });
-        KojiHub { addr, state, server }
+        KojiHub { faults, addr, state, server }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -219,6 +225,16 @@ impl KojiHub {
         }
     }
 
+    /// Copies of task `template` (same owner, method, request and state) under
+    /// each of `ids`: many running builds at once, for load on the poller.
+    pub fn clone_task(&self, template: i64, ids: impl IntoIterator<Item = i64>) {
+        let mut hub = self.hub();
+        let task = hub.tasks.get(&template).cloned().unwrap_or_else(|| panic!("no task {template} in the sandbox hub"));
+        for id in ids {
+            hub.tasks.insert(id, Task { id, ..task.clone() });
+        }
+    }
+
     /// Task ids continue from here (e.g. above i32 to exercise `<i8>`).
     pub fn set_next_task_id(&self, id: i64) {
         self.hub().next_task_id = id;
@@ -253,6 +269,7 @@ struct SessionRec {
     callnum: Option<i64>,
 }
 
+#[derive(Clone)]
 struct Task {
     id: i64,
     method: String,

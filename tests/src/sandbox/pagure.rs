@@ -31,6 +31,9 @@ pub struct CommentPost {
     pub body: String,
 }
 
+/// The API token the sandbox accepts (a known value, so logs can be checked for it).
+pub const TOKEN: &str = "sandbox-pagure-token";
+
 #[derive(Default)]
 struct Data {
     flag_posts: Vec<FlagPost>,
@@ -54,7 +57,7 @@ struct AppState {
 
 impl PagureSandbox {
     pub async fn start() -> PagureSandbox {
-        let token = "sandbox-pagure-token".to_owned();
+        let token = TOKEN.to_owned();
         let data = Arc::new(Mutex::new(Data::default()));
         let faults = Arc::new(Faults::default());
         let state = AppState { token: token.clone(), data: data.clone() };

@@ -36,6 +36,9 @@ struct Data {
     next: u64,
 }
 
+/// The API key the sandbox accepts (a known value, so logs can be checked for it).
+pub const API_KEY: &str = "sandbox-tf-api-key";
+
 #[derive(Clone)]
 struct AppState {
     key: String,
@@ -53,7 +56,7 @@ pub struct TestingFarmSandbox {
 
 impl TestingFarmSandbox {
     pub async fn start() -> TestingFarmSandbox {
-        let key = "sandbox-tf-api-key".to_owned();
+        let key = API_KEY.to_owned();
         let artifacts_url = "https://artifacts.sandbox.testing-farm.example".to_owned();
         let data: Arc<Mutex<Data>> = Arc::default();
         let faults = Arc::new(Faults::default());

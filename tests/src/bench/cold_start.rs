@@ -1,0 +1,91 @@
+//! Cold start: process exec → first `GET /readyz` answered 200 (the database
+//! answered too), as Knative would see a scaled-from-zero replica become ready.
+//! Baselines: how long a bare `python3 -c pass` takes to run, and, with
+//! `BENCH_PACKIT_VENV` naming a virtualenv with packit-service, how long its worker
+//! takes to import its task module.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest we wait for one start before calling it failed.
+const START_LIMIT: Duration = Duration::from_secs(10);
+
+/// One start of `exe`: milliseconds from spawn to the first 200 on `/readyz`.
+pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, String> {
+    let port = fedora_ci::testing::free_port();
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+    let result = loop {
+        if readyz_ok(port) {
+            break Ok(super::ms(started.elapsed()));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!("{} exited with {status} before it was ready", exe.display()));
+        }
+        if started.elapsed() > START_LIMIT {
+            break Err(format!("{} not ready within {START_LIMIT:?}", exe.display()));
+        }
+        // Polling, not synchronising: a connection refused returns at once, and a
+        // short pause keeps the poller from taking the CPU the start needs.
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// A bare HTTP/1.1 request: a client library's own setup would be measured too.
+fn readyz_ok(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// `runs` starts; the first error ends the series.
+pub fn series(exe: &Path, env: &[(String, String)], runs: usize) -> Result<Vec<f64>, String> {
+    (0..runs).map(|_| start_to_ready(exe, env)).collect()
+}
+
+/// Milliseconds to run `program args` to its end, `runs` times.
+pub fn process_runs(program: &Path, args: &[&str], runs: usize) -> Result<Vec<f64>, String> {
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let status = Command::new(program)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| format!("{}: {e}", program.display()))?;
+            if !status.success() {
+                return Err(format!("{} {args:?} exited with {status}", program.display()));
+            }
+            Ok(super::ms(started.elapsed()))
+        })
+        .collect()
+}
+
+/// The interpreter `python3` on `PATH` runs: a version manager's shim (pyenv) is a
+/// shell script whose own start would be counted against Python otherwise.
+pub fn python3() -> Option<std::path::PathBuf> {
+    let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok()?;
+    let exe = std::path::PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    exe.is_file().then_some(exe)
+}

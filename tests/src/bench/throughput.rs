@@ -1,0 +1,156 @@
+//! Irrelevant Koji traffic: task messages for tasks we never submitted are most of
+//! what a Koji topic carries. Measured through koji-finished (a real process) at
+//! concurrency 32, next to `pgbench -S -c 32` on the same Postgres in the same run,
+//! and counted through the Trigger table: how many would reach the function at all.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use fedmsg_bridge::config::DEFAULT_PROMOTE;
+use fedmsg_bridge::mapping::Promotions;
+use fedora_ci::testing::{Fixture, binary_request};
+
+use super::load::MakeRequest;
+use crate::triggers::{Routing, TriggerRoute};
+
+/// Who owns a task in the measured traffic.
+#[derive(Debug, Clone, Copy)]
+pub enum Traffic {
+    /// Another Koji user: decided from the CloudEvent extension, no database.
+    ForeignOwner,
+    /// Our user, a task id we never submitted: one lookup.
+    UnknownTask,
+}
+
+/// A binary-mode CloudEvent of a Koji task state change, as the bridge sends it
+/// (with the `kojiowner` extension promoted from the body).
+pub fn koji_request(url: &str, traffic: Traffic, our_user: &str) -> MakeRequest {
+    let fixture = Fixture::load("koji_build_scratch_end.json");
+    let (url, our_user) = (url.to_owned(), our_user.to_owned());
+    Arc::new(move |client: &reqwest::Client, i: u64| {
+        let mut f = fixture.clone();
+        let owner = match traffic {
+            Traffic::ForeignOwner => "someone-else",
+            Traffic::UnknownTask => our_user.as_str(),
+        };
+        let task = 900_000_000 + i as i64;
+        f.body["owner"] = owner.into();
+        f.body["id"] = task.into();
+        f.body["info"]["id"] = task.into();
+        binary_request(client, &url, &f, &format!("bench-{traffic:?}-{i}"))
+            .header("ce-kojiowner", owner)
+            .header("ce-kojimethod", "build")
+    })
+}
+
+/// `pgbench` next to `initdb` (Debian: `/usr/lib/postgresql/*/bin`), else on `PATH`.
+pub fn pgbench() -> Option<PathBuf> {
+    let beside = fedora_ci::devdb::find_pg_bin().map(|d| d.join("pgbench")).filter(|p| p.is_file());
+    beside
+        .or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("pgbench")).find(|p| p.is_file()))
+}
+
+/// Select-only TPS of `pgbench -S -c 32 -j 2 -T <seconds>` on a scale-10 database
+/// of its own on the server at `admin_url` (created and dropped here).
+pub fn pgbench_select_tps(pgbench: &std::path::Path, admin_url: &str, seconds: u64) -> Result<f64, String> {
+    let u = url::Url::parse(admin_url).map_err(|e| e.to_string())?;
+    let db = format!("fci_bench_pgbench_{}", std::process::id());
+    let base = |cmd: &mut Command| {
+        cmd.args(["-h", u.host_str().unwrap_or("127.0.0.1")])
+            .args(["-p", &u.port().unwrap_or(5432).to_string()])
+            .args(["-U", if u.username().is_empty() { "postgres" } else { u.username() }]);
+        if let Some(p) = u.password() {
+            cmd.env("PGPASSWORD", p);
+        }
+    };
+    let run = |args: &[&str]| -> Result<String, String> {
+        let mut cmd = Command::new(pgbench);
+        base(&mut cmd);
+        let out = cmd.args(args).output().map_err(|e| format!("pgbench: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("pgbench {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let psql = pgbench.with_file_name("psql");
+    let sql = |statement: String| -> Result<(), String> {
+        let mut cmd = Command::new(&psql);
+        base(&mut cmd);
+        let out = cmd.args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", &statement]).output();
+        match out {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+            Err(e) => Err(format!("psql: {e}")),
+        }
+    };
+    sql(format!("DROP DATABASE IF EXISTS {db}"))?;
+    sql(format!("CREATE DATABASE {db}"))?;
+    let result = run(&["-i", "-s", "10", "-q", "-n", &db])
+        .and_then(|_| run(&["-S", "-n", "-c", "32", "-j", "2", "-T", &seconds.to_string(), &db]))
+        .and_then(|out| parse_tps(&out).ok_or_else(|| format!("no tps in pgbench output: {out}")));
+    let _ = sql(format!("DROP DATABASE IF EXISTS {db}"));
+    result
+}
+
+/// `tps = 12345.678901 (without initial connection time)`.
+fn parse_tps(out: &str) -> Option<f64> {
+    out.lines().filter_map(|l| l.strip_prefix("tps = ")).find_map(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// Koji events from the fixtures, under `prefix`, with owners other than
+/// `our_user`, with the extensions the bridge's default promotion adds; returns
+/// (foreign events replayed, how many reached a function).
+pub fn foreign_koji_events_routed(routes: &[TriggerRoute], prefix: &str, our_user: &str) -> (usize, usize) {
+    let promotions = Promotions::parse(DEFAULT_PROMOTE).expect("the bridge's default promotion table parses");
+    let mut replayed = 0;
+    let mut reached = 0;
+    for fixture in Fixture::all().into_iter().filter(|f| f.topic.contains(".buildsys.")) {
+        let fixture = fixture.with_prefix(prefix);
+        let recorded_owner = fixture.body["owner"].as_str().unwrap_or_default().to_owned();
+        let owners = [recorded_owner.as_str(), "someone-else", "kojira", "", "packit-ci-stg", "packit-ci"];
+        for owner in owners.into_iter().filter(|o| *o != our_user) {
+            let mut body = fixture.body.clone();
+            body["owner"] = owner.into();
+            let extensions: BTreeMap<String, String> =
+                promotions.apply(&fixture.topic, &body).into_iter().map(|(k, v)| (k, v.to_string())).collect();
+            replayed += 1;
+            reached += routes.routes_to(&fixture.topic, &extensions).len();
+        }
+    }
+    (replayed, reached)
+}
+
+/// The Koji user an overlay's koji-finished Trigger lets through.
+pub fn overlay_koji_user(routes: &[TriggerRoute]) -> Option<String> {
+    routes.iter().find_map(|r| r.filters.get("kojiowner").cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tps_is_read_from_pgbench_output() {
+        let out = "latency average = 1.2 ms\ntps = 27123.456789 (without initial connection time)\n";
+        assert_eq!(parse_tps(out), Some(27123.456789));
+        assert_eq!(parse_tps("nothing"), None);
+    }
+
+    #[test]
+    fn foreign_koji_events_reach_nothing_and_ours_do() {
+        for overlay in ["stg", "prod"] {
+            let routes = crate::triggers::load(overlay);
+            let user = overlay_koji_user(&routes).expect("a kojiowner filter");
+            let prefix = format!("org.fedoraproject.{overlay}.");
+            let (replayed, reached) = foreign_koji_events_routed(&routes, &prefix, &user);
+            assert!(replayed >= 10, "{overlay}: {replayed}");
+            assert_eq!(reached, 0, "{overlay}");
+            // The same replay with our user must get through, or the count above
+            // would be zero for the wrong reason.
+            let (_, ours) = foreign_koji_events_routed(&routes, &prefix, "nobody-at-all");
+            assert!(ours > 0, "{overlay}: no event reached a function even with our user");
+        }
+    }
+}

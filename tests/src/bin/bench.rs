@@ -1,0 +1,368 @@
+//! `make bench`: cold start, memory, irrelevant-event throughput, end-to-end
+//! latency and a reconciliation pass, each next to a baseline from the same run
+//! (see `fedora_ci_tests::bench`). Prints a Markdown table and writes
+//! `target/bench/report.json`.
+//!
+//! `BENCH_SECONDS` (default 30) is the length of each latency window and
+//! `BENCH_THROUGHPUT_SECONDS` (default 10) of each throughput run; shorter values
+//! make a quick smoke run. `BENCH_PACKIT_VENV` adds packit-service's import time as
+//! a baseline.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use fedora_ci::testing::RunningBinary;
+use fedora_ci_tests::bench::load::{self, Outcome};
+use fedora_ci_tests::bench::pgwire::Proxy;
+use fedora_ci_tests::bench::throughput::Traffic;
+use fedora_ci_tests::bench::{Line, Report, cold_start, latency, memory, percentile, reconcile, spread, throughput};
+use fedora_ci_tests::harness::{Harness, kerberized_koji};
+use fedora_ci_tests::realm::TestRealm;
+use fedora_ci_tests::sandbox::koji::KojiHub;
+use fedora_ci_tests::stack::binary_path;
+
+/// The functions that serve events (the bridge is a consumer, measured with AMQP).
+const FUNCTIONS: [&str; 5] = ["pr-opened", "koji-finished", "tf-finished", "result-poller", "api"];
+const COLD_STARTS: usize = 20;
+const CONCURRENCY: usize = 32;
+const KOJI_USER: &str = "packit-ci";
+const RECONCILE_ROWS: i64 = 10_000;
+
+fn main() -> anyhow::Result<()> {
+    let realm = fedora_ci_tests::realm::start_for_this_process();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(realm))
+}
+
+fn seconds(var: &str, default: u64) -> u64 {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(default)
+}
+
+/// Everything the sections share: the sandboxes, one database, the environment of
+/// the function processes and the Koji hub they log in to.
+struct Bench {
+    h: Harness,
+    env: Vec<(String, String)>,
+    koji: KojiHub,
+    report: Report,
+}
+
+impl Bench {
+    fn push(&mut self, line: Line) {
+        eprintln!("  {}: {} {}", line.metric, fedora_ci_tests::bench::number(line.value), line.unit);
+        self.report.lines.push(line);
+    }
+
+    fn env_with(&self, overrides: &[(&str, String)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        for (k, v) in overrides {
+            env.retain(|(name, _)| name != k);
+            env.push(((*k).to_owned(), v.clone()));
+        }
+        env
+    }
+
+    async fn start(&self, name: &str, env: &[(String, String)]) -> RunningBinary {
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let process = RunningBinary::start(path_str(&binary_path(name)), &env).await;
+        // Ready means the database answered too; "idle" is measured from here.
+        let ready = reqwest::get(process.url("/readyz")).await.map(|r| r.status().is_success());
+        assert!(matches!(ready, Ok(true)), "{name} is not ready");
+        process
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
+    let Some(realm) = realm else {
+        bail!("make bench needs a throwaway Kerberos realm (apt-get install krb5-kdc krb5-admin-server krb5-user)")
+    };
+    let started = Instant::now();
+    let exe = std::env::current_exe()?;
+    let profile = exe.parent().and_then(Path::file_name).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let h = Harness::with_env(&[("KOJI_USERS", KOJI_USER), ("FEDORA_CI_POLL_GRACE_SECONDS", "0")]).await;
+    h.pagure.set_branches(latency::PROJECT, &["rawhide"]);
+    let mut env = h.env();
+    let koji = kerberized_koji(&realm, &mut env).await;
+    let report = Report {
+        machine: machine(),
+        profile,
+        started: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        seconds: 0.0,
+        lines: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut b = Bench { h, env, koji, report };
+
+    eprintln!("cold start");
+    cold_starts(&mut b).await?;
+    eprintln!("memory and sizes");
+    let mut running = Vec::new();
+    for name in FUNCTIONS {
+        let process = b.start(name, &b.env.clone()).await;
+        let idle = memory::rss_mib(process.child.id()).context("reading VmRSS")?;
+        b.push(Line::info(format!("idle RSS {name}"), idle, "MiB").at_most(15.0));
+        running.push((name, process));
+    }
+    sizes(&mut b);
+    eprintln!("irrelevant Koji events");
+    let koji_finished = &running.iter().find(|(n, _)| *n == "koji-finished").expect("started").1;
+    irrelevant_events(&mut b, koji_finished).await?;
+    let rss = memory::rss_mib(koji_finished.child.id()).context("reading VmRSS")?;
+    b.push(Line::info("loaded RSS koji-finished (after the throughput runs)", rss, "MiB"));
+    eprintln!("end-to-end latency");
+    let pr_opened = &running.iter().find(|(n, _)| *n == "pr-opened").expect("started").1;
+    end_to_end(&mut b, pr_opened).await?;
+    let rss = memory::rss_mib(pr_opened.child.id()).context("reading VmRSS")?;
+    b.push(Line::info("loaded RSS pr-opened (after the latency runs)", rss, "MiB"));
+    eprintln!("database round trips");
+    round_trips(&mut b).await?;
+    eprintln!("reconciliation");
+    let poller = &running.iter().find(|(n, _)| *n == "result-poller").expect("started").1;
+    reconciliation(&mut b, poller).await?;
+    let rss = memory::rss_mib(poller.child.id()).context("reading VmRSS")?;
+    b.push(Line::info("loaded RSS result-poller (after the pass)", rss, "MiB"));
+    drop(running);
+
+    b.report.seconds = started.elapsed().as_secs_f64();
+    println!("{}", b.report.markdown());
+    let path = target_dir().join("bench").join("report.json");
+    b.report.write_json(&path).with_context(|| format!("writing {}", path.display()))?;
+    println!("\nwritten: {}", path.display());
+    Ok(())
+}
+
+/// `target/` of this build (the bench runs from `target/<profile>/`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// CPU count, memory and OS, for the README's "measured on".
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|r| r.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|s| s.trim_matches('"').to_owned()))
+        .unwrap_or_default();
+    format!("{cpus} CPUs, {mem_gib:.0} GiB, {os}")
+}
+
+async fn cold_starts(b: &mut Bench) -> anyhow::Result<()> {
+    let python = cold_start::python3().context("python3 is needed for the cold-start baseline")?;
+    let p = python.clone();
+    let mut base = tokio::task::spawn_blocking(move || cold_start::process_runs(&p, &["-c", "pass"], COLD_STARTS))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let (_, python_median, _) = spread(&mut base);
+    b.push(Line::info("python3 -c pass (baseline)", python_median, "ms"));
+    match std::env::var_os("BENCH_PACKIT_VENV") {
+        Some(venv) => {
+            let py = PathBuf::from(venv).join("bin").join("python");
+            let mut runs = tokio::task::spawn_blocking(move || {
+                cold_start::process_runs(&py, &["-c", "import packit_service.worker.tasks"], 5)
+            })
+            .await?
+            .map_err(anyhow::Error::msg)?;
+            let (_, median, _) = spread(&mut runs);
+            b.push(Line::info("packit-service worker import (baseline, median of 5)", median, "ms"));
+        }
+        None => b.report.skipped.push("packit-service import baseline: BENCH_PACKIT_VENV is not set".into()),
+    }
+    for name in FUNCTIONS {
+        let (exe, env) = (binary_path(name), b.env.clone());
+        let mut samples = tokio::task::spawn_blocking(move || cold_start::series(&exe, &env, COLD_STARTS))
+            .await?
+            .map_err(anyhow::Error::msg)?;
+        let (min, median, max) = spread(&mut samples);
+        b.push(
+            Line::info(
+                format!("cold start {name} (median of {COLD_STARTS}; min {min:.1}, max {max:.1})"),
+                median,
+                "ms",
+            )
+            .with_baseline("python3 -c pass", python_median)
+            .at_most(20.0),
+        );
+    }
+    Ok(())
+}
+
+fn sizes(b: &mut Bench) {
+    for name in FUNCTIONS.iter().copied().chain(["fedmsg-bridge"]) {
+        if let Some(size) = memory::file_mib(&binary_path(name)) {
+            b.push(Line::info(format!("binary size {name}"), size, "MiB"));
+        }
+    }
+    match memory::container_tool() {
+        Some(tool) => {
+            for name in FUNCTIONS {
+                match memory::image_mib(tool, &format!("quay.io/packit/fedora-ci-{name}:dev")) {
+                    Some(size) => b.push(Line::info(format!("image size {name}"), size, "MiB")),
+                    None => b.report.skipped.push(format!("image size {name}: no image (run `make image` first)")),
+                }
+            }
+        }
+        None => b.report.skipped.push("image sizes: no container tool (podman, buildah, docker) here".into()),
+    }
+}
+
+fn check(what: &str, out: &Outcome) -> anyhow::Result<()> {
+    if out.failed > 0 {
+        bail!("{what}: {} of {} requests failed, e.g. {:?}", out.failed, out.sent, out.failures);
+    }
+    Ok(())
+}
+
+async fn irrelevant_events(b: &mut Bench, koji_finished: &RunningBinary) -> anyhow::Result<()> {
+    let secs = seconds("BENCH_THROUGHPUT_SECONDS", 10);
+    let admin = fedora_ci::devdb::server().await?.url.clone();
+    let pgbench = throughput::pgbench().context("pgbench not found (apt-get install postgresql-contrib)")?;
+    let tps = tokio::task::spawn_blocking(move || throughput::pgbench_select_tps(&pgbench, &admin, secs))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    b.push(Line::info("pgbench -S -c 32 select-only (baseline)", tps, "tx/s"));
+    let url = koji_finished.url("/");
+    for (traffic, label, target) in [
+        (Traffic::ForeignOwner, "foreign owner, no database", 1.0),
+        (Traffic::UnknownTask, "our owner, unknown task (one lookup)", 0.5),
+    ] {
+        let make = throughput::koji_request(&url, traffic, KOJI_USER);
+        let out = load::closed_loop(CONCURRENCY, 2_000_000, Duration::from_secs(secs), make).await;
+        check(label, &out)?;
+        b.push(
+            Line::info(format!("koji-finished, {label}, c=32"), out.rate(), "ev/s")
+                .with_baseline("pgbench -S", tps)
+                .ratio_at_least(target),
+        );
+    }
+    for overlay in ["stg", "prod"] {
+        let routes = fedora_ci_tests::triggers::load(overlay);
+        let user = throughput::overlay_koji_user(&routes).context("no kojiowner filter in the Trigger table")?;
+        let prefix = format!("org.fedoraproject.{overlay}.");
+        let (replayed, reached) = throughput::foreign_koji_events_routed(&routes, &prefix, &user);
+        b.push(
+            Line::info(
+                format!("foreign Koji events reaching a function ({overlay}, of {replayed} replayed)"),
+                reached as f64,
+                "",
+            )
+            .at_most(0.0),
+        );
+    }
+    Ok(())
+}
+
+async fn end_to_end(b: &mut Bench, pr_opened: &RunningBinary) -> anyhow::Result<()> {
+    let secs = seconds("BENCH_SECONDS", 30);
+    let url = pr_opened.url("/");
+    let mut first = 1_000;
+    for rate in [50u32, 200] {
+        let builds_before = b.koji.builds().len();
+        let make = latency::pr_request(&url, first);
+        let mut out = load::open_loop(rate, Duration::from_secs(secs), 1024, make).await;
+        first += out.sent + 1;
+        let builds = b.koji.builds().len() - builds_before;
+        out.latencies_ms.sort_by(f64::total_cmp);
+        let achieved = out.ok as f64 / secs as f64;
+        b.push(Line::info(
+            format!("PR → Koji build + flag, {rate} ev/s for {secs} s: p50"),
+            percentile(&out.latencies_ms, 50.0),
+            "ms",
+        ));
+        b.push(
+            Line::info(
+                format!("PR → Koji build + flag, {rate} ev/s for {secs} s: p99"),
+                percentile(&out.latencies_ms, 99.0),
+                "ms",
+            )
+            .at_most(50.0),
+        );
+        b.push(
+            Line::info(format!("  answered 2xx at {rate} ev/s ({} failed)", out.failed), achieved, "ev/s")
+                .at_least(f64::from(rate) * 0.99),
+        );
+        b.push(
+            Line::info(format!("  Koji builds submitted at {rate} ev/s (one per event)"), builds as f64, "")
+                .at_least(out.ok as f64),
+        );
+        if out.failed > 0 {
+            eprintln!("  failures at {rate} ev/s: {:?}", out.failures);
+        }
+    }
+    Ok(())
+}
+
+/// Round trips per event, counted on the wire (see `bench::pgwire`), with fresh
+/// processes whose database URL goes through the counting proxy.
+async fn round_trips(b: &mut Bench) -> anyhow::Result<()> {
+    let db = url::Url::parse(&b.h.db.url)?;
+    let upstream = format!("{}:{}", db.host_str().unwrap_or("127.0.0.1"), db.port().unwrap_or(5432));
+    let proxy = Proxy::start(upstream).await?;
+    let env = b.env_with(&[("DATABASE_URL", proxy.url_for(&b.h.db.url))]);
+    let pr_opened = b.start("pr-opened", &env).await;
+    let koji_finished = b.start("koji-finished", &env).await;
+    let cases: [(&str, load::MakeRequest); 3] = [
+        ("PR event (pr-opened)", latency::pr_request(&pr_opened.url("/"), 900_000)),
+        (
+            "foreign Koji event (koji-finished)",
+            throughput::koji_request(&koji_finished.url("/"), Traffic::ForeignOwner, KOJI_USER),
+        ),
+        (
+            "unknown-task Koji event (koji-finished)",
+            throughput::koji_request(&koji_finished.url("/"), Traffic::UnknownTask, KOJI_USER),
+        ),
+    ];
+    const EVENTS: u64 = 100;
+    for (label, make) in cases {
+        let before = proxy.counts.round_trips();
+        let out = load::closed_loop(1, EVENTS, Duration::from_secs(60), make).await;
+        check(label, &out)?;
+        let per_event = (proxy.counts.round_trips() - before) as f64 / out.ok.max(1) as f64;
+        b.push(Line::info(format!("DB round trips per {label}"), per_event, ""));
+    }
+    Ok(())
+}
+
+async fn reconciliation(b: &mut Bench, poller: &RunningBinary) -> anyhow::Result<()> {
+    let pool = b.h.db.pool.clone();
+    let template: i32 = sqlx::query_scalar("SELECT min(id) FROM koji_build_targets WHERE task_id IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .context("no build row to copy: the latency runs made none")?;
+    sqlx::query("UPDATE koji_build_targets SET status = 'success' WHERE id <> $1")
+        .bind(template)
+        .execute(&pool)
+        .await?;
+    reconcile::copy_pending_builds(&pool, &b.koji, template, 2_000_000_000, RECONCILE_ROWS - 1).await?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
+    let started = Instant::now();
+    let response = client.post(poller.url("/")).send().await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status();
+    let summary: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("result-poller answered {status}: {summary}");
+    }
+    let checked = summary["koji_checked"].as_f64().unwrap_or(0.0);
+    b.push(Line::info(format!("reconciliation pass over {RECONCILE_ROWS} pending builds"), elapsed, "s"));
+    b.push(Line::info("  rows checked per second", checked / elapsed, "rows/s"));
+    b.push(Line::info("  rows checked (must be all)", checked, "").at_least(RECONCILE_ROWS as f64));
+    Ok(())
+}

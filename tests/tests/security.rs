@@ -1,0 +1,149 @@
+//! Security: the Testing Farm webhook refuses missing and wrong tokens; names an
+//! attacker controls (package, branch) reach SQL only as bound parameters, so
+//! hostile ones are stored as they are and drop nothing; and no function writes
+//! a configured secret to its log.
+
+use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci_tests::harness::{Harness, SECRETS, WEBHOOK_SECRET, WEBHOOK_SECRET_SECONDARY};
+use fedora_ci_tests::secret_scan;
+use fedora_ci_tests::stack::binary_path;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const HOSTILE_PACKAGE: &str = "'; DROP TABLE koji_build_targets; --";
+const HOSTILE_BRANCH: &str = "f41'\"; DELETE FROM pipelines; -- ü\u{1F600}";
+
+async fn start(h: &Harness, name: &str) -> RunningBinary {
+    let owned = h.env();
+    let env: Vec<(&str, String)> = owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    RunningBinary::start(binary_path(name).to_str().unwrap(), &env).await
+}
+
+#[tokio::test]
+async fn the_webhook_refuses_missing_and_wrong_tokens() {
+    let h = Harness::start().await;
+    let tf = start(&h, "tf-finished").await;
+    let client = reqwest::Client::new();
+    let id = "129bd474-e4d3-49e0-9dec-d994a99feebc";
+    let cases = [
+        (json!({ "request_id": id }), StatusCode::UNAUTHORIZED),
+        (json!({ "request_id": id, "token": "" }), StatusCode::UNAUTHORIZED),
+        (json!({ "request_id": id, "token": "wrong" }), StatusCode::UNAUTHORIZED),
+        // A prefix of the secret is not the secret.
+        (json!({ "request_id": id, "token": &WEBHOOK_SECRET[..WEBHOOK_SECRET.len() - 1] }), StatusCode::UNAUTHORIZED),
+        (json!({ "request_id": id, "token": WEBHOOK_SECRET }), StatusCode::ACCEPTED),
+        (json!({ "request_id": id, "token": WEBHOOK_SECRET_SECONDARY }), StatusCode::ACCEPTED),
+    ];
+    for (body, expected) in cases {
+        let r = client.post(tf.url("/testing-farm/results")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), expected, "{body}");
+        // The same notification as a CloudEvent at `POST /`.
+        let event = Fixture { name: "n".into(), topic: tf_finished::EVENT_TYPE.into(), body: body.clone() };
+        let r = binary_request(&client, &tf.url("/"), &event, "n").send().await.unwrap();
+        assert_eq!(r.status(), expected, "CloudEvent {body}");
+    }
+    let logs = tf.logs();
+    assert!(logs.contains("wrong token") && logs.contains("missing token"), "refusals are logged: {logs}");
+    assert!(!logs.contains(WEBHOOK_SECRET), "the secret reached the log");
+}
+
+fn hostile_pr(package: &str, branch: &str, id: u64) -> Fixture {
+    let mut f = Fixture::load("pagure_pr_new.json");
+    let pr = &mut f.body["pullrequest"];
+    pr["id"] = id.into();
+    pr["branch"] = branch.into();
+    pr["commit_stop"] = format!("{id:040x}").into();
+    pr["uid"] = format!("{id:032x}").into();
+    pr["project"]["name"] = package.into();
+    pr["project"]["fullname"] = format!("rpms/{package}").into();
+    pr["project"]["url_path"] = format!("rpms/{package}").into();
+    pr["full_url"] = format!("https://src.fedoraproject.org/rpms/{package}/pull-request/{id}").into();
+    f
+}
+
+#[tokio::test]
+async fn hostile_package_and_branch_names_are_stored_as_they_are() {
+    let h = Harness::start().await;
+    h.pagure.set_branches(&format!("rpms/{HOSTILE_PACKAGE}"), &["rawhide"]);
+    let url = h.serve("pr-opened", pr_opened::routes).await;
+    let client = reqwest::Client::new();
+    let tables = || async {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
+                .fetch_all(&h.db.pool)
+                .await
+                .unwrap();
+        names
+    };
+    let before = tables().await;
+    assert!(before.contains(&"koji_build_targets".to_owned()));
+
+    let r = binary_request(&client, &url, &hostile_pr(HOSTILE_PACKAGE, "rawhide", 7), "p").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    let r = binary_request(&client, &url, &hostile_pr(HOSTILE_PACKAGE, HOSTILE_BRANCH, 8), "b").send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    assert_eq!(tables().await, before, "a table was created or dropped");
+    let repo: String = sqlx::query_scalar("SELECT repo_name FROM git_projects WHERE namespace = 'rpms'")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(repo, HOSTILE_PACKAGE);
+    let data: Value = sqlx::query_scalar("SELECT data FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!(data["repo"], HOSTILE_PACKAGE, "{data}");
+    assert_eq!(h.koji.builds().len(), 1);
+    // The branch went through the target lookup and its cache under its own name.
+    let cached: i64 = sqlx::query_scalar("SELECT count(*) FROM cache_entries WHERE key = $1")
+        .bind(format!("koji:target:{HOSTILE_BRANCH}"))
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap_or(-1);
+    assert_eq!(cached, 1, "the hostile branch's cache entry");
+    let pipelines: i64 = sqlx::query_scalar("SELECT count(*) FROM pipelines").fetch_one(&h.db.pool).await.unwrap();
+    assert!(pipelines >= 1, "pipelines survived");
+}
+
+/// Every function with every secret configured, driven through its paths
+/// (including failures), writes none of them to its log.
+#[tokio::test]
+async fn no_function_logs_a_secret() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    let client = reqwest::Client::new();
+    let mut processes = Vec::new();
+    for name in ["pr-opened", "koji-finished", "tf-finished", "result-poller", "api"] {
+        processes.push(start(&h, name).await);
+    }
+    for fixture in Fixture::all() {
+        for p in &processes[..2] {
+            let _ = binary_request(&client, &p.url("/"), &fixture, &fixture.name).send().await.unwrap();
+        }
+    }
+    // Upstreams refusing our credentials, and a notification with a wrong token.
+    h.pagure.faults.fail_next(3);
+    let _ = binary_request(&client, &processes[0].url("/"), &Fixture::load("pagure_pr_new.json"), "x").send().await;
+    for token in ["wrong", WEBHOOK_SECRET] {
+        let _ = client
+            .post(processes[2].url("/testing-farm/results"))
+            .json(&json!({ "request_id": "r", "token": token }))
+            .send()
+            .await;
+    }
+    let _ = client.post(processes[3].url("/")).send().await;
+    drop(processes);
+
+    let dir = std::env::temp_dir().join(format!("fci-security-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Only this test's logs (the shared directory also holds other tests').
+    for entry in std::fs::read_dir(fedora_ci::testing::test_logs_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.contains(&format!("-{}-", std::process::id())) {
+            std::fs::copy(&path, dir.join(&name)).unwrap();
+        }
+    }
+    let scan = secret_scan::scan(&dir, &SECRETS).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(scan.files >= 5 && scan.lines > 20, "too little was logged to mean anything: {scan:?}");
+    assert!(scan.findings.is_empty(), "secrets in logs: {:?}", scan.findings);
+}
