@@ -2,6 +2,8 @@
 //! moved to another commit or given a comment, Koji task messages for the
 //! sandbox's tasks, and posting them to a function.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci::testing::{Fixture, binary_request};
 use reqwest::StatusCode;
@@ -27,12 +29,16 @@ pub fn comment(sha: &str, user: &str, text: &str) -> Fixture {
     with_comment(&pr_event("new", sha), user, text)
 }
 
-/// `pr` (any PR message) as the `comment.added` message of a new comment.
+/// `pr` (any PR message) as the `comment.added` message of a new comment. Each
+/// call is a new Pagure comment with its own id (commands are keyed on it), while
+/// posting the returned fixture twice is a redelivery of that one comment.
 pub fn with_comment(pr: &Fixture, user: &str, text: &str) -> Fixture {
+    static NEXT_COMMENT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_COMMENT_ID.fetch_add(1, Ordering::Relaxed);
     let mut f = pr.clone();
     f.topic = "org.fedoraproject.prod.pagure.pull-request.comment.added".into();
     f.body["agent"] = user.into();
-    f.body["pullrequest"]["comments"] = json!([{ "id": 1, "comment": text, "user": { "name": user } }]);
+    f.body["pullrequest"]["comments"] = json!([{ "id": id, "comment": text, "user": { "name": user } }]);
     f
 }
 
