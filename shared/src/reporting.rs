@@ -94,21 +94,7 @@ pub async fn set_flag_if_absent(
     comment: &str,
     url: &str,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uid) DO NOTHING",
-    )
-    .bind(&key.uid)
-    .bind(&pr.namespace)
-    .bind(&pr.repo)
-    .bind(pr.id as i64)
-    .bind(&key.check_name)
-    .bind(status.as_str())
-    .bind(comment)
-    .bind(url)
-    .execute(conn)
-    .await?
-    .rows_affected();
+    let inserted = insert_flag(conn, pr, key, status, comment, url, "DO NOTHING").await?;
     Ok(inserted == 1)
 }
 
@@ -122,25 +108,41 @@ pub async fn set_flag(
     comment: &str,
     url: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (uid) DO UPDATE SET status = EXCLUDED.status, comment = EXCLUDED.comment, url = EXCLUDED.url, \
-             check_name = EXCLUDED.check_name, updated_at = now(), version = pr_flags.version + 1 \
+    const UPDATE_WHEN_CHANGED: &str = "DO UPDATE SET status = EXCLUDED.status, comment = EXCLUDED.comment, \
+         url = EXCLUDED.url, check_name = EXCLUDED.check_name, updated_at = now(), version = pr_flags.version + 1 \
          WHERE (pr_flags.status, pr_flags.comment, pr_flags.url, pr_flags.check_name) \
-             IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.comment, EXCLUDED.url, EXCLUDED.check_name)",
-    )
-    .bind(&key.uid)
-    .bind(&pr.namespace)
-    .bind(&pr.repo)
-    .bind(pr.id as i64)
-    .bind(&key.check_name)
-    .bind(status.as_str())
-    .bind(comment)
-    .bind(url)
-    .execute(conn)
-    .await?;
+             IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.comment, EXCLUDED.url, EXCLUDED.check_name)";
+    insert_flag(conn, pr, key, status, comment, url, UPDATE_WHEN_CHANGED).await?;
     Ok(())
+}
+
+/// The one outbox insert behind both setters; `on_conflict` is a constant of
+/// theirs (never input), everything else is bound.
+async fn insert_flag(
+    conn: &mut PgConnection,
+    pr: &PrId,
+    key: &FlagKey,
+    status: FlagStatus,
+    comment: &str,
+    url: &str,
+    on_conflict: &'static str,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uid) {on_conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(&key.uid)
+        .bind(&pr.namespace)
+        .bind(&pr.repo)
+        .bind(pr.id as i64)
+        .bind(&key.check_name)
+        .bind(status.as_str())
+        .bind(comment)
+        .bind(url)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Queues a comment; `dedup_key` (e.g. the event id) makes a redelivery answer once.
