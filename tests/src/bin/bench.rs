@@ -347,9 +347,8 @@ async fn end_to_end(b: &mut Bench, pr_opened: &RunningBinary) -> anyhow::Result<
 
 /// Builds waiting for a resubmission (`status = 'retry'`).
 async fn retry_rows(pool: &sqlx::PgPool) -> anyhow::Result<usize> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM koji_build_targets WHERE status = 'retry'")
-        .fetch_one(pool)
-        .await?;
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM koji_build_targets WHERE status = 'retry'").fetch_one(pool).await?;
     Ok(n as usize)
 }
 
