@@ -72,7 +72,7 @@ fn intake() {
         if let Ok(event) = CloudEventRequest::decode(&headers, Bytes::from(body), &topics) {
             prop_assert!(!event.meta.id.trim().is_empty());
             prop_assert!(!event.meta.event_type.trim().is_empty());
-            if let Some(data) = &event.data {
+            if let Ok(data) = event.require_data() {
                 // JSON's grammar, in UTF-8 (a number too large for f64 is still JSON).
                 let json =
                     std::str::from_utf8(data).is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());

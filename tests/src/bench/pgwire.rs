@@ -18,12 +18,19 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Default, Debug)]
 pub struct Counts {
     pub round_trips: AtomicU64,
+    /// Round trips that ran a statement: a `Sync` after an `Execute`, or a
+    /// `Query`. The rest are bare `Sync`s: sqlx's connection checks (pings).
+    pub statements: AtomicU64,
     pub connections: AtomicU64,
 }
 
 impl Counts {
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::SeqCst)
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::SeqCst)
     }
 }
 
@@ -84,8 +91,9 @@ async fn relay(client: TcpStream, server: TcpStream, counts: Arc<Counts>) -> std
             break;
         }
         server_write.write_all(&buf[..n]).await?;
-        let trips = parser.feed(&buf[..n]);
+        let (trips, statements) = parser.feed(&buf[..n]);
         counts.round_trips.fetch_add(trips, Ordering::SeqCst);
+        counts.statements.fetch_add(statements, Ordering::SeqCst);
     }
     let _ = server_write.shutdown().await;
     back.abort();
@@ -98,13 +106,16 @@ async fn relay(client: TcpStream, server: TcpStream, counts: Arc<Counts>) -> std
 struct Frontend {
     pending: Vec<u8>,
     started: bool,
+    /// An `Execute` since the last `Sync`.
+    executed: bool,
 }
 
 impl Frontend {
-    /// Consumes bytes; returns how many round-trip messages completed in them.
-    fn feed(&mut self, bytes: &[u8]) -> u64 {
+    /// Consumes bytes; returns how many round-trip messages completed in them,
+    /// and how many of those ran a statement.
+    fn feed(&mut self, bytes: &[u8]) -> (u64, u64) {
         self.pending.extend_from_slice(bytes);
-        let mut trips = 0;
+        let (mut trips, mut statements) = (0, 0);
         loop {
             let header = if self.started { 5 } else { 4 };
             if self.pending.len() < header {
@@ -117,8 +128,17 @@ impl Frontend {
                 break;
             }
             if self.started {
-                if matches!(self.pending[0], b'S' | b'Q') {
-                    trips += 1;
+                match self.pending[0] {
+                    b'E' => self.executed = true,
+                    b'S' => {
+                        trips += 1;
+                        statements += u64::from(std::mem::take(&mut self.executed));
+                    }
+                    b'Q' => {
+                        trips += 1;
+                        statements += 1;
+                    }
+                    _ => {}
                 }
             } else {
                 // 196608 is protocol 3.0: the StartupMessage; anything else here
@@ -128,7 +148,7 @@ impl Frontend {
             }
             self.pending.drain(..total);
         }
-        trips
+        (trips, statements)
     }
 }
 
@@ -155,9 +175,10 @@ mod tests {
             wire.extend(m);
         }
         wire.extend(typed(b'Q', b"BEGIN\0"));
+        wire.extend(typed(b'S', &[])); // a ping
         let mut f = Frontend::default();
-        let trips: u64 = wire.chunks(3).map(|c| f.feed(c)).sum();
-        assert_eq!(trips, 2);
+        let (trips, statements) = wire.chunks(3).map(|c| f.feed(c)).fold((0, 0), |(t, s), (ct, cs)| (t + ct, s + cs));
+        assert_eq!((trips, statements), (3, 2));
         assert!(f.pending.is_empty());
     }
 }
