@@ -137,6 +137,21 @@ impl Harness {
     pub async fn serve(&self, function: &'static str, routes: fn(Context) -> axum::Router) -> String {
         fedora_ci::testing::serve_router(fedora_ci::app::app(self.context(function), routes)).await
     }
+
+    /// Opens the recorded PR (`pagure_pr_new.json`, `rpms/optee_os` on rawhide)
+    /// through pr-opened served with `routes`, and checks it was acted on; the
+    /// starting point of every story that begins with a scratch build.
+    pub async fn open_recorded_pr(&self, routes: fn(Context) -> axum::Router) -> String {
+        use fedora_ci::testing::{Fixture, binary_request};
+        self.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        let pr_opened = self.serve("pr-opened", routes).await;
+        let r = binary_request(&reqwest::Client::new(), &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr")
+            .send()
+            .await
+            .expect("pr-opened answers");
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "pr-opened acted on the recorded PR");
+        pr_opened
+    }
 }
 
 /// Function *processes* log in to Koji with Kerberos (the static token is only for

@@ -19,17 +19,11 @@ struct Setup {
 /// pr-opened submits the fixture PR as Koji task 45270170 (the fixtures' task).
 async fn setup(with_fmf: bool) -> Setup {
     let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     if with_fmf {
         h.pagure.add_file("fork/zbyszek/rpms/optee_os", SHA, ".fmf/version", "1\n");
     }
     h.koji.set_next_task_id(TASK);
-    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
-    let r = binary_request(&reqwest::Client::new(), &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    h.open_recorded_pr(pr_opened::routes).await;
     assert_eq!(h.koji.builds()[0].task_id, TASK);
     let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
     Setup { h, koji_finished }

@@ -12,13 +12,7 @@ use serde_json::Value;
 const NO_GRACE: (&str, &str) = ("FEDORA_CI_POLL_GRACE_SECONDS", "0");
 
 async fn open_pr(h: &Harness) {
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
-    let r = binary_request(&reqwest::Client::new(), &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    h.open_recorded_pr(pr_opened::routes).await;
 }
 
 async fn pass(url: &str) -> Value {

@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
-use fedora_ci::testing::{Fixture, binary_request};
 use fedora_ci_tests::harness::{Harness, PUBLIC_URL};
 use fedora_ci_tests::seed;
 use reqwest::StatusCode;
@@ -180,13 +179,7 @@ async fn finished_pages_do_not_refresh_and_unknown_prs_are_404() {
 }
 
 async fn open_pr(h: &Harness) {
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
-    let r = binary_request(&reqwest::Client::new(), &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    h.open_recorded_pr(pr_opened::routes).await;
 }
 
 #[tokio::test]
