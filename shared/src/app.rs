@@ -14,6 +14,7 @@ use crate::clients::Clients;
 use crate::config::Config;
 use crate::messages::Topics;
 use crate::serve::{self, Readiness};
+use crate::store::build_lookup::BuildLookup;
 use crate::telemetry;
 
 /// Shared, cheap-to-clone state handed to a function's router.
@@ -27,6 +28,8 @@ pub struct Context {
     pub clients: Clients,
     /// The AMQP publisher for Fedora CI messages, when `AMQP_URL` is set.
     pub bus: Option<Arc<Bus>>,
+    /// Koji task → our build, batched across concurrent messages.
+    pub builds_by_task: BuildLookup,
 }
 
 impl Context {
@@ -35,7 +38,8 @@ impl Context {
         let topics = Topics::new(config.topic_prefix.clone());
         let clients = Clients::from_config(&config)?;
         let bus = config.amqp.clone().map(|amqp| Arc::new(Bus::new(amqp, config.messages_exchange.clone())));
-        Ok(Self { function, config: Arc::new(config), pool, topics, clients, bus })
+        let builds_by_task = BuildLookup::new(pool.clone());
+        Ok(Self { function, config: Arc::new(config), pool, topics, clients, bus, builds_by_task })
     }
 }
 

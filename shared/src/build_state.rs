@@ -102,9 +102,8 @@ pub enum Applied {
     },
 }
 
-pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<Option<BuildRow>, sqlx::Error> {
-    let mut conn = ctx.pool.acquire().await?;
-    builds::by_task_id(&mut conn, instance, task_id).await
+pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<Option<BuildRow>, HandlerError> {
+    Ok(ctx.builds_by_task.by_task_id(instance, task_id).await?)
 }
 
 /// Applies a task update of Koji `instance` to the build with that task id.

@@ -47,7 +47,7 @@ impl Clients {
         let http = reqwest::Client::builder()
             .user_agent(concat!("fedora-ci-functions/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            .timeout(config.upstream_timeout)
             .build()?;
         Ok(Self {
             koji: Arc::new(KojiClient::from_config(http.clone(), &config.koji)),

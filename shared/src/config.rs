@@ -243,6 +243,10 @@ pub struct Config {
     pub server: ServerConfig,
     pub database_url: Secret,
     pub database_max_connections: u32,
+    /// The whole-request limit of every call to Koji, Pagure, Testing Farm and
+    /// FASJSON: a hung upstream costs an event this long, then a 503 (redelivery)
+    /// or a retry row. Must stay well under the Knative revision timeout.
+    pub upstream_timeout: Duration,
     pub deployment: Deployment,
     /// `org.fedoraproject.prod.` or `org.fedoraproject.stg.`; CloudEvent types are
     /// Fedora Messaging topics with this prefix.
@@ -311,6 +315,12 @@ impl Config {
         if database_max_connections == 0 {
             return Err(ConfigError::new("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
+
+        let upstream_timeout = env.parsed("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", 30u64, "a number of seconds")?;
+        if !(1..=600).contains(&upstream_timeout) {
+            return Err(ConfigError::new("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", "must be between 1 and 600"));
+        }
+        let upstream_timeout = Duration::from_secs(upstream_timeout);
 
         let (deployment, topic_prefix) = deployment_and_topic_prefix(source)?;
         let default_comment_prefix = match deployment {
@@ -420,6 +430,7 @@ impl Config {
             server,
             database_url,
             database_max_connections,
+            upstream_timeout,
             deployment,
             topic_prefix,
             comment_prefix,
@@ -511,6 +522,17 @@ mod tests {
         assert_eq!(c.policy, ProjectPolicy::OptOut { deny: BTreeSet::new() });
         assert_eq!(c.retry.backoff.iter().map(|d| d.as_secs() / 60).collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
         assert_eq!(c.retry.job_timeout, Duration::from_secs(604_800));
+    }
+
+    #[test]
+    fn upstream_timeout_is_bounded() {
+        assert_eq!(load(&[DB]).unwrap().upstream_timeout, Duration::from_secs(30));
+        let c = load(&[DB, ("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", "5")]).unwrap();
+        assert_eq!(c.upstream_timeout, Duration::from_secs(5));
+        for bad in ["0", "601", "soon"] {
+            let err = load(&[DB, ("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", bad)]).unwrap_err();
+            assert_eq!(err.var, "FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", "{bad}");
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum HandlerError {
     Intake(#[from] IntakeError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// One failed query shared by several events (a batched lookup).
+    #[error("database error: {0}")]
+    SharedDatabase(#[from] std::sync::Arc<sqlx::Error>),
     #[error("{service} is unavailable: {reason}")]
     Upstream { service: &'static str, reason: String },
     #[error("internal error: {0}")]
@@ -33,8 +36,8 @@ impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
         match self {
             HandlerError::Intake(e) => e.into_response(),
-            HandlerError::Database(e) => {
-                tracing::error!(error = %e, "database error; asking for redelivery");
+            HandlerError::Database(_) | HandlerError::SharedDatabase(_) => {
+                tracing::error!(error = %self, "database error; asking for redelivery");
                 error_body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unavailable, retry later")
             }
             HandlerError::Upstream { service, reason } => {

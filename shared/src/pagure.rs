@@ -1,7 +1,5 @@
 //! Pagure API 0 client for dist-git: PR flags, PR comments, branches, raw files.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -113,7 +111,6 @@ impl PagureClient {
     }
 
     fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let req = req.timeout(Duration::from_secs(30));
         match &self.token {
             Some(t) => req.header("Authorization", format!("token {}", t.expose())),
             None => req,

@@ -1,7 +1,5 @@
 //! Testing Farm API v0.1 client: submit requests, read their state, list composes.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -78,7 +76,6 @@ impl TestingFarmClient {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, TestingFarmError> {
-        let req = req.timeout(Duration::from_secs(30));
         let req = match &self.key {
             Some(k) => req.bearer_auth(k.expose()),
             None => req,

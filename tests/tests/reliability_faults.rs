@@ -1,6 +1,9 @@
 //! Upstream faults and recovery: the Koji, Testing Farm and Pagure sandboxes
-//! answer 500, close the connection, or (in `make soak`) hang past the client's
+//! answer 500, close the connection, or hang past the functions' upstream
 //! timeout, for a window; after recovery every job completes, and none twice.
+//!
+//! The hangs run with a 2 s upstream timeout here; `make soak` runs them again
+//! with the production default of 30 s (`FEDORA_CI_FAULTS_TIMEOUT_SECONDS`).
 //!
 //! Each story delivers its event during the fault, redelivers it while the
 //! function answers non-2xx (as the Broker does), then runs result-poller passes
@@ -17,8 +20,6 @@ use reqwest::StatusCode;
 
 const TASK: i64 = 45270170;
 const SHA: &str = "889f07af35d27bbcaf9c535c17a63b974aa42ee3";
-/// The client's whole-request timeout is 60 s (shared/src/clients.rs).
-const PAST_CLIENT_TIMEOUT: Duration = Duration::from_secs(65);
 const PASSES: usize = 10;
 
 #[derive(Clone, Copy, Debug)]
@@ -36,10 +37,25 @@ fn faults(h: &Harness, upstream: Upstream) -> &Faults {
     }
 }
 
+/// `FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS` of the functions in these stories.
+fn upstream_timeout_seconds() -> u64 {
+    std::env::var("FEDORA_CI_FAULTS_TIMEOUT_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2)
+}
+
+/// An upstream that answers only long after the functions' timeout has passed,
+/// so a delivery answered before the hang ends proves the timeout cut the call.
+fn hang_past_timeout() -> Fault {
+    Fault::Hang(Duration::from_secs(upstream_timeout_seconds() + 20))
+}
+
 async fn world() -> Harness {
-    let h =
-        Harness::with_env(&[("FEDORA_CI_POLL_GRACE_SECONDS", "0"), ("FEDORA_CI_RETRY_BACKOFF_MINUTES", "0,0,0,0,0")])
-            .await;
+    let timeout = upstream_timeout_seconds().to_string();
+    let h = Harness::with_env(&[
+        ("FEDORA_CI_POLL_GRACE_SECONDS", "0"),
+        ("FEDORA_CI_RETRY_BACKOFF_MINUTES", "0,0,0,0,0"),
+        ("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", &timeout),
+    ])
+    .await;
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     h.koji.set_next_task_id(TASK);
     h
@@ -67,10 +83,15 @@ fn window(fault: Fault) -> Window {
 }
 
 /// Delivers once during the fault: the answer is 2xx (the work is recorded and
-/// will be retried) or 503 (redeliver), never anything else.
-async fn deliver_during_fault(url: &str, fixture: &Fixture, id: &str) -> StatusCode {
+/// will be retried) or 503 (redeliver), never anything else — and during a hang,
+/// an answer before the upstream's, which only the function's timeout can give.
+async fn deliver_during_fault(url: &str, fixture: &Fixture, id: &str, fault: Fault) -> StatusCode {
+    let started = std::time::Instant::now();
     let status = send(url, fixture, id).await;
     assert!(status.is_success() || status == StatusCode::SERVICE_UNAVAILABLE, "{}: {status}", fixture.name);
+    if let Fault::Hang(hang) = fault {
+        assert!(started.elapsed() < hang, "{}: answered only when the hung upstream did", fixture.name);
+    }
     status
 }
 
@@ -110,7 +131,7 @@ async fn pr_opened_through(upstream: Upstream, fault: Fault) {
     faults(&h, upstream).inject(fault, window(fault));
     let url = h.serve("pr-opened", pr_opened::routes).await;
     let pr = Fixture::load("pagure_pr_new.json");
-    let first = deliver_during_fault(&url, &pr, "pr").await;
+    let first = deliver_during_fault(&url, &pr, "pr", fault).await;
     assert!(faults(&h, upstream).faulted() > 0, "{upstream:?} was never asked during the fault");
     recover_and_reconcile(&h, upstream, &url, &pr, first, |h| !h.koji.builds().is_empty() && build_flag_submitted(h))
         .await;
@@ -140,7 +161,7 @@ async fn build_finished_through(upstream: Upstream, fault: Fault) {
     faults(&h, upstream).inject(fault, window(fault));
     let url = h.serve("koji-finished", koji_finished::routes).await;
     let closed = Fixture::load("koji_build_scratch_end.json");
-    let first = deliver_during_fault(&url, &closed, "closed").await;
+    let first = deliver_during_fault(&url, &closed, "closed", fault).await;
     recover_and_reconcile(&h, upstream, &url, &closed, first, tests_submitted).await;
     tick(&h.serve("result-poller", result_poller::routes).await).await;
     send(&url, &closed, "late-copy").await;
@@ -193,19 +214,16 @@ async fn koji_500_when_a_build_finishes() {
 }
 
 #[tokio::test]
-#[ignore = "waits past the 60 s client timeout; `make soak` runs it"]
 async fn koji_hanging_while_a_pr_opens() {
-    pr_opened_through(Upstream::Koji, Fault::Hang(PAST_CLIENT_TIMEOUT)).await;
+    pr_opened_through(Upstream::Koji, hang_past_timeout()).await;
 }
 
 #[tokio::test]
-#[ignore = "waits past the 60 s client timeout; `make soak` runs it"]
 async fn testing_farm_hanging_when_a_build_finishes() {
-    build_finished_through(Upstream::TestingFarm, Fault::Hang(PAST_CLIENT_TIMEOUT)).await;
+    build_finished_through(Upstream::TestingFarm, hang_past_timeout()).await;
 }
 
 #[tokio::test]
-#[ignore = "waits past the 60 s client timeout; `make soak` runs it"]
 async fn pagure_hanging_while_a_pr_opens() {
-    pr_opened_through(Upstream::Pagure, Fault::Hang(PAST_CLIENT_TIMEOUT)).await;
+    pr_opened_through(Upstream::Pagure, hang_past_timeout()).await;
 }

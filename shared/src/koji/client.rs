@@ -23,7 +23,8 @@ use crate::kerberos::Kerberos;
 use crate::messages::KojiTaskState;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Per request; a Koji call that takes longer is stuck, and the next poll retries.
+/// Per request of [`KojiClient::default_http`]; a Koji call that takes longer is
+/// stuck, and the next poll retries.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Fault codes from `koji/__init__.py`.
@@ -248,8 +249,9 @@ impl KojiClient {
         Self::new(http, config.hub_url.clone(), config.web_url.clone(), auth, config.channel.clone())
     }
 
-    /// An HTTP client with the connect timeout; the request timeout is applied per
-    /// call, so a shared client passed to [`KojiClient::new`] gets it too.
+    /// An HTTP client with the connect and request timeouts, for a client used on
+    /// its own; the functions pass their shared client, whose request timeout is
+    /// `FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS`.
     pub fn default_http() -> reqwest::Result<reqwest::Client> {
         reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).timeout(REQUEST_TIMEOUT).build()
     }
@@ -516,8 +518,7 @@ impl KojiClient {
         session: Option<&SessionHeaders>,
         negotiate: Option<&str>,
     ) -> Result<reqwest::Response, KojiError> {
-        let mut request =
-            self.http.post(url.clone()).timeout(REQUEST_TIMEOUT).header(CONTENT_TYPE, "text/xml").body(body.to_owned());
+        let mut request = self.http.post(url.clone()).header(CONTENT_TYPE, "text/xml").body(body.to_owned());
         if let Some(s) = session {
             request = request
                 .header("Koji-Session-Id", s.id)

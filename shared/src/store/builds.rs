@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 /// Everything needed to (re)submit a build and report on it, kept in the row's
 /// `data` so retries and the Koji message handler need nothing else.
@@ -52,6 +52,12 @@ pub struct BuildRow {
     pub koji_instance: String,
     #[sqlx(json)]
     pub data: BuildData,
+}
+
+impl BuildRow {
+    pub fn is_task(&self, instance: &str, task_id: i64) -> bool {
+        self.koji_instance == instance && self.task_id.as_deref().and_then(|t| t.parse().ok()) == Some(task_id)
+    }
 }
 
 const COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, koji_instance, data";
@@ -224,6 +230,23 @@ pub async fn by_task_id(
         .bind(task_id.to_string())
         .fetch_optional(conn)
         .await
+}
+
+/// The builds among `(instance, task id)` pairs, in one statement (see
+/// [`super::build_lookup`]). The two arrays select a superset when several hubs
+/// are asked at once; the caller matches each pair with [`BuildRow::is_task`].
+pub async fn by_task_ids(pool: &PgPool, keys: &[(&str, i64)]) -> Result<Vec<BuildRow>, sqlx::Error> {
+    let mut instances: Vec<&str> = keys.iter().map(|(i, _)| *i).collect();
+    instances.sort_unstable();
+    instances.dedup();
+    let task_ids: Vec<String> = keys.iter().map(|(_, t)| t.to_string()).collect();
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM koji_build_targets WHERE koji_instance = ANY($1) AND task_id = ANY($2)"
+    ))
+    .bind(instances)
+    .bind(task_ids)
+    .fetch_all(pool)
+    .await
 }
 
 /// The project event (PR head) a build belongs to.

@@ -4,6 +4,7 @@
 //! building) so the build needs no database; the integration tests run every query
 //! against a real Postgres instead.
 
+pub mod build_lookup;
 pub mod builds;
 pub mod cache;
 pub mod events;

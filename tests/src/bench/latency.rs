@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use fedora_ci::testing::{Fixture, binary_request};
+use fedora_ci::testing::Fixture;
 
-use super::load::MakeRequest;
+use super::load::{MakeRequest, cloudevent};
 
 /// The project every benchmark PR is on (its branches are set on the Pagure sandbox).
 pub const PROJECT: &str = "rpms/optee_os";
@@ -16,13 +16,16 @@ pub const PROJECT: &str = "rpms/optee_os";
 pub fn pr_request(url: &str, first: u64) -> MakeRequest {
     let fixture = Fixture::load("pagure_pr_new.json");
     let url = url.to_owned();
-    Arc::new(move |client: &reqwest::Client, i: u64| {
+    Arc::new(move |i: u64| {
         let n = first + i;
         let mut f = fixture.clone();
         let pr = &mut f.body["pullrequest"];
         pr["id"] = n.into();
         pr["uid"] = format!("{n:032x}").into();
         pr["commit_stop"] = format!("{n:040x}").into();
-        binary_request(client, &url, &f, &format!("bench-pr-{n}")).header("ce-pagurenamespace", "rpms")
+        cloudevent(&url, &f.topic, &format!("bench-pr-{n}"))
+            .header("ce-pagurenamespace", "rpms")
+            .body(f.body_bytes().into())
+            .expect("a valid request")
     })
 }

@@ -1,16 +1,36 @@
-//! The load generator: a bounded loop over `reqwest`, closed (N workers, each
-//! sending its next request when the last one answered) or open (a fixed arrival
-//! rate, latency counted from the scheduled send time so a slow answer cannot hide
-//! the queueing it causes).
+//! The load generator: a bounded loop, closed (N workers, each sending its next
+//! request when the last one answered) or open (a fixed arrival rate, latency
+//! counted from the scheduled send time so a slow answer cannot hide the queueing
+//! it causes).
+//!
+//! The closed loop measures throughput on the same two cores as the function it
+//! loads, so it must cost as little per request as `pgbench`'s C client does: each
+//! worker keeps one HTTP/1.1 connection of its own (hyper, no pool), and requests
+//! come ready-made, body included.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 use tokio::task::JoinSet;
 
-/// Builds the `i`-th request.
-pub type MakeRequest = Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
+/// Builds the `i`-th request (an absolute URL, so the open loop's client can send it).
+pub type MakeRequest = Arc<dyn Fn(u64) -> http::Request<Bytes> + Send + Sync>;
+
+/// A binary-mode CloudEvent POST, as the Broker delivers one; the body and any
+/// extension headers are the caller's.
+pub fn cloudevent(url: &str, ce_type: &str, id: &str) -> http::request::Builder {
+    http::Request::post(url)
+        .header("ce-specversion", "1.0")
+        .header("ce-id", id)
+        .header("ce-type", ce_type)
+        .header("ce-source", "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub")
+        .header("content-type", "application/json")
+}
 
 /// What a run did.
 #[derive(Debug, Default, Clone)]
@@ -51,36 +71,28 @@ impl Outcome {
     }
 }
 
-/// A client for loopback load: enough idle connections for every worker, a
-/// bounded time per request.
-pub fn client(concurrency: usize) -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .timeout(Duration::from_secs(10))
-        .tcp_nodelay(true)
-        .build()
-        .expect("HTTP client")
-}
-
 /// `concurrency` workers send requests `0..max_count` until all are sent or
 /// `max_time` has passed, whichever comes first.
 pub async fn closed_loop(concurrency: usize, max_count: u64, max_time: Duration, make: MakeRequest) -> Outcome {
-    let client = client(concurrency);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + max_time;
     let mut workers = JoinSet::new();
     for _ in 0..concurrency {
-        let (client, next, make) = (client.clone(), next.clone(), make.clone());
+        let (next, make) = (next.clone(), make.clone());
         workers.spawn(async move {
             let mut out = Outcome::default();
+            let mut connection = None;
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= max_count {
                     break;
                 }
                 let sent = Instant::now();
-                let result = send(make(&client, i)).await;
+                let result = send_on(&mut connection, make(i)).await;
+                if result.is_err() {
+                    connection = None;
+                }
                 record_status(&mut out, result, sent.elapsed());
             }
             out
@@ -96,15 +108,44 @@ pub async fn closed_loop(concurrency: usize, max_count: u64, max_time: Duration,
     total
 }
 
-/// Sends and reads the whole answer, so the connection goes back to the pool.
-async fn send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::StatusCode> {
-    let response = request.send().await?;
+/// Sends on the worker's connection (opened on first use, or again after an
+/// error) and reads the whole answer, so the connection is ready for the next.
+async fn send_on(
+    connection: &mut Option<http1::SendRequest<Full<Bytes>>>,
+    request: http::Request<Bytes>,
+) -> Result<http::StatusCode, String> {
+    let (mut parts, body) = request.into_parts();
+    let authority = parts.uri.authority().cloned().ok_or("request URL without a host")?;
+    if connection.is_none() {
+        let stream = tokio::net::TcpStream::connect(authority.as_str()).await.map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        *connection = Some(sender);
+    }
+    let sender = connection.as_mut().expect("connected above");
+    parts
+        .headers
+        .insert(http::header::HOST, http::HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?);
+    parts.uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().map_err(|e| format!("{e}"))?;
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let response =
+        sender.send_request(http::Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
     let status = response.status();
-    response.bytes().await?;
+    response.into_body().collect().await.map_err(|e| e.to_string())?;
     Ok(status)
 }
 
-fn record_status(out: &mut Outcome, result: reqwest::Result<reqwest::StatusCode>, latency: Duration) {
+/// Sends and reads the whole answer, so the connection goes back to the pool.
+async fn send(client: &reqwest::Client, request: http::Request<Bytes>) -> Result<http::StatusCode, String> {
+    let request = reqwest::Request::try_from(request).map_err(|e| e.to_string())?;
+    let response = client.execute(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    response.bytes().await.map_err(|e| e.to_string())?;
+    Ok(status)
+}
+
+fn record_status(out: &mut Outcome, result: Result<http::StatusCode, String>, latency: Duration) {
     out.sent += 1;
     match result {
         Ok(s) if s.is_success() => {
@@ -112,14 +153,20 @@ fn record_status(out: &mut Outcome, result: reqwest::Result<reqwest::StatusCode>
             out.latencies_ms.push(super::ms(latency));
         }
         Ok(s) => out.fail(format!("HTTP {s}")),
-        Err(e) => out.fail(e.to_string()),
+        Err(e) => out.fail(e),
     }
 }
 
 /// Sends `rate` requests per second for `duration`, never more than `max_in_flight`
 /// at once (past that the run counts a failure instead of queueing without bound).
 pub async fn open_loop(rate: u32, duration: Duration, max_in_flight: usize, make: MakeRequest) -> Outcome {
-    let client = client(max_in_flight.min(256));
+    // Many requests in flight at once need a pool of connections: reqwest's.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(max_in_flight.min(256))
+        .timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .build()
+        .expect("HTTP client");
     let total_requests = (f64::from(rate) * duration.as_secs_f64()).round() as u64;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let started = Instant::now();
@@ -138,10 +185,10 @@ pub async fn open_loop(rate: u32, duration: Duration, max_in_flight: usize, make
             total.fail("too many requests in flight".to_owned());
             continue;
         }
-        let request = make(&client, i);
+        let (client, request) = (client.clone(), make(i));
         in_flight.spawn(async move {
             let mut out = Outcome::default();
-            let result = send(request).await;
+            let result = send(&client, request).await;
             record_status(&mut out, result, scheduled.elapsed());
             out
         });

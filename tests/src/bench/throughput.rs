@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use fedmsg_bridge::config::DEFAULT_PROMOTE;
 use fedmsg_bridge::mapping::Promotions;
-use fedora_ci::testing::{Fixture, binary_request};
+use fedora_ci::testing::Fixture;
 
-use super::load::MakeRequest;
+use super::load::{MakeRequest, cloudevent};
 use crate::triggers::{Routing, TriggerRoute};
 
 /// Who owns a task in the measured traffic.
@@ -25,23 +25,27 @@ pub enum Traffic {
 }
 
 /// A binary-mode CloudEvent of a Koji task state change, as the bridge sends it
-/// (with the `kojiowner` extension promoted from the body).
+/// (with the `kojiowner` extension promoted from the body). Each has a task id of
+/// its own; the body is serialised once and only the id written in per request.
 pub fn koji_request(url: &str, traffic: Traffic, our_user: &str) -> MakeRequest {
-    let fixture = Fixture::load("koji_build_scratch_end.json");
-    let (url, our_user) = (url.to_owned(), our_user.to_owned());
-    Arc::new(move |client: &reqwest::Client, i: u64| {
-        let mut f = fixture.clone();
-        let owner = match traffic {
-            Traffic::ForeignOwner => "someone-else",
-            Traffic::UnknownTask => our_user.as_str(),
-        };
-        let task = 900_000_000 + i as i64;
-        f.body["owner"] = owner.into();
-        f.body["id"] = task.into();
-        f.body["info"]["id"] = task.into();
-        binary_request(client, &url, &f, &format!("bench-{traffic:?}-{i}"))
-            .header("ce-kojiowner", owner)
+    const PLACEHOLDER: i64 = 987_654_321_987;
+    let mut fixture = Fixture::load("koji_build_scratch_end.json");
+    let owner = match traffic {
+        Traffic::ForeignOwner => "someone-else".to_owned(),
+        Traffic::UnknownTask => our_user.to_owned(),
+    };
+    fixture.body["owner"] = owner.as_str().into();
+    fixture.body["id"] = PLACEHOLDER.into();
+    fixture.body["info"]["id"] = PLACEHOLDER.into();
+    let template = String::from_utf8(fixture.body_bytes()).expect("JSON is UTF-8");
+    let url = url.to_owned();
+    Arc::new(move |i: u64| {
+        let task = (900_000_000 + i).to_string();
+        cloudevent(&url, &fixture.topic, &format!("bench-{traffic:?}-{i}"))
+            .header("ce-kojiowner", owner.as_str())
             .header("ce-kojimethod", "build")
+            .body(template.replace(&PLACEHOLDER.to_string(), &task).into())
+            .expect("a valid request")
     })
 }
 
