@@ -37,7 +37,7 @@ test: deps ansible-venv
 BENCH_FUNCTIONS := pr-opened koji-finished tf-finished result-poller api fedmsg-bridge
 bench: deps
 	$(CARGO) build --profile bench-build $(addprefix -p ,$(BENCH_FUNCTIONS))
-	$(CARGO) build --profile bench-build -p fedora-ci-tests --bin bench
+	$(CARGO) build --profile bench-build -p fedora-ci-tests --no-default-features --bin bench
 	target/bench-build/bench
 
 # The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz

@@ -98,6 +98,7 @@ async fn local_server_answers(url: &str) -> bool {
     matches!(tokio::time::timeout(std::time::Duration::from_secs(3), attempt).await, Ok(Some(true)))
 }
 
+#[cfg(feature = "containers")]
 mod container {
     use testcontainers_modules::postgres::Postgres;
     use testcontainers_modules::testcontainers::ContainerAsync;
@@ -123,6 +124,14 @@ mod container {
         let host = container.get_host().await.ok()?;
         let port = container.get_host_port_ipv4(5432).await.ok()?;
         Some(format!("postgres://postgres:postgres@{host}:{port}/postgres"))
+    }
+}
+
+/// Built without the `containers` feature (the bench tool): no container is tried.
+#[cfg(not(feature = "containers"))]
+mod container {
+    pub async fn start() -> Option<String> {
+        None
     }
 }
 

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod broker;
 pub mod demo;
 pub mod deploy;
+#[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod harness;
 pub mod json_logs;
