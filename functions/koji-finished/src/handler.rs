@@ -3,7 +3,8 @@
 //! This is the hot path: Koji announces every task of every user, so a foreign
 //! task must cost as little as possible — decided from the `kojiowner` extension
 //! (set by the bridge) or by reading just the owner from the body, with no
-//! database access and no outbound call. Then one indexed lookup by task id.
+//! database access and no outbound call. Then one indexed lookup by task id,
+//! merged with the lookups of concurrent messages (`store::build_lookup`).
 
 use axum::extract::State;
 use fedora_ci::build_state::{self, Applied, TaskUpdate};

@@ -9,8 +9,8 @@
 //! a baseline.
 //!
 //! `--only koji` runs just the koji-finished section (irrelevant-event throughput
-//! and its round trips per event): a quick before/after for the hot path without
-//! the minutes of cold starts, latency windows and reconciliation.
+//! and its round trips per event), `--only latency` just the PR → build + flag
+//! windows: a quick before/after without the rest of the run.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -38,14 +38,23 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(realm))
 }
 
-/// `--only koji`: the koji-finished section alone (nothing written to report.json,
-/// which stays the record of a full run).
-fn only_koji() -> anyhow::Result<bool> {
+/// One section alone, for working on it (nothing written to report.json, which
+/// stays the record of a full run).
+#[derive(Clone, Copy, PartialEq)]
+enum Only {
+    /// `--only koji`: irrelevant Koji events through koji-finished.
+    Koji,
+    /// `--only latency`: PR → build + flag through pr-opened.
+    Latency,
+}
+
+fn only() -> anyhow::Result<Option<Only>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] => Ok(false),
-        ["--only", "koji"] => Ok(true),
-        other => bail!("unknown arguments {other:?}; the only option is `--only koji`"),
+        [] => Ok(None),
+        ["--only", "koji"] => Ok(Some(Only::Koji)),
+        ["--only", "latency"] => Ok(Some(Only::Latency)),
+        other => bail!("unknown arguments {other:?}; the only option is `--only koji|latency`"),
     }
 }
 
@@ -115,13 +124,19 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         skipped: Vec::new(),
     };
     let mut b = Bench { h, env, koji, report };
-    if only_koji()? {
-        eprintln!("irrelevant Koji events (--only koji)");
-        let koji_finished = b.start("koji-finished", &b.env.clone()).await;
-        irrelevant_events(&mut b, &koji_finished).await?;
-        drop(koji_finished);
-        eprintln!("database round trips (koji-finished)");
-        round_trips(&mut b, &["koji-finished"]).await?;
+    if let Some(section) = only()? {
+        let function = if section == Only::Koji { "koji-finished" } else { "pr-opened" };
+        let process = b.start(function, &b.env.clone()).await;
+        if section == Only::Koji {
+            eprintln!("irrelevant Koji events (--only koji)");
+            irrelevant_events(&mut b, &process).await?;
+        } else {
+            eprintln!("end-to-end latency (--only latency)");
+            end_to_end(&mut b, &process).await?;
+        }
+        drop(process);
+        eprintln!("database round trips ({function})");
+        round_trips(&mut b, &[function]).await?;
         b.report.seconds = started.elapsed().as_secs_f64();
         println!("{}", b.report.markdown());
         return Ok(());
