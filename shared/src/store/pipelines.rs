@@ -26,12 +26,21 @@ pub struct PrRows {
 }
 
 /// Gets or creates the project, PR and project-event rows of a PR head.
+///
+/// Each is read first and inserted only when missing: a plain upsert
+/// (`ON CONFLICT … DO UPDATE`, to get the id back) locks the existing row until
+/// the transaction ends, so concurrent events of one package (replicas, a burst
+/// of pushes) would wait for each other's whole transaction, and each would leave
+/// a dead row version behind. The `DO UPDATE` remains only for two writers
+/// creating the same row at once, where it hands the second one the first one's id.
 pub async fn record_pr_head(conn: &mut PgConnection, head: &PrHead) -> Result<PrRows, sqlx::Error> {
-    // `DO UPDATE … SET x = x` makes RETURNING give the existing row's id on conflict.
     let project_id: i32 = sqlx::query_scalar(
-        "INSERT INTO git_projects (namespace, repo_name, project_url, instance_url) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (namespace, repo_name, project_url) DO UPDATE SET instance_url = EXCLUDED.instance_url \
-         RETURNING id",
+        "WITH found AS (SELECT id FROM git_projects WHERE namespace = $1 AND repo_name = $2 AND project_url = $3), \
+         created AS (INSERT INTO git_projects (namespace, repo_name, project_url, instance_url) \
+           SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM found) \
+           ON CONFLICT (namespace, repo_name, project_url) DO UPDATE SET instance_url = EXCLUDED.instance_url \
+           RETURNING id) \
+         SELECT id FROM found UNION ALL SELECT id FROM created",
     )
     .bind(&head.namespace)
     .bind(&head.repo)
@@ -40,16 +49,23 @@ pub async fn record_pr_head(conn: &mut PgConnection, head: &PrHead) -> Result<Pr
     .fetch_one(&mut *conn)
     .await?;
     let pull_request_id: i32 = sqlx::query_scalar(
-        "INSERT INTO pull_requests (pr_id, project_id) VALUES ($1, $2) \
-         ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id",
+        "WITH found AS (SELECT id FROM pull_requests WHERE pr_id = $1 AND project_id = $2), \
+         created AS (INSERT INTO pull_requests (pr_id, project_id) \
+           SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM found) \
+           ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id) \
+         SELECT id FROM found UNION ALL SELECT id FROM created",
     )
     .bind(head.pr_id as i32)
     .bind(project_id)
     .fetch_one(&mut *conn)
     .await?;
     let project_event_id: i32 = sqlx::query_scalar(
-        "INSERT INTO project_events (type, event_id, commit_sha) VALUES ('pull_request', $1, $2) \
-         ON CONFLICT (type, event_id, commit_sha) DO UPDATE SET commit_sha = EXCLUDED.commit_sha RETURNING id",
+        "WITH found AS (SELECT id FROM project_events \
+           WHERE type = 'pull_request' AND event_id = $1 AND commit_sha = $2), \
+         created AS (INSERT INTO project_events (type, event_id, commit_sha) \
+           SELECT 'pull_request', $1, $2 WHERE NOT EXISTS (SELECT 1 FROM found) \
+           ON CONFLICT (type, event_id, commit_sha) DO UPDATE SET commit_sha = EXCLUDED.commit_sha RETURNING id) \
+         SELECT id FROM found UNION ALL SELECT id FROM created",
     )
     .bind(pull_request_id)
     .bind(&head.commit_sha)

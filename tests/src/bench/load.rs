@@ -44,6 +44,10 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Milliseconds per answered request, unsorted.
     pub latencies_ms: Vec<f64>,
+    /// Open loop: how late each request left the generator (milliseconds after its
+    /// scheduled time), unsorted. A pause of the generator's own process shows
+    /// here; one of the function or its database does not.
+    pub send_lag_ms: Vec<f64>,
 }
 
 impl Outcome {
@@ -56,6 +60,7 @@ impl Outcome {
         self.ok += other.ok;
         self.failed += other.failed;
         self.latencies_ms.extend(other.latencies_ms);
+        self.send_lag_ms.extend(other.send_lag_ms);
         for f in other.failures {
             if self.failures.len() < 5 {
                 self.failures.push(f);
@@ -188,6 +193,7 @@ pub async fn open_loop(rate: u32, duration: Duration, max_in_flight: usize, make
         let (client, request) = (client.clone(), make(i));
         in_flight.spawn(async move {
             let mut out = Outcome::default();
+            out.send_lag_ms.push(super::ms(scheduled.elapsed()));
             let result = send(&client, request).await;
             record_status(&mut out, result, scheduled.elapsed());
             out

@@ -345,6 +345,15 @@ async fn end_to_end(b: &mut Bench, pr_opened: &RunningBinary) -> anyhow::Result<
             )
             .at_most(50.0),
         );
+        out.send_lag_ms.sort_by(f64::total_cmp);
+        b.push(Line::info(
+            format!(
+                "  how late the generator sent, {rate} ev/s: p99 (max {:.1} ms)",
+                out.send_lag_ms.last().copied().unwrap_or_default()
+            ),
+            percentile(&out.send_lag_ms, 99.0),
+            "ms",
+        ));
         b.push(
             Line::info(format!("  answered 2xx at {rate} ev/s ({} failed)", out.failed), achieved, "ev/s")
                 .at_least(f64::from(rate) * 0.99),
