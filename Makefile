@@ -1,6 +1,8 @@
 # The two commands a newcomer needs are `make run` and `make test` (see README.md).
 SHELL := /bin/bash
 CARGO ?= cargo
+# Every deployable binary: one image each (make image), each measured by make bench.
+FUNCTIONS := pr-opened koji-finished tf-finished result-poller api fedmsg-bridge
 
 .PHONY: run demo test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync bench soak
 
@@ -34,9 +36,8 @@ test: deps ansible-venv
 # Cargo.toml) with their own features, as the Containerfile builds them (a
 # --workspace build would compile the tests' `dev` feature into them); then the
 # bench tool; then the figures: a Markdown table and target/bench/report.json.
-BENCH_FUNCTIONS := pr-opened koji-finished tf-finished result-poller api fedmsg-bridge
 bench: deps
-	$(CARGO) build --profile bench-build $(addprefix -p ,$(BENCH_FUNCTIONS))
+	$(CARGO) build --profile bench-build $(addprefix -p ,$(FUNCTIONS))
 	$(CARGO) build --profile bench-build -p fedora-ci-tests --no-default-features --bin bench
 	target/bench-build/bench
 
@@ -63,14 +64,13 @@ ansible-sync:
 	rm -rf ansible/roles/openshift-apps/fedora-ci/files/knative
 	cp -r knative ansible/roles/openshift-apps/fedora-ci/files/knative
 
-FUNCTION_IMAGES := pr-opened koji-finished tf-finished result-poller api fedmsg-bridge
 IMAGE_REPOSITORY ?= quay.io/packit
 IMAGE_TAG ?= dev
 image:
 	@if command -v podman >/dev/null; then build="podman build"; \
 	elif command -v buildah >/dev/null; then build="buildah bud"; \
 	else echo "make image needs podman or buildah (apt-get install podman); none found, nothing built" >&2; exit 1; fi; \
-	for f in $(FUNCTION_IMAGES); do \
+	for f in $(FUNCTIONS); do \
 	  echo "== $$f"; \
 	  $$build --build-arg FUNCTION=$$f -t $(IMAGE_REPOSITORY)/fedora-ci-$$f:$(IMAGE_TAG) -f Containerfile . || exit 1; \
 	done

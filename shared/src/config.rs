@@ -316,11 +316,10 @@ impl Config {
             return Err(ConfigError::new("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
 
-        let upstream_timeout = env.parsed("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", 30u64, "a number of seconds")?;
-        if !(1..=600).contains(&upstream_timeout) {
+        let upstream_timeout = env.duration_secs("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", Duration::from_secs(30))?;
+        if !(1..=600).contains(&upstream_timeout.as_secs()) {
             return Err(ConfigError::new("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", "must be between 1 and 600"));
         }
-        let upstream_timeout = Duration::from_secs(upstream_timeout);
 
         let (deployment, topic_prefix) = deployment_and_topic_prefix(source)?;
         let default_comment_prefix = match deployment {

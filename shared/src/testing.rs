@@ -64,15 +64,23 @@ impl Fixture {
     }
 }
 
+/// The headers of a binary-mode CloudEvent as the Knative Broker delivers one
+/// (JSON data, the bridge's source), for every client that sends one.
+pub fn binary_headers(ce_type: &str, id: &str) -> [(&'static str, String); 5] {
+    [
+        ("ce-specversion", "1.0".to_owned()),
+        ("ce-id", id.to_owned()),
+        ("ce-type", ce_type.to_owned()),
+        ("ce-source", "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub".to_owned()),
+        ("content-type", "application/json".to_owned()),
+    ]
+}
+
 /// A binary-mode CloudEvent POST, as the Knative Broker delivers.
 pub fn binary_request(client: &reqwest::Client, url: &str, fixture: &Fixture, id: &str) -> reqwest::RequestBuilder {
-    client
-        .post(url)
-        .header("ce-specversion", "1.0")
-        .header("ce-id", id)
-        .header("ce-type", &fixture.topic)
-        .header("ce-source", "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub")
-        .header("content-type", "application/json")
+    binary_headers(&fixture.topic, id)
+        .into_iter()
+        .fold(client.post(url), |request, (name, value)| request.header(name, value))
         .body(fixture.body_bytes())
 }
 

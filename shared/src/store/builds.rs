@@ -64,7 +64,7 @@ const COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_grou
 
 /// [`COLUMNS`] for queries joining `koji_build_targets k`.
 fn k_columns() -> String {
-    COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+    super::prefixed(COLUMNS, "k")
 }
 
 /// Creates the build row, its group and pipeline; `None` when a build with this

@@ -250,7 +250,7 @@ pub async fn release_waiting(
            data = jsonb_set(t.data, '{{koji_task_id}}', to_jsonb($2::bigint)), submitted_time = now() \
          FROM pipelines p WHERE p.test_run_group_id = t.tft_test_run_group_id AND p.koji_build_group_id = $1 \
            AND t.status = 'pending' RETURNING {}",
-        prefixed_columns("t")
+        super::prefixed(COLUMNS, "t")
     ))
     .bind(koji_build_group_id)
     .bind(task_id)
@@ -270,15 +270,11 @@ pub async fn end_waiting(
            next_attempt_at = NULL \
          FROM pipelines p WHERE p.test_run_group_id = t.tft_test_run_group_id AND p.koji_build_group_id = $1 \
            AND t.status = 'pending' RETURNING {}",
-        prefixed_columns("t")
+        super::prefixed(COLUMNS, "t")
     ))
     .bind(koji_build_group_id)
     .bind(status)
     .bind(reason)
     .fetch_all(conn)
     .await
-}
-
-fn prefixed_columns(alias: &str) -> String {
-    COLUMNS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
 }

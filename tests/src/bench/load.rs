@@ -24,12 +24,9 @@ pub type MakeRequest = Arc<dyn Fn(u64) -> http::Request<Bytes> + Send + Sync>;
 /// A binary-mode CloudEvent POST, as the Broker delivers one; the body and any
 /// extension headers are the caller's.
 pub fn cloudevent(url: &str, ce_type: &str, id: &str) -> http::request::Builder {
-    http::Request::post(url)
-        .header("ce-specversion", "1.0")
-        .header("ce-id", id)
-        .header("ce-type", ce_type)
-        .header("ce-source", "amqps://rabbitmq.fedoraproject.org/%2Fpublic_pubsub")
-        .header("content-type", "application/json")
+    fedora_ci::testing::binary_headers(ce_type, id)
+        .into_iter()
+        .fold(http::Request::post(url), |request, (name, value)| request.header(name, value))
 }
 
 /// What a run did.
