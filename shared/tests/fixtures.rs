@@ -45,9 +45,9 @@ fn pr_from_a_fork_builds_the_fork() {
     assert_eq!(m.pullrequest.branch, "rawhide");
     assert_eq!(
         m.pullrequest.koji_source(DISTGIT),
-        "git+https://src.fedoraproject.org/forks/zbyszek/rpms/optee_os.git#889f07af35d27bbcaf9c535c17a63b974aa42ee3"
+        "git+https://src.fedoraproject.org/forks/zwhite/rpms/optee_os.git#889f07af35d27bbcaf9c535c17a63b974aa42ee3"
     );
-    assert_eq!(m.agent.as_deref(), Some("zbyszek"));
+    assert_eq!(m.agent.as_deref(), Some("zwhite"));
     assert!(m.new_comment().is_none());
 }
 
@@ -57,7 +57,7 @@ fn updated_pr_targets_its_branch() {
     assert_eq!(m.action, PullRequestAction::Updated);
     assert_eq!(m.pullrequest.branch, "f40");
     assert_eq!(m.pullrequest.commit_stop, "f2f041328d629719c5ff31a08e800638d5df497f");
-    assert_eq!(m.pullrequest.git_url(DISTGIT), "https://src.fedoraproject.org/forks/lbalhar/rpms/marshalparser.git");
+    assert_eq!(m.pullrequest.git_url(DISTGIT), "https://src.fedoraproject.org/forks/lbrown/rpms/marshalparser.git");
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn comment_messages_expose_the_new_comment() {
         assert_eq!(m.action, PullRequestAction::CommentAdded, "{name}");
         let c = m.new_comment().unwrap();
         assert!(c.comment.starts_with(text), "{name}: {}", c.comment);
-        assert_eq!(c.user.name, "mmassari");
+        assert_eq!(c.user.name, "mjones");
         // Not from a fork: the PR's own repository is built.
         assert_eq!(
             m.pullrequest.koji_source(DISTGIT),
@@ -118,7 +118,9 @@ fn staging_prefix_is_not_production() {
 }
 
 /// The repository keeps a copy of `../shared/fixtures` so a clone is self-contained;
-/// when the original is beside the checkout, the copy must not have drifted.
+/// when the original is beside the checkout, the copy must not have drifted: every
+/// file of every folder there (Fedora Messaging, Testing Farm, Log Detective, Forgejo)
+/// is in the copy byte for byte.
 #[test]
 fn fixture_copy_matches_the_shared_originals() {
     let original = fixtures_dir().join("../../../shared/fixtures");
@@ -126,16 +128,74 @@ fn fixture_copy_matches_the_shared_originals() {
         eprintln!("skipped: {} not present", original.display());
         return;
     }
-    for dir in ["fedora-messaging", "testing-farm"] {
-        for entry in std::fs::read_dir(original.join(dir)).unwrap() {
+    let mut compared = 0;
+    for dir in std::fs::read_dir(&original).unwrap() {
+        let dir = dir.unwrap();
+        if !dir.file_type().unwrap().is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
             let entry = entry.unwrap();
-            let copy = fixtures_dir().join(dir).join(entry.file_name());
+            let copy = fixtures_dir().join(dir.file_name()).join(entry.file_name());
             assert_eq!(
                 std::fs::read(entry.path()).unwrap(),
                 std::fs::read(&copy).unwrap_or_default(),
-                "{} differs from its copy",
-                entry.path().display()
+                "{} differs from its copy {}",
+                entry.path().display(),
+                copy.display()
             );
+            compared += 1;
         }
     }
+    assert!(compared >= 17, "only {compared} shared fixtures compared");
+}
+
+/// The recorded messages once carried real people's FAS names and full names; the
+/// shared samples replaced them with made-up ones, and nothing in the repository may
+/// bring them back (a test, a golden file, a fuzz seed, a doc). The deny list holds
+/// SHA-256 digests of the lower-cased words (user names and surnames), so this file
+/// does not name them either. Words are split at anything not alphanumeric, which
+/// also catches a name inside a URL, a fork path or a JSON `\u` escape.
+#[test]
+fn no_real_name_from_the_old_samples_remains() {
+    use sha2::{Digest, Sha256};
+    const DENIED: [&str; 11] = [
+        "c37f2ef18ead094482ca63563632594394c3cc1106e53992e826d9d2d3f2b5c4",
+        "dd122d4294248ad7eb285cc7a2bc1acc0a90828dfa8bbb08d3ab40f89aa5ae09",
+        "27af3904fbc88f70f77064e65cc01e7bb5772a65689d0e04369ba3e5e91738e8",
+        "f2b9aec98ff1920cc81b29724b1e6dbab4c508eb9af33f484d0f73847c3c8fd1",
+        "bbd44513c3ae329922ad7690aeb891544c8d145486e8116e740ce7979a1f091d",
+        "8acaa2722ac63f69d97d806619fbfb8e5251fdfa8e042a19b00c66c7bda71581",
+        "0691f9c9710d900996ecf8ad7c394af923459f1856cec9f3487bbf2038129011",
+        "b20caed9e029c72e501df78c683237dcfd1ef526ec07ec1f34389cfc512d786b",
+        "4715336995e07efa775ceea3c7c6e068daa489eea860697f205248f81e265873",
+        "d297830a4389061c0426f0f780eb5776c47837759a46ddc52883056621dc6fb3",
+        "bcf4d36ba8e56f196b7a56b61ee3881ba11986dc957fd61d01fb5a4f86e499fb",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pending = vec![root];
+    let (mut files, mut found) = (0, Vec::new());
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let (path, kind) = (entry.path(), entry.file_type().unwrap());
+            if kind.is_dir() {
+                if !matches!(entry.file_name().to_str(), Some("target" | ".git")) {
+                    pending.push(path);
+                }
+                continue;
+            }
+            let Ok(text) = std::fs::read(&path) else { continue };
+            files += 1;
+            for word in String::from_utf8_lossy(&text).split(|c: char| !c.is_alphanumeric()) {
+                let digest = Sha256::digest(word.to_lowercase().as_bytes());
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                if DENIED.contains(&hex.as_str()) {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(files > 100, "only {files} files read");
+    assert!(found.is_empty(), "a real name from the old samples is back in: {found:?}");
 }

@@ -9,11 +9,11 @@ use fedora_ci::testing::{Fixture, binary_request};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The recorded PR: `rpms/optee_os` #2 from zbyszek's fork, against rawhide.
+/// The recorded PR: `rpms/optee_os` #2 from zwhite's fork, against rawhide.
 pub const PR_FIXTURE: &str = "pagure_pr_new.json";
-pub const PR_AUTHOR: &str = "zbyszek";
+pub const PR_AUTHOR: &str = "zwhite";
 /// Where Pagure serves the PR head's files (the fork).
-pub const SOURCE_REPO: &str = "fork/zbyszek/rpms/optee_os";
+pub const SOURCE_REPO: &str = "fork/zwhite/rpms/optee_os";
 pub const FIRST_SHA: &str = "889f07af35d27bbcaf9c535c17a63b974aa42ee3";
 
 /// A PR message (`new`, `updated`, `rebased`) for the recorded PR at `sha`.

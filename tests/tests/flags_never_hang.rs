@@ -26,7 +26,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 const PREFIX: &str = "org.fedoraproject.prod.";
-const PACKAGER: &str = "mmassari";
+const PACKAGER: &str = "mjones";
 const TESTS: [&str; 5] = ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate"];
 
 #[derive(Debug, Clone, Copy)]

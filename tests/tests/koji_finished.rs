@@ -20,7 +20,7 @@ struct Setup {
 async fn setup(with_fmf: bool) -> Setup {
     let h = Harness::start().await;
     if with_fmf {
-        h.pagure.add_file("fork/zbyszek/rpms/optee_os", SHA, ".fmf/version", "1\n");
+        h.pagure.add_file("fork/zwhite/rpms/optee_os", SHA, ".fmf/version", "1\n");
     }
     h.koji.set_next_task_id(TASK);
     h.open_recorded_pr(pr_opened::routes).await;

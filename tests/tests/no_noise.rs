@@ -32,7 +32,7 @@ async fn age_and_poll(h: &Harness, poller: &str, minutes: i32) {
 async fn a_pr_story_with_failures_and_retries_posts_no_comment() {
     let h = Harness::start().await;
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("mmassari", &["packager"]);
+    h.fas.set_groups("mjones", &["packager"]);
     // An invalid settings file: reported on a flag, not in a comment.
     h.pagure.add_file(SOURCE_REPO, FIRST_SHA, ".fedora-ci.yaml", "eln: nope\n");
     let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
@@ -82,7 +82,7 @@ async fn a_pr_story_with_failures_and_retries_posts_no_comment() {
 async fn commands_and_refusals_get_exactly_one_answer() {
     let h = Harness::start().await;
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("mmassari", &["packager"]);
+    h.fas.set_groups("mjones", &["packager"]);
     let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
     story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
     assert!(h.pagure.comments().is_empty());
@@ -90,7 +90,7 @@ async fn commands_and_refusals_get_exactly_one_answer() {
     let cases = [
         ("anyone", "/packit-ci help", "c-help", "Fedora CI commands"),
         ("stranger", "/packit-ci rerun", "c-refused", "not a packager"),
-        ("mmassari", "/packit-ci rebuild", "c-invalid", "unknown command 'rebuild'"),
+        ("mjones", "/packit-ci rebuild", "c-invalid", "unknown command 'rebuild'"),
     ];
     for (i, (user, text, id, needle)) in cases.iter().enumerate() {
         let fixture = story::comment(FIRST_SHA, user, text);
@@ -102,7 +102,7 @@ async fn commands_and_refusals_get_exactly_one_answer() {
     }
     // Commands that do their work answer with flags only.
     for (text, id) in [("/packit-ci rerun", "c-rerun"), ("/packit-ci scratch-build", "c-build")] {
-        let (status, body) = story::post(&pr_opened, &story::comment(FIRST_SHA, "mmassari", text), id).await;
+        let (status, body) = story::post(&pr_opened, &story::comment(FIRST_SHA, "mjones", text), id).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     assert_eq!(h.koji.builds().len(), 3);

@@ -13,7 +13,7 @@ const PREFIX: &str = "org.fedoraproject.prod.";
 async fn start(h: &Harness) -> String {
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     h.pagure.set_branches("rpms/python-teamcity-messages", &["rawhide"]);
-    h.fas.set_groups("mmassari", &["packager"]);
+    h.fas.set_groups("mjones", &["packager"]);
     h.serve("pr-opened", pr_opened::routes).await
 }
 
@@ -32,9 +32,9 @@ async fn eln_off_and_a_skipped_test_change_what_runs() {
     let mut pr = story::pr_event("new", FIRST_SHA);
     pr.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
     pr.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
-    pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zbyszek/rpms/python-teamcity-messages".into();
+    pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/rpms/python-teamcity-messages".into();
     h.pagure.add_file(
-        "fork/zbyszek/rpms/python-teamcity-messages",
+        "fork/zwhite/rpms/python-teamcity-messages",
         FIRST_SHA,
         ".fedora-ci.yaml",
         "# our settings\neln: false\nskip_tests:\n  - rpmlint\n",
@@ -54,7 +54,7 @@ async fn eln_off_and_a_skipped_test_change_what_runs() {
     assert!(!names.iter().any(|n| n.contains("rpmlint") || n.contains("config")), "{names:?}");
 
     // A packager asking for the skipped test by name still gets it.
-    let comment = story::with_comment(&pr, "mmassari", "/packit-ci test rpmlint");
+    let comment = story::with_comment(&pr, "mjones", "/packit-ci test rpmlint");
     let (status, body) = story::post(&url, &comment, "c-1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(tests_requested(&h).await.contains(&"rpmlint".to_owned()));
@@ -72,7 +72,7 @@ async fn enabled_false_opts_the_package_out_and_commands_get_one_refusal() {
     assert!(h.pagure.flag_posts().is_empty());
     assert!(h.pagure.comments().is_empty());
 
-    let cmd = story::comment(FIRST_SHA, "mmassari", "/packit-ci scratch-build");
+    let cmd = story::comment(FIRST_SHA, "mjones", "/packit-ci scratch-build");
     let (status, body) = story::post(&url, &cmd, "c-1").await;
     assert!(status.is_success(), "{body}");
     let (status, _) = story::post(&url, &cmd, "c-1").await;

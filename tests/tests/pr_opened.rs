@@ -15,7 +15,7 @@ const COMMENT_SHA: &str = "beaf90bcecc51968a46663f8d6f092bfdc92e682";
 async fn start(h: &Harness) -> String {
     h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
     h.pagure.set_branches("rpms/python-teamcity-messages", &["rawhide"]);
-    h.fas.set_groups("mmassari", &["packager", "fedora-contributor"]);
+    h.fas.set_groups("mjones", &["packager", "fedora-contributor"]);
     h.serve("pr-opened", pr_opened::routes).await
 }
 
@@ -38,7 +38,7 @@ async fn a_pr_from_a_fork_gets_one_scratch_build_rows_and_a_pending_flag() {
 
     let builds = h.koji.builds();
     assert_eq!(builds.len(), 1, "{builds:?}");
-    assert_eq!(builds[0].src(), format!("git+{}/forks/zbyszek/rpms/optee_os.git#{NEW_SHA}", h.pagure.url));
+    assert_eq!(builds[0].src(), format!("git+{}/forks/zwhite/rpms/optee_os.git#{NEW_SHA}", h.pagure.url));
     assert_eq!(builds[0].target(), "rawhide");
     assert!(builds[0].scratch());
     let task_id = builds[0].task_id;
@@ -284,10 +284,10 @@ async fn help_is_answered_with_a_comment_and_nothing_is_built() {
 async fn a_non_packager_is_refused_with_a_comment() {
     let h = Harness::start().await;
     let url = start(&h).await;
-    h.fas.set_groups("mmassari", &["fedora-contributor"]);
+    h.fas.set_groups("mjones", &["fedora-contributor"]);
     let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(h.pagure.comments()[0].body, "mmassari is not a packager, retriggering is not allowed.");
+    assert_eq!(h.pagure.comments()[0].body, "mjones is not a packager, retriggering is not allowed.");
     assert!(h.koji.builds().is_empty());
 }
 
@@ -387,7 +387,7 @@ async fn a_tests_repository_pr_records_its_tests_without_a_build() {
     let mut fixture = Fixture::load("pagure_pr_new.json");
     fixture.body["pullrequest"]["project"]["namespace"] = "tests".into();
     fixture.body["pullrequest"]["project"]["fullname"] = "tests/optee_os".into();
-    fixture.body["pullrequest"]["repo_from"]["fullname"] = "forks/zbyszek/tests/optee_os".into();
+    fixture.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/tests/optee_os".into();
     let (status, body) = post(&url, &fixture, "tests-ns").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(h.koji.builds().is_empty());
@@ -397,7 +397,7 @@ async fn a_tests_repository_pr_records_its_tests_without_a_build() {
     let requests = h.tf.requests();
     assert_eq!(requests.len(), 1);
     let tmt = &requests[0].payload["test"]["tmt"];
-    assert_eq!(tmt["url"], format!("{}/forks/zbyszek/tests/optee_os.git", h.pagure.url));
+    assert_eq!(tmt["url"], format!("{}/forks/zwhite/tests/optee_os.git", h.pagure.url));
     assert_eq!(tmt["ref"], NEW_SHA);
     assert!(requests[0].payload["environments"][0]["variables"].get("KOJI_TASK_ID").is_none());
 }

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 
 const PREFIX: &str = "org.fedoraproject.prod.";
 const SECOND_SHA: &str = "2222222222222222222222222222222222222222";
-const PACKAGER: &str = "mmassari";
+const PACKAGER: &str = "mjones";
 
 async fn start(h: &Harness) -> String {
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
@@ -60,7 +60,7 @@ async fn skip_ci_in_the_title_skips_every_commit_until_a_rerun() {
     let skipped = flags_of(&h, FIRST_SHA);
     assert_eq!(skipped.len(), 6, "the build and the five tests: {skipped:?}");
     for f in &skipped {
-        assert_eq!((f.status.as_str(), f.comment.as_str()), ("canceled", "skipped by zbyszek"), "{f:?}");
+        assert_eq!((f.status.as_str(), f.comment.as_str()), ("canceled", "skipped by zwhite"), "{f:?}");
     }
 
     // A new commit: still skipped.
@@ -124,7 +124,7 @@ async fn the_author_may_skip_and_a_scratch_build_resumes() {
     let flags = flags_of(&h, FIRST_SHA);
     let build_uid = FlagKey::build(Deployment::Prod, "rawhide", FIRST_SHA).uid;
     assert_eq!(flags.iter().find(|f| f.uid == build_uid).unwrap().status, "pending");
-    assert_eq!(flags.iter().filter(|f| f.comment == "skipped by zbyszek").count(), 5);
+    assert_eq!(flags.iter().filter(|f| f.comment == "skipped by zwhite").count(), 5);
 
     // Work already under way completes; a skip stops new submissions, so the
     // next commit is not built.

@@ -217,7 +217,7 @@ async fn the_fixture_notification_completes_the_run_flag_and_message() {
     assert_eq!(m["test"]["result"], "passed");
     assert_eq!(m["artifact"]["id"], 2);
     assert_eq!(m["artifact"]["uid"], "6bce8aea08204d12a74c2d17ecc505df");
-    assert_eq!(m["artifact"]["issuer"], "zbyszek");
+    assert_eq!(m["artifact"]["issuer"], "zwhite");
     assert_eq!(m["run"]["url"], artifacts);
     let queued_rpmlint = queued.iter().find(|(_, b)| b["test"]["type"] == "rpmlint").unwrap();
     assert_eq!(queued_rpmlint.1["pipeline"]["id"], m["pipeline"]["id"], "one pipeline id from queued to complete");

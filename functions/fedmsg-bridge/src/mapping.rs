@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(extension_name("priority"), "priority");
         assert_eq!(extension_name("fedora_messaging_schema"), "fmschema");
         assert_eq!(extension_name("fedora_messaging_severity"), "fmseverity");
-        assert_eq!(extension_name("fedora_messaging_user_zbyszek"), "fmuserzbyszek");
+        assert_eq!(extension_name("fedora_messaging_user_zwhite"), "fmuserzwhite");
         assert_eq!(extension_name("fedora_messaging_rpm_python-requests"), "fmrpmpythonrequests");
         assert_eq!(extension_name("sent-at"), "sentat");
         assert_eq!(extension_name("X-Custom_Header"), "xcustomheader");
