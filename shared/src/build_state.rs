@@ -133,7 +133,7 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         Ok(koji) => koji.task_url(update.task_id),
         Err(reason) => return Err(HandlerError::Internal(reason)),
     };
-    let logs = build_logs(ctx, update);
+    let logs = build_logs(ctx, build, update);
     let mut tx = ctx.pool.begin().await?;
     let moved =
         builds::transition(&mut tx, build.id, status, from, update.start_time, update.completion_time, logs.as_ref())
@@ -165,6 +165,12 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         None => Default::default(),
     };
     let mut flags = vec![key.uid];
+    let mut analyses = Vec::new();
+    if status == "failure" && crate::log_analysis::wanted(ctx, build, &settings) {
+        let (runs, run_flags) = crate::log_analysis::record_runs(&mut tx, ctx, build, &update.children).await?;
+        analyses = runs;
+        flags.extend(run_flags);
+    }
     let mut tests = Vec::new();
     if tested {
         if !build.data.requested_tests_only {
@@ -181,8 +187,9 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         crate::telemetry::metrics::build_finished(status);
     }
 
-    if status == "failure" && log_analysis_wanted(ctx, build, &settings) {
-        tracing::info!(build = build.id, logs = ?logs, "Log Detective analysis wanted (client not implemented yet)");
+    for run in analyses {
+        let (_, run_flags) = crate::log_analysis::request_run(ctx, run).await?;
+        flags.extend(run_flags.into_iter().filter(|uid| !flags.contains(uid)).collect::<Vec<_>>());
     }
     for test in &tests {
         let (_, test_key) = submit_test(ctx, test).await?;
@@ -231,8 +238,13 @@ async fn record_tests(
 }
 
 /// `{arch: build.log URL}` for the `buildArch` subtasks.
-fn build_logs(ctx: &Context, update: &TaskUpdate) -> Option<serde_json::Value> {
-    let pkgs = ctx.config.koji.pkgs_url.as_str().trim_end_matches('/');
+fn build_logs(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Option<serde_json::Value> {
+    // The build's own hub keeps its logs.
+    let pkgs = match ctx.config.koji_instance(&build.koji_instance) {
+        Some(instance) => instance.koji.pkgs_url.as_str(),
+        None => ctx.config.koji.pkgs_url.as_str(),
+    };
+    let pkgs = pkgs.trim_end_matches('/');
     let logs: serde_json::Map<String, serde_json::Value> = update
         .build_arches()
         .filter_map(|c| {
@@ -241,14 +253,4 @@ fn build_logs(ctx: &Context, update: &TaskUpdate) -> Option<serde_json::Value> {
         })
         .collect();
     (!logs.is_empty()).then_some(serde_json::Value::Object(logs))
-}
-
-/// Extension point for Log Detective: a failed build's log is to be sent for
-/// analysis when the service enables it, the project is not on the deny list and
-/// the package's `.fedora-ci.yaml` does not turn it off. The client is a
-/// follow-up; for now the decision is made and logged so operators can see it.
-pub fn log_analysis_wanted(ctx: &Context, build: &BuildRow, settings: &PackageSettings) -> bool {
-    let project = format!("{}/{}", build.data.namespace, build.data.repo);
-    let ld = &ctx.config.log_detective;
-    ld.enabled && !ld.deny.contains(&project) && settings.log_detective
 }

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::fasjson::FasJsonClient;
 use crate::kerberos::Kerberos;
 use crate::koji::KojiClient;
+use crate::log_detective::LogDetectiveClient;
 use crate::pagure::PagureClient;
 use crate::testing_farm::TestingFarmClient;
 
@@ -20,6 +21,8 @@ pub struct Clients {
     pub pagure: PagureClient,
     pub fasjson: FasJsonClient,
     pub testing_farm: TestingFarmClient,
+    /// The Log Detective interface server (and the Koji log servers it is sent from).
+    pub log_detective: LogDetectiveClient,
 }
 
 impl Clients {
@@ -70,6 +73,11 @@ impl Clients {
                 http.clone(),
                 config.testing_farm.api_url.clone(),
                 config.testing_farm.api_key.clone(),
+            ),
+            log_detective: LogDetectiveClient::new(
+                http.clone(),
+                config.log_detective.url.clone(),
+                config.log_detective.token.clone(),
             ),
             http,
         })

@@ -193,6 +193,14 @@ pub enum ProjectPolicy {
 pub struct LogDetective {
     pub enabled: bool,
     pub deny: BTreeSet<String>,
+    /// The Log Detective interface server for Packit (fedora-copr/logdetective-packit);
+    /// requests go to `<url>/analyze`.
+    pub url: Url,
+    /// Its bearer token (`LD_PACKIT_TOKEN` on the server's side); required when enabled.
+    pub token: Option<Secret>,
+    /// How long a requested analysis may go without a result message before its
+    /// flag ends neutral (the interface server has no endpoint to ask for it).
+    pub result_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -295,6 +303,7 @@ impl Config {
         out.extend(self.testing_farm.webhook_secrets.iter().cloned());
         out.extend(self.amqp.as_ref().map(|a| a.url.clone()));
         out.extend(self.telemetry.sentry_dsn.clone());
+        out.extend(self.log_detective.token.clone());
         out
     }
 
@@ -350,7 +359,21 @@ impl Config {
         let log_detective = LogDetective {
             enabled: env.bool("FEDORA_CI_LOG_DETECTIVE", false)?,
             deny: project_set("FEDORA_CI_LOG_DETECTIVE_DENY_LIST")?,
+            // packit-service's LOGDETECTIVE_PACKIT_SERVER_URL (constants.py).
+            url: env.url("FEDORA_CI_LOG_DETECTIVE_URL", "https://logdetective01.fedorainfracloud.org")?,
+            token: env.secret("LOG_DETECTIVE_TOKEN")?,
+            result_timeout: env
+                .duration_secs("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", Duration::from_secs(3600))?,
         };
+        if log_detective.enabled && log_detective.token.is_none() {
+            return Err(ConfigError::new(
+                "LOG_DETECTIVE_TOKEN",
+                "required when FEDORA_CI_LOG_DETECTIVE is true; set LOG_DETECTIVE_TOKEN or LOG_DETECTIVE_TOKEN_FILE",
+            ));
+        }
+        if log_detective.result_timeout.is_zero() {
+            return Err(ConfigError::new("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", "must be at least 1"));
+        }
 
         let koji = KojiConfig {
             hub_url: env.url("KOJI_HUB_URL", "https://koji.fedoraproject.org/kojihub")?,
@@ -610,6 +633,10 @@ mod tests {
         assert_eq!(c.policy, ProjectPolicy::OptIn { allow: ["rpms/hello".to_owned()].into() });
         assert_eq!(load(&[DB, ("FEDORA_CI_POLICY", "sometimes")]).unwrap_err().var, "FEDORA_CI_POLICY");
         assert_eq!(load(&[DB, ("FEDORA_CI_LOG_DETECTIVE", "maybe")]).unwrap_err().var, "FEDORA_CI_LOG_DETECTIVE");
+        assert_eq!(load(&[DB, ("FEDORA_CI_LOG_DETECTIVE", "true")]).unwrap_err().var, "LOG_DETECTIVE_TOKEN");
+        let c = load(&[DB, ("FEDORA_CI_LOG_DETECTIVE", "true"), ("LOG_DETECTIVE_TOKEN", "t0ken")]).unwrap();
+        assert!(c.log_detective.enabled && c.log_detective.url.as_str().starts_with("https://logdetective01."));
+        assert!(!format!("{c:?}").contains("t0ken"));
         assert_eq!(load(&[DB, ("KOJI_HUB_URL", "not a url")]).unwrap_err().var, "KOJI_HUB_URL");
         assert_eq!(load(&[DB, ("FEDORA_CI_TOPIC_PREFIX", "org.x")]).unwrap_err().var, "FEDORA_CI_TOPIC_PREFIX");
     }

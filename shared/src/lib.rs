@@ -23,6 +23,8 @@ pub mod intake;
 pub mod kerberos;
 pub mod koji;
 pub mod koji_instances;
+pub mod log_detective;
+pub mod log_analysis;
 pub mod lookups;
 pub mod messages;
 pub mod package_settings;

@@ -55,6 +55,18 @@ impl FlagKey {
         Self::new(name, &format!("{label}:{koji_target}"), commit_sha)
     }
 
+    /// One Log Detective analysis: per build target and failed architecture
+    /// ("Fedora CI - Log Detective analysis (x86_64)", "… (eln, x86_64)").
+    pub fn log_detective(deployment: Deployment, target: &str, arch: &str, commit_sha: &str) -> Self {
+        let prefix = check_prefix(deployment);
+        let name = if target == "rawhide" {
+            format!("{prefix} - Log Detective analysis ({arch})")
+        } else {
+            format!("{prefix} - Log Detective analysis ({target}, {arch})")
+        };
+        Self::new(name, &format!("log-detective:{target}-{arch}"), commit_sha)
+    }
+
     /// The `.fedora-ci.yaml` check: shown only when the file at that commit is invalid.
     pub fn config(deployment: Deployment, commit_sha: &str) -> Self {
         Self::new(format!("{} - config", check_prefix(deployment)), "config", commit_sha)

@@ -19,15 +19,18 @@ pub enum Topic {
     PullRequestRebased,
     PullRequestCommentAdded,
     KojiTaskStateChange,
+    /// Log Detective's result for an analysis we asked for (logdetective-packit).
+    LogDetectiveAnalysis,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::PullRequestNew,
         Topic::PullRequestUpdated,
         Topic::PullRequestRebased,
         Topic::PullRequestCommentAdded,
         Topic::KojiTaskStateChange,
+        Topic::LogDetectiveAnalysis,
     ];
 
     /// The topic after the `org.fedoraproject.<env>.` prefix.
@@ -38,11 +41,12 @@ impl Topic {
             Topic::PullRequestRebased => "pagure.pull-request.rebased",
             Topic::PullRequestCommentAdded => "pagure.pull-request.comment.added",
             Topic::KojiTaskStateChange => "buildsys.task.state.change",
+            Topic::LogDetectiveAnalysis => "logdetective.analysis",
         }
     }
 
     pub fn is_pull_request(self) -> bool {
-        !matches!(self, Topic::KojiTaskStateChange)
+        !matches!(self, Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis)
     }
 }
 
@@ -94,12 +98,14 @@ impl ParseError {
 pub enum FedoraMessage {
     PullRequest(PullRequestMessage),
     KojiTask(KojiTaskStateChange),
+    LogDetective(crate::log_detective::AnalysisResult),
 }
 
 impl FedoraMessage {
     pub fn parse(topic: Topic, data: &[u8]) -> Result<Self, ParseError> {
         match topic {
             Topic::KojiTaskStateChange => KojiTaskStateChange::parse(data).map(Self::KojiTask),
+            Topic::LogDetectiveAnalysis => crate::log_detective::AnalysisResult::parse(data).map(Self::LogDetective),
             _ => PullRequestMessage::parse(topic, data).map(Self::PullRequest),
         }
     }

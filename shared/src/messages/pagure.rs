@@ -128,7 +128,7 @@ impl PullRequestMessage {
             Topic::PullRequestUpdated => PullRequestAction::Updated,
             Topic::PullRequestRebased => PullRequestAction::Rebased,
             Topic::PullRequestCommentAdded => PullRequestAction::CommentAdded,
-            Topic::KojiTaskStateChange => {
+            Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis => {
                 return Err(ParseError { topic: topic.suffix(), reason: "not a pull-request topic".into() });
             }
         };

@@ -43,6 +43,15 @@ struct Metrics {
     poller_errors: Counters,
     bridge_messages: Counters,
     bridge_retries: Counters,
+    log_detective_started: Counters,
+    log_detective_finished: Counters,
+    log_detective_duration: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+/// Log Detective answers in seconds to minutes (LLM inference; the interface
+/// server gives up after 107 s): 5 s … ~85 min.
+fn analysis_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(5.0, 2.0, 11))
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -74,6 +83,19 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let bridge_messages = counters("bridge_messages", "AMQP messages the fedmsg-bridge finished, by outcome");
     let bridge_retries =
         counters("bridge_delivery_retries", "Failed attempts to hand a message to the sink or the DLQ");
+    let log_detective_started =
+        counters("log_detective_runs_started", "Log Detective analyses the interface server accepted");
+    let log_detective_finished = counters(
+        "log_detective_runs_finished",
+        "Log Detective analyses that ended, by status (complete, error, unknown = no result in time)",
+    );
+    let log_detective_duration: Family<Labels, Histogram, fn() -> Histogram> =
+        Family::new_with_constructor(analysis_histogram);
+    registry.register(
+        "log_detective_run_duration_seconds",
+        "Time from the accepted /analyze request to the result message, by status",
+        log_detective_duration.clone(),
+    );
     let handler_duration: Family<Labels, Histogram, fn() -> Histogram> =
         Family::new_with_constructor(latency_histogram);
     registry.register(
@@ -97,6 +119,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         poller_errors,
         bridge_messages,
         bridge_retries,
+        log_detective_started,
+        log_detective_finished,
+        log_detective_duration,
     }
 });
 
@@ -174,6 +199,20 @@ pub fn bridge_message(outcome: &'static str) {
 /// `fedora_ci_bridge_delivery_retries_total{target}`: `sink` or `dead-letter queue`.
 pub fn bridge_retry(target: &str) {
     inc(&METRICS.bridge_retries, vec![("target", target.to_owned())]);
+}
+
+/// `fedora_ci_log_detective_runs_started_total`.
+pub fn log_detective_started() {
+    inc(&METRICS.log_detective_started, Vec::new());
+}
+
+/// `fedora_ci_log_detective_runs_finished_total{status}` and, when the request's
+/// time is known, `fedora_ci_log_detective_run_duration_seconds{status}`.
+pub fn log_detective_finished(status: &str, took: Option<Duration>) {
+    inc(&METRICS.log_detective_finished, vec![("status", status.to_owned())]);
+    if let Some(took) = took {
+        METRICS.log_detective_duration.get_or_create(&vec![("status", status.to_owned())]).observe(took.as_secs_f64());
+    }
 }
 
 /// The registry in the text exposition format.
