@@ -12,9 +12,30 @@ use fedora_ci::intake::CloudEventRequest;
 use fedora_ci::koji_instances::PRIMARY;
 use fedora_ci::messages::koji::TaskHeader;
 use fedora_ci::messages::{KojiTaskStateChange, Topic};
+use fedora_ci::log_analysis;
+use fedora_ci::log_detective::AnalysisResult;
 use fedora_ci::{Context, HandlerError, Outcome};
 
+/// Log Detective's answer about a failed build of ours (the interface server's
+/// `logdetective.analysis` message). Here because it finishes what a failed Koji
+/// build started: same tables, same flags, one Knative service less to run.
+/// An analysis id we never asked for (Copr's, or another service's) is 202.
+async fn log_detective_result(ctx: &Context, event: &CloudEventRequest) -> Result<Outcome, HandlerError> {
+    let message = AnalysisResult::parse(event.require_data()?)?;
+    let id = &message.log_detective_analysis_id;
+    Ok(match log_analysis::apply_result(ctx, &message).await? {
+        log_analysis::Applied::NotOurs => Outcome::ignored(format!("analysis {id} is not one of ours")),
+        log_analysis::Applied::Unchanged => {
+            Outcome::duplicate(format!("analysis {id}: {} changes nothing", message.status))
+        }
+        log_analysis::Applied::Updated { status } => Outcome::done(format!("analysis {id}: {status}")),
+    })
+}
+
 pub async fn handle(State(ctx): State<Context>, event: CloudEventRequest) -> Result<Outcome, HandlerError> {
+    if event.topic == Some(Topic::LogDetectiveAnalysis) {
+        return log_detective_result(&ctx, &event).await;
+    }
     // The hub is told by the topic: the primary one under our prefix, an extra
     // instance under its own.
     let instance = if event.topic == Some(Topic::KojiTaskStateChange) {

@@ -1,5 +1,7 @@
 //! koji-finished: a Koji task we submitted changed state → update the build, flag
-//! the PR, and on success submit the Fedora CI tests to Testing Farm.
+//! the PR, and on success submit the Fedora CI tests to Testing Farm (on failure,
+//! ask Log Detective); Log Detective's result (`logdetective.analysis`) → the
+//! analysis' flag and the explanation on the status page.
 
 mod handler;
 

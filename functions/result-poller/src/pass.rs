@@ -44,6 +44,7 @@ async fn pass(ctx: &Context) -> Result<Summary, HandlerError> {
     koji(ctx, start, &mut s).await?;
     testing_farm(ctx, start, &mut s).await?;
     retries(ctx, start, &mut s).await?;
+    log_detective(ctx, start, &mut s).await?;
     reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, None).await?;
     reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, None).await?;
     ci_messages::flush(ctx).await;
@@ -299,6 +300,26 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
         for row in &rows {
             s.retried += 1;
             submit::tests::submit_test(ctx, row).await?;
+        }
+    }
+}
+
+/// Log Detective: results that never came end neutral after the result timeout
+/// (the interface server has no endpoint to ask for one), and requests that
+/// failed during an outage, or whose sender died, are made again.
+async fn log_detective(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    let mut tx = ctx.pool.begin().await?;
+    let timed_out = fedora_ci::log_analysis::time_out(&mut tx, ctx).await?;
+    tx.commit().await?;
+    s.timed_out += timed_out.len() as u32;
+    loop {
+        let due = fedora_ci::log_analysis::claim_due(ctx, start, secs(LEASE), BATCH).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        for run in due {
+            s.retried += 1;
+            fedora_ci::log_analysis::request_run(ctx, run).await?;
         }
     }
 }

@@ -5,6 +5,7 @@
 mod error;
 mod groups;
 mod koji_builds;
+mod log_detective;
 mod paging;
 mod project;
 mod runs;
@@ -31,6 +32,10 @@ pub fn routes(ctx: &Context) -> Router<Context> {
         .route("/api/testing-farm/results/", get(testing_farm::list))
         .route("/api/testing-farm/{id}", get(testing_farm::item))
         .route("/api/testing-farm/groups/{id}", get(testing_farm::group))
+        .route("/api/log-detective", get(log_detective::list))
+        .route("/api/log-detective/", get(log_detective::list))
+        .route("/api/log-detective/{id}", get(log_detective::item))
+        .route("/api/log-detective/groups/{id}", get(log_detective::group))
         .route("/api/runs", get(runs::list))
         .route("/api/runs/", get(runs::list))
         .route("/api/runs/{id}", get(runs::item))

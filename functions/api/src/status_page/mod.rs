@@ -69,6 +69,7 @@ async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i32) -> Resu
     let events: Vec<i32> = heads.iter().map(|h| h.event_id).collect();
     let builds = query::builds(&ctx.pool, &events).await?;
     let tests = query::tests(&ctx.pool, &events).await?;
+    let analyses = query::analyses(&ctx.pool, &events).await?;
     Ok(heads
         .into_iter()
         .map(|head| Commit {
@@ -78,6 +79,7 @@ async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i32) -> Resu
                 .map(|sha| format!("{}/c/{sha}", project_url(ctx, Some(&head), namespace, repo))),
             builds: builds.iter().filter(|b| b.event_id == head.event_id).map(|b| build_line(ctx, b)).collect(),
             tests: tests.iter().filter(|t| t.event_id == head.event_id).map(test_line).collect(),
+            analyses: analyses.iter().filter(|a| a.event_id == head.event_id).map(analysis_view).collect(),
             head,
         })
         .collect())
@@ -139,6 +141,25 @@ fn build_target(ctx: &Context, b: &Build) -> String {
             .map_or_else(|| b.koji_instance.clone(), |i| i.flag_label.clone())
     });
     format!("{target} ({label})")
+}
+
+fn analysis_view(a: &query::Analysis) -> view::Analysis {
+    let explanation = a.log_detective_response.as_ref().map(fedora_ci::log_detective::Explanation::from_response);
+    let note = match a.status.as_str() {
+        "running" => Some(match (a.analysis_id.as_ref(), a.next_attempt_at) {
+            (None, Some(at)) => format!("Log Detective is unavailable; the request is retried at {}.", utc(at)),
+            (None, None) => "Sending the build logs to Log Detective…".to_owned(),
+            (Some(_), _) => "Log Detective is analysing the build logs…".to_owned(),
+        }),
+        _ => a.error_msg.clone(),
+    };
+    view::Analysis {
+        id: a.id,
+        target: a.target.clone().unwrap_or_default(),
+        status: a.status.clone(),
+        explanation,
+        note,
+    }
 }
 
 fn test_line(t: &Test) -> Line {

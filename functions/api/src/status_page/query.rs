@@ -159,6 +159,33 @@ pub async fn builds(pool: &PgPool, events: &[i32]) -> Result<Vec<Build>, sqlx::E
     .await
 }
 
+/// A Log Detective analysis of a failed build's architecture.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Analysis {
+    pub event_id: i32,
+    pub id: i32,
+    /// `<koji target>-<arch>`.
+    pub target: Option<String>,
+    pub status: String,
+    pub log_detective_response: Option<Value>,
+    pub error_msg: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub analysis_id: Option<String>,
+}
+
+pub async fn analyses(pool: &PgPool, events: &[i32]) -> Result<Vec<Analysis>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (r.id) p.project_event_id AS event_id, r.id, r.target, r.status, \
+           r.log_detective_response, r.error_msg, r.next_attempt_at, r.analysis_id \
+         FROM log_detective_run r JOIN koji_build_targets k ON k.id = r.koji_build_target_id \
+         JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
+         WHERE p.project_event_id = ANY($1) ORDER BY r.id",
+    )
+    .bind(events)
+    .fetch_all(pool)
+    .await
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Test {
     pub event_id: i32,

@@ -31,6 +31,72 @@ pub struct Commit {
     pub commit_url: Option<String>,
     pub builds: Vec<Line>,
     pub tests: Vec<Line>,
+    /// Log Detective's analyses of the commit's failed builds.
+    pub analyses: Vec<Analysis>,
+}
+
+/// One Log Detective analysis (a failed build's architecture).
+pub struct Analysis {
+    /// `log_detective_run.id`: the flag links to `#log-detective-<id>`.
+    pub id: i32,
+    /// `<koji target>-<arch>`.
+    pub target: String,
+    pub status: String,
+    pub explanation: Option<fedora_ci::log_detective::Explanation>,
+    /// Waiting, retrying, or why it ended without an explanation.
+    pub note: Option<String>,
+}
+
+/// packit-service's `LogDetectiveResult` labels as the page's badge colours.
+fn analysis_category(status: &str) -> &'static str {
+    match status {
+        "complete" => "success",
+        "running" => "running",
+        "error" => "error",
+        _ => "unknown",
+    }
+}
+
+fn analyses(list: &[Analysis]) -> Markup {
+    html! {
+        @for a in list {
+            section.analysis id=(format!("log-detective-{}", a.id)) aria-label=(format!("Log Detective {}", a.target)) {
+                h3 {
+                    "Log Detective: " (a.target) " "
+                    span class=(format!("state {}", analysis_category(&a.status))) { (a.status) }
+                }
+                @if let Some(note) = &a.note { p.note { (note) } }
+                @if let Some(e) = &a.explanation {
+                    @if e.no_issue_found { p { "Log Detective found no clear cause in the logs." } }
+                    @if let Some(text) = &e.text {
+                        div.explanation { @for para in text.split('\n').filter(|l| !l.trim().is_empty()) { p { (para) } } }
+                    }
+                    @if !e.snippets.is_empty() {
+                        table {
+                            caption { "Log snippets" }
+                            thead { tr {
+                                th scope="col" { "File" }
+                                th scope="col" { "Line" }
+                                th scope="col" { "What it says" }
+                            } }
+                            tbody {
+                                @for s in &e.snippets {
+                                    tr {
+                                        th scope="row" data-label="File" { code { (s.source_file) } }
+                                        td data-label="Line" { @if let Some(n) = s.line_number { (n) } }
+                                        td data-label="What it says" {
+                                            (s.text)
+                                            @if let Some(extra) = &s.analysis { span.note { (extra) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn utc(t: DateTime<Utc>) -> String {
@@ -115,7 +181,8 @@ fn lines_table(caption: &str, first_column: &str, lines: &[Line]) -> Markup {
 
 /// `/pr/<ns>/<repo>/<id>`: every commit CI saw on the PR, newest first.
 pub fn pr_page(namespace: &str, repo: &str, pr_id: i32, pr_url: &str, commits: &[Commit]) -> Markup {
-    let refresh = commits.iter().any(|c| c.head.state == "running");
+    let refresh =
+        commits.iter().any(|c| c.head.state == "running" || c.analyses.iter().any(|a| a.status == "running"));
     let title = format!("{namespace}/{repo} PR #{pr_id}");
     page(
         &title,
@@ -135,6 +202,7 @@ pub fn pr_page(namespace: &str, repo: &str, pr_id: i32, pr_url: &str, commits: &
                     }
                     @if let Some(t) = c.head.updated { p.meta { "Last activity " (time(t)) } }
                     (lines_table("Koji builds", "Build", &c.builds))
+                    (analyses(&c.analyses))
                     (lines_table("Tests", "Test", &c.tests))
                     @if c.builds.is_empty() && c.tests.is_empty() { p { "Nothing recorded for this commit." } }
                 }
