@@ -57,7 +57,8 @@ pub fn function_for(topic: Topic) -> &'static str {
         | Topic::PullRequestUpdated
         | Topic::PullRequestRebased
         | Topic::PullRequestCommentAdded => "pr-opened",
-        Topic::KojiTaskStateChange => "koji-finished",
+        // The result finishes what a failed build started (see koji-finished's handler).
+        Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis => "koji-finished",
     }
 }
 
@@ -81,7 +82,11 @@ pub fn claims(prefix: &str, koji_users: &[String]) -> Vec<Claim> {
     for topic in Topic::ALL {
         let function = function_for(topic);
         let event_type = format!("{prefix}{}", topic.suffix());
-        if topic.is_pull_request() {
+        if topic == Topic::LogDetectiveAnalysis {
+            // Koji analyses only: the bridge promotes `build_system` (Copr's go to
+            // packit-service, not to us).
+            out.push(Claim { function, event_type, extensions: ext(&[("ldbuildsystem", "koji")]) });
+        } else if topic.is_pull_request() {
             for ns in PAGURE_NAMESPACES {
                 out.push(Claim {
                     function,
@@ -130,9 +135,16 @@ pub fn foreign_events(prefix: &str) -> Vec<(String, BTreeMap<String, String>)> {
         (format!("{prefix}pagure.pull-request.new"), ext(&[("pagurenamespace", "modules")])),
         (format!("{prefix}pagure.pull-request.new"), ext(&[])),
         (format!("{prefix}pagure.pull-request.closed"), ext(&[("pagurenamespace", "rpms")])),
+        (format!("{prefix}logdetective.analysis"), ext(&[("ldbuildsystem", "copr")])),
+        (format!("{prefix}logdetective.analysis"), ext(&[])),
     ];
     for topic in Topic::ALL {
-        for extensions in [("pagurenamespace", "rpms"), ("kojiowner", "packit-ci"), ("kojiowner", "packit-ci-stg")] {
+        for extensions in [
+            ("pagurenamespace", "rpms"),
+            ("kojiowner", "packit-ci"),
+            ("kojiowner", "packit-ci-stg"),
+            ("ldbuildsystem", "koji"),
+        ] {
             out.push((format!("{other}{}", topic.suffix()), ext(&[extensions])));
         }
     }

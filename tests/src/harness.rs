@@ -10,6 +10,7 @@ use fedora_ci::koji::client::{Auth, KojiClient};
 use crate::realm::TestRealm;
 use crate::sandbox::fasjson::FasJsonSandbox;
 use crate::sandbox::koji::{self, KojiHub, Verifier};
+use crate::sandbox::log_detective::LogDetectiveSandbox;
 use crate::sandbox::pagure::PagureSandbox;
 use crate::sandbox::static_files::StaticFiles;
 use crate::sandbox::testing_farm::TestingFarmSandbox;
@@ -23,8 +24,9 @@ pub const WEBHOOK_SECRET_SECONDARY: &str = "sandbox-webhook-secret-rotated";
 
 /// Every secret value a harness configures: none may ever appear in a log
 /// (`cargo run -p fedora-ci-tests --bin secret-scan`, run by `make test`).
-pub const SECRETS: [&str; 5] = [
+pub const SECRETS: [&str; 6] = [
     crate::sandbox::pagure::TOKEN,
+    crate::sandbox::log_detective::TOKEN,
     crate::sandbox::testing_farm::API_KEY,
     WEBHOOK_SECRET,
     WEBHOOK_SECRET_SECONDARY,
@@ -40,6 +42,9 @@ pub struct Harness {
     pub fas: FasJsonSandbox,
     pub files: StaticFiles,
     pub tf: TestingFarmSandbox,
+    /// The Log Detective interface server; Log Detective itself is off unless a
+    /// test sets `FEDORA_CI_LOG_DETECTIVE=true`.
+    pub ld: LogDetectiveSandbox,
     vars: HashMap<String, String>,
 }
 
@@ -57,6 +62,7 @@ impl Harness {
         let fas = FasJsonSandbox::start().await;
         let files = StaticFiles::start().await;
         let tf = TestingFarmSandbox::start().await;
+        let ld = LogDetectiveSandbox::start("org.fedoraproject.prod.").await;
         let eln = files.put("eln.txt", "bash\nglibc\n");
         let eln_extras = files.put("eln-extras.txt", "python-teamcity-messages\n");
         let mut vars: HashMap<String, String> = [
@@ -77,6 +83,8 @@ impl Harness {
             ("TESTING_FARM_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
             ("TESTING_FARM_WEBHOOK_SECRET_SECONDARY", WEBHOOK_SECRET_SECONDARY.to_owned()),
             ("KOJI_PKGS_URL", "https://kojipkgs.sandbox.example".to_owned()),
+            ("FEDORA_CI_LOG_DETECTIVE_URL", ld.url.clone()),
+            ("LOG_DETECTIVE_TOKEN", ld.token.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -84,7 +92,13 @@ impl Harness {
         for (k, v) in extra {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        Harness { db, koji, pagure, fas, files, tf, vars }
+        Harness { db, koji, pagure, fas, files, tf, ld, vars }
+    }
+
+    /// Sets (or replaces) one variable of the configuration, e.g. to point
+    /// `KOJI_PKGS_URL` at the sandbox hub's log server.
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        self.vars.insert(name.to_owned(), value.to_owned());
     }
 
     /// Environment for a function binary started as a process.

@@ -14,20 +14,24 @@ use crate::mapping::{Promotions, legal_extension_name};
 /// The topics (after the deployment prefix) Fedora CI acts on: what the functions
 /// behind the Broker handle, and nothing else, so the rest of the bus never costs a
 /// message here.
-pub const DEFAULT_TOPIC_SUFFIXES: [&str; 5] = [
+pub const DEFAULT_TOPIC_SUFFIXES: [&str; 6] = [
     "pagure.pull-request.new",
     "pagure.pull-request.updated",
     "pagure.pull-request.rebased",
     "pagure.pull-request.comment.added",
     "buildsys.task.state.change",
+    // Log Detective's results (fedora-copr/logdetective-packit).
+    "logdetective.analysis",
 ];
 
 /// The Koji task owner and method let a Trigger pass only our own builds (the
 /// build topic has an owner but no method); the namespace lets it pass only
-/// `rpms/` (and `tests/`) pull requests.
+/// `rpms/` (and `tests/`) pull requests; the build system of a Log Detective
+/// result lets it pass only Koji's (Copr's are packit-service's).
 pub const DEFAULT_PROMOTE: &str = "buildsys.task.state.change:kojiowner=owner,kojimethod=method;\
                                    buildsys.build.state.change:kojiowner=owner;\
-                                   pagure.pull-request.*:pagurenamespace=pullrequest.project.namespace";
+                                   pagure.pull-request.*:pagurenamespace=pullrequest.project.namespace;\
+                                   logdetective.analysis:ldbuildsystem=build_system";
 
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
@@ -202,7 +206,8 @@ mod tests {
         assert_eq!(c.dead_letter_queue, "0b2f5d4e-queue.dlq");
         assert_eq!(c.prefetch, 32);
         assert_eq!(c.topics[0], "org.fedoraproject.prod.pagure.pull-request.new");
-        assert_eq!(c.topics.len(), 5);
+        assert_eq!(c.topics.len(), 6);
+        assert!(c.topics.contains(&"org.fedoraproject.prod.logdetective.analysis".to_owned()));
         assert!(c.topics.contains(&"org.fedoraproject.prod.buildsys.task.state.change".to_owned()));
         assert_eq!(c.retry, Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(60) });
         assert_eq!(c.promotions.len(), 3);
@@ -223,7 +228,7 @@ mod tests {
         let c =
             load(&with(&[("KOJI_INSTANCES", "riscv"), ("KOJI_RISCV_TOPIC_PREFIX", "org.fedoraproject.prod.riscv.")]))
                 .unwrap();
-        assert_eq!(c.topics.len(), 6);
+        assert_eq!(c.topics.len(), 7);
         assert!(c.topics.contains(&"org.fedoraproject.prod.riscv.buildsys.task.state.change".to_owned()));
     }
 

@@ -109,6 +109,7 @@ impl KojiHub {
             .route("/kojihub", post(rpc))
             .route("/kojihub/ssllogin", post(ssl_login))
             .route("/koji/taskinfo", get(task_page))
+            .route("/work/tasks/{bucket}/{task}/{name}", get(task_log))
             .layer(axum::middleware::from_fn_with_state(state.clone(), record_traceparent))
             .with_state(state.clone())
             .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
@@ -178,15 +179,16 @@ impl KojiHub {
         let has_children = hub.tasks.values().any(|t| t.parent == Some(task_id));
         if matches!(state, KojiTaskState::Closed | KojiTaskState::Failed) && !has_children {
             let failed = state == KojiTaskState::Failed;
+            let failing = hub.failing_arches.get(&task_id).cloned().unwrap_or_else(|| vec!["x86_64".to_owned()]);
+            let arch_state = |arch: &str| match (failed, failing.iter().any(|a| a == arch)) {
+                (false, _) => KojiTaskState::Closed,
+                (true, true) => KojiTaskState::Failed,
+                (true, false) => KojiTaskState::Canceled,
+            };
             let children = [
                 ("buildSRPMFromSCM", "noarch", "srpm", KojiTaskState::Closed),
-                ("buildArch", "x86_64", "x86_64", if failed { KojiTaskState::Failed } else { KojiTaskState::Closed }),
-                (
-                    "buildArch",
-                    "aarch64",
-                    "aarch64",
-                    if failed { KojiTaskState::Canceled } else { KojiTaskState::Closed },
-                ),
+                ("buildArch", "x86_64", "x86_64", arch_state("x86_64")),
+                ("buildArch", "aarch64", "aarch64", arch_state("aarch64")),
             ];
             for (method, arch, label, state) in children {
                 let id = hub.next_task_id();
@@ -198,8 +200,48 @@ impl KojiHub {
                 child.completion_ts = Some(now);
                 child.host_id = Some(1);
                 hub.tasks.insert(id, child);
+                hub.logs.insert(id, BUILD_ARCH_LOGS.iter().map(|l| (*l).to_owned()).collect());
             }
         }
+    }
+
+    /// When `task_id` FAILs, these arches' buildArch subtasks fail (the others
+    /// are canceled, as Koji cancels the siblings of a failed subtask).
+    pub fn set_failing_arches(&self, task_id: i64, arches: &[&str]) {
+        self.hub().failing_arches.insert(task_id, arches.iter().map(|a| (*a).to_owned()).collect());
+    }
+
+    /// The log files of a task (replacing what it had).
+    pub fn set_task_logs(&self, task_id: i64, names: &[&str]) {
+        self.hub().logs.insert(task_id, names.iter().map(|n| (*n).to_owned()).collect());
+    }
+
+    /// A task's subtasks as a `buildsys.task.state.change` message lists them in
+    /// `info.children` (id, method, arch, label, state, parent…).
+    pub fn children_json(&self, task_id: i64) -> Vec<serde_json::Value> {
+        let hub = self.hub();
+        hub.tasks
+            .values()
+            .filter(|t| t.parent == Some(task_id))
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.id, "parent": task_id, "method": t.method, "arch": t.arch, "label": t.label,
+                    "state": t.state as i64, "owner": t.owner, "priority": t.priority, "channel_id": t.channel_id,
+                    "host_id": t.host_id, "create_time": t.create_ts, "start_time": t.start_ts,
+                    "completion_time": t.completion_ts, "waiting": null, "awaited": false,
+                })
+            })
+            .collect()
+    }
+
+    /// The subtask id of `method` on `arch` under `task_id`.
+    pub fn child(&self, task_id: i64, method: &str, arch: &str) -> Option<i64> {
+        self.hub().tasks.values().find(|t| t.parent == Some(task_id) && t.method == method && t.arch == arch).map(|t| t.id)
+    }
+
+    /// For `KOJI_PKGS_URL`: `<it>/work/tasks/<id % 10000>/<id>/<log>` serves the logs.
+    pub fn pkgs_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// While down every request gets 503, as from a proxy in front of a dead hub.
@@ -405,7 +447,16 @@ struct Hub {
     builds: Vec<RecordedBuild>,
     /// The W3C `traceparent` header of every request that carried one.
     traceparents: Vec<String>,
+    /// Log files of each task, served under `/work/tasks/…` (kojipkgs' layout).
+    logs: HashMap<i64, Vec<String>>,
+    /// The buildArch arches that fail when a task FAILs (default: x86_64 only).
+    failing_arches: HashMap<i64, Vec<String>>,
 }
+
+/// What a finished buildArch subtask leaves in its work directory (a real
+/// failed Fedora scratch build's task page lists these).
+pub const BUILD_ARCH_LOGS: [&str; 6] =
+    ["build.log", "hw_info.log", "mock_config.log", "mock_output.log", "root.log", "state.log"];
 
 /// Who is calling, as `kojihub/auth.py` works it out for one request.
 #[derive(Default, Clone)]
@@ -508,6 +559,8 @@ impl Hub {
             calls: Vec::new(),
             builds: Vec::new(),
             traceparents: Vec::new(),
+            logs: HashMap::new(),
+            failing_arches: HashMap::new(),
         }
     }
 
@@ -879,6 +932,21 @@ async fn ssl_login(State(state): State<Arc<Mutex<Hub>>>, headers: HeaderMap, bod
         Ok(principal) => handle_call(&state, &headers, &body, Some(principal)),
         Err(reason) => negotiate_challenge(&reason),
     }
+}
+
+/// kojipkgs' `/work/tasks/<id % 10000>/<id>/<name>` (koji's `pathinfo.work()` +
+/// `taskrelpath()`): a task's log as text/plain, 404 for a file the task does not
+/// have or a bucket that is not the id's last four digits.
+async fn task_log(
+    State(state): State<Arc<Mutex<Hub>>>,
+    axum::extract::Path((bucket, task, name)): axum::extract::Path<(String, i64, String)>,
+) -> Response {
+    let hub = lock(&state);
+    let exists = bucket == (task % 10000).to_string() && hub.logs.get(&task).is_some_and(|l| l.contains(&name));
+    if !exists {
+        return reply(StatusCode::NOT_FOUND, "text/html", "<h1>Not Found</h1>".to_owned());
+    }
+    reply(StatusCode::OK, "text/plain; charset=utf-8", format!("{name} of task {task}\nerror: build failed\n"))
 }
 
 async fn task_page(State(state): State<Arc<Mutex<Hub>>>, Query(q): Query<HashMap<String, String>>) -> Response {
