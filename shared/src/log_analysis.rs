@@ -284,7 +284,11 @@ pub async fn request_run(ctx: &Context, run_id: i32) -> Result<(Requested, Vec<S
                     finish_unrequested(&mut tx, run.id, "error", &e.to_string()).await?;
                     let comment = match &e {
                         LogDetectiveError::Unavailable(_) => "Log Detective could not be reached.".to_owned(),
-                        e => truncate(&format!("{e}."), 140),
+                        e => {
+                            let text = e.to_string();
+                            let end = if text.ends_with('.') { "" } else { "." };
+                            truncate(&format!("{text}{end}"), 140)
+                        }
                     };
                     reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
                     Requested::Failed(e.to_string())

@@ -137,6 +137,6 @@ async fn log_detective_off_in_the_file_wins_over_the_service_switch() {
     let mut conn = h.db.pool.acquire().await.unwrap();
     let head = fedora_ci::store::builds::project_event_id(&mut conn, build.id).await.unwrap().unwrap();
     let settings = fedora_ci::store::package_settings::for_head(&mut conn, head).await.unwrap();
-    assert!(!fedora_ci::build_state::log_analysis_wanted(&ctx, &build, &settings));
-    assert!(fedora_ci::build_state::log_analysis_wanted(&ctx, &build, &Default::default()));
+    assert!(!fedora_ci::log_analysis::wanted(&ctx, &build, &settings));
+    assert!(fedora_ci::log_analysis::wanted(&ctx, &build, &Default::default()));
 }
