@@ -159,3 +159,98 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
     }
     tx.commit().await.expect("commit");
 }
+
+/// Log Detective on top of [`pr_story`]: a second rawhide build of the head (task
+/// 1005; build 4, group 4, pipeline 5) failed on x86_64 and aarch64, and both were
+/// analysed (group 1): x86_64 explained, aarch64 an error from Log Detective.
+/// Written as `log_analysis` and koji-finished write it; times pinned to `base`.
+pub async fn log_detective_story(pool: &PgPool, base: DateTime<Utc>) {
+    let at = |minutes: i64| base + Duration::minutes(minutes);
+    let mut tx = pool.begin().await.expect("begin");
+    let head = pipelines::record_pr_head(&mut tx, &head(HEAD_SHA)).await.expect("head");
+    let b4 = builds::create(&mut tx, head.project_event_id, PRIMARY, "rawhide", "seed:b4", &build_data(HEAD_SHA))
+        .await
+        .expect("build")
+        .expect("new build");
+    builds::mark_submitted(&mut tx, b4.id, 1005, "https://koji.sandbox.example/koji/taskinfo?taskID=1005", "uid-b4")
+        .await
+        .expect("submitted");
+    builds::transition(&mut tx, b4.id, "failure", &["pending"], Some(epoch(at(50))), Some(epoch(at(60))), None)
+        .await
+        .expect("failure");
+    let group: i32 = sqlx::query_scalar(
+        "INSERT INTO log_detective_run_groups (koji_build_target_id, submitted_time) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(b4.id)
+    .bind(at(61))
+    .fetch_one(&mut *tx)
+    .await
+    .expect("group");
+    sqlx::query("UPDATE pipelines SET log_detective_run_group_id = $1 WHERE koji_build_group_id = $2")
+        .bind(group)
+        .bind(b4.koji_build_group_id)
+        .execute(&mut *tx)
+        .await
+        .expect("pipeline");
+    let explained = serde_json::json!({
+        "explanation": {"text": "The %check section failed: test_io timed out."},
+        "no_issue_found": false,
+        "snippets": [
+            {"source_file": "build.log", "line_number": 812, "text": "FAIL: test_io (timeout after 300 s)"},
+            {"source_file": "root.log", "line_number": 3, "text": "Mock version: 6.1"}
+        ]
+    });
+    let runs = [
+        ("1006", "x86_64", "complete", "4f2fa9aa-8fe6-4325-a317-473ca180e75d", Some(explained), None),
+        (
+            "1007",
+            "aarch64",
+            "error",
+            "0c1d2e3f-0000-4000-8000-000000000007",
+            None,
+            Some("Request to Log Detective API failed with HTTP status error: Server error '500 Internal Server Error'"),
+        ),
+    ];
+    for (task, arch, status, analysis, response, error) in runs {
+        sqlx::query(
+            "INSERT INTO log_detective_run (status, target_build, target, build_system, koji_build_target_id, \
+               log_detective_run_group_id, idempotency_key, arch, analysis_id, log_detective_response, error_msg, \
+               submitted_time, requested_time, finished_time) \
+             VALUES ($1, $2, $3, 'koji', $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
+        )
+        .bind(status)
+        .bind(task)
+        .bind(format!("rawhide-{arch}"))
+        .bind(b4.id)
+        .bind(group)
+        .bind(format!("ld:{}:{task}", b4.id))
+        .bind(arch)
+        .bind(analysis)
+        .bind(response)
+        .bind(error)
+        .bind(at(61))
+        .bind(at(63))
+        .execute(&mut *tx)
+        .await
+        .expect("run");
+    }
+    sqlx::query("UPDATE pipelines SET datetime = $1 WHERE koji_build_group_id = $2")
+        .bind(at(50))
+        .bind(b4.koji_build_group_id)
+        .execute(&mut *tx)
+        .await
+        .expect("pin");
+    sqlx::query("UPDATE koji_build_groups SET submitted_time = $1 WHERE id = $2")
+        .bind(at(50))
+        .bind(b4.koji_build_group_id)
+        .execute(&mut *tx)
+        .await
+        .expect("pin");
+    sqlx::query("UPDATE koji_build_targets SET build_submitted_time = $1 WHERE id = $2")
+        .bind(at(50))
+        .bind(b4.id)
+        .execute(&mut *tx)
+        .await
+        .expect("pin");
+    tx.commit().await.expect("commit");
+}

@@ -382,3 +382,65 @@ async fn a_database_outage_is_503_not_an_empty_answer() {
     let page = reqwest::get(format!("{url}/pr/rpms/bash/7")).await.unwrap();
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// packit-service's `log_detective_result_dict` (service/api/logdetective.py).
+const LOG_DETECTIVE_RUN: [&str; 10] = [
+    "packit_id",
+    "analysis_id",
+    "status",
+    "chroot",
+    "commit_sha",
+    "log_detective_response",
+    "error_msg",
+    "target_build",
+    "run_ids",
+    "submitted_time",
+];
+
+#[tokio::test]
+async fn log_detective_list_item_and_group_match_packit_service() {
+    let (h, url) = seeded().await;
+    seed::log_detective_story(&h.db.pool, base()).await;
+
+    let (status, headers, list) = get(&format!("{url}/api/log-detective?page=1&per_page=10")).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(headers[CONTENT_RANGE], "log-detective-results 1-10/*");
+    golden("log-detective-list", &list);
+    assert_eq!(list.as_array().unwrap().iter().map(|r| r["packit_id"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1]);
+    for r in list.as_array().unwrap() {
+        assert_keys("log-detective list entry", r, &with_project(&LOG_DETECTIVE_RUN));
+    }
+    let (_, headers, page2) = get(&format!("{url}/api/log-detective/?page=2&per_page=2")).await;
+    assert_eq!(headers[CONTENT_RANGE], "log-detective-results 3-4/*");
+    assert_eq!(page2, serde_json::json!([]));
+    let (status, _, bad) = get(&format!("{url}/api/log-detective?per_page=7")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    let (status, _, item) = get(&format!("{url}/api/log-detective/1")).await;
+    assert_eq!(status, StatusCode::OK);
+    golden("log-detective-1", &item);
+    assert_keys("log-detective item", &item, &with_project(&LOG_DETECTIVE_RUN));
+    assert_eq!(item["status"], "complete");
+    assert_eq!(item["chroot"], "rawhide-x86_64");
+    assert_eq!(item["run_ids"], serde_json::json!([5]));
+
+    let (status, _, group) = get(&format!("{url}/api/log-detective/groups/1")).await;
+    assert_eq!(status, StatusCode::OK);
+    golden("log-detective-group-1", &group);
+    assert_keys(
+        "log-detective group",
+        &group,
+        &with_project(&["packit_id", "submitted_time", "run_ids", "log_detective_target_ids"]),
+    );
+    assert_eq!(group["log_detective_target_ids"], serde_json::json!([1, 2]));
+
+    for (path, message) in [
+        ("/api/log-detective/99", "No info about Log Detective run stored in DB"),
+        ("/api/log-detective/groups/99", "No info about group stored in DB"),
+        ("/api/log-detective/x", "No info about Log Detective run stored in DB"),
+    ] {
+        let (status, _, body) = get(&format!("{url}{path}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body, serde_json::json!({ "error": message }), "{path}");
+    }
+}
