@@ -268,3 +268,28 @@ async fn a_finished_test_shows_how_long_it_took() {
     assert_eq!(words[1], "passed", "{row}");
     assert!(words[2].parse::<u32>().is_ok() && words[3] == "s", "no duration for rpmlint: {row}");
 }
+
+#[tokio::test]
+async fn a_packager_sees_log_detectives_explanation_under_the_failed_build() {
+    let h = Harness::start().await;
+    let base = Utc::now() - chrono::Duration::minutes(70);
+    seed::pr_story(&h.db.pool, "https://koji.sandbox.example/koji", "https://artifacts.sandbox.example", base).await;
+    seed::log_detective_story(&h.db.pool, base).await;
+    let url = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
+    let page = format!("{url}/pr/{}/{}/{}", seed::NAMESPACE, seed::REPO, seed::PR_ID);
+    let dom = chromium_run(&page, &["--dump-dom".to_owned()]).await;
+    let text = visible_text(&dom);
+    for seen in [
+        "Scratch build rawhide failure",
+        "Log Detective: rawhide-x86_64 complete The %check section failed: test_io timed out.",
+        "Log snippets File Line What it says build.log 812 FAIL: test_io (timeout after 300 s) root.log 3 Mock version: 6.1",
+        "Log Detective: rawhide-aarch64 error Request to Log Detective API failed with HTTP status error: \
+         Server error '500 Internal Server Error'",
+    ] {
+        assert!(text.contains(seen), "the page does not show {seen:?}:\n{text}");
+    }
+    // The flags link here: each analysis has its anchor.
+    assert!(dom.contains("id=\"log-detective-1\"") && dom.contains("id=\"log-detective-2\""), "{dom}");
+    let shot = screenshot(&format!("{page}#log-detective-1"), "status-page-log-detective.png", "1280,1800").await;
+    println!("screenshot: {}", shot.display());
+}
