@@ -454,3 +454,84 @@ async fn the_sandbox_refuses_what_the_interface_server_refuses() {
         assert!(held[0].body.get(field).is_some(), "{field}");
     }
 }
+
+/// The whole way back, as in production: the sandbox publishes its results on a
+/// real RabbitMQ (as fedora-messaging does), the bridge with its default topics and
+/// promotion rules turns them into CloudEvents for koji-finished, and the flags
+/// end green. A result may overtake our record of its request (the sandbox
+/// publishes as soon as it answered): koji-finished answers 503 until the record
+/// is there and the bridge redelivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn results_come_back_over_the_broker_through_the_bridge() {
+    let amqp = fedora_ci::devamqp::amqp_url().await.expect("a RabbitMQ for this test");
+    // A prefix of its own, so no other test's messages reach this queue.
+    let prefix = format!("org.fedoraproject.ldtest{}.", std::process::id());
+    let ld = fedora_ci_tests::sandbox::log_detective::LogDetectiveSandbox::start(&prefix).await;
+    let mut w = world(&[("FEDORA_CI_LOG_DETECTIVE_URL", &ld.url)]).await;
+    // koji-finished under that prefix (the PR was opened under prod's).
+    w.h.set_var("FEDORA_CI_TOPIC_PREFIX", &prefix);
+    w.koji_finished = w.h.serve("koji-finished", koji_finished::routes).await;
+    let h = &w.h;
+    let settings = fedora_ci::amqp::AmqpSettings::from_source(&|k: &str| (k == "AMQP_URL").then(|| amqp.clone()))
+        .unwrap()
+        .unwrap();
+    ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(std::sync::Arc::new(
+        fedora_ci::bus::Bus::new(settings, "amq.topic".to_owned()),
+    )));
+
+    // The bridge, in this process, with its defaults for this prefix.
+    let port = fedora_ci::testing::free_port();
+    let env: BTreeMap<&str, String> = BTreeMap::from([
+        ("AMQP_URL", amqp.clone()),
+        ("FEDORA_MESSAGING_QUEUE", format!("fedora-ci-ldtest-{}", uuid_like())),
+        ("FEDORA_CI_TOPIC_PREFIX", prefix.clone()),
+        ("K_SINK", w.koji_finished.clone()),
+        ("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "50".to_owned()),
+        ("FEDMSG_BRIDGE_RETRY_MAX_SECONDS", "1".to_owned()),
+        ("PORT", port.to_string()),
+    ]);
+    let config = fedmsg_bridge::config::BridgeConfig::from_source(&move |k: &str| env.get(k).cloned()).unwrap();
+    assert!(config.topics.contains(&format!("{prefix}logdetective.analysis")), "{:?}", config.topics);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let bridge = tokio::spawn(fedmsg_bridge::run(config, async move {
+        let _ = stopped.await;
+    }));
+    wait_until("the bridge consumes", || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+
+    let mut failed = fail_build(h, &["x86_64", "aarch64"]);
+    failed.topic = format!("{prefix}buildsys.task.state.change");
+    assert_eq!(story::post(&w.koji_finished, &failed, "failed").await.0, StatusCode::OK);
+    assert_eq!(ld.analyses().len(), 2);
+    wait_until("both analyses' flags are green", || async {
+        ["x86_64", "aarch64"].iter().all(|arch| flag(h, &ld_flag(arch)).is_some_and(|f| f.0 == "success"))
+    })
+    .await;
+    assert_eq!(ld.published().len(), 2);
+    let stored: Vec<String> = sqlx::query_scalar("SELECT status FROM log_detective_run ORDER BY id")
+        .fetch_all(&h.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, ["complete", "complete"]);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), bridge).await;
+}
+
+fn uuid_like() -> String {
+    format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
+
+/// Polls an observable condition (what the PR shows) until it holds, for at most a minute.
+async fn wait_until<F, Fut>(what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !condition().await {
+        assert!(std::time::Instant::now() < deadline, "{what}: not within 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
