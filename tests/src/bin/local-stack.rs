@@ -1,5 +1,6 @@
 //! `make run`: the whole service on one machine. A fresh database on the embedded
-//! default Postgres, the Koji, Pagure, FASJSON and Testing Farm sandboxes, every
+//! default Postgres, the Koji (with its log server), Pagure, FASJSON, Testing Farm
+//! and Log Detective sandboxes, every
 //! function as its own process, a local broker routing by the Trigger table in
 //! `knative/`, the result-poller on a schedule, and — when the MIT KDC tools are
 //! installed — a throwaway Kerberos realm so the functions log in to the sandbox
@@ -17,12 +18,21 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
-    let h = Harness::with_env(&[("KOJI_USERS", "packit-ci"), ("FEDORA_CI_POLL_GRACE_SECONDS", "60")]).await;
+    let h = Harness::with_env(&[
+        ("KOJI_USERS", "packit-ci"),
+        ("FEDORA_CI_POLL_GRACE_SECONDS", "60"),
+        // Failed builds go to the Log Detective sandbox.
+        ("FEDORA_CI_LOG_DETECTIVE", "true"),
+    ])
+    .await;
     let mut env = h.env();
     let mut hub = None;
     if let Some(realm) = &realm {
         hub = Some(fedora_ci_tests::harness::kerberized_koji(realm, &mut env).await);
     }
+    // The hub in use serves its tasks' logs, which Log Detective is sent.
+    env.retain(|(k, _)| k != "KOJI_PKGS_URL");
+    env.push(("KOJI_PKGS_URL".into(), hub.as_ref().unwrap_or(&h.koji).pkgs_url()));
     let functions = fedora_ci_tests::stack::start_all(&env).await;
     let subscribers: HashMap<String, String> =
         functions.iter().map(|f| (f.name.to_owned(), f.process.url("/"))).collect();
@@ -43,6 +53,17 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    // Log Detective's results: on the broker when there is one (the bridge brings
+    // them back, as in production), else straight to the local Knative broker.
+    let amqp = fedora_ci::amqp::AmqpSettings::from_source(&|k: &str| {
+        if k == "AMQP_URL" { std::env::var("AMQP_URL").ok().filter(|u| !u.is_empty()) } else { None }
+    })?;
+    match amqp {
+        Some(settings) if bridge.is_some() => h.ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(
+            std::sync::Arc::new(fedora_ci::bus::Bus::new(settings, "amq.topic".to_owned())),
+        )),
+        _ => h.ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::CloudEvents(broker.clone())),
+    }
 
     println!(
         "database       {} ({})",
@@ -63,6 +84,11 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     println!("pagure         {}", h.pagure.url);
     println!("fasjson        {}", h.fas.url);
     println!("testing farm   {}", h.tf.url);
+    println!(
+        "log detective  {}   (results {})",
+        h.ld.url,
+        if bridge.is_some() { "published on AMQP_URL's amq.topic" } else { "POSTed to the broker" }
+    );
     if std::env::args().any(|a| a == "--demo") {
         let hub = hub.as_ref().unwrap_or(&h.koji);
         let outcome = fedora_ci_tests::demo::play(&broker, hub, &h).await;

@@ -180,7 +180,10 @@ impl LogDetectiveSandbox {
 async fn post_cloudevent(url: &str, message: &Published) -> StatusCode {
     let request = fedora_ci::testing::binary_headers(&message.topic, &message.id)
         .into_iter()
-        .fold(reqwest::Client::new().post(url), |r, (name, value)| r.header(name, value));
+        .fold(reqwest::Client::new().post(url), |r, (name, value)| r.header(name, value))
+        // The extension the bridge promotes (its default FEDMSG_BRIDGE_PROMOTE),
+        // which the Trigger filters on.
+        .header("ce-ldbuildsystem", message.body["build_system"].as_str().unwrap_or_default());
     match request.body(serde_json::to_vec(&message.body).unwrap_or_default()).send().await {
         Ok(r) => r.status(),
         Err(_) => StatusCode::BAD_GATEWAY,
