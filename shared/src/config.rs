@@ -364,8 +364,7 @@ impl Config {
             // packit-service's LOGDETECTIVE_PACKIT_SERVER_URL (constants.py).
             url: env.url("FEDORA_CI_LOG_DETECTIVE_URL", "https://logdetective01.fedorainfracloud.org")?,
             token: env.secret("LOG_DETECTIVE_TOKEN")?,
-            result_timeout: env
-                .duration_secs("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", Duration::from_secs(3600))?,
+            result_timeout: env.duration_secs("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", Duration::from_secs(3600))?,
         };
         if log_detective.result_timeout.is_zero() {
             return Err(ConfigError::new("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", "must be at least 1"));

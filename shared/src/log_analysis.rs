@@ -152,7 +152,9 @@ pub async fn record_runs(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requested {
     Accepted(String),
-    Retry { minutes: u64 },
+    Retry {
+        minutes: u64,
+    },
     Failed(String),
     /// Not a run waiting for its request (already requested, or finished).
     NotDue,
@@ -326,7 +328,9 @@ pub enum Applied {
     NotOurs,
     /// `running`, or a result for a run already finished (a duplicate).
     Unchanged,
-    Updated { status: String },
+    Updated {
+        status: String,
+    },
 }
 
 /// Applies a `logdetective.analysis` message: stores the explanation or the

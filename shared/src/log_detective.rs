@@ -109,8 +109,7 @@ impl LogDetectiveClient {
     /// packit-service's `verify_artifact` wants a 200). 404 and other 4xx: no;
     /// an unreachable server or a 5xx: ask again later.
     pub async fn log_exists(&self, url: &str) -> Result<bool, LogDetectiveError> {
-        let response =
-            self.http.head(url).send().await.map_err(|e| LogDetectiveError::Unavailable(without_url(&e)))?;
+        let response = self.http.head(url).send().await.map_err(|e| LogDetectiveError::Unavailable(without_url(&e)))?;
         let status = response.status();
         if status.is_server_error() {
             return Err(LogDetectiveError::Unavailable(format!("Koji log server: HTTP {}", status.as_u16())));

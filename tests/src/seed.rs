@@ -208,7 +208,9 @@ pub async fn log_detective_story(pool: &PgPool, base: DateTime<Utc>) {
             "error",
             "0c1d2e3f-0000-4000-8000-000000000007",
             None,
-            Some("Request to Log Detective API failed with HTTP status error: Server error '500 Internal Server Error'"),
+            Some(
+                "Request to Log Detective API failed with HTTP status error: Server error '500 Internal Server Error'",
+            ),
         ),
     ];
     for (task, arch, status, analysis, response, error) in runs {

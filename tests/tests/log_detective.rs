@@ -102,8 +102,7 @@ async fn a_build_failed_on_two_arches_is_explained_on_the_pr_the_status_page_and
         (&analyses[0], x86_64, &["root.log", "mock_output.log", "build.log"][..]),
         (&analyses[1], aarch64, &["root.log", "mock_output.log"][..]),
     ] {
-        let artifacts: BTreeMap<String, String> =
-            names.iter().map(|n| ((*n).to_owned(), log(task, n))).collect();
+        let artifacts: BTreeMap<String, String> = names.iter().map(|n| ((*n).to_owned(), log(task, n))).collect();
         assert_eq!(analysis.body["artifacts"], json!(artifacts));
         assert_eq!(analysis.body["target_build"], task.to_string());
         assert_eq!(analysis.body["build_system"], "koji");
@@ -157,12 +156,8 @@ async fn a_build_failed_on_two_arches_is_explained_on_the_pr_the_status_page_and
     assert!(page.contains("<td data-label=\"Line\">30</td>"), "{page}");
 
     // The api: packit-service's Log Detective endpoints.
-    let list: Value = reqwest::get(format!("{}/api/log-detective", api.trim_end_matches('/')))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        reqwest::get(format!("{}/api/log-detective", api.trim_end_matches('/'))).await.unwrap().json().await.unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert!(list.iter().all(|r| r["status"] == "complete" && r["commit_sha"] == SHA), "{list:?}");
@@ -271,11 +266,9 @@ async fn a_lost_result_times_the_run_out_neutral_and_a_late_one_changes_nothing(
     let summary = poller_pass(h).await;
     assert_eq!(summary["timed_out"], 1, "{summary}");
     let (status, comment, _) = flag(h, &ld_flag("x86_64")).unwrap();
-    assert_eq!(
-        (status.as_str(), comment.as_str()),
-        ("canceled", "Log Detective sent no result within 2 minutes.")
-    );
-    let stored: String = sqlx::query_scalar("SELECT status FROM log_detective_run").fetch_one(&h.db.pool).await.unwrap();
+    assert_eq!((status.as_str(), comment.as_str()), ("canceled", "Log Detective sent no result within 2 minutes."));
+    let stored: String =
+        sqlx::query_scalar("SELECT status FROM log_detective_run").fetch_one(&h.db.pool).await.unwrap();
     assert_eq!(stored, "unknown");
     // The result turns up after all: forward only, nothing changes.
     assert_eq!(redeliver(&w.koji_finished, &late).await, [StatusCode::ACCEPTED]);
@@ -450,7 +443,8 @@ async fn the_sandbox_refuses_what_the_interface_server_refuses() {
     let parsed = fedora_ci::log_detective::AnalysisResult::parse(&serde_json::to_vec(&held[0].body).unwrap()).unwrap();
     assert_eq!(parsed.log_detective_analysis_id, answer["log_detective_analysis_id"].as_str().unwrap());
     assert_eq!(parsed.result(), "complete");
-    for field in ["status", "target_build", "build_system", "log_detective_analysis_id", "log_detective_analysis_start"] {
+    for field in ["status", "target_build", "build_system", "log_detective_analysis_id", "log_detective_analysis_start"]
+    {
         assert!(held[0].body.get(field).is_some(), "{field}");
     }
 }
@@ -475,9 +469,10 @@ async fn results_come_back_over_the_broker_through_the_bridge() {
     let settings = fedora_ci::amqp::AmqpSettings::from_source(&|k: &str| (k == "AMQP_URL").then(|| amqp.clone()))
         .unwrap()
         .unwrap();
-    ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(std::sync::Arc::new(
-        fedora_ci::bus::Bus::new(settings, "amq.topic".to_owned()),
-    )));
+    ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(std::sync::Arc::new(fedora_ci::bus::Bus::new(
+        settings,
+        "amq.topic".to_owned(),
+    ))));
 
     // The bridge, in this process, with its defaults for this prefix.
     let port = fedora_ci::testing::free_port();
@@ -510,10 +505,8 @@ async fn results_come_back_over_the_broker_through_the_bridge() {
     })
     .await;
     assert_eq!(ld.published().len(), 2);
-    let stored: Vec<String> = sqlx::query_scalar("SELECT status FROM log_detective_run ORDER BY id")
-        .fetch_all(&h.db.pool)
-        .await
-        .unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM log_detective_run ORDER BY id").fetch_all(&h.db.pool).await.unwrap();
     assert_eq!(stored, ["complete", "complete"]);
     let _ = stop.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), bridge).await;

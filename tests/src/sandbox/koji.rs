@@ -236,7 +236,11 @@ impl KojiHub {
 
     /// The subtask id of `method` on `arch` under `task_id`.
     pub fn child(&self, task_id: i64, method: &str, arch: &str) -> Option<i64> {
-        self.hub().tasks.values().find(|t| t.parent == Some(task_id) && t.method == method && t.arch == arch).map(|t| t.id)
+        self.hub()
+            .tasks
+            .values()
+            .find(|t| t.parent == Some(task_id) && t.method == method && t.arch == arch)
+            .map(|t| t.id)
     }
 
     /// For `KOJI_PKGS_URL`: `<it>/work/tasks/<id % 10000>/<id>/<log>` serves the logs.

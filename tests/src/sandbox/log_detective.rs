@@ -113,11 +113,7 @@ impl LogDetectiveSandbox {
             published: Vec::new(),
             refused: Vec::new(),
         }));
-        let state = AppState {
-            token: TOKEN.to_owned(),
-            topic: format!("{topic_prefix}logdetective.analysis"),
-            data,
-        };
+        let state = AppState { token: TOKEN.to_owned(), topic: format!("{topic_prefix}logdetective.analysis"), data };
         let faults = Arc::new(Faults::default());
         let router = Router::new()
             .route("/analyze", post(analyze))
@@ -270,7 +266,8 @@ fn validate(body: &Value) -> Vec<Value> {
 
 /// `analyze_build`.
 async fn analyze(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let refuse = |status: StatusCode| state.data.lock().unwrap_or_else(|p| p.into_inner()).refused.push(status.as_u16());
+    let refuse =
+        |status: StatusCode| state.data.lock().unwrap_or_else(|p| p.into_inner()).refused.push(status.as_u16());
     // HTTPBearer (fastapi/security/http.py, 0.121): scheme and credentials, or 403.
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     let (scheme, credentials) = authorization.split_once(' ').unwrap_or((authorization, ""));
