@@ -210,7 +210,7 @@ mod tests {
         assert!(c.topics.contains(&"org.fedoraproject.prod.logdetective.analysis".to_owned()));
         assert!(c.topics.contains(&"org.fedoraproject.prod.buildsys.task.state.change".to_owned()));
         assert_eq!(c.retry, Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(60) });
-        assert_eq!(c.promotions.len(), 3);
+        assert_eq!(c.promotions.len(), 4);
     }
 
     #[test]
