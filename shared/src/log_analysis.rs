@@ -340,31 +340,28 @@ pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied
         return Ok(Applied::NotOurs);
     }
     let mut tx = ctx.pool.begin().await?;
+    // The answer can overtake our record of the request (the interface server
+    // publishes as soon as Log Detective answers). One statement finds the run by
+    // its analysis id or, while the request's answer is not recorded yet, by its
+    // subtask; FOR UPDATE waits for a recording transaction in flight and then
+    // sees the recorded id, so there is no window between two lookups.
     let run: Option<RunRow> = sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM log_detective_run WHERE analysis_id = $1 AND build_system = 'koji' FOR UPDATE"
+        "SELECT {RUN_COLUMNS} FROM log_detective_run WHERE build_system = 'koji' \
+           AND (analysis_id = $1 OR (target_build = $2 AND status = 'running' AND analysis_id IS NULL)) \
+         ORDER BY analysis_id IS NULL, id LIMIT 1 FOR UPDATE"
     ))
     .bind(&msg.log_detective_analysis_id)
+    .bind(&msg.target_build)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(run) = run else {
-        // The answer can overtake our record of the request: a run of this
-        // subtask whose request has no recorded id yet means "ask again shortly" —
-        // 503, and the Broker redelivers.
-        let in_flight: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM log_detective_run WHERE target_build = $1 AND build_system = 'koji' \
-               AND status = 'running' AND analysis_id IS NULL)",
-        )
-        .bind(&msg.target_build)
-        .fetch_one(&mut *tx)
-        .await?;
-        if in_flight {
-            return Err(HandlerError::Upstream {
-                service: "Log Detective",
-                reason: format!("result for task {} arrived before its request was recorded", msg.target_build),
-            });
-        }
-        return Ok(Applied::NotOurs);
-    };
+    let Some(run) = run else { return Ok(Applied::NotOurs) };
+    if run.analysis_id.as_deref() != Some(msg.log_detective_analysis_id.as_str()) {
+        // Our request for this subtask is not recorded yet: 503, redelivered.
+        return Err(HandlerError::Upstream {
+            service: "Log Detective",
+            reason: format!("result for task {} arrived before its request was recorded", msg.target_build),
+        });
+    }
     let status = msg.result();
     if status == "running" || run.status != "running" {
         return Ok(Applied::Unchanged);

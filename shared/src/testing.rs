@@ -28,7 +28,12 @@ impl Fixture {
     /// Fixtures come in two shapes: a body with the routing key added as `topic`,
     /// or fedora-messaging's dump (`{body, headers, id, topic}`).
     pub fn load(name: &str) -> Fixture {
-        let path = fixtures_dir().join("fedora-messaging").join(name);
+        Self::load_from("fedora-messaging", name)
+    }
+
+    /// A recorded message from another fixture folder (`log-detective`).
+    pub fn load_from(folder: &str, name: &str) -> Fixture {
+        let path = fixtures_dir().join(folder).join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let topic = json["topic"].as_str().unwrap_or_else(|| panic!("{name}: no topic")).to_owned();

@@ -1,6 +1,7 @@
 //! `make demo`: one whole PR story through the local stack, from the recorded
-//! fixtures — PR opened → scratch build → build finished → the test suite → results
-//! — delivered through the local broker exactly as the cluster would route them.
+//! fixtures — PR opened → scratch build → build finished → the test suite → results,
+//! then a new commit whose build fails → Log Detective's explanations — delivered
+//! through the local broker exactly as the cluster would route them.
 
 use anyhow::{Context as _, bail};
 use fedora_ci::messages::KojiTaskState;
@@ -68,6 +69,45 @@ pub async fn play(broker: &str, koji: &KojiHub, h: &Harness) -> anyhow::Result<(
     if build != "success" || passed != requests.len() as i64 || h.pagure.flags().iter().any(|f| f.status != "success") {
         bail!("demo did not end green: build {build}, {passed} of {} tests passed", requests.len());
     }
-    println!("\ndemo OK: build success, {passed} tests passed, every flag green");
+    println!("\nbuild success, {passed} tests passed, every flag green");
+
+    log_detective(broker, koji, h).await?;
+    println!("\ndemo OK");
+    Ok(())
+}
+
+/// The second act: a new commit whose build fails on two architectures; Log
+/// Detective (the sandbox) is sent each one's logs and its explanations come back
+/// through the broker to the PR's flags.
+async fn log_detective(broker: &str, koji: &KojiHub, h: &Harness) -> anyhow::Result<()> {
+    const SHA: &str = "3c0ffee0000000000000000000000000000000ab";
+    let updated = crate::story::pr_event("updated", SHA);
+    send(broker, &updated, "demo-pr-updated", &[("pagurenamespace", "rpms")]).await?;
+    let task = koji.builds().last().map(|b| b.task_id).context("no build of the new commit")?;
+    println!("5. PR updated to {}; scratch build: Koji task {task}", &SHA[..7]);
+    koji.set_failing_arches(task, &["x86_64", "aarch64"]);
+    koji.set_task_state(task, KojiTaskState::Failed);
+    let mut failed = crate::story::task_message("org.fedoraproject.prod.", task, KojiTaskState::Failed, "packit-ci");
+    failed.body["info"]["children"] = json!(koji.children_json(task));
+    send(broker, &failed, "demo-failed", &[("kojiowner", "packit-ci"), ("kojimethod", "build")]).await?;
+    println!("6. build failed on x86_64 and aarch64; {} analyses sent to Log Detective", h.ld.analyses().len());
+    let analysis = |arch: &str| {
+        let name = format!("Fedora CI - Log Detective analysis ({arch})");
+        h.pagure.flags().into_iter().find(|f| f.username == name && f.status == "success")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while analysis("x86_64").is_none() || analysis("aarch64").is_none() {
+        if std::time::Instant::now() > deadline {
+            bail!("Log Detective's explanations did not reach the PR within 60 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    println!("7. Log Detective's results came back through the broker\n\nFlags on the new commit:");
+    for flag in
+        h.pagure.flags().iter().filter(|f| f.username.contains("scratch build") || f.username.contains("Log Detective"))
+    {
+        println!("  {:<45} {:<8} {}", flag.username, flag.status, flag.comment);
+    }
+    println!("Log Detective explained the failed build on x86_64 and aarch64");
     Ok(())
 }

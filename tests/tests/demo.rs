@@ -1,5 +1,6 @@
 //! `make demo` as a test: the local stack plays a whole PR story and must end with
-//! a successful build, passed tests and green flags.
+//! a successful build, passed tests and green flags, then a failed build that Log
+//! Detective explains.
 
 #[test]
 fn the_demo_story_ends_green() {
@@ -9,4 +10,10 @@ fn the_demo_story_ends_green() {
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("demo OK"), "{stdout}");
     assert!(stdout.contains("Fedora CI - scratch build"), "{stdout}");
+    // The second act: the failed build's analyses, explained, on the PR.
+    for arch in ["x86_64", "aarch64"] {
+        let line = format!("Fedora CI - Log Detective analysis ({arch})");
+        let flag = stdout.lines().find(|l| l.contains(&line)).unwrap_or_else(|| panic!("no {line}:\n{stdout}"));
+        assert!(flag.contains("success") && flag.contains("Log Detective explained"), "{flag}");
+    }
 }

@@ -66,7 +66,8 @@ pub enum Sink {
     Held,
     /// Published at once on `amq.topic` of this broker, as fedora-messaging does.
     Amqp(Arc<fedora_ci::bus::Bus>),
-    /// POSTed at once as a binary CloudEvent, as the bridge would deliver it.
+    /// POSTed at once as a binary CloudEvent, as the bridge would deliver it
+    /// (again, with backoff, until it is answered 2xx).
     CloudEvents(String),
 }
 
@@ -325,7 +326,16 @@ async fn analyze(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Sink::CloudEvents(url) => {
             let data = state.data.clone();
             tokio::spawn(async move {
-                post_cloudevent(&url, &message).await;
+                // Until a 2xx, with backoff: what the bridge does while it holds a
+                // message (at least once).
+                let mut delay = std::time::Duration::from_millis(100);
+                for _ in 0..30 {
+                    if post_cloudevent(&url, &message).await.is_success() {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                }
                 data.lock().unwrap_or_else(|p| p.into_inner()).published.push(message);
             });
         }
