@@ -531,3 +531,23 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Koji's FAILED message lost: the poller's `getTaskInfo` repairs the build by the
+/// same code path, and that path sends the failed arches to Log Detective too.
+#[tokio::test]
+async fn a_lost_failed_message_is_repaired_by_the_poller_and_still_analysed() {
+    let w = world(&[]).await;
+    let h = &w.h;
+    fail_build(h, &["x86_64", "aarch64"]);
+    let summary = poller_pass(h).await;
+    assert_eq!(summary["koji_checked"], 1, "{summary}");
+    let analyses = h.ld.analyses();
+    assert_eq!(analyses.len(), 2, "{analyses:?}");
+    for arch in ["x86_64", "aarch64"] {
+        assert_eq!(flag(h, &ld_flag(arch)).unwrap().0, "pending");
+    }
+    assert_eq!(h.ld.release(&w.koji_finished).await, [StatusCode::OK, StatusCode::OK]);
+    for arch in ["x86_64", "aarch64"] {
+        assert_eq!(flag(h, &ld_flag(arch)).unwrap().0, "success");
+    }
+}
