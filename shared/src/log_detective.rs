@@ -159,8 +159,10 @@ pub struct AnalysisResult {
 
 impl AnalysisResult {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
-        serde_json::from_slice(data)
-            .map_err(|e| ParseError { topic: Topic::LogDetectiveAnalysis.suffix(), reason: e.to_string() })
+        serde_json::from_slice(data).map_err(|e| ParseError {
+            topic: Topic::LogDetectiveAnalysis.suffix(),
+            reason: crate::json_input::describe(&e),
+        })
     }
 
     /// packit-service's `LogDetectiveResult.from_string`: anything else is `unknown`.
