@@ -8,7 +8,8 @@ fn the_demo_story_ends_green() {
     let out = std::process::Command::new(exe).arg("--demo").output().expect("run local-stack --demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("demo OK"), "{stdout}");
+    assert!(stdout.contains("demo OK: build success"), "{stdout}");
+    assert!(stdout.contains("demo OK: Log Detective explained"), "{stdout}");
     assert!(stdout.contains("Fedora CI - scratch build"), "{stdout}");
     // The second act: the failed build's analyses, explained, on the PR.
     for arch in ["x86_64", "aarch64"] {

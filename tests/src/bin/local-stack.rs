@@ -97,7 +97,10 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     );
     if std::env::args().any(|a| a == "--demo") {
         let hub = hub.as_ref().unwrap_or(&h.koji);
-        let outcome = fedora_ci_tests::demo::play(&broker, hub, &h).await;
+        let mut outcome = fedora_ci_tests::demo::play(&broker, hub, &h).await;
+        if outcome.is_ok() {
+            outcome = fedora_ci_tests::demo::play_log_detective(&broker, hub, &h).await;
+        }
         drop(functions);
         return outcome;
     }
