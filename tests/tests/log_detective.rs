@@ -551,3 +551,29 @@ async fn a_lost_failed_message_is_repaired_by_the_poller_and_still_analysed() {
         assert_eq!(flag(h, &ld_flag(arch)).unwrap().0, "success");
     }
 }
+
+/// The function died between recording the runs and asking Log Detective (no
+/// answer recorded, no retry scheduled): after the grace period the poller asks.
+#[tokio::test]
+async fn a_request_whose_sender_died_is_made_by_the_poller() {
+    let w = world(&[("FEDORA_CI_POLL_GRACE_SECONDS", "600")]).await;
+    let h = &w.h;
+    h.ld.faults.set_down(true);
+    story::post(&w.koji_finished, &fail_build(h, &["x86_64"]), "failed").await;
+    h.ld.faults.set_down(false);
+    // What a crash right after the commit leaves: the run, no attempt made.
+    sqlx::query("UPDATE log_detective_run SET next_attempt_at = NULL, retry_count = 0")
+        .execute(&h.db.pool)
+        .await
+        .unwrap();
+    poller_pass(h).await;
+    assert!(h.ld.analyses().is_empty(), "asked within the grace period");
+    sqlx::query("UPDATE log_detective_run SET submitted_time = now() - interval '601 seconds'")
+        .execute(&h.db.pool)
+        .await
+        .unwrap();
+    poller_pass(h).await;
+    assert_eq!(h.ld.analyses().len(), 1);
+    assert_eq!(h.ld.release(&w.koji_finished).await, [StatusCode::OK]);
+    assert_eq!(flag(h, &ld_flag("x86_64")).unwrap().0, "success");
+}
