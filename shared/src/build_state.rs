@@ -187,8 +187,11 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         crate::telemetry::metrics::build_finished(status);
     }
 
-    for run in analyses {
-        let (_, run_flags) = crate::log_analysis::request_run(ctx, run).await?;
+    // One request per failed arch, at once: the handler's time stays that of one
+    // (bounded by the upstream timeout) however many arches failed.
+    let requests = analyses.into_iter().map(|run| crate::log_analysis::request_run(ctx, run));
+    for requested in futures_util::future::join_all(requests).await {
+        let (_, run_flags) = requested?;
         flags.extend(run_flags.into_iter().filter(|uid| !flags.contains(uid)).collect::<Vec<_>>());
     }
     for test in &tests {

@@ -78,6 +78,7 @@ impl Clients {
                 http.clone(),
                 config.log_detective.url.clone(),
                 config.log_detective.token.clone(),
+                config.upstream_timeout,
             ),
             http,
         })

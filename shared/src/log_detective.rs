@@ -69,16 +69,21 @@ impl LogDetectiveError {
     }
 }
 
+/// The longest a log's existence check may take.
+const LOG_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct LogDetectiveClient {
     http: reqwest::Client,
     url: Url,
     token: Option<Secret>,
+    /// The whole-request limit of the shared client (`FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS`).
+    timeout: std::time::Duration,
 }
 
 impl LogDetectiveClient {
-    pub fn new(http: reqwest::Client, url: Url, token: Option<Secret>) -> Self {
-        Self { http, url, token }
+    pub fn new(http: reqwest::Client, url: Url, token: Option<Secret>, timeout: std::time::Duration) -> Self {
+        Self { http, url, token, timeout }
     }
 
     /// `POST <url>/analyze`.
@@ -109,7 +114,14 @@ impl LogDetectiveClient {
     /// packit-service's `verify_artifact` wants a 200). 404 and other 4xx: no;
     /// an unreachable server or a 5xx: ask again later.
     pub async fn log_exists(&self, url: &str) -> Result<bool, LogDetectiveError> {
-        let response = self.http.head(url).send().await.map_err(|e| LogDetectiveError::Unavailable(without_url(&e)))?;
+        // packit-service's `verify_artifact` allows (10, 30) s; a HEAD needs less.
+        let response = self
+            .http
+            .head(url)
+            .timeout(LOG_CHECK_TIMEOUT.min(self.timeout))
+            .send()
+            .await
+            .map_err(|e| LogDetectiveError::Unavailable(without_url(&e)))?;
         let status = response.status();
         if status.is_server_error() {
             return Err(LogDetectiveError::Unavailable(format!("Koji log server: HTTP {}", status.as_u16())));
