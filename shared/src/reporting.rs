@@ -354,5 +354,11 @@ mod tests {
         assert_ne!(FlagKey::build(Deployment::Prod, "rawhide", "889f07b").uid, a.uid);
         let t = FlagKey::test(Deployment::Prod, "rpmlint", "fedora-rawhide", "889f07a");
         assert_eq!(t.check_name, "Fedora CI - rpmlint");
+        let ld = FlagKey::log_detective(Deployment::Prod, "rawhide", "x86_64", "889f07a");
+        assert_eq!(ld.check_name, "Fedora CI - Log Detective analysis (x86_64)");
+        let eln = FlagKey::log_detective(Deployment::Stg, "eln", "aarch64", "889f07a");
+        assert_eq!(eln.check_name, "Fedora CI (staging) - Log Detective analysis (eln, aarch64)");
+        assert_ne!(ld.uid, FlagKey::log_detective(Deployment::Prod, "rawhide", "aarch64", "889f07a").uid);
+        assert_ne!(ld.uid, a.uid);
     }
 }
