@@ -42,10 +42,10 @@ bench: deps
 	target/bench-build/bench
 
 # The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz
-# target, optimised, and the upstream hangs again with the production upstream
+# target (the parsers, and the functions themselves against Postgres), optimised, and the upstream hangs again with the production upstream
 # timeout of 30 s (make test runs them with 2 s).
 soak:
-	FEDORA_CI_FUZZ_RUNS=$${FEDORA_CI_FUZZ_RUNS:-1000000} $(CARGO) test --profile bench-build -p fedora-ci-tests --test fuzz -- --test-threads=2
+	FEDORA_CI_FUZZ_RUNS=$${FEDORA_CI_FUZZ_RUNS:-1000000} $(CARGO) test --profile bench-build -p fedora-ci-tests --test fuzz --test fuzz_functions -- --test-threads=2
 	$(CARGO) build --workspace --bins
 	FEDORA_CI_FAULTS_TIMEOUT_SECONDS=30 $(CARGO) test -p fedora-ci-tests --test reliability_faults -- hanging
 
