@@ -546,7 +546,8 @@ fn check_produced(rendered: &Rendered, bridge: &fedmsg_bridge::BridgeConfig) -> 
     for trigger in rendered.of_kind("eventing.knative.dev", "Trigger") {
         let Some(t) = s(trigger, &["spec", "filter", "attributes", "type"]) else { continue };
         let from_bridge = bridge.topics.iter().any(|pattern| fedmsg_bridge::config::topic_matches(pattern, t));
-        if !from_bridge && !(t == PING_TYPE && ticks) {
+        let from_ping = t == PING_TYPE && ticks;
+        if !(from_bridge || from_ping) {
             problems.push(format!(
                 "Trigger {}: nothing in the cluster produces type {t} (not a topic the bridge consumes, not the ping)",
                 name_of(trigger)
@@ -1042,7 +1043,8 @@ pub fn check_cluster(repo: &Repo) -> Vec<String> {
         }
         _ => problems.push("no KnativeServing knative-serving in namespace knative-serving".to_owned()),
     }
-    if !find("KnativeEventing", "knative-eventing").is_some_and(|e| ns(e) == "knative-eventing") {
+    let eventing = find("KnativeEventing", "knative-eventing");
+    if eventing.is_none_or(|e| ns(e) != "knative-eventing") {
         problems.push("no KnativeEventing knative-eventing in namespace knative-eventing".to_owned());
     }
 
@@ -1154,4 +1156,11 @@ pub fn deployed(repo: &Repo, overlay: &str) -> Result<Deployed, String> {
         topics: bridge.topics,
         services,
     })
+}
+
+/// The kinds of the objects an overlay applies (what the app owners' Role must
+/// let them apply with scripts/deploy.sh).
+pub fn deployed_kinds(repo: &Repo, overlay: &str) -> Result<BTreeSet<String>, String> {
+    let resources = kustomize::build(&repo.overlay(overlay)).map_err(|e| format!("{overlay}: {e:#}"))?;
+    Ok(resources.iter().map(|r| group_kind(r).1.to_owned()).collect())
 }

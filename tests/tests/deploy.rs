@@ -539,7 +539,10 @@ fn the_playbook_runs_in_check_mode_against_roles_as_strict_as_infras() {
         let messaging = run.object(host, "secret-messaging.yml");
         // (lookup('file') strips the final newline.)
         let ca = sandbox_file(&format!("rabbitmq/{env}/ca-combined.crt"));
-        assert!(messaging.contains(&serde_json::to_string(ca.trim_end()).unwrap()), "{overlay}: ca.crt is ca-combined.crt");
+        assert!(
+            messaging.contains(&serde_json::to_string(ca.trim_end()).unwrap()),
+            "{overlay}: ca.crt is ca-combined.crt"
+        );
         // The app owners can see (and in staging change) the Knative objects.
         let project = run.record(&format!("project-{host}-fedora-ci.json"));
         let role: Vec<serde_yaml_ng::Value> =
@@ -556,6 +559,32 @@ fn the_playbook_runs_in_check_mode_against_roles_as_strict_as_infras() {
             let verbs = rule.unwrap_or_else(|| panic!("{overlay}: no rule for {resource}"))["verbs"].to_string();
             assert!(verbs.contains("\"watch\"") && verbs.contains("\"list\""), "{overlay} {resource}: {verbs}");
             assert_eq!(verbs.contains("\"patch\""), overlay == "stg", "{overlay} {resource}: {verbs}");
+        }
+        if overlay == "stg" {
+            // Everything scripts/deploy.sh applies, the app owners may apply.
+            for kind in deploy::deployed_kinds(&repo, overlay).unwrap() {
+                let (group, plural) = match kind.as_str() {
+                    "Service" => ("serving.knative.dev", "services"),
+                    "DomainMapping" => ("serving.knative.dev", "domainmappings"),
+                    "Broker" => ("eventing.knative.dev", "brokers"),
+                    "Trigger" => ("eventing.knative.dev", "triggers"),
+                    "PingSource" => ("sources.knative.dev", "pingsources"),
+                    "ContainerSource" => ("sources.knative.dev", "containersources"),
+                    "ConfigMap" => ("", "configmaps"),
+                    "Job" => ("batch", "jobs"),
+                    other => {
+                        panic!("{other}: which resource of the app owners' Role is it? (templates/role-knative.yml.j2)")
+                    }
+                };
+                let granted = rules.as_array().unwrap().iter().any(|r| {
+                    r["apiGroups"].as_array().unwrap().iter().any(|g| g == group)
+                        && r["resources"].as_array().unwrap().iter().any(|x| x == plural)
+                        && ["get", "create", "patch", "delete"]
+                            .iter()
+                            .all(|v| r["verbs"].as_array().unwrap().iter().any(|x| x == v))
+                });
+                assert!(granted, "stg: app owners cannot apply {kind} ({group}/{plural})");
+            }
         }
         let subjects = serde_json::to_value(&role[1]["subjects"]).unwrap();
         let names: Vec<&serde_json::Value> = subjects.as_array().unwrap().iter().map(|s| &s["name"]).collect();
@@ -626,6 +655,53 @@ fn every_run_rolls_out_the_images_under_their_tags() {
     assert!(!stamps.is_empty() && stamps.len() <= 2, "{stamps:?}");
     let waits = calls.iter().filter(|c| c[2] == "wait" && c[3] == "--for=condition=Ready").count();
     assert_eq!(waits, 2, "waits for the Services: {calls:?}");
+}
+
+#[test]
+fn deploy_sh_runs_the_release_steps_and_rolls_out_every_service() {
+    let repo = Repo::workspace();
+    ansible_venv(&repo);
+    let log = repo.root.join(format!("target/deploy-sh-{}.log", std::process::id()));
+    let path = format!(
+        "{}:{}:{}",
+        repo.root.join("ansible/ci-sandbox/bin").display(),
+        repo.root.join("target/ansible-venv/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new(repo.root.join("scripts/deploy.sh"))
+        .arg("stg")
+        .env("PATH", path)
+        .env("FEDORA_CI_OC_LOG", &log)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let calls: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    let verbs: Vec<&str> = calls.iter().map(|c| c[2].as_str()).collect();
+    assert_eq!(&verbs[..4], ["delete", "apply", "wait", "apply"], "{calls:?}");
+    for service in deploy::deployed(&repo, "stg").unwrap().services {
+        assert!(
+            calls.iter().any(|c| c[2] == "patch" && c[3] == "ksvc" && c[4] == service),
+            "{service} not rolled out: {calls:?}"
+        );
+    }
+    assert!(calls.iter().any(|c| c[2] == "patch" && c[3] == "containersource"), "{calls:?}");
 }
 
 #[test]
