@@ -102,16 +102,18 @@ impl Bus {
         let mut sent = 0;
         loop {
             let mut tx = pool.begin().await?;
-            let row: Option<(i64, String, String, Value)> = sqlx::query_as(
-                "SELECT id, dedup_key, topic, body FROM ci_messages WHERE sent_at IS NULL \
+            let row: Option<(i64, uuid::Uuid, String, Value)> = sqlx::query_as(
+                "SELECT id, message_id, topic, body FROM ci_messages WHERE sent_at IS NULL \
                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
             )
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((id, key, topic, body)) = row else { return Ok(sent) };
-            // The message id is derived from the dedup key, so a re-publish after a
-            // lost confirm carries the same id and consumers can drop the copy.
-            let message_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()).to_string();
+            let Some((id, message_id, topic, body)) = row else { return Ok(sent) };
+            // Drawn at random when the row was written (gen_random_uuid), so it is
+            // unique across staging's and production's databases, and stored, so a
+            // re-publish after a lost confirm carries the same id and consumers
+            // can drop the copy.
+            let message_id = message_id.to_string();
             match self.publish(&topic, &message_id, &body).await {
                 Ok(()) => {
                     sqlx::query("UPDATE ci_messages SET sent_at = now(), attempts = attempts + 1 WHERE id = $1")

@@ -69,7 +69,7 @@ fn parse_args(args: &[&str]) -> Command {
             },
             Some(eq) if eq.starts_with('=') => &eq[1..],
             Some(_) | None if arg.starts_with("--") => {
-                return Command::Invalid { reason: format!("unknown option '{arg}'") };
+                return Command::Invalid { reason: format!("unknown option {}", inert(arg)) };
             }
             _ => {
                 positional.push(*arg);
@@ -79,7 +79,9 @@ fn parse_args(args: &[&str]) -> Command {
         target = Some(match value {
             "rawhide" => CommandTarget::Rawhide,
             "eln" => CommandTarget::Eln,
-            other => return Command::Invalid { reason: format!("unknown target '{other}' (use eln or rawhide)") },
+            other => {
+                return Command::Invalid { reason: format!("unknown target {} (use eln or rawhide)", inert(other)) };
+            }
         });
     }
     match (*verb, positional.as_slice()) {
@@ -87,17 +89,33 @@ fn parse_args(args: &[&str]) -> Command {
         ("test", []) => Command::Test { name: None, target },
         ("test", [name]) if TEST_NAMES.contains(name) => Command::Test { name: Some((*name).to_owned()), target },
         ("test", [name]) => {
-            Command::Invalid { reason: format!("unknown test '{name}' (valid: {})", TEST_NAMES.join(", ")) }
+            Command::Invalid { reason: format!("unknown test {} (valid: {})", inert(name), TEST_NAMES.join(", ")) }
         }
         ("rerun", []) if target.is_none() => Command::Rerun,
         ("skip", []) if target.is_none() => Command::Skip,
         ("rerun" | "skip", []) => Command::Invalid { reason: format!("{verb} takes no --target") },
         ("help", _) => Command::Help,
         ("scratch-build" | "test" | "rerun" | "skip", extra) => {
-            Command::Invalid { reason: format!("unexpected arguments: {}", extra.join(" ")) }
+            Command::Invalid { reason: format!("unexpected arguments: {}", inert(&extra.join(" "))) }
         }
-        (other, _) => Command::Invalid { reason: format!("unknown command '{other}'") },
+        (other, _) => Command::Invalid { reason: format!("unknown command {}", inert(other)) },
     }
+}
+
+/// Longest piece of a comment we quote back, in characters; longer ones end in `…`.
+pub const QUOTE_LIMIT: usize = 40;
+
+/// A word from a comment, made inert for quoting back in ours: a Markdown code
+/// span (Pagure renders its content as text: no link, image, HTML or @-mention),
+/// at most [`QUOTE_LIMIT`] characters, with backticks and control characters
+/// (which could close the span or break the line) replaced by `?`.
+pub fn inert(word: &str) -> String {
+    let mut quoted: String =
+        word.chars().take(QUOTE_LIMIT).map(|c| if c == '`' || c.is_control() { '?' } else { c }).collect();
+    if word.chars().nth(QUOTE_LIMIT).is_some() {
+        quoted.push('…');
+    }
+    format!("`{quoted}`")
 }
 
 /// `[skip ci]` or `[ci skip]` (any case), the markers other CI systems know, in a
@@ -174,9 +192,9 @@ mod tests {
     fn mistakes_get_a_reason() {
         for (text, needle) in [
             ("/packit-ci", "no command"),
-            ("/packit-ci build", "unknown command 'build'"),
-            ("/packit-ci test foo", "unknown test 'foo'"),
-            ("/packit-ci scratch-build --target f40", "unknown target 'f40'"),
+            ("/packit-ci build", "unknown command `build`"),
+            ("/packit-ci test foo", "unknown test `foo`"),
+            ("/packit-ci scratch-build --target f40", "unknown target `f40`"),
             ("/packit-ci scratch-build --target", "needs a value"),
             ("/packit-ci scratch-build --force", "unknown option"),
             ("/packit-ci scratch-build now", "unexpected arguments"),
@@ -188,6 +206,27 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    /// What a stranger writes must come back as text, never as Markdown: no
+    /// image, link, HTML or @-mention can escape the code span, and it is short.
+    #[test]
+    fn quoted_words_are_inert() {
+        for (text, quoted) in [
+            ("/packit-ci test <script>alert(1)</script>", "`<script>alert(1)</script>`"),
+            ("/packit-ci frobnicate<img/src=x>", "`frobnicate<img/src=x>`"),
+            ("/packit-ci scratch-build --target ../../etc", "`../../etc`"),
+            ("/packit-ci test a`![x](http://t/p.png)`", "`a?![x](http://t/p.png)?`"),
+            ("/packit-ci test @someone", "`@someone`"),
+        ] {
+            let Some(Command::Invalid { reason }) = parse(P, text) else { panic!("{text}") };
+            assert!(reason.contains(quoted), "{text}: {reason}");
+            assert_eq!(reason.matches('`').count(), 2, "{text}: {reason}");
+        }
+        let long = format!("/packit-ci {}", "x".repeat(500));
+        let Some(Command::Invalid { reason }) = parse(P, &long) else { panic!("long") };
+        assert!(reason.contains(&format!("`{}…`", "x".repeat(QUOTE_LIMIT))), "{reason}");
+        assert!(reason.len() < 100, "{reason}");
     }
 
     #[test]

@@ -36,6 +36,17 @@ impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
         match self {
             HandlerError::Intake(e) => e.into_response(),
+            HandlerError::Database(ref e) if refused_value(e).is_some() => {
+                let code = refused_value(e).unwrap_or_default();
+                // The code only: Postgres' message may quote the value (`invalid
+                // input syntax for type …: "…"`), and a value may be a secret.
+                tracing::warn!(sqlstate = %code, "the database cannot store a value of this event; refused");
+                error_body(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    &format!("the database cannot store a value of this event (SQLSTATE {code})"),
+                )
+            }
             HandlerError::Database(_) | HandlerError::SharedDatabase(_) => {
                 tracing::error!(error = %self, "database error; asking for redelivery");
                 error_body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unavailable, retry later")
@@ -54,6 +65,16 @@ impl IntoResponse for HandlerError {
             }
         }
     }
+}
+
+/// The SQLSTATE of an error that is about a value, never about the database's
+/// health: class 22 (data exception: NUL, bad encoding, out of range, too long),
+/// a CHECK or NOT NULL violation, and 54000 (an index entry too large). The same
+/// value fails the same way on every redelivery, so it is bad input (400), not an
+/// outage (503); Postgres' list: Appendix A, "PostgreSQL Error Codes".
+fn refused_value(e: &sqlx::Error) -> Option<String> {
+    let code = e.as_database_error()?.code()?;
+    (code.starts_with("22") || matches!(&*code, "23502" | "23514" | "54000")).then(|| code.into_owned())
 }
 
 fn error_body(status: StatusCode, error: &str, reason: &str) -> Response {

@@ -20,6 +20,7 @@ pub mod devdb;
 pub mod error;
 pub mod fasjson;
 pub mod intake;
+pub mod json_input;
 pub mod kerberos;
 pub mod koji;
 pub mod koji_instances;

@@ -172,7 +172,7 @@ pub struct Sent {
 struct FlagRow {
     namespace: String,
     repo_name: String,
-    pr_id: i32,
+    pr_id: i64,
     check_name: String,
     status: String,
     comment: String,
@@ -280,7 +280,7 @@ struct CommentRow {
     id: i64,
     namespace: String,
     repo_name: String,
-    pr_id: i32,
+    pr_id: i64,
     body: String,
 }
 

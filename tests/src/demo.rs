@@ -75,6 +75,18 @@ pub async fn play(broker: &str, tf_finished: &str, koji: &KojiHub, h: &Harness) 
     if build != "success" || passed != requests.len() as i64 || h.pagure.flags().iter().any(|f| f.status != "success") {
         bail!("demo did not end green: build {build}, {passed} of {} tests passed", requests.len());
     }
+    // With AMQP_URL the functions publish the Fedora CI messages as in production;
+    // tf-finished sends them once its flag is set, so every one is out by now.
+    let (queued, unsent): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE sent_at IS NULL) FROM ci_messages")
+            .fetch_one(&h.db.pool)
+            .await?;
+    if std::env::var("AMQP_URL").is_ok_and(|u| !u.is_empty()) {
+        if queued == 0 || unsent > 0 {
+            bail!("with AMQP_URL set, {unsent} of {queued} Fedora CI messages were not published");
+        }
+        println!("Fedora CI messages published: {queued}");
+    }
     println!("\ndemo OK: build success, {passed} tests passed, every flag green");
     Ok(())
 }

@@ -90,7 +90,7 @@ async fn commands_and_refusals_get_exactly_one_answer() {
     let cases = [
         ("anyone", "/packit-ci help", "c-help", "Fedora CI commands"),
         ("stranger", "/packit-ci rerun", "c-refused", "not a packager"),
-        ("mjones", "/packit-ci rebuild", "c-invalid", "unknown command 'rebuild'"),
+        ("mjones", "/packit-ci rebuild", "c-invalid", "unknown command `rebuild`"),
     ];
     for (i, (user, text, id, needle)) in cases.iter().enumerate() {
         let fixture = story::comment(FIRST_SHA, user, text);

@@ -50,7 +50,7 @@ async fn a_pr_from_a_fork_gets_one_scratch_build_rows_and_a_pending_flag() {
             .unwrap();
     assert_eq!((ns.as_str(), repo.as_str()), ("rpms", "optee_os"));
     assert_eq!(url_col, format!("{}/rpms/optee_os", h.pagure.url));
-    let pr_id: i32 = sqlx::query_scalar("SELECT pr_id FROM pull_requests").fetch_one(&h.db.pool).await.unwrap();
+    let pr_id: i64 = sqlx::query_scalar("SELECT pr_id FROM pull_requests").fetch_one(&h.db.pool).await.unwrap();
     assert_eq!(pr_id, 2);
     let (kind, sha): (String, String) =
         sqlx::query_as("SELECT type, commit_sha FROM project_events").fetch_one(&h.db.pool).await.unwrap();
@@ -287,7 +287,7 @@ async fn a_non_packager_is_refused_with_a_comment() {
     h.fas.set_groups("mjones", &["fedora-contributor"]);
     let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(h.pagure.comments()[0].body, "mjones is not a packager, retriggering is not allowed.");
+    assert_eq!(h.pagure.comments()[0].body, "`mjones` is not a packager, retriggering is not allowed.");
     assert!(h.koji.builds().is_empty());
 }
 

@@ -3,7 +3,10 @@
 //! answered 2xx, or a dead letter the broker confirmed. Until then the message is
 //! held (it counts against the prefetch, so a sink outage stops the flow instead of
 //! filling memory) and retried with capped exponential backoff; on shutdown or a
-//! lost connection it goes back to the queue.
+//! lost connection it goes back to the queue. A CloudEvent the sink refuses for
+//! good (400, 413, 415, 422: the same bytes can never be accepted) is a poison
+//! message: it goes to the dead-letter queue with the sink's answer, never round
+//! and round.
 
 use std::future::Future;
 use std::time::Duration;
@@ -104,8 +107,20 @@ impl Deliverer {
                     let event = event.clone();
                     async move { self.post(event).await }
                 };
-                let outcome = retrying(self.retry, stop, &id, &topic, "sink", post).await;
-                finish(delivery, outcome, &id, &topic, Outcome::Delivered).await
+                let outcome = retrying(self.retry, stop.clone(), &id, &topic, "sink", post).await;
+                match outcome {
+                    Err(Stop::Refused(answer)) => {
+                        tracing::warn!(
+                            id = %id, topic = %topic, answer = %answer, dead_letter_queue = %self.dead_letter_queue,
+                            "the sink refused the event for good; moving it to the dead-letter queue"
+                        );
+                        let reason = Unmappable::Refused(answer);
+                        let publish = || self.dead_letter(delivery, &reason);
+                        let outcome = retrying(self.retry, stop, &id, &topic, "dead-letter queue", publish).await;
+                        finish(delivery, outcome, &id, &topic, Outcome::DeadLettered).await
+                    }
+                    outcome => finish(delivery, outcome, &id, &topic, Outcome::Delivered).await,
+                }
             }
             Err(reason) => {
                 let prefix = delivery.data[..delivery.data.len().min(BODY_PREFIX)].escape_ascii().to_string();
@@ -125,11 +140,25 @@ impl Deliverer {
         }
     }
 
-    async fn post(&self, event: cloudevents::Event) -> Result<(), String> {
-        let request = to_request(event, self.http.post(self.sink.clone()))?;
-        let response = request.send().await.map_err(|e| describe_http_error(&e))?;
+    async fn post(&self, event: cloudevents::Event) -> Result<(), Failed> {
+        let request = to_request(event, self.http.post(self.sink.clone())).map_err(Failed::Retry)?;
+        let response = request.send().await.map_err(|e| Failed::Retry(describe_http_error(&e)))?;
         let status = response.status();
-        if status.is_success() { Ok(()) } else { Err(format!("sink answered {status}")) }
+        if status.is_success() {
+            return Ok(());
+        }
+        if !refused_for_good(status) {
+            return Err(Failed::Retry(format!("sink answered {status}")));
+        }
+        // The functions answer `{"reason": …}` without quoting input; the Broker
+        // ingress answers plain text. Either way only a bounded prefix is kept.
+        let body = response.text().await.unwrap_or_default();
+        let reason = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+            .unwrap_or(body);
+        let reason: String = reason.chars().take(REFUSAL_PREFIX).collect();
+        Err(Failed::Refused(format!("sink answered {status}: {reason}")))
     }
 
     /// Republished with its properties and headers (so it can be replayed as it
@@ -137,7 +166,7 @@ impl Deliverer {
     /// Fedora's broker lets an application write there and to its own queues,
     /// not to the default exchange. Mandatory, so a missing queue or binding is
     /// an error (retried while the message is held) rather than a silent drop.
-    async fn dead_letter(&self, delivery: &Delivery, reason: &Unmappable) -> Result<(), String> {
+    async fn dead_letter(&self, delivery: &Delivery, reason: &Unmappable) -> Result<(), Failed> {
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         for (key, value) in [
             ("x-fedmsg-bridge-reason", reason.to_string()),
@@ -157,21 +186,47 @@ impl Deliverer {
                 properties,
             )
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Failed::Retry(e.to_string()))?
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failed::Retry(e.to_string()))?;
         match confirm {
             Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => Err(format!(
+            Confirmation::Ack(Some(_)) => Err(Failed::Retry(format!(
                 "no queue is bound to '{}' on {} (message returned); the dead-letter queue {} should be",
                 self.dead_letter_key,
                 crate::consume::EXCHANGE,
                 self.dead_letter_queue
-            )),
-            Confirmation::Nack(_) => Err("the broker refused the dead letter".into()),
-            Confirmation::NotRequested => Err("dead-letter channel is not in confirm mode".into()),
+            ))),
+            Confirmation::Nack(_) => Err(Failed::Retry("the broker refused the dead letter".into())),
+            Confirmation::NotRequested => Err(Failed::Retry("dead-letter channel is not in confirm mode".into())),
         }
     }
+}
+
+/// How much of a sink's refusal the dead letter and the log line keep.
+const REFUSAL_PREFIX: usize = 300;
+
+/// Statuses that say the event itself is wrong, so the same bytes will never be
+/// accepted: retrying would hold the message (and the prefetch slot) forever.
+/// Everything else (5xx, 404 of a Broker not yet there, 401/403 of a credential
+/// being rotated, 408, 429) may pass later and is retried.
+fn refused_for_good(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 400 | 413 | 415 | 422)
+}
+
+/// Why one attempt failed.
+enum Failed {
+    /// Try again after the backoff.
+    Retry(String),
+    /// The sink refused the event for good (a poison message).
+    Refused(String),
+}
+
+/// Why [`retrying`] stopped without success.
+enum Stop {
+    /// The connection is going away: give the message back.
+    ShuttingDown,
+    Refused(String),
 }
 
 /// reqwest's Display of a timeout or refused connection hides the cause; the URL
@@ -192,7 +247,7 @@ fn describe_http_error(e: &reqwest::Error) -> String {
 }
 
 /// Tries `op` until it succeeds, waiting [`Backoff`] delays in between; gives up
-/// only when `stop` turns true. An attempt in progress is not interrupted: it is
+/// only when `stop` turns true or `op` says the sink refused it for good. An attempt in progress is not interrupted: it is
 /// bounded by its own timeout, and abandoning a POST that may have landed would
 /// only make a duplicate more likely.
 async fn retrying<F, Fut>(
@@ -202,17 +257,18 @@ async fn retrying<F, Fut>(
     topic: &str,
     target: &str,
     mut op: F,
-) -> Result<u32, ()>
+) -> Result<u32, Stop>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), Failed>>,
 {
     let mut delays = backoff.delays();
     let mut attempt = 1u32;
     loop {
         match op().await {
             Ok(()) => return Ok(attempt),
-            Err(error) => {
+            Err(Failed::Refused(answer)) => return Err(Stop::Refused(answer)),
+            Err(Failed::Retry(error)) => {
                 fedora_ci::telemetry::metrics::bridge_retry(target);
                 let delay = delays.next().unwrap_or(Duration::from_secs(60));
                 tracing::warn!(
@@ -221,7 +277,7 @@ where
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = stop.wait_for(|s| *s) => return Err(()),
+                    _ = stop.wait_for(|s| *s) => return Err(Stop::ShuttingDown),
                 }
                 attempt += 1;
             }
@@ -229,7 +285,9 @@ where
     }
 }
 
-async fn finish(delivery: &Delivery, outcome: Result<u32, ()>, id: &str, topic: &str, done: Outcome) -> Outcome {
+/// Acks after success; gives the message back otherwise. A refusal never gets
+/// here: it was dead-lettered first, and only the dead letter's outcome is final.
+async fn finish(delivery: &Delivery, outcome: Result<u32, Stop>, id: &str, topic: &str, done: Outcome) -> Outcome {
     match outcome {
         Ok(attempts) => {
             match delivery.acker.ack(BasicAckOptions::default()).await {
@@ -240,7 +298,7 @@ async fn finish(delivery: &Delivery, outcome: Result<u32, ()>, id: &str, topic: 
             }
             done
         }
-        Err(()) => {
+        Err(Stop::ShuttingDown | Stop::Refused(_)) => {
             let requeue = BasicNackOptions { requeue: true, multiple: false };
             if let Ok(true) = delivery.acker.nack(requeue).await {
                 tracing::info!(id, topic, "returned to the queue (shutting down)");

@@ -218,6 +218,9 @@ pub enum Unmappable {
     NoTopic,
     #[error("not a valid CloudEvent: {0}")]
     Invalid(String),
+    /// A CloudEvent the sink refused for good (its answer, bounded).
+    #[error("refused by the sink: {0}")]
+    Refused(String),
 }
 
 /// What the mapping needs besides the message.

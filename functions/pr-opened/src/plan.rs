@@ -131,18 +131,20 @@ pub async fn comment(
     let help = || commands::help_text(prefix, ctx.config.docs_url.as_str());
     let pr = &msg.pullrequest;
     let answer = |text: String| Ok(Ok(Plan::new(Work::Comment(text), None)));
+    // Who may be answered comes first: help (which quotes nothing) is for anyone,
+    // the PR's author may skip their own PR, and everything else, a mistaken
+    // command included, needs a packager. A stranger's words are never echoed.
     match &command {
         Command::Help => return answer(help()),
-        Command::Invalid { reason } => {
-            return answer(format!("Could not understand the command: {reason}.\n\n{}", help()));
-        }
-        // Skipping only takes work away: the PR's author may ask for it too.
         Command::Skip if author == pr.user.name => {}
         _ => {
             if !lookups::is_packager(&ctx.pool, &ctx.clients.fasjson, author).await? {
-                return answer(format!("{author} is not a packager, retriggering is not allowed."));
+                return answer(format!("{} is not a packager, retriggering is not allowed.", commands::inert(author)));
             }
         }
+    }
+    if let Command::Invalid { reason } = &command {
+        return answer(format!("Could not understand the command: {reason}.\n\n{}", help()));
     }
     let loaded = settings(ctx, msg).await?;
     if !loaded.settings.enabled {
@@ -160,7 +162,7 @@ pub async fn comment(
     };
     let is_rerun = command == Command::Rerun;
     let work = match command {
-        // Answered before the permission check; repeated so the match stays total without a panic.
+        // Answered above; repeated so the match stays total without a panic.
         Command::Help | Command::Invalid { .. } => return answer(help()),
         Command::Skip => match all_targets(&loaded).await? {
             Ok(targets) => Work::Skip { targets, by: author.to_owned() },

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fedora_ci::intake::CloudEventRequest;
+use fedora_ci::json_input::describe;
 use fedora_ci::secret::Secret;
 use fedora_ci::store::test_runs;
 use fedora_ci::test_state::{self, Applied};
@@ -47,8 +48,8 @@ fn token_matches(token: &str, secrets: &[Secret]) -> bool {
 }
 
 fn check(body: &[u8], secrets: &[Secret]) -> Result<String, Refusal> {
-    let n: Notification =
-        serde_json::from_slice(body).map_err(|e| Refusal::BadRequest(format!("not a notification: {e}")))?;
+    let n: Notification = serde_json::from_slice(body)
+        .map_err(|e| Refusal::BadRequest(format!("not a notification: {}", describe(&e))))?;
     let Some(token) = n.token.filter(|t| !t.is_empty()) else {
         return Err(Refusal::Unauthorized("missing token"));
     };
@@ -88,6 +89,12 @@ fn into_response(result: Result<Outcome, HandlerError>) -> Response {
 }
 
 async fn process(ctx: &Context, request_id: &str) -> Result<Outcome, HandlerError> {
+    // Testing Farm names requests by UUID, and we store only ids it gave us: any
+    // other text (a NUL, a megabyte, a token pasted in) cannot be ours, is never
+    // looked up, written or quoted back.
+    if uuid::Uuid::try_parse(request_id).is_err() {
+        return Ok(Outcome::ignored("request_id is not a Testing Farm request id (a UUID), so not one of ours"));
+    }
     let run = {
         let mut conn = ctx.pool.acquire().await?;
         test_runs::by_request_id(&mut conn, request_id).await?

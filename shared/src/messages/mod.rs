@@ -83,7 +83,7 @@ pub struct ParseError {
 
 impl ParseError {
     fn from_json(topic: Topic, e: serde_json::Error) -> Self {
-        Self { topic: topic.suffix(), reason: e.to_string() }
+        Self { topic: topic.suffix(), reason: crate::json_input::describe(&e) }
     }
 }
 

@@ -137,7 +137,52 @@ impl PullRequestMessage {
         if action == PullRequestAction::CommentAdded && msg.pullrequest.comments.is_empty() {
             return Err(ParseError { topic: topic.suffix(), reason: "comment.added message without comments".into() });
         }
+        msg.check_limits().map_err(|reason| ParseError { topic: topic.suffix(), reason })?;
         Ok(msg)
+    }
+
+    /// Every value we store or key on, against what Pagure itself can hold, so an
+    /// impossible message is refused whole before anything is written (never
+    /// wrapped into a column or cut by an index). Pagure's own limits, from
+    /// pagure/lib/model.py: `PullRequest.id` and `PullRequestComment.id` are
+    /// `Integer`; `Project.name` and `Project.namespace` `String(255)`;
+    /// `User.user` `String(255)`; `PullRequest.uid` `String(32)`. Branch names are
+    /// git refs, kept to 255 bytes as filesystems do; a head commit is a SHA-1 or
+    /// SHA-256 in hex (at most 64 characters).
+    fn check_limits(&self) -> Result<(), String> {
+        let pr = &self.pullrequest;
+        check_id("pullrequest.id", pr.id)?;
+        if let Some(comment) = self.new_comment() {
+            check_id("the new comment's id", comment.id)?;
+        }
+        let names = [
+            ("pullrequest.project.name", Some(pr.project.name.as_str())),
+            ("pullrequest.project.namespace", pr.project.namespace.as_deref()),
+            ("pullrequest.user.name", Some(pr.user.name.as_str())),
+            ("pullrequest.branch", Some(pr.branch.as_str())),
+            ("agent", self.agent.as_deref()),
+            ("the new comment's user.name", self.new_comment().map(|c| c.user.name.as_str())),
+        ];
+        // `forks/<user>/<ns>/<name>`: up to four names.
+        let paths = [
+            ("pullrequest.repo_from.fullname", pr.repo_from.as_ref().map(|r| r.fullname.as_str())),
+            ("pullrequest.project.fullname", Some(pr.project.fullname.as_str())),
+        ];
+        let too_long = names
+            .iter()
+            .map(|(field, value)| (field, value, MAX_NAME_BYTES))
+            .chain(paths.iter().map(|(field, value)| (field, value, 4 * MAX_NAME_BYTES + 3)))
+            .find(|(_, value, max)| value.is_some_and(|v| v.len() > *max));
+        if let Some((field, _, max)) = too_long {
+            return Err(format!("{field} is longer than {max} bytes"));
+        }
+        if pr.uid.len() > 64 {
+            return Err("pullrequest.uid is longer than 64 bytes".into());
+        }
+        if pr.commit_stop.len() > 64 {
+            return Err("pullrequest.commit_stop is longer than a commit hash".into());
+        }
+        Ok(())
     }
 
     /// The comment a `comment.added` message announces.
@@ -146,5 +191,20 @@ impl PullRequestMessage {
             PullRequestAction::CommentAdded => self.pullrequest.comments.last(),
             _ => None,
         }
+    }
+}
+
+/// Largest PR or comment id Pagure can give: its ids are SQL `Integer`s.
+pub const MAX_PAGURE_ID: u64 = i32::MAX as u64;
+
+/// Longest name (project, namespace, user, branch) we accept, in bytes: Pagure's
+/// `String(255)`.
+pub const MAX_NAME_BYTES: usize = 255;
+
+fn check_id(field: &str, id: u64) -> Result<(), String> {
+    if (1..=MAX_PAGURE_ID).contains(&id) {
+        Ok(())
+    } else {
+        Err(format!("{field} {id} is out of range (Pagure ids are 1 to {MAX_PAGURE_ID})"))
     }
 }

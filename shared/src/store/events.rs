@@ -1,8 +1,10 @@
-//! `processed_events`: which CloudEvent ids each function has handled.
+//! `processed_events`: which CloudEvents each function has handled.
 //!
-//! Recording the id in the same transaction as the effects makes a redelivery
+//! Recording the event in the same transaction as the effects makes a redelivery
 //! (Broker retry, two replicas, a replayed dead letter) a no-op, enforced by the
-//! `(consumer, event_id)` unique constraint rather than by any in-memory lock.
+//! `(consumer, event_source, event_id)` unique constraint rather than by any
+//! in-memory lock. An event is its `source` and `id` together (CloudEvents 1.0):
+//! the same id from another source is another event.
 
 use sqlx::PgConnection;
 
@@ -13,10 +15,11 @@ use crate::intake::EventMeta;
 /// returns `false`, so exactly one delivery proceeds.
 pub async fn record_once(conn: &mut PgConnection, consumer: &str, meta: &EventMeta) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
-        "INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3) \
-         ON CONFLICT (consumer, event_id) DO NOTHING",
+        "INSERT INTO processed_events (consumer, event_source, event_id, event_type) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (consumer, event_source, event_id) DO NOTHING",
     )
     .bind(consumer)
+    .bind(&meta.source)
     .bind(&meta.id)
     .bind(&meta.event_type)
     .execute(conn)

@@ -55,7 +55,7 @@ pub async fn record_pr_head(conn: &mut PgConnection, head: &PrHead) -> Result<Pr
            ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id) \
          SELECT id FROM found UNION ALL SELECT id FROM created",
     )
-    .bind(head.pr_id as i32)
+    .bind(head.pr_id)
     .bind(project_id)
     .fetch_one(&mut *conn)
     .await?;

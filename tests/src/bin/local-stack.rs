@@ -23,6 +23,12 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     if let Some(realm) = &realm {
         hub = Some(fedora_ci_tests::harness::kerberized_koji(realm, &mut env).await);
     }
+    // With a broker, the functions publish the Fedora CI messages to it as in
+    // the cluster (the bridge consumes from it, below).
+    let amqp = std::env::var("AMQP_URL").ok().filter(|u| !u.is_empty());
+    if let Some(url) = &amqp {
+        env.push(("AMQP_URL".to_owned(), url.clone()));
+    }
     let functions = fedora_ci_tests::stack::start_all(&env).await;
     let subscribers: HashMap<String, String> =
         functions.iter().map(|f| (f.name.to_owned(), f.process.url("/"))).collect();
@@ -31,8 +37,8 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     let broker = fedora_ci_tests::broker::start(routes, subscribers.clone()).await;
     // With a broker to read from, the bridge feeds the local broker like the
     // ContainerSource feeds the Knative one.
-    let bridge = match std::env::var("AMQP_URL") {
-        Ok(amqp) if !amqp.is_empty() => {
+    let bridge = match amqp {
+        Some(amqp) => {
             let exe = fedora_ci_tests::stack::binary_path("fedmsg-bridge");
             let env = [
                 ("AMQP_URL", amqp),

@@ -58,7 +58,7 @@ struct ListItem {
     chroot: Option<String>,
     web_url: Option<String>,
     build_logs_urls: Option<Value>,
-    pr_id: Option<i32>,
+    pr_id: Option<i64>,
     branch_name: Option<String>,
     release: Option<String>,
     #[serde(flatten)]

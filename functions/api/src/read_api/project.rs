@@ -9,7 +9,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Origin {
     pub commit_sha: Option<String>,
-    pub pr_id: Option<i32>,
+    pub pr_id: Option<i64>,
     pub repo_namespace: Option<String>,
     pub repo_name: Option<String>,
     pub project_url: Option<String>,
@@ -39,7 +39,7 @@ pub const ORIGIN_COLUMNS: &str = "o.commit_sha, o.pr_id, o.repo_namespace, o.rep
 /// Anitya upstreams) are always null here, as packit-service gives them for a PR.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectInfo {
-    pub pr_id: Option<i32>,
+    pub pr_id: Option<i64>,
     pub issue_id: Option<i32>,
     pub branch_name: Option<String>,
     pub release: Option<String>,

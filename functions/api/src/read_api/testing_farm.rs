@@ -49,7 +49,7 @@ struct ListItem {
     status: Option<String>,
     target: Option<String>,
     web_url: Option<String>,
-    pr_id: Option<i32>,
+    pr_id: Option<i64>,
     submitted_time: Option<i64>,
     repo_namespace: Option<String>,
     repo_name: Option<String>,

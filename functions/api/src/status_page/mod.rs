@@ -47,7 +47,7 @@ async fn index(State(ctx): State<Context>, Query(f): Query<Filters>) -> Response
 }
 
 async fn pr(State(ctx): State<Context>, Path((namespace, repo, id)): Path<(String, String, String)>) -> Response {
-    let Ok(pr_id) = id.parse::<i32>() else {
+    let Ok(pr_id) = id.parse::<i64>() else {
         return html(
             StatusCode::NOT_FOUND,
             view::message("No such pull request", &format!("'{id}' is not a PR number.")),
@@ -64,7 +64,7 @@ async fn pr(State(ctx): State<Context>, Path((namespace, repo, id)): Path<(Strin
     }
 }
 
-async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i32) -> Result<Vec<Commit>, sqlx::Error> {
+async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i64) -> Result<Vec<Commit>, sqlx::Error> {
     let heads = query::pr_heads(&ctx.pool, namespace, repo, pr_id).await?;
     let events: Vec<i32> = heads.iter().map(|h| h.event_id).collect();
     let builds = query::builds(&ctx.pool, &events).await?;

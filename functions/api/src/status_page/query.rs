@@ -52,7 +52,7 @@ fn event_state() -> String {
 pub struct Head {
     pub event_id: i32,
     pub commit_sha: Option<String>,
-    pub pr_id: Option<i32>,
+    pub pr_id: Option<i64>,
     pub namespace: Option<String>,
     pub repo_name: Option<String>,
     /// `https://src.fedoraproject.org/rpms/foo`
@@ -114,7 +114,7 @@ pub async fn recent_heads(
 }
 
 /// Every commit CI saw on one PR, newest first.
-pub async fn pr_heads(pool: &PgPool, namespace: &str, repo: &str, pr_id: i32) -> Result<Vec<Head>, sqlx::Error> {
+pub async fn pr_heads(pool: &PgPool, namespace: &str, repo: &str, pr_id: i64) -> Result<Vec<Head>, sqlx::Error> {
     let candidates = "SELECT p.project_event_id AS event_id, max(p.datetime) AS updated FROM pipelines p \
          JOIN project_events e ON e.id = p.project_event_id \
          JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \

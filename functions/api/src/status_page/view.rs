@@ -114,7 +114,7 @@ fn lines_table(caption: &str, first_column: &str, lines: &[Line]) -> Markup {
 }
 
 /// `/pr/<ns>/<repo>/<id>`: every commit CI saw on the PR, newest first.
-pub fn pr_page(namespace: &str, repo: &str, pr_id: i32, pr_url: &str, commits: &[Commit]) -> Markup {
+pub fn pr_page(namespace: &str, repo: &str, pr_id: i64, pr_url: &str, commits: &[Commit]) -> Markup {
     let refresh = commits.iter().any(|c| c.head.state == "running");
     let title = format!("{namespace}/{repo} PR #{pr_id}");
     page(
