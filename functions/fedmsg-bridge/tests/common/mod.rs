@@ -354,6 +354,8 @@ pub fn bridge_env(names: &Names, amqp_url: &str, sink_url: &str) -> Vec<(&'stati
     vec![
         ("AMQP_URL", amqp_url.to_owned()),
         ("FEDORA_MESSAGING_QUEUE", names.queue.clone()),
+        // The test's own queues on the local broker, created by the bridge.
+        ("FEDMSG_BRIDGE_DECLARE", "create".to_owned()),
         ("FEDORA_CI_TOPIC_PREFIX", names.prefix.clone()),
         ("K_SINK", sink_url.to_owned()),
         ("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "50".to_owned()),
