@@ -53,6 +53,18 @@ async fn send(url: &str, case: &HttpCase) -> (StatusCode, String) {
     (r.status(), r.text().await.unwrap())
 }
 
+/// A structured-mode CloudEvent (`envelope` with its `data`); the status.
+async fn post_structured(url: &str, envelope: &Value) -> StatusCode {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/cloudevents+json")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    r.status()
+}
+
 /// Rows of every table an event could have written.
 async fn written(h: &Harness) -> i64 {
     sqlx::query_scalar(
@@ -146,14 +158,7 @@ async fn f3_a_value_the_database_cannot_store_is_bad_input_not_an_outage() {
         "source": "abuse-test", "datacontenttype": "application/json",
         "data": story::pr_event("new", story::FIRST_SHA).body,
     });
-    let r = reqwest::Client::new()
-        .post(pr_opened.url("/"))
-        .header("content-type", "application/cloudevents+json")
-        .body(structured.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(post_structured(&pr_opened.url("/"), &structured).await, StatusCode::BAD_REQUEST);
     // A Testing Farm request id with a NUL is not one of ours: never looked up.
     let r = reqwest::Client::new()
         .post(tf_finished.url("/testing-farm/results"))
@@ -198,14 +203,7 @@ async fn f6_events_are_identified_by_source_and_id() {
     let r = binary_request(&reqwest::Client::new(), &pr_opened, &f, "").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let structured = json!({"specversion": "1.0", "id": "", "type": f.topic, "source": "s", "data": f.body});
-    let r = reqwest::Client::new()
-        .post(&pr_opened)
-        .header("content-type", "application/cloudevents+json")
-        .body(structured.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(post_structured(&pr_opened, &structured).await, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -91,6 +91,18 @@ impl Broker {
         let _ = ch.close(200, "done".into()).await;
         got
     }
+
+    /// The next message of `queue`, waiting up to `limit` for one to arrive.
+    pub async fn take_within(&self, queue: &str, limit: Duration) -> lapin::message::BasicGetMessage {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(m) = self.take(queue).await {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "nothing in {queue}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Broker {
