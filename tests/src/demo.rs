@@ -1,7 +1,9 @@
 //! `make demo`: one whole PR story through the local stack, from the recorded
 //! fixtures — PR opened → scratch build → build finished → the test suite → results,
 //! then a new commit whose build fails → Log Detective's explanations — delivered
-//! through the local broker exactly as the cluster would route them.
+//! through the local broker exactly as the cluster would route them, except
+//! Testing Farm's notifications, which go to tf-finished's webhook as in the
+//! cluster (its own host, a DomainMapping; no Trigger).
 
 use anyhow::{Context as _, bail};
 use fedora_ci::messages::KojiTaskState;
@@ -27,7 +29,8 @@ async fn send(broker: &str, fixture: &Fixture, id: &str, extensions: &[(&str, &s
 
 /// Plays the story and checks its end state in the database and on the Pagure
 /// sandbox; prints what a packager would see.
-pub async fn play(broker: &str, koji: &KojiHub, h: &Harness) -> anyhow::Result<()> {
+/// `tf_finished` is the base URL of tf-finished (ending in `/`).
+pub async fn play(broker: &str, tf_finished: &str, koji: &KojiHub, h: &Harness) -> anyhow::Result<()> {
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     println!("1. PR rpms/optee_os#2 opened");
     send(broker, &Fixture::load("pagure_pr_new.json"), "demo-pr", &[("pagurenamespace", "rpms")]).await?;
@@ -49,12 +52,16 @@ pub async fn play(broker: &str, koji: &KojiHub, h: &Harness) -> anyhow::Result<(
     for (i, request) in requests.iter().enumerate() {
         h.tf.set_state(&request.id, "complete", Some("passed"), None);
         let token = request.payload["notification"]["webhook"]["token"].clone();
-        let fixture = Fixture {
-            name: "notification".into(),
-            topic: "dev.testing-farm.request.state-changed".into(),
-            body: json!({ "request_id": request.id, "token": token }),
-        };
-        send(broker, &fixture, &format!("demo-tf-{i}"), &[]).await?;
+        // What Testing Farm POSTs to the webhook URL of the request.
+        let response = reqwest::Client::new()
+            .post(format!("{tf_finished}testing-farm/results"))
+            .json(&json!({ "request_id": request.id, "token": token }))
+            .send()
+            .await
+            .context("posting to tf-finished's webhook")?;
+        if !response.status().is_success() {
+            bail!("tf-finished's webhook answered {} to request {i}", response.status());
+        }
     }
     println!("4. Testing Farm reported back");
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use fedora_ci::config::Config;
 use fedora_ci::messages::Topic;
+use serde::Deserialize as _;
 use serde_yaml_ng::Value;
 
 use crate::kustomize::{self, group_kind, name_of, split_image};
@@ -25,9 +26,11 @@ pub const PUBLIC_FUNCTIONS: [&str; 2] = ["api", "tf-finished"];
 /// The bridge's own settings (functions/fedmsg-bridge/src/config.rs); no other
 /// function may be given them. The broker connection (`AMQP_*`) is not among them:
 /// it is read by shared/src/amqp.rs, for the publishers too.
-pub const BRIDGE_VARIABLES: [&str; 8] = [
+pub const BRIDGE_VARIABLES: [&str; 10] = [
     "FEDORA_MESSAGING_QUEUE",
     "FEDMSG_BRIDGE_DLQ",
+    "FEDMSG_BRIDGE_DLQ_ROUTING_KEY",
+    "FEDMSG_BRIDGE_DECLARE",
     "FEDMSG_BRIDGE_TOPICS",
     "FEDMSG_BRIDGE_PREFETCH",
     "FEDMSG_BRIDGE_PROMOTE",
@@ -104,7 +107,9 @@ pub fn claims(prefix: &str, koji_users: &[String]) -> Vec<Claim> {
             }
         }
     }
-    out.push(Claim { function: "tf-finished", event_type: TESTING_FARM_TYPE.to_owned(), extensions: ext(&[]) });
+    // Testing Farm's notifications reach tf-finished through its webhook host (a
+    // DomainMapping, check_references), never through the Broker: nothing in
+    // the cluster produces them as CloudEvents.
     out.push(Claim { function: "result-poller", event_type: PING_TYPE.to_owned(), extensions: ext(&[]) });
     out
 }
@@ -317,7 +322,13 @@ pub fn check_overlay(repo: &Repo, overlay_dir: &Path) -> Vec<String> {
     problems.extend(check_services(&rendered));
     problems.extend(check_references(&rendered));
     match overlay_config(&rendered) {
-        Ok(config) => problems.extend(check_routing(&rendered, &config)),
+        Ok(config) => {
+            problems.extend(check_routing(&rendered, &config));
+            match bridge_config(&rendered) {
+                Ok(bridge) => problems.extend(check_produced(&rendered, &bridge)),
+                Err(problem) => problems.push(problem),
+            }
+        }
         Err(problem) => problems.push(problem),
     }
     problems.into_iter().map(|p| format!("{}: {p}", rendered.overlay)).collect()
@@ -513,6 +524,51 @@ fn overlay_config(rendered: &Rendered) -> Result<Config, String> {
     Ok(config)
 }
 
+/// The bridge's settings as the cluster gives them (the two ConfigMaps it reads;
+/// the broker URL and `K_SINK` come from a secret and the SinkBinding).
+fn bridge_config(rendered: &Rendered) -> Result<fedmsg_bridge::BridgeConfig, String> {
+    let mut data: BTreeMap<String, String> = BTreeMap::new();
+    for prefix in ["fedora-ci-config-", "fedora-ci-bridge-"] {
+        let cm = rendered
+            .of_kind("", "ConfigMap")
+            .find(|r| name_of(r).starts_with(prefix))
+            .ok_or_else(|| format!("no ConfigMap {}", prefix.trim_end_matches('-')))?;
+        let map: BTreeMap<String, String> = cm
+            .get("data")
+            .and_then(|d| serde_yaml_ng::from_value(d.clone()).ok())
+            .ok_or_else(|| format!("ConfigMap {}: data is not strings", name_of(cm)))?;
+        data.extend(map);
+    }
+    let source = |k: &str| match k {
+        "AMQP_URL" => Some("amqp://check@localhost/%2f".to_owned()),
+        "K_SINK" => Some("http://broker-ingress.knative-eventing.svc/fedora-ci/fedora-ci".to_owned()),
+        _ => data.get(k).cloned(),
+    };
+    fedmsg_bridge::BridgeConfig::from_source(&source).map_err(|e| format!("the bridge rejects its config: {e}"))
+}
+
+/// Every Trigger's type is produced in the cluster: a topic the bridge's queue
+/// is bound to, or the PingSource's tick. A Trigger nothing feeds is dead
+/// weight at best, and at worst a route someone believes in.
+fn check_produced(rendered: &Rendered, bridge: &fedmsg_bridge::BridgeConfig) -> Vec<String> {
+    let ticks = rendered
+        .of_kind("sources.knative.dev", "PingSource")
+        .any(|p| s(p, &["spec", "sink", "ref", "kind"]) == Some("Broker"));
+    let mut problems = Vec::new();
+    for trigger in rendered.of_kind("eventing.knative.dev", "Trigger") {
+        let Some(t) = s(trigger, &["spec", "filter", "attributes", "type"]) else { continue };
+        let from_bridge = bridge.topics.iter().any(|pattern| fedmsg_bridge::config::topic_matches(pattern, t));
+        let from_ping = t == PING_TYPE && ticks;
+        if !(from_bridge || from_ping) {
+            problems.push(format!(
+                "Trigger {}: nothing in the cluster produces type {t} (not a topic the bridge consumes, not the ping)",
+                name_of(trigger)
+            ));
+        }
+    }
+    problems
+}
+
 /// Every Trigger points at something real, and every claimed event reaches
 /// exactly its function while foreign events reach nothing.
 fn check_routing(rendered: &Rendered, config: &Config) -> Vec<String> {
@@ -567,6 +623,37 @@ fn check_routing(rendered: &Rendered, config: &Config) -> Vec<String> {
     problems
 }
 
+/// The Broker class every Broker must name: Knative's broker for Apache Kafka,
+/// which keeps accepted events in a Kafka topic (knative/README.md says why).
+pub const BROKER_CLASS: &str = "Kafka";
+/// The ConfigMap the OpenShift Serverless operator's KnativeKafka makes for it
+/// (knative/cluster/knative-kafka.yaml, `broker.defaultConfig`).
+pub const KAFKA_BROKER_CONFIG: (&str, &str) = ("knative-eventing", "kafka-broker-config");
+
+/// A Broker names its class (the cluster default is the in-memory channel one,
+/// which loses accepted events when a dispatcher restarts) and its Kafka config.
+fn check_broker(broker: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let class = s(broker, &["metadata", "annotations", "eventing.knative.dev/broker.class"]);
+    if class != Some(BROKER_CLASS) {
+        problems.push(format!(
+            "Broker {}: class {class:?}, not {BROKER_CLASS:?} (eventing.knative.dev/broker.class)",
+            name_of(broker)
+        ));
+    }
+    let config = broker.get("spec").and_then(|s| s.get("config"));
+    let names = config.map(|c| (s(c, &["kind"]), s(c, &["namespace"]), s(c, &["name"])));
+    if names != Some((Some("ConfigMap"), Some(KAFKA_BROKER_CONFIG.0), Some(KAFKA_BROKER_CONFIG.1))) {
+        problems.push(format!(
+            "Broker {}: spec.config is not ConfigMap {}/{}",
+            name_of(broker),
+            KAFKA_BROKER_CONFIG.0,
+            KAFKA_BROKER_CONFIG.1
+        ));
+    }
+    problems
+}
+
 /// Sources' sinks, the Broker's dead-letter sink and the DomainMappings point at
 /// objects that exist; the poller ticks every 5 minutes.
 fn check_references(rendered: &Rendered) -> Vec<String> {
@@ -576,6 +663,7 @@ fn check_references(rendered: &Rendered) -> Vec<String> {
         let reference = match (group, kind) {
             ("sources.knative.dev", _) => r.get("spec").and_then(|s| s.get("sink")).and_then(|s| s.get("ref")),
             ("eventing.knative.dev", "Broker") => {
+                problems.extend(check_broker(r));
                 let dls = r.get("spec").and_then(|s| s.get("delivery")).and_then(|d| d.get("deadLetterSink"));
                 if dls.is_none() {
                     problems.push(format!("Broker {}: no dead-letter sink", name_of(r)));
@@ -600,6 +688,12 @@ fn check_references(rendered: &Rendered) -> Vec<String> {
         if rendered.find(g, k, n).is_none() {
             problems.push(format!("{kind} {}: refers to {k} '{n}', which does not exist", name_of(r)));
         }
+    }
+    let webhook = rendered
+        .of_kind("serving.knative.dev", "DomainMapping")
+        .any(|d| s(d, &["spec", "ref", "name"]) == Some("tf-finished"));
+    if !webhook {
+        problems.push("no DomainMapping to tf-finished: Testing Farm's webhook would reach nothing".to_owned());
     }
     match rendered.of_kind("sources.knative.dev", "PingSource").next() {
         Some(ping) if s(ping, &["spec", "schedule"]) == Some("*/5 * * * *") => {}
@@ -880,3 +974,205 @@ pub const RUNTIME_BASE_LIBRARIES: [&str; 12] = [
     "libssl.so.3",
     "libcrypto.so.3",
 ];
+
+/// The cluster prerequisites a cluster admin applies once (`knative/cluster/`,
+/// README "Deploy" step 1), separate from the app: the OpenShift Serverless and
+/// Streams for Apache Kafka operators, KnativeServing with the setting
+/// DomainMappings need, KnativeEventing, and the durable Kafka broker class the
+/// overlays' Broker names, on a Kafka cluster that keeps events on disk.
+pub fn check_cluster(repo: &Repo) -> Vec<String> {
+    let dir = repo.root.join("knative/cluster");
+    let mut objects = Vec::new();
+    let mut problems = Vec::new();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    files.sort();
+    if files.is_empty() {
+        return vec![format!("{}: no cluster prerequisites", dir.display())];
+    }
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            match Value::deserialize(doc) {
+                Ok(Value::Null) => {}
+                Ok(v) => objects.push(v),
+                Err(e) => problems.push(format!("{}: {e}", file.display())),
+            }
+        }
+    }
+    let find = |kind: &str, name: &str| {
+        objects.iter().find(|o| s(o, &["kind"]) == Some(kind) && s(o, &["metadata", "name"]) == Some(name))
+    };
+    let ns = |o: &Value| s(o, &["metadata", "namespace"]).unwrap_or_default().to_owned();
+    for o in &objects {
+        let namespaced = s(o, &["kind"]) != Some("Namespace");
+        if s(o, &["apiVersion"]).is_none() || s(o, &["metadata", "name"]).is_none() || (namespaced && ns(o).is_empty())
+        {
+            problems.push(format!(
+                "{:?} {:?}: apiVersion, name and namespace are required",
+                s(o, &["kind"]),
+                s(o, &["metadata", "name"])
+            ));
+        }
+    }
+    let namespace_exists = |n: &str| {
+        ["openshift-operators", "knative-serving", "knative-eventing"].contains(&n) || find("Namespace", n).is_some()
+    };
+
+    // The operators, from Red Hat's catalog, each with an OperatorGroup.
+    for (name, namespace) in [("serverless-operator", "openshift-serverless"), ("amq-streams", "openshift-operators")] {
+        match find("Subscription", name) {
+            Some(sub)
+                if ns(sub) == namespace
+                    && s(sub, &["spec", "name"]) == Some(name)
+                    && s(sub, &["spec", "source"]) == Some("redhat-operators")
+                    && s(sub, &["spec", "sourceNamespace"]) == Some("openshift-marketplace")
+                    && s(sub, &["spec", "channel"]).is_some() =>
+            {
+                let group = namespace == "openshift-operators"
+                    || objects.iter().any(|o| s(o, &["kind"]) == Some("OperatorGroup") && ns(o) == namespace);
+                if !group {
+                    problems.push(format!("Subscription {name}: no OperatorGroup in {namespace}"));
+                }
+                if !namespace_exists(namespace) {
+                    problems.push(format!("Subscription {name}: namespace {namespace} is not created"));
+                }
+            }
+            _ => problems.push(format!(
+                "no Subscription {name} in {namespace} (package {name}, channel, redhat-operators in openshift-marketplace)"
+            )),
+        }
+    }
+    match find("KnativeServing", "knative-serving") {
+        Some(serving) if ns(serving) == "knative-serving" => {
+            let claims = s(serving, &["spec", "config", "network", "autocreate-cluster-domain-claims"]);
+            if claims != Some("true") {
+                problems.push(
+                    "KnativeServing: spec.config.network.autocreate-cluster-domain-claims is not \"true\": the overlays' DomainMappings would stay unready without a ClusterDomainClaim per host"
+                        .to_owned(),
+                );
+            }
+        }
+        _ => problems.push("no KnativeServing knative-serving in namespace knative-serving".to_owned()),
+    }
+    let eventing = find("KnativeEventing", "knative-eventing");
+    if eventing.is_none_or(|e| ns(e) != "knative-eventing") {
+        problems.push("no KnativeEventing knative-eventing in namespace knative-eventing".to_owned());
+    }
+
+    // The Kafka broker class and the Kafka cluster under it.
+    let kafka = objects.iter().find(|o| s(o, &["kind"]) == Some("Kafka"));
+    let pools: Vec<&Value> = objects.iter().filter(|o| s(o, &["kind"]) == Some("KafkaNodePool")).collect();
+    let brokers: i64 = pools
+        .iter()
+        .filter(|p| items(p.get("spec").and_then(|s| s.get("roles"))).any(|r| r.as_str() == Some("broker")))
+        .map(|p| p.get("spec").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(0))
+        .sum();
+    let durable = |p: &&Value| {
+        let storage = p.get("spec").and_then(|s| s.get("storage"));
+        match storage.and_then(|s| s.get("type")).and_then(Value::as_str) {
+            Some("persistent-claim") => true,
+            Some("jbod") => {
+                let volumes: Vec<&Value> = items(storage.and_then(|s| s.get("volumes"))).collect();
+                !volumes.is_empty() && volumes.iter().all(|v| s(v, &["type"]) == Some("persistent-claim"))
+            }
+            _ => false,
+        }
+    };
+    match kafka {
+        None => problems.push("no Kafka cluster for the Kafka broker class".to_owned()),
+        Some(kafka) => {
+            let name = s(kafka, &["metadata", "name"]).unwrap_or_default();
+            let mine: Vec<&&Value> =
+                pools.iter().filter(|p| s(p, &["metadata", "labels", "strimzi.io/cluster"]) == Some(name)).collect();
+            if mine.is_empty() || !mine.iter().copied().all(durable) {
+                problems.push(format!("Kafka {name}: its node pools do not all keep data on persistent volumes"));
+            }
+            let isr = kafka
+                .get("spec")
+                .and_then(|s| s.get("kafka"))
+                .and_then(|k| k.get("config"))
+                .and_then(|c| c.get("min.insync.replicas"))
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            if brokers < 3 || isr < 2 {
+                problems.push(format!(
+                    "Kafka {name}: {brokers} brokers and min.insync.replicas {isr}: an accepted event must be on two of at least three brokers"
+                ));
+            }
+            let bootstrap = format!("{name}-kafka-bootstrap.{}.svc:9092", ns(kafka));
+            match objects.iter().find(|o| s(o, &["kind"]) == Some("KnativeKafka")) {
+                Some(kk) if ns(kk) == "knative-eventing" => {
+                    let broker = kk.get("spec").and_then(|s| s.get("broker"));
+                    if broker.and_then(|b| b.get("enabled")).and_then(Value::as_bool) != Some(true) {
+                        problems.push("KnativeKafka: broker.enabled is not true".to_owned());
+                    }
+                    let config = broker.and_then(|b| b.get("defaultConfig"));
+                    if config.and_then(|c| s(c, &["bootstrapServers"])) != Some(bootstrap.as_str()) {
+                        problems
+                            .push(format!("KnativeKafka: broker.defaultConfig.bootstrapServers is not {bootstrap}"));
+                    }
+                    let replication =
+                        config.and_then(|c| c.get("replicationFactor")).and_then(Value::as_i64).unwrap_or(0);
+                    if replication < 3 || replication > brokers {
+                        problems.push(format!(
+                            "KnativeKafka: replicationFactor {replication} (needs 3 and at most the {brokers} brokers)"
+                        ));
+                    }
+                }
+                _ => problems.push("no KnativeKafka in knative-eventing (the Kafka broker class)".to_owned()),
+            }
+        }
+    }
+    // Separate from the app: nothing of this is in the overlays, and the app's
+    // objects are not here.
+    for overlay in ["stg", "prod"] {
+        if let Ok(rendered) = kustomize::build(&repo.overlay(overlay)) {
+            for r in &rendered {
+                let (group, kind) = group_kind(r);
+                if group.starts_with("operator.") || group.starts_with("operators.") || group == "kafka.strimzi.io" {
+                    problems.push(format!("{overlay}: {kind} {} is a cluster prerequisite, not the app's", name_of(r)));
+                }
+            }
+        }
+    }
+    for o in &objects {
+        if s(o, &["metadata", "namespace"]) == Some("fedora-ci") {
+            problems.push(format!("knative/cluster: {:?} is in the app's namespace", s(o, &["metadata", "name"])));
+        }
+    }
+    problems
+}
+
+/// What the ansible playbook must agree with, per overlay: the bridge's queues,
+/// dead-letter routing key and topics (its config as the overlay gives it), and
+/// the Knative Services a release rolls out.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub queue: String,
+    pub dead_letter_queue: String,
+    pub dead_letter_key: String,
+    pub topics: Vec<String>,
+    pub services: Vec<String>,
+}
+
+pub fn deployed(repo: &Repo, overlay: &str) -> Result<Deployed, String> {
+    let resources = kustomize::build(&repo.overlay(overlay)).map_err(|e| format!("{overlay}: {e:#}"))?;
+    let rendered = Rendered { overlay: overlay.to_owned(), resources };
+    let bridge = bridge_config(&rendered)?;
+    let services = rendered.of_kind("serving.knative.dev", "Service").map(|s| name_of(s).to_owned()).collect();
+    Ok(Deployed {
+        queue: bridge.queue,
+        dead_letter_queue: bridge.dead_letter_queue,
+        dead_letter_key: bridge.dead_letter_key,
+        topics: bridge.topics,
+        services,
+    })
+}
+
+/// The kinds of the objects an overlay applies (what the app owners' Role must
+/// let them apply with scripts/deploy.sh).
+pub fn deployed_kinds(repo: &Repo, overlay: &str) -> Result<BTreeSet<String>, String> {
+    let resources = kustomize::build(&repo.overlay(overlay)).map_err(|e| format!("{overlay}: {e:#}"))?;
+    Ok(resources.iter().map(|r| group_kind(r).1.to_owned()).collect())
+}

@@ -221,8 +221,30 @@ pub fn replace_json_value(doc: &mut Value, nth: usize, replacement: Value) {
     walk(doc, &mut left, &mut Some(replacement));
 }
 
+/// Values at and past the edges of what we store: 32- and 64-bit integer bounds,
+/// NUL, over-long text, and numbers no integer holds.
+pub fn stored_field_edges() -> Vec<Value> {
+    vec![
+        Value::from(i64::from(i32::MAX)),
+        Value::from(i64::from(i32::MAX) + 1),
+        Value::from(u64::from(u32::MAX) + 3),
+        Value::from(i64::MIN),
+        Value::from(u64::MAX),
+        Value::from(i64::from(i32::MIN) - 1),
+        Value::from(0),
+        Value::from(-1),
+        Value::from(1e300),
+        Value::from("raw\u{0}hide"),
+        Value::from("\u{0}"),
+        Value::from("x".repeat(3000)),
+        Value::from("é".repeat(2000)),
+    ]
+}
+
 fn hostile_json() -> impl Strategy<Value = Value> {
+    let edges = stored_field_edges();
     prop_oneof![
+        (0..edges.len()).prop_map(move |i| edges[i].clone()),
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),

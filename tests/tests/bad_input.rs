@@ -53,6 +53,18 @@ async fn send(url: &str, case: &HttpCase) -> (StatusCode, String) {
     (r.status(), r.text().await.unwrap())
 }
 
+/// A structured-mode CloudEvent (`envelope` with its `data`); the status.
+async fn post_structured(url: &str, envelope: &Value) -> StatusCode {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/cloudevents+json")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    r.status()
+}
+
 /// Rows of every table an event could have written.
 async fn written(h: &Harness) -> i64 {
     sqlx::query_scalar(
@@ -146,14 +158,7 @@ async fn f3_a_value_the_database_cannot_store_is_bad_input_not_an_outage() {
         "source": "abuse-test", "datacontenttype": "application/json",
         "data": story::pr_event("new", story::FIRST_SHA).body,
     });
-    let r = reqwest::Client::new()
-        .post(pr_opened.url("/"))
-        .header("content-type", "application/cloudevents+json")
-        .body(structured.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(post_structured(&pr_opened.url("/"), &structured).await, StatusCode::BAD_REQUEST);
     // A Testing Farm request id with a NUL is not one of ours: never looked up.
     let r = reqwest::Client::new()
         .post(tf_finished.url("/testing-farm/results"))
@@ -198,14 +203,7 @@ async fn f6_events_are_identified_by_source_and_id() {
     let r = binary_request(&reqwest::Client::new(), &pr_opened, &f, "").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let structured = json!({"specversion": "1.0", "id": "", "type": f.topic, "source": "s", "data": f.body});
-    let r = reqwest::Client::new()
-        .post(&pr_opened)
-        .header("content-type", "application/cloudevents+json")
-        .body(structured.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(post_structured(&pr_opened, &structured).await, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -292,7 +290,10 @@ async fn f8_strangers_get_one_refusal_and_packagers_an_inert_quote() {
     assert!(h.koji.builds().is_empty());
 }
 
-/// The repository's copy of the cases follows the shared originals.
+/// The repository's copy of the cases follows the shared originals, except for
+/// people's display names: the originals still carry two real full names in
+/// `fullname` (the copy has the made-up ones of the fixtures, issue #26), so every
+/// `"fullname": "…"` value is left out of the comparison.
 #[test]
 fn the_case_copy_matches_the_shared_originals() {
     let original = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cases/bad-input");
@@ -300,13 +301,89 @@ fn the_case_copy_matches_the_shared_originals() {
         eprintln!("skipped: {} not present", original.display());
         return;
     }
+    fn without_full_names(bytes: Vec<u8>) -> String {
+        let text = String::from_utf8(bytes).unwrap();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("\"fullname\": \"") {
+            let (head, tail) = rest.split_at(at + "\"fullname\": \"".len());
+            out.push_str(head);
+            out.push('…');
+            rest = &tail[tail.find('"').unwrap_or(tail.len())..];
+        }
+        out + rest
+    }
+    let mut compared = 0;
     for entry in std::fs::read_dir(&original).unwrap() {
         let entry = entry.unwrap();
         assert_eq!(
-            std::fs::read(entry.path()).unwrap(),
-            std::fs::read(cases_dir().join(entry.file_name())).unwrap_or_default(),
+            without_full_names(std::fs::read(entry.path()).unwrap()),
+            without_full_names(std::fs::read(cases_dir().join(entry.file_name())).unwrap_or_default()),
             "{} differs from its copy",
             entry.path().display()
         );
+        compared += 1;
     }
+    assert_eq!(compared, 6);
+}
+
+/// Consumers deduplicate Fedora CI messages by `message_id`: two databases
+/// (staging and production) queueing "the same" message (same outbox key, same
+/// row ids) send different ids, and one message published twice (a lost confirm,
+/// a re-flush) keeps its id.
+#[tokio::test]
+async fn ci_message_ids_are_unique_across_databases_and_stable_across_retries() {
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    let url = Harness::amqp_url();
+    let amqp = lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.expect("RabbitMQ");
+    let channel = amqp.create_channel().await.unwrap();
+    let queue = channel
+        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default())
+        .await
+        .unwrap();
+    let topic = format!("org.centos.test.ci.dist-git-pr.test.ids-{}", uuid::Uuid::new_v4());
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            "amq.topic".into(),
+            topic.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.name().clone(),
+            "ids".into(),
+            BasicConsumeOptions { no_ack: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let settings = fedora_ci::amqp::AmqpSettings::required(&|k: &str| (k == "AMQP_URL").then(|| url.clone())).unwrap();
+    let bus = fedora_ci::bus::Bus::new(settings, "amq.topic".into());
+    let (staging, production) = (Harness::start().await, Harness::start().await);
+    for h in [&staging, &production] {
+        let mut conn = h.db.pool.acquire().await.unwrap();
+        fedora_ci::ci_messages::queue(&mut conn, "run:1/complete", &topic, &json!({"run": 1})).await.unwrap();
+        assert_eq!(bus.flush(&h.db.pool).await.unwrap(), 1);
+    }
+    // Staging's message once more, as after a lost confirm.
+    sqlx::query("UPDATE ci_messages SET sent_at = NULL").execute(&staging.db.pool).await.unwrap();
+    assert_eq!(bus.flush(&staging.db.pool).await.unwrap(), 1);
+
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        let delivery =
+            tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next()).await.unwrap().unwrap().unwrap();
+        ids.push(delivery.properties.message_id().as_ref().unwrap().to_string());
+    }
+    assert_ne!(ids[0], ids[1], "two databases, one id: {ids:?}");
+    assert_eq!(ids[0], ids[2], "a re-publish changed the id: {ids:?}");
+    assert!(uuid::Uuid::parse_str(&ids[0]).is_ok());
 }

@@ -38,7 +38,7 @@ async fn a_demo_run_is_counted() {
     subscribers.insert("result-poller".to_owned(), poller.clone());
     let broker = fedora_ci_tests::broker::start(fedora_ci_tests::triggers::load("prod"), subscribers.clone()).await;
 
-    fedora_ci_tests::demo::play(&broker, &h.koji, &h).await.expect("the demo ends green");
+    fedora_ci_tests::demo::play(&broker, &subscribers["tf-finished"], &h.koji, &h).await.expect("the demo ends green");
     let tick = reqwest::Client::new().post(&poller).send().await.unwrap();
     assert!(tick.status().is_success());
     let tests = h.tf.requests();

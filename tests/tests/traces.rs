@@ -53,6 +53,7 @@ async fn one_pr_event_has_one_trace_id_from_the_bridge_through_pr_opened_to_koji
     let bridge_env = [
         ("AMQP_URL", amqp_url.clone()),
         ("FEDORA_MESSAGING_QUEUE", queue.clone()),
+        ("FEDMSG_BRIDGE_DECLARE", "create".to_owned()),
         ("FEDORA_CI_TOPIC_PREFIX", prefix.clone()),
         ("K_SINK", pr_opened.url("/")),
         ("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "50".to_owned()),

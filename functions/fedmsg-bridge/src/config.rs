@@ -41,6 +41,13 @@ pub struct BridgeConfig {
     pub amqp: AmqpSettings,
     pub queue: String,
     pub dead_letter_queue: String,
+    /// The routing key dead letters are published under on `amq.topic`, where
+    /// only the dead-letter queue is bound to it (Fedora's broker lets an
+    /// application write to `amq.topic`, not to the default exchange).
+    pub dead_letter_key: String,
+    /// Whether the bridge creates its queues and bindings or only checks that
+    /// they exist (Fedora's broker gives applications no configure permission).
+    pub declare: Declare,
     /// Binding keys on `amq.topic` (AMQP topic patterns).
     pub topics: Vec<String>,
     pub prefetch: u16,
@@ -51,6 +58,19 @@ pub struct BridgeConfig {
     pub retry: Backoff,
     /// Sentry and OTLP, read like every function's.
     pub telemetry: TelemetryConfig,
+}
+
+/// `FEDMSG_BRIDGE_DECLARE`: who creates the queues and bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declare {
+    /// The default, for Fedora's broker: the queues must exist (the ansible
+    /// playbook's `rabbit/queue` roles create them and their bindings); the
+    /// bridge only declares them passively and binds nothing, which needs no
+    /// configure permission.
+    Passive,
+    /// For a broker of our own (`make run`, the tests): declare both queues
+    /// durable and bind them to `amq.topic`.
+    Create,
 }
 
 /// Exponential backoff between attempts (sink retries, broker reconnects): the
@@ -90,6 +110,23 @@ impl BridgeConfig {
         if dead_letter_queue == queue {
             return Err(ConfigError::new("FEDMSG_BRIDGE_DLQ", "must differ from FEDORA_MESSAGING_QUEUE"));
         }
+        let dead_letter_key = env.string("FEDMSG_BRIDGE_DLQ_ROUTING_KEY", &dead_letter_queue);
+        if dead_letter_key.is_empty() || dead_letter_key.len() > 255 || dead_letter_key.contains(['*', '#']) {
+            return Err(ConfigError::new(
+                "FEDMSG_BRIDGE_DLQ_ROUTING_KEY",
+                "must be a routing key of 1-255 bytes without '*' or '#'",
+            ));
+        }
+        let declare = match env.string("FEDMSG_BRIDGE_DECLARE", "passive").as_str() {
+            "passive" => Declare::Passive,
+            "create" => Declare::Create,
+            other => {
+                return Err(ConfigError::new(
+                    "FEDMSG_BRIDGE_DECLARE",
+                    format!("'{other}' is neither 'passive' (the queues exist) nor 'create'"),
+                ));
+            }
+        };
 
         let (_, prefix) = fedora_ci::config::deployment_and_topic_prefix(source)?;
         let mut topics = env.list("FEDMSG_BRIDGE_TOPICS");
@@ -100,6 +137,13 @@ impl BridgeConfig {
         }
         if let Some(t) = topics.iter().find(|t| t.len() > 255) {
             return Err(ConfigError::new("FEDMSG_BRIDGE_TOPICS", format!("'{t}' is longer than 255 bytes")));
+        }
+        // A dead letter our own queue took back would come round for ever.
+        if let Some(t) = topics.iter().find(|t| topic_matches(t, &dead_letter_key)) {
+            return Err(ConfigError::new(
+                "FEDMSG_BRIDGE_TOPICS",
+                format!("'{t}' matches the dead-letter routing key '{dead_letter_key}'"),
+            ));
         }
 
         let prefetch = env.parsed("FEDMSG_BRIDGE_PREFETCH", 32u16, "a number of messages (1-65535)")?;
@@ -144,6 +188,8 @@ impl BridgeConfig {
             amqp,
             queue,
             dead_letter_queue,
+            dead_letter_key,
+            declare,
             topics,
             prefetch,
             promotions,
@@ -153,6 +199,21 @@ impl BridgeConfig {
             telemetry: TelemetryConfig::from_source(source)?,
         })
     }
+}
+
+/// Whether the AMQP topic binding `pattern` matches routing key `key`: words
+/// split at `.`, `*` stands for exactly one word, `#` for zero or more.
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn go(p: &[&str], k: &[&str]) -> bool {
+        match p.split_first() {
+            None => k.is_empty(),
+            Some((&"#", rest)) => (0..=k.len()).any(|i| go(rest, &k[i..])),
+            Some((&w, rest)) => k.split_first().is_some_and(|(&kw, krest)| (w == "*" || w == kw) && go(rest, krest)),
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = key.split('.').collect();
+    go(&p, &k)
 }
 
 fn check_queue_name(var: &str, name: &str) -> Result<(), ConfigError> {
@@ -204,6 +265,8 @@ mod tests {
         let c = load(&BASE).unwrap();
         assert_eq!(c.amqp.source, "amqp://broker.example:5673/%2Ffedora");
         assert_eq!(c.dead_letter_queue, "0b2f5d4e-queue.dlq");
+        assert_eq!(c.dead_letter_key, "0b2f5d4e-queue.dlq");
+        assert_eq!(c.declare, Declare::Passive, "Fedora's broker: the queues exist, nothing is configured");
         assert_eq!(c.prefetch, 32);
         assert_eq!(c.topics[0], "org.fedoraproject.prod.pagure.pull-request.new");
         assert_eq!(c.topics.len(), 6);
@@ -301,6 +364,44 @@ mod tests {
         let loaded = c.amqp.tls.load().unwrap();
         assert!(!format!("{loaded:?}").contains("key-material"));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn declaring_is_a_setting_and_dead_letters_never_come_back() {
+        assert_eq!(load(&with(&[("FEDMSG_BRIDGE_DECLARE", "create")])).unwrap().declare, Declare::Create);
+        assert_eq!(load(&with(&[("FEDMSG_BRIDGE_DECLARE", "yes")])).unwrap_err().var, "FEDMSG_BRIDGE_DECLARE");
+        let c = load(&with(&[("FEDMSG_BRIDGE_DLQ", "fedora-ci.stg.dlq")])).unwrap();
+        assert_eq!(c.dead_letter_key, "fedora-ci.stg.dlq");
+        let c = load(&with(&[("FEDMSG_BRIDGE_DLQ_ROUTING_KEY", "fedora-ci.stg.dead")])).unwrap();
+        assert_eq!(c.dead_letter_key, "fedora-ci.stg.dead");
+        for bad in ["fedora-ci.#", "a.*.b"] {
+            assert_eq!(
+                load(&with(&[("FEDMSG_BRIDGE_DLQ_ROUTING_KEY", bad)])).unwrap_err().var,
+                "FEDMSG_BRIDGE_DLQ_ROUTING_KEY"
+            );
+        }
+        // A binding that catches the dead-letter key would loop dead letters.
+        let err = load(&with(&[("FEDMSG_BRIDGE_TOPICS", "org.fedoraproject.#, #")])).unwrap_err();
+        assert_eq!(err.var, "FEDMSG_BRIDGE_TOPICS");
+        assert!(err.to_string().contains("'#'"), "{err}");
+    }
+
+    #[test]
+    fn topic_patterns_match_like_rabbitmq() {
+        for (p, k, m) in [
+            ("a.b.c", "a.b.c", true),
+            ("a.*.c", "a.b.c", true),
+            ("a.*.c", "a.b.b.c", false),
+            ("a.#", "a", true),
+            ("a.#", "a.b.c", true),
+            ("#", "fedora-ci.dlq", true),
+            ("#.dlq", "fedora-ci.dlq", true),
+            ("org.fedoraproject.*.buildsys.task.state.change", "fedora-ci.stg.dlq", false),
+            ("*", "a.b", false),
+            ("a.b", "a.b.c", false),
+        ] {
+            assert_eq!(topic_matches(p, k), m, "{p} vs {k}");
+        }
     }
 
     #[test]

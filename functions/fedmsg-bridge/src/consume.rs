@@ -1,6 +1,7 @@
 //! The broker side: connect (TLS with a client certificate for Fedora's broker,
-//! plain for a local one), declare our queue and its bindings, consume with a
-//! bounded prefetch, and start over with backoff whenever the connection ends.
+//! plain for a local one), check (Fedora) or declare (local) our queue, its
+//! bindings and the dead-letter queue, consume with a bounded prefetch, and
+//! start over with backoff whenever the connection ends.
 //!
 //! lapin's own auto-recovery stays off: a new connection re-runs our declarations
 //! and starts from a clean slate of unacked messages, which is easier to reason
@@ -20,7 +21,7 @@ use lapin::{Channel, Connection, Consumer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::BridgeConfig;
+use crate::config::{BridgeConfig, Declare};
 use crate::deliver::Deliverer;
 use crate::mapping::Mapper;
 
@@ -90,29 +91,53 @@ async fn open(config: &BridgeConfig) -> Result<Consuming, SessionError> {
     let conn = connect(config).await?;
     let channel = conn.create_channel().await.map_err(amqp("channel"))?;
     channel.basic_qos(config.prefetch, BasicQosOptions::default()).await.map_err(amqp("basic.qos"))?;
-    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
-    channel
-        .queue_declare(config.queue.as_str().into(), durable, FieldTable::default())
-        .await
-        .map_err(amqp("queue.declare"))?;
-    for topic in &config.topics {
-        channel
-            .queue_bind(
-                config.queue.as_str().into(),
-                EXCHANGE.into(),
-                topic.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(amqp("queue.bind"))?;
-    }
     let dead_letters = conn.create_channel().await.map_err(amqp("channel"))?;
     dead_letters.confirm_select(ConfirmSelectOptions::default()).await.map_err(amqp("confirm.select"))?;
-    dead_letters
-        .queue_declare(config.dead_letter_queue.as_str().into(), durable, FieldTable::default())
-        .await
-        .map_err(amqp("queue.declare (dead letters)"))?;
+    match config.declare {
+        // Fedora's broker: no configure permission. A passive declare only asks
+        // whether the queue exists (no configure permission needed); the
+        // playbook's rabbit/queue roles made both queues and their bindings.
+        Declare::Passive => {
+            let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+            for (queue, step) in [
+                (&config.queue, "queue.declare (passive)"),
+                (&config.dead_letter_queue, "queue.declare (passive, dead letters)"),
+            ] {
+                // A missing queue closes the channel; each check gets its own.
+                let check = conn.create_channel().await.map_err(amqp("channel"))?;
+                check.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await.map_err(amqp(step))?;
+                let _ = check.close(200, "checked".into()).await;
+            }
+        }
+        Declare::Create => {
+            let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+            channel
+                .queue_declare(config.queue.as_str().into(), durable, FieldTable::default())
+                .await
+                .map_err(amqp("queue.declare"))?;
+            dead_letters
+                .queue_declare(config.dead_letter_queue.as_str().into(), durable, FieldTable::default())
+                .await
+                .map_err(amqp("queue.declare (dead letters)"))?;
+            let bindings = config
+                .topics
+                .iter()
+                .map(|t| (config.queue.as_str(), t.as_str()))
+                .chain([(config.dead_letter_queue.as_str(), config.dead_letter_key.as_str())]);
+            for (queue, key) in bindings {
+                channel
+                    .queue_bind(
+                        queue.into(),
+                        EXCHANGE.into(),
+                        key.into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .map_err(amqp("queue.bind"))?;
+            }
+        }
+    }
     let consumer = channel
         .basic_consume(config.queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
         .await
@@ -141,6 +166,7 @@ async fn session(
         retry: config.retry,
         dead_letters: dead_letters.clone(),
         dead_letter_queue: config.dead_letter_queue.clone(),
+        dead_letter_key: config.dead_letter_key.clone(),
     });
     connected.store(true, Ordering::Release);
     tracing::info!(

@@ -30,6 +30,9 @@ pub struct Deliverer {
     /// A channel in confirm mode, for dead letters.
     pub dead_letters: Channel,
     pub dead_letter_queue: String,
+    /// Dead letters go to `amq.topic` under this key, which only the dead-letter
+    /// queue is bound to.
+    pub dead_letter_key: String,
 }
 
 /// How a delivery ended (the task's result, and the `outcome` of its debug line).
@@ -159,8 +162,10 @@ impl Deliverer {
     }
 
     /// Republished with its properties and headers (so it can be replayed as it
-    /// was), plus why and from where; mandatory, so a missing queue is an error
-    /// rather than a silent drop.
+    /// was), plus why and from where, to `amq.topic` under the dead-letter key:
+    /// Fedora's broker lets an application write there and to its own queues,
+    /// not to the default exchange. Mandatory, so a missing queue or binding is
+    /// an error (retried while the message is held) rather than a silent drop.
     async fn dead_letter(&self, delivery: &Delivery, reason: &Unmappable) -> Result<(), Failed> {
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         for (key, value) in [
@@ -174,8 +179,8 @@ impl Deliverer {
         let confirm = self
             .dead_letters
             .basic_publish(
-                "".into(),
-                self.dead_letter_queue.as_str().into(),
+                crate::consume::EXCHANGE.into(),
+                self.dead_letter_key.as_str().into(),
                 BasicPublishOptions { mandatory: true, ..Default::default() },
                 &delivery.data,
                 properties,
@@ -186,9 +191,12 @@ impl Deliverer {
             .map_err(|e| Failed::Retry(e.to_string()))?;
         match confirm {
             Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => {
-                Err(Failed::Retry("the dead-letter queue does not exist (message returned)".into()))
-            }
+            Confirmation::Ack(Some(_)) => Err(Failed::Retry(format!(
+                "no queue is bound to '{}' on {} (message returned); the dead-letter queue {} should be",
+                self.dead_letter_key,
+                crate::consume::EXCHANGE,
+                self.dead_letter_queue
+            ))),
             Confirmation::Nack(_) => Err(Failed::Retry("the broker refused the dead letter".into())),
             Confirmation::NotRequested => Err(Failed::Retry("dead-letter channel is not in confirm mode".into())),
         }

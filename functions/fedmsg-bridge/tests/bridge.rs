@@ -122,7 +122,7 @@ async fn a_body_that_is_not_json_goes_to_the_dead_letter_queue_and_the_bridge_ke
 
     sink.wait_for("the good message", WAIT, |r| r.iter().any(|e| e.id() == "good-1")).await;
     assert_eq!(sink.received().len(), 1, "the bad message never reached the sink");
-    let dead = wait_for_message(&broker, &names.dlq).await;
+    let dead = broker.take_within(&names.dlq, WAIT).await;
     assert_eq!(dead.delivery.data, b"\x00\x01not json at all, and quite long too");
     assert_eq!(dead.delivery.properties.message_id().as_ref().map(|s| s.as_str()), Some("bad-1"));
     let headers = dead.delivery.properties.headers().clone().unwrap();
@@ -142,15 +142,34 @@ async fn a_body_that_is_not_json_goes_to_the_dead_letter_queue_and_the_bridge_ke
     assert_eq!(broker.ready(&names.dlq).await, 0);
 }
 
-async fn wait_for_message(broker: &Broker, queue: &str) -> lapin::message::BasicGetMessage {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        if let Some(m) = broker.take(queue).await {
-            return m;
-        }
-        assert!(std::time::Instant::now() < deadline, "nothing in {queue}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// A poison message: the sink refuses its CloudEvent for good (400). It goes to
+/// the dead-letter queue with the sink's reason after one try, never round and
+/// round, and the messages behind it flow.
+#[tokio::test]
+async fn an_event_the_sink_refuses_for_good_is_dead_lettered_once() {
+    let names = Names::new("poison");
+    let broker = Broker::connect(&names).await;
+    let sink = Sink::start().await;
+    sink.refuse("poison-1");
+    let bridge = Bridge::start(&bridge_env(&names, &broker.url, &sink.url)).await;
+    let topic = format!("{}pagure.pull-request.new", names.prefix);
+
+    broker.publish_raw(&topic, br#"{"pullrequest": {"id": 2147483648}}"#, "poison-1").await;
+    broker.publish_raw(&topic, br#"{"pullrequest": {"id": 2}}"#, "good-1").await;
+
+    let dead = broker.take_within(&names.dlq, WAIT).await;
+    assert_eq!(dead.delivery.properties.message_id().as_ref().map(|s| s.as_str()), Some("poison-1"));
+    let headers = dead.delivery.properties.headers().clone().unwrap();
+    let reason = match headers.inner().get("x-fedmsg-bridge-reason") {
+        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(reason.contains("400") && reason.contains("out of range"), "{reason}");
+    sink.wait_for("the good message", WAIT, |r| r.iter().any(|e| e.id() == "good-1" && e.accepted())).await;
+    bridge.stop().await;
+    let tries = sink.received().iter().filter(|r| r.id() == "poison-1").count();
+    assert_eq!(tries, 1, "refused for good means one try");
+    assert_eq!(broker.ready(&names.queue).await, 0, "acked, not requeued");
 }
 
 #[tokio::test]

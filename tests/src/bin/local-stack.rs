@@ -44,7 +44,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         functions.iter().map(|f| (f.name.to_owned(), f.process.url("/"))).collect();
     let routes = fedora_ci_tests::triggers::try_load(&fedora_ci_tests::triggers::overlay_dir("prod"))
         .context("reading the Trigger table in knative/overlays/prod")?;
-    let broker = fedora_ci_tests::broker::start(routes, subscribers).await;
+    let broker = fedora_ci_tests::broker::start(routes, subscribers.clone()).await;
     // With a broker to read from, the bridge feeds the local broker like the
     // ContainerSource feeds the Knative one.
     let bridge = match amqp {
@@ -53,6 +53,9 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
             let env = [
                 ("AMQP_URL", amqp),
                 ("FEDORA_MESSAGING_QUEUE", "fedora-ci-local".to_owned()),
+                // A broker of our own: the bridge creates its queues (in the
+                // cluster the playbook does, and the bridge only checks them).
+                ("FEDMSG_BRIDGE_DECLARE", "create".to_owned()),
                 ("K_SINK", broker.clone()),
             ];
             Some(fedora_ci::testing::RunningBinary::start(exe.to_str().expect("utf-8 path"), &env).await)
@@ -97,7 +100,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     );
     if std::env::args().any(|a| a == "--demo") {
         let hub = hub.as_ref().unwrap_or(&h.koji);
-        let mut outcome = fedora_ci_tests::demo::play(&broker, hub, &h).await;
+        let mut outcome = fedora_ci_tests::demo::play(&broker, &subscribers["tf-finished"], hub, &h).await;
         if outcome.is_ok() {
             outcome = fedora_ci_tests::demo::play_log_detective(&broker, hub, &h).await;
         }

@@ -91,6 +91,18 @@ impl Broker {
         let _ = ch.close(200, "done".into()).await;
         got
     }
+
+    /// The next message of `queue`, waiting up to `limit` for one to arrive.
+    pub async fn take_within(&self, queue: &str, limit: Duration) -> lapin::message::BasicGetMessage {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(m) = self.take(queue).await {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "nothing in {queue}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Broker {
@@ -144,6 +156,9 @@ struct SinkState {
     started: Mutex<std::collections::HashSet<String>>,
     malformed: Mutex<Vec<String>>,
     fail_next: AtomicUsize,
+    /// Ids answered 400 with a reason, as a function answers an event it can
+    /// never accept.
+    refuse: Mutex<std::collections::HashSet<String>>,
     delay_ms: AtomicU64,
     changed: Option<watch::Sender<usize>>,
 }
@@ -156,12 +171,17 @@ pub struct Sink {
     changes: watch::Receiver<usize>,
 }
 
-async fn sink_handler(State(state): State<Arc<SinkState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn sink_handler(
+    State(state): State<Arc<SinkState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, axum::Json<serde_json::Value>) {
+    let reason = |status: StatusCode, reason: &str| (status, axum::Json(serde_json::json!({ "reason": reason })));
     let event = match cloudevents::binding::http::to_event(&headers, body.to_vec()) {
         Ok(e) => e,
         Err(e) => {
             state.malformed.lock().unwrap().push(e.to_string());
-            return StatusCode::BAD_REQUEST;
+            return reason(StatusCode::BAD_REQUEST, "not a CloudEvent");
         }
     };
     state.started.lock().unwrap().insert(event.id().to_owned());
@@ -174,12 +194,19 @@ async fn sink_handler(State(state): State<Arc<SinkState>>, headers: HeaderMap, b
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let fail = state.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-    let status = if fail { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+    let refused = state.refuse.lock().unwrap().contains(event.id());
+    let status = if refused {
+        StatusCode::BAD_REQUEST
+    } else if fail {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
     state.received.lock().unwrap().push(Received { status: status.as_u16(), event, headers, body });
     if let Some(tx) = &state.changed {
         tx.send_modify(|n| *n += 1);
     }
-    status
+    reason(status, if refused { "pullrequest.id 2147483648 is out of range" } else { "" })
 }
 
 impl Sink {
@@ -189,6 +216,11 @@ impl Sink {
         let router = axum::Router::new().route("/", axum::routing::post(sink_handler)).with_state(state.clone());
         let url = fedora_ci::testing::serve_router(router).await;
         Sink { url, state, changes }
+    }
+
+    /// Answer 400 (with a reason) to every request for this event id.
+    pub fn refuse(&self, id: &str) {
+        self.state.refuse.lock().unwrap().insert(id.to_owned());
     }
 
     /// Answer 500 to the next `n` requests.
@@ -334,6 +366,8 @@ pub fn bridge_env(names: &Names, amqp_url: &str, sink_url: &str) -> Vec<(&'stati
     vec![
         ("AMQP_URL", amqp_url.to_owned()),
         ("FEDORA_MESSAGING_QUEUE", names.queue.clone()),
+        // The test's own queues on the local broker, created by the bridge.
+        ("FEDMSG_BRIDGE_DECLARE", "create".to_owned()),
         ("FEDORA_CI_TOPIC_PREFIX", names.prefix.clone()),
         ("K_SINK", sink_url.to_owned()),
         ("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "50".to_owned()),
