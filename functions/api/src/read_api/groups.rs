@@ -46,12 +46,13 @@ pub async fn run_ids(ctx: &Context, kind: &GroupKind, group: Option<i32>) -> Res
         .await
 }
 
+/// A group row with its origin: what every `/api/…/groups/<id>` answer is made of.
 #[derive(sqlx::FromRow)]
-struct GroupRow {
-    id: i32,
-    submitted_time: Option<DateTime<Utc>>,
+pub(super) struct GroupRow {
+    pub(super) id: i32,
+    pub(super) submitted_time: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
-    origin: Origin,
+    pub(super) origin: Origin,
 }
 
 /// `{submitted_time, run_ids, <ids_key>}` plus the project info when known.

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
+use super::groups::GroupRow;
 use super::paging::{Page, PagingQuery};
 use super::path_id;
 use super::project::{ORIGIN_COLUMNS, Origin, origin_join, timestamp};
@@ -112,14 +113,6 @@ pub async fn item(State(ctx): State<Context>, Path(id): Path<String>) -> Result<
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     Ok(Json(serde_json::to_value(item_of(&ctx, row).await?).unwrap_or_default()))
-}
-
-#[derive(sqlx::FromRow)]
-struct GroupRow {
-    id: i32,
-    submitted_time: Option<DateTime<Utc>>,
-    #[sqlx(flatten)]
-    origin: Origin,
 }
 
 /// `GET /api/log-detective/groups/<id>`: `packit_id`, `submitted_time`,
