@@ -246,14 +246,13 @@ impl World {
         // Every check a commit of this PR can have, by uid.
         let mut expected: HashMap<String, String> = HashMap::new();
         for sha in &self.shas {
-            let mut keys =
-                vec![FlagKey::build(Deployment::Prod, "rawhide", sha), FlagKey::config(Deployment::Prod, sha)];
-            keys.extend(
-                TESTS
-                    .iter()
-                    .chain(["custom"].iter())
-                    .map(|t| FlagKey::test(Deployment::Prod, t, "fedora-rawhide", sha)),
-            );
+            let mut keys = vec![
+                FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", sha),
+                FlagKey::config(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), sha),
+            ];
+            keys.extend(TESTS.iter().chain(["custom"].iter()).map(|t| {
+                FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), t, "fedora-rawhide", sha)
+            }));
             for k in keys {
                 expected.insert(k.uid, k.check_name);
             }

@@ -83,7 +83,7 @@ async fn execute(
     if let Some(loaded) = &settings {
         package_settings::record(&mut tx, rows.project_event_id, loaded).await?;
         if let Some(e) = &loaded.config_error {
-            let key = reporting::FlagKey::config(ctx.config.deployment, &head.commit_sha);
+            let key = reporting::FlagKey::config(ctx.config.deployment, &pr_id, &head.commit_sha);
             let comment = format!("config error: {e}");
             reporting::set_flag(&mut tx, &pr_id, &key, reporting::NEUTRAL, &comment, &docs_url).await?;
             flags.push(key.uid);
@@ -125,7 +125,7 @@ async fn execute(
         Work::Build { targets, dedup, trigger, skip } => {
             let skipped_by = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await?;
             if let Some(by) = &skipped_by {
-                let checks = skip_flags::for_targets(&ctx.config, targets, &head.commit_sha, &package);
+                let checks = skip_flags::for_targets(&ctx.config, &pr_id, targets, &head.commit_sha, &package);
                 flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, by, &docs_url).await?);
                 summary.push(format!("skipped by {by}"));
             }
@@ -144,7 +144,7 @@ async fn execute(
             }
         }
         Work::Tests { names, target, requested_by } => {
-            let koji_target = target.koji_target();
+            let koji_target = target.as_str();
             let skipped_by = skips::skipped_by(&mut tx, rows.pull_request_id).await?;
             let build = builds::for_test_request(&mut tx, rows.project_event_id, koji_target).await?;
             let distro = fedora_ci::suite::distro_for_target(koji_target);
@@ -218,7 +218,7 @@ async fn execute(
         }
         Work::TestsRepository { skip } => {
             if let Some(by) = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await? {
-                let checks = skip_flags::for_tests_repository(ctx.config.deployment, &head.commit_sha);
+                let checks = skip_flags::for_tests_repository(ctx.config.deployment, &pr_id, &head.commit_sha);
                 flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, &by, &docs_url).await?);
                 summary.push(format!("skipped by {by}"));
             } else {
@@ -233,9 +233,9 @@ async fn execute(
         Work::Skip { targets, by } => {
             skips::mark(&mut tx, rows.pull_request_id, by).await?;
             let checks = if targets.is_empty() {
-                skip_flags::for_tests_repository(ctx.config.deployment, &head.commit_sha)
+                skip_flags::for_tests_repository(ctx.config.deployment, &pr_id, &head.commit_sha)
             } else {
-                skip_flags::for_targets(&ctx.config, targets, &head.commit_sha, &package)
+                skip_flags::for_targets(&ctx.config, &pr_id, targets, &head.commit_sha, &package)
             };
             flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, by, &docs_url).await?);
             summary.push(format!("skipped by {by}"));

@@ -1,7 +1,7 @@
 //! What an event asks for, decided before anything is written: builds for which
 //! Koji targets, test requests, a skip, or an answer comment.
 
-use fedora_ci::commands::{self, Command, CommandTarget};
+use fedora_ci::commands::{self, Command};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::package_settings::{self, FILE_NAME, Loaded, PackageSettings};
 use fedora_ci::policy::{self, Skip};
@@ -12,8 +12,9 @@ pub enum Work {
     /// Scratch builds for these Koji targets; `dedup` names the trigger so the same
     /// trigger never builds twice (a PR head for PR events, the event for commands).
     Build { targets: Vec<String>, dedup: String, trigger: String, skip: SkipIntent },
-    /// Test requests on the PR head's last successful build for `target`.
-    Tests { names: Vec<String>, target: CommandTarget, requested_by: String },
+    /// Test requests on the PR head's last successful build for the Koji `target`
+    /// (the PR branch's, or `eln`).
+    Tests { names: Vec<String>, target: String, requested_by: String },
     /// A `tests/` repository: its own tmt plans on rawhide, nothing to build.
     TestsRepository { skip: SkipIntent },
     /// `/packit-ci skip`: neutral flags for these targets' checks, nothing submitted.
@@ -171,11 +172,17 @@ pub async fn comment(
         Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => {
             Work::TestsRepository { skip: SkipIntent::Resume(author.to_owned()) }
         }
-        Command::ScratchBuild { target: Some(t) } => Work::Build {
-            targets: vec![t.koji_target().to_owned()],
-            dedup: format!("comment:{event_id}"),
-            trigger: "comment".into(),
-            skip: SkipIntent::Resume(author.to_owned()),
+        Command::ScratchBuild { target: Some(t) } => match all_targets(&loaded).await? {
+            Ok(targets) => match commands::resolve_target(&t, &pr.branch, &targets) {
+                Ok(target) => Work::Build {
+                    targets: vec![target],
+                    dedup: format!("comment:{event_id}"),
+                    trigger: "comment".into(),
+                    skip: SkipIntent::Resume(author.to_owned()),
+                },
+                Err(reason) => return answer(format!("Could not understand the command: {reason}.")),
+            },
+            Err(skip) => return answer(format!("Cannot build: {skip}.")),
         },
         Command::ScratchBuild { target: None } | Command::Rerun => {
             let trigger = if is_rerun { "rerun" } else { "comment" };
@@ -190,7 +197,23 @@ pub async fn comment(
             }
         }
         Command::Test { name, target } => {
-            let target = target.unwrap_or(CommandTarget::Rawhide);
+            // The PR's own branch target unless the packager names another one the
+            // PR builds (`eln` on a rawhide PR of an ELN package).
+            let target = if is_tests_repo {
+                String::new()
+            } else {
+                let builds = match all_targets(&loaded).await? {
+                    Ok(targets) => targets,
+                    Err(skip) => return answer(format!("Cannot test: {skip}.")),
+                };
+                match &target {
+                    Some(t) => match commands::resolve_target(t, &pr.branch, &builds) {
+                        Ok(target) => target,
+                        Err(reason) => return answer(format!("Could not understand the command: {reason}.")),
+                    },
+                    None => builds.first().cloned().unwrap_or_default(),
+                }
+            };
             let names = match name {
                 // Asked for by name: runs even when the package skips it.
                 Some(n) => vec![n],

@@ -78,14 +78,17 @@ pub async fn create(
     data: &BuildData,
 ) -> Result<Option<BuildRow>, sqlx::Error> {
     let row: Option<BuildRow> = sqlx::query_as(&format!(
-        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance) \
-         VALUES ('pending', $1, true, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance, \
+           pull_request_id) \
+         VALUES ('pending', $1, true, $2, $3, $4, \
+           (SELECT event_id FROM project_events WHERE id = $5 AND type = 'pull_request')) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {COLUMNS}"
     ))
     .bind(target)
     .bind(sqlx::types::Json(data))
     .bind(idempotency_key)
     .bind(instance)
+    .bind(project_event_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(mut row) = row else { return Ok(None) };

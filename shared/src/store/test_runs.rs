@@ -114,8 +114,9 @@ async fn record_as(
     let mut rows = Vec::new();
     for t in tests {
         let row: Option<TestRunRow> = sqlx::query_as(&format!(
-            "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key) \
-             VALUES ($5, $1, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+            "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key, pull_request_id) \
+             VALUES ($5, $1, $2, $3, $4, (SELECT event_id FROM project_events WHERE id = $6 AND type = 'pull_request')) \
+             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
              RETURNING {COLUMNS}"
         ))
         .bind(t.distro)
@@ -123,6 +124,7 @@ async fn record_as(
         .bind(&t.data.fedora_ci_test)
         .bind(&t.key)
         .bind(status)
+        .bind(project_event_id)
         .fetch_optional(&mut *conn)
         .await?;
         rows.extend(row);

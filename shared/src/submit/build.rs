@@ -32,8 +32,14 @@ pub fn build_pr(build: &BuildRow) -> PrId {
 /// The one place a build's flag identity comes from: stored data only.
 pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
     match &build.data.flag_label {
-        Some(label) => FlagKey::instance_build(ctx.config.deployment, label, &build.target, &build.data.commit_sha),
-        None => FlagKey::build(ctx.config.deployment, &build.target, &build.data.commit_sha),
+        Some(label) => FlagKey::instance_build(
+            ctx.config.deployment,
+            &build_pr(build),
+            label,
+            &build.target,
+            &build.data.commit_sha,
+        ),
+        None => FlagKey::build(ctx.config.deployment, &build_pr(build), &build.target, &build.data.commit_sha),
     }
 }
 

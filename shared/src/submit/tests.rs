@@ -27,7 +27,7 @@ pub fn test_pr(row: &TestRunRow) -> PrId {
 
 /// The flag of a test run, from stored data only.
 pub fn test_flag(ctx: &Context, row: &TestRunRow) -> FlagKey {
-    FlagKey::test(ctx.config.deployment, &row.test_name, &row.target, &row.data.commit_sha)
+    FlagKey::test(ctx.config.deployment, &test_pr(row), &row.test_name, &row.target, &row.data.commit_sha)
 }
 
 /// The artifacts page of a request: what the flag and the status page link to.

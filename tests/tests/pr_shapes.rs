@@ -1,0 +1,261 @@
+//! Every PR shape of `../shared/cases/pr-shapes/` (copied in `tests/cases/pr-shapes/`,
+//! made-up full names), played through the functions over HTTP against the
+//! sandboxes and a real Postgres, plus variants of each kind of fault (issue #19).
+//! Each test asserts what Pagure shows on every PR involved, what Koji and Testing
+//! Farm received, and the rows left.
+
+use fedora_ci::testing::Fixture;
+use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::sandbox::pagure::FlagPost;
+use fedora_ci_tests::story;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn cases_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/pr-shapes")
+}
+
+/// One case file as the bridge would forward it: `topic` is the CloudEvent type.
+fn case(folder: &str, file: &str) -> Fixture {
+    let path = cases_dir().join(folder).join(file);
+    let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let topic = body.as_object_mut().unwrap().remove("topic").unwrap().as_str().unwrap().to_owned();
+    Fixture { name: format!("{folder}/{file}"), topic, body }
+}
+
+/// The functions a case's events go to, served for one harness.
+#[allow(dead_code)] // tf_finished and poll: the stale-result and force-push cases
+struct Functions {
+    pr_opened: String,
+    koji_finished: String,
+    tf_finished: String,
+    poller: String,
+}
+
+#[allow(dead_code)]
+impl Functions {
+    async fn start(h: &Harness) -> Self {
+        Functions {
+            pr_opened: h.serve("pr-opened", pr_opened::routes).await,
+            koji_finished: h.serve("koji-finished", koji_finished::routes).await,
+            tf_finished: h.serve("tf-finished", tf_finished::routes).await,
+            poller: h.serve("result-poller", result_poller::routes).await,
+        }
+    }
+
+    /// Sends an event to the function the Trigger table routes its type to.
+    async fn send(&self, fixture: &Fixture) -> (StatusCode, Value) {
+        let url = if fixture.topic.contains(".pagure.pull-request.") {
+            &self.pr_opened
+        } else if fixture.topic.ends_with("buildsys.task.state.change") {
+            &self.koji_finished
+        } else {
+            panic!("no route for {}", fixture.topic)
+        };
+        let id = format!("{}-{}", fixture.name, uuid::Uuid::new_v4());
+        story::post(url, fixture, &id).await
+    }
+
+    async fn send_ok(&self, fixture: &Fixture) -> Value {
+        let (status, body) = self.send(fixture).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", fixture.name);
+        body
+    }
+
+    /// Testing Farm calls our webhook for a request.
+    async fn tf_result(&self, h: &Harness, id: &str, overall: &str) {
+        h.tf.set_state(id, "complete", Some(overall), Some("done"));
+        // What TF posts to the webhook the request names, sent to tf-finished here.
+        let body = serde_json::json!({ "request_id": id, "token": fedora_ci_tests::harness::WEBHOOK_SECRET });
+        let r = reqwest::Client::new()
+            .post(format!("{}testing-farm/results", self.tf_finished))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "tf-finished: {}", r.status());
+    }
+
+    async fn poll(&self) -> Value {
+        let r = reqwest::Client::new()
+            .post(&self.poller)
+            .header("ce-specversion", "1.0")
+            .header("ce-id", uuid::Uuid::new_v4().to_string())
+            .header("ce-source", "/pingsource")
+            .header("ce-type", "dev.knative.sources.ping")
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "poller: {}", r.status());
+        r.json().await.unwrap()
+    }
+}
+
+/// What Pagure shows on one PR: the last state of each of its flags, by check name.
+fn shown(h: &Harness, pr: &str) -> std::collections::BTreeMap<String, FlagPost> {
+    h.pagure.flags().into_iter().filter(|f| f.pr == pr).map(|f| (f.username.clone(), f)).collect()
+}
+
+fn statuses(h: &Harness, pr: &str) -> Vec<(String, String)> {
+    shown(h, pr).into_values().map(|f| (f.username, f.status)).collect()
+}
+
+const SUITE: [&str; 5] = ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate"];
+
+fn tf_distro(r: &fedora_ci_tests::sandbox::testing_farm::TfRequest) -> String {
+    r.payload["environments"][0]["tmt"]["context"]["distro"].as_str().unwrap_or_default().to_owned()
+}
+
+fn tf_task(r: &fedora_ci_tests::sandbox::testing_farm::TfRequest) -> String {
+    r.payload["environments"][0]["variables"]["KOJI_TASK_ID"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn rows_per_pr(h: &Harness, table: &str) -> Vec<(i64, i64)> {
+    sqlx::query_as(&format!(
+        "SELECT pr.pr_id, count(*) FROM {table} x JOIN pull_requests pr ON pr.id = x.pull_request_id \
+         GROUP BY pr.pr_id ORDER BY pr.pr_id"
+    ))
+    .fetch_all(&h.db.pool)
+    .await
+    .unwrap()
+}
+
+/// `two-branches`: one commit proposed to rawhide (PR #2) and to f43 (PR #3); the
+/// command on PR #3 re-tests PR #3's f43 build and nothing of it reaches PR #2.
+#[tokio::test]
+async fn two_branches_keep_their_own_builds_tests_and_flags() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70030001);
+    f.send_ok(&case("two-branches", "01-pr2-rawhide.json")).await;
+    f.send_ok(&case("two-branches", "02-pr3-f43.json")).await;
+    let builds = h.koji.builds();
+    assert_eq!(
+        builds.iter().map(|b| (b.task_id, b.target().to_owned())).collect::<Vec<_>>(),
+        [(70030001, "rawhide".to_owned()), (70030002, "f43-candidate".to_owned())]
+    );
+    f.send_ok(&case("two-branches", "03-koji-closed-rawhide.json")).await;
+    f.send_ok(&case("two-branches", "04-koji-closed-f43.json")).await;
+    let pr2_before = shown(&h, "rpms/optee_os#2");
+    assert_eq!(pr2_before.len(), 6, "PR #2: the rawhide build and five tests: {pr2_before:?}");
+    assert_eq!(pr2_before["Fedora CI - scratch build"].status, "success");
+    for t in SUITE {
+        assert_eq!(pr2_before[&format!("Fedora CI - {t}")].comment, "Tests have been submitted to Testing Farm.");
+    }
+    let pr3 = shown(&h, "rpms/optee_os#3");
+    assert_eq!(pr3.len(), 6, "PR #3: the f43 build and five tests: {pr3:?}");
+    assert_eq!(pr3["Fedora CI - scratch build (f43-candidate)"].status, "success");
+    for t in SUITE {
+        assert!(pr3.contains_key(&format!("Fedora CI - {t} (fedora-43)")), "{t}: {pr3:?}");
+    }
+    let before = h.tf.requests().len();
+    assert_eq!(before, 10);
+
+    f.send_ok(&case("two-branches", "05-comment-test-on-pr3.json")).await;
+    assert_eq!(h.koji.builds().len(), 2, "no new build: PR #3's f43 build is tested again");
+    let again: Vec<_> = h.tf.requests().into_iter().skip(before).collect();
+    assert_eq!(again.len(), 5, "the suite again");
+    for r in &again {
+        assert_eq!((tf_distro(r), tf_task(r)), ("fedora-43".to_owned(), "70030002".to_owned()), "{:?}", r.payload);
+    }
+    assert_eq!(shown(&h, "rpms/optee_os#2"), pr2_before, "nothing of PR #3 reaches PR #2");
+    assert!(h.pagure.flag_posts().iter().filter(|p| p.pr == "rpms/optee_os#2").count() <= 12);
+    let pr3 = shown(&h, "rpms/optee_os#3");
+    assert_eq!(pr3.len(), 6, "the same six flags of PR #3, updated: {pr3:?}");
+    for t in SUITE {
+        let flag = &pr3[&format!("Fedora CI - {t} (fedora-43)")];
+        assert!(again.iter().any(|r| flag.url.ends_with(&r.id)), "{t} links its new run: {flag:?}");
+    }
+    assert!(h.pagure.comments().is_empty());
+    assert_eq!(rows_per_pr(&h, "koji_build_targets").await, [(2, 1), (3, 1)]);
+    assert_eq!(rows_per_pr(&h, "tft_test_run_targets").await, [(2, 5), (3, 10)]);
+    let flag_rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT pr_id, count(*) FROM pr_flags GROUP BY pr_id ORDER BY pr_id")
+            .fetch_all(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(flag_rows, [(2, 6), (3, 6)]);
+}
+
+/// Variant: the same commit on one branch in two PRs (a PR reopened as a new one,
+/// or from two forks): the second PR's build never updates the first's flags.
+#[tokio::test]
+async fn one_commit_on_one_branch_in_two_prs_keeps_two_sets_of_flags() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70030001);
+    let first = case("two-branches", "01-pr2-rawhide.json");
+    f.send_ok(&first).await;
+    let mut second = first.clone();
+    second.name = "second fork".into();
+    second.body["pullrequest"]["id"] = 4.into();
+    second.body["pullrequest"]["uid"] = "4ace00000000000000000000000000f4".into();
+    second.body["pullrequest"]["repo_from"]["fullname"] = "forks/apackager/rpms/optee_os".into();
+    f.send_ok(&second).await;
+    assert_eq!(h.koji.builds().len(), 2, "one build per PR");
+    let mut done = case("two-branches", "03-koji-closed-rawhide.json");
+    f.send_ok(&done).await;
+    assert_eq!(statuses(&h, "rpms/optee_os#2")[0], ("Fedora CI - installability".into(), "pending".into()));
+    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
+    assert_eq!(shown(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "pending", "#4 still builds");
+    assert_eq!(shown(&h, "rpms/optee_os#4").len(), 1);
+    // PR #4's build fails: PR #2 stays green.
+    done.body["id"] = 70030002.into();
+    done.body["info"]["id"] = 70030002.into();
+    done.body["new"] = "FAILED".into();
+    done.body["info"]["state"] = 5.into();
+    f.send_ok(&done).await;
+    assert_eq!(shown(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "failure");
+    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
+    let uids2: Vec<String> = shown(&h, "rpms/optee_os#2").into_values().map(|f| f.uid).collect();
+    assert!(shown(&h, "rpms/optee_os#4").values().all(|f| !uids2.contains(&f.uid)), "uids differ per PR");
+}
+
+/// The repository's copy of the cases follows the shared originals, `fullname`
+/// values aside (the copy must hold made-up names only).
+#[test]
+fn the_case_copy_matches_the_shared_originals() {
+    let original = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cases/pr-shapes");
+    if !original.exists() {
+        eprintln!("skipped: {} not present", original.display());
+        return;
+    }
+    fn without_full_names(bytes: Vec<u8>) -> String {
+        let text = String::from_utf8(bytes).unwrap();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("\"fullname\": \"") {
+            let (head, tail) = rest.split_at(at + "\"fullname\": \"".len());
+            out.push_str(head);
+            out.push('…');
+            rest = &tail[tail.find('"').unwrap_or(tail.len())..];
+        }
+        out + rest
+    }
+    let mut compared = 0;
+    let mut pending = vec![std::path::PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        for entry in std::fs::read_dir(original.join(&rel)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = rel.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(rel);
+                continue;
+            }
+            assert_eq!(
+                without_full_names(std::fs::read(entry.path()).unwrap()),
+                without_full_names(std::fs::read(cases_dir().join(&rel)).unwrap_or_default()),
+                "{} differs from its copy",
+                rel.display()
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 18, "the README and seventeen events");
+}
