@@ -112,6 +112,16 @@ impl TestingFarmClient {
         response.json().await.map_err(|e| TestingFarmError::Decode(e.to_string()))
     }
 
+    /// `DELETE /requests/{id}`: asks TF to cancel a request that has not finished.
+    /// A request already finished (409) counts as done.
+    pub async fn cancel(&self, id: &str) -> Result<(), TestingFarmError> {
+        match self.send(self.http.delete(self.url(&["requests", id]))).await {
+            Ok(_) => Ok(()),
+            Err(TestingFarmError::Refused(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Compose names (`Fedora-Rawhide`, …) the public ranch offers.
     pub async fn composes(&self) -> Result<Vec<String>, TestingFarmError> {
         #[derive(Deserialize)]

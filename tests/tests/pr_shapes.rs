@@ -24,7 +24,6 @@ fn case(folder: &str, file: &str) -> Fixture {
 }
 
 /// The functions a case's events go to, served for one harness.
-#[allow(dead_code)] // tf_finished and poll: the stale-result and force-push cases
 struct Functions {
     pr_opened: String,
     koji_finished: String,
@@ -32,7 +31,6 @@ struct Functions {
     poller: String,
 }
 
-#[allow(dead_code)]
 impl Functions {
     async fn start(h: &Harness) -> Self {
         Functions {
@@ -258,4 +256,167 @@ fn the_case_copy_matches_the_shared_originals() {
         }
     }
     assert_eq!(compared, 18, "the README and seventeen events");
+}
+
+fn runs_of<'a>(
+    requests: &'a [fedora_ci_tests::sandbox::testing_farm::TfRequest],
+    test: &str,
+) -> Vec<&'a fedora_ci_tests::sandbox::testing_farm::TfRequest> {
+    requests.iter().filter(|r| r.payload["test"]["tmt"]["url"].as_str().is_some_and(|u| u.contains(test))).collect()
+}
+
+/// `stale-result`: a second rpminspect run; Testing Farm reports the new run
+/// (passed) first, then the old one (failed). The flag shows the newest run.
+#[tokio::test]
+async fn the_newest_run_wins_over_a_late_result_of_an_older_one() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70010001);
+    f.send_ok(&case("stale-result", "01-pr-new.json")).await;
+    f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
+    assert_eq!(h.tf.requests().len(), 5);
+    f.send_ok(&case("stale-result", "03-comment-test-rpminspect.json")).await;
+    let requests = h.tf.requests();
+    let rpminspect = runs_of(&requests, "rpminspect-pipeline");
+    assert_eq!(rpminspect.len(), 2, "a second rpminspect run");
+    let (old, new) = (rpminspect[0].id.clone(), rpminspect[1].id.clone());
+    f.tf_result(&h, &new, "passed").await;
+    f.tf_result(&h, &old, "failed").await;
+    let flag = &shown(&h, "rpms/optee_os#2")["Fedora CI - rpminspect"];
+    assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("success", "Tests passed."), "{flag:?}");
+    assert!(flag.url.ends_with(&new), "links the newest run: {}", flag.url);
+    let runs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT pipeline_id, status FROM tft_test_run_targets WHERE test_name = 'rpminspect' ORDER BY id",
+    )
+    .fetch_all(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(runs, [(old, "failed".to_owned()), (new, "passed".to_owned())], "each run keeps its own result");
+    assert_eq!(shown(&h, "rpms/optee_os#2").len(), 6);
+}
+
+/// Variant: the old run ends while the newest is still queued; the flag stays on
+/// the newest run (pending) instead of showing the old run's error.
+#[tokio::test]
+async fn an_older_run_ending_first_does_not_take_the_flag() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70010001);
+    f.send_ok(&case("stale-result", "01-pr-new.json")).await;
+    f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
+    let mut again = case("stale-result", "03-comment-test-rpminspect.json");
+    again.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
+    f.send_ok(&again).await;
+    let requests = h.tf.requests();
+    let rpmlint = runs_of(&requests, "tmt-plans");
+    assert_eq!(rpmlint.len(), 2);
+    h.tf.set_state(&rpmlint[0].id, "error", None, Some("old infrastructure trouble"));
+    f.tf_result(&h, &rpmlint[0].id, "error").await;
+    let flag = &shown(&h, "rpms/optee_os#2")["Fedora CI - rpmlint"];
+    assert_eq!(flag.status, "pending", "{flag:?}");
+    assert!(flag.url.ends_with(&rpmlint[1].id), "{flag:?}");
+}
+
+/// Makes every waiting retry due now: the time a real retry waits, without waiting.
+async fn retries_due(h: &Harness) {
+    for table in ["koji_build_targets", "tft_test_run_targets"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET next_attempt_at = now() - interval '1 minute' WHERE status = 'retry'"
+        ))
+        .execute(&h.db.pool)
+        .await
+        .unwrap();
+    }
+}
+
+fn flag_of(h: &Harness, pr: &str, check: &str, sha: &str) -> FlagPost {
+    let key = fedora_ci::reporting::FlagKey::build(fedora_ci::config::Deployment::Prod, &pr_id(pr), check, sha);
+    h.pagure.flags().into_iter().find(|f| f.pr == pr && f.uid == key.uid).unwrap_or_else(|| panic!("no {check} flag"))
+}
+
+fn pr_id(pr: &str) -> fedora_ci::pagure::PrId {
+    let (path, id) = pr.split_once('#').unwrap();
+    let (ns, repo) = path.split_once('/').unwrap();
+    fedora_ci::pagure::PrId { namespace: ns.into(), repo: repo.into(), id: id.parse().unwrap() }
+}
+
+const A: &str = "889f07af35d27bbcaf9c535c17a63b974aa42ee3";
+
+/// `force-push`: opened at A while Koji is down (A waits for a retry), updated to
+/// B; a poller pass later never submits A.
+#[tokio::test]
+async fn a_superseded_commit_waiting_for_a_retry_is_never_built() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_down(true);
+    f.send_ok(&case("force-push", "01-pr-new-A.json")).await;
+    assert!(h.koji.builds().is_empty());
+    h.koji.set_down(false);
+    let b_event = case("force-push", "02-pr-updated-B.json");
+    let b = b_event.body["pullrequest"]["commit_stop"].as_str().unwrap().to_owned();
+    f.send_ok(&b_event).await;
+    retries_due(&h).await;
+    f.poll().await;
+    let builds = h.koji.builds();
+    assert_eq!(builds.len(), 1, "only B is built: {:?}", builds.iter().map(|b| b.src()).collect::<Vec<_>>());
+    assert!(builds[0].src().ends_with(&b));
+    let old = flag_of(&h, "rpms/optee_os#2", "rawhide", A);
+    assert_eq!(
+        (old.status.as_str(), old.comment.as_str()),
+        ("canceled", format!("Build canceled: superseded by {}.", &b[..7]).as_str())
+    );
+    assert_eq!(flag_of(&h, "rpms/optee_os#2", "rawhide", &b).status, "pending");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT data ->> 'commit_sha', status FROM koji_build_targets ORDER BY id")
+            .fetch_all(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(A.to_owned(), "canceled".to_owned()), (b, "pending".to_owned())]);
+}
+
+/// Variant: A built; its tests are queued in Testing Farm and one waits for a retry
+/// (TF was down for it). Pushing B cancels the TF requests and ends the waiting
+/// one; none is submitted later.
+#[tokio::test]
+async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70010001);
+    f.send_ok(&case("stale-result", "01-pr-new.json")).await;
+    h.tf.faults.fail_next(1);
+    f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
+    let queued = h.tf.requests();
+    assert_eq!(queued.len(), 4, "one test waits for a retry");
+    let b_event = case("force-push", "02-pr-updated-B.json");
+    let b = b_event.body["pullrequest"]["commit_stop"].as_str().unwrap().to_owned();
+    f.send_ok(&b_event).await;
+    retries_due(&h).await;
+    f.poll().await;
+    let after = h.tf.requests();
+    assert_eq!(after.len(), 4, "nothing submitted for A after B");
+    assert!(after.iter().all(|r| r.state == "canceled"), "A's requests canceled in Testing Farm");
+    let shown_now = h.pagure.flags();
+    let pr = pr_id("rpms/optee_os#2");
+    for t in SUITE {
+        let key = fedora_ci::reporting::FlagKey::test(fedora_ci::config::Deployment::Prod, &pr, t, "fedora-rawhide", A);
+        let flag = shown_now.iter().find(|f| f.uid == key.uid).unwrap();
+        assert_eq!(flag.status, "canceled", "{t}: {flag:?}");
+        assert!(flag.comment.ends_with(&format!("superseded by {}.", &b[..7])), "{t}: {flag:?}");
+    }
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tft_test_run_targets WHERE status NOT IN ('canceled') AND data ->> 'commit_sha' = $1",
+    )
+    .bind(A)
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "every test of A ended");
+    assert_eq!(h.koji.builds().len(), 2, "A, then B");
 }

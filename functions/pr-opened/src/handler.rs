@@ -11,7 +11,7 @@ use fedora_ci::pagure::PrId;
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use fedora_ci::store::{builds, events, package_settings, skips};
-use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit};
+use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit, supersede};
 
 use crate::plan::{self, Plan, SkipIntent, Work};
 use crate::skip_flags;
@@ -246,12 +246,20 @@ async fn execute(
         reporting::queue_comment(&mut tx, &pr_id, &key, &body).await?;
         comment_keys.push(key);
     }
-    let superseded = if matches!(msg.action, PullRequestAction::Updated | PullRequestAction::Rebased)
-        && ctx.config.cancel_superseded
-    {
-        builds::superseded(&mut tx, rows.pull_request_id, &head.commit_sha).await?
+    // A new head: every unfinished piece of older heads' work ends. What never
+    // reached Koji or Testing Farm ends here, in this transaction; what runs there
+    // is canceled after the commit (`cancel_superseded` off: left to finish).
+    let superseded = if matches!(msg.action, PullRequestAction::Updated | PullRequestAction::Rebased) {
+        let why = supersede::Why::Superseded { new_sha: head.commit_sha.clone() };
+        flags.extend(supersede::end_unsubmitted(&mut tx, ctx, rows.pull_request_id, &why).await?);
+        let running = if ctx.config.cancel_superseded {
+            supersede::running(&mut tx, rows.pull_request_id, &why).await?
+        } else {
+            supersede::Running::default()
+        };
+        Some((why, running))
     } else {
-        Vec::new()
+        None
     };
     tx.commit().await?;
 
@@ -261,11 +269,10 @@ async fn execute(
         summary.push(format!("{}: {submitted:?}", build.target));
         flags.extend(changed);
     }
-    for old in &superseded {
-        if let Some(changed) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
-            summary.push(format!("canceled task {}", old.task_id.as_deref().unwrap_or("?")));
-            flags.extend(changed);
-        }
+    if let Some((why, running)) = &superseded {
+        let (changed, done) = supersede::cancel_running(ctx, running, why).await?;
+        flags.extend(changed);
+        summary.extend(done);
     }
     for test in &recorded_tests {
         let (submitted, key) = fedora_ci::submit::tests::submit_test(ctx, test).await?;

@@ -180,26 +180,6 @@ pub async fn mark_final(
     Ok(())
 }
 
-/// Builds of the same PR for other commits still queued or running in Koji.
-pub async fn superseded(
-    conn: &mut PgConnection,
-    pull_request_id: i32,
-    head_sha: &str,
-) -> Result<Vec<BuildRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM koji_build_targets k \
-         JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
-         JOIN project_events e ON e.id = p.project_event_id \
-         WHERE e.type = 'pull_request' AND e.event_id = $1 AND e.commit_sha <> $2 \
-           AND k.status IN ('pending', 'running') AND k.task_id IS NOT NULL",
-        k_columns()
-    ))
-    .bind(pull_request_id)
-    .bind(head_sha)
-    .fetch_all(conn)
-    .await
-}
-
 /// The build `/packit-ci test` uses for a PR head and target: the newest successful
 /// one, else the newest still under way (queued, running or waiting for a retry).
 /// Locked, so a concurrent status change waits for the caller's transaction: tests

@@ -239,6 +239,21 @@ pub async fn transition(
     Ok(changed == 1)
 }
 
+/// Whether a newer run of the same test (same PR, commit and Testing Farm target)
+/// was recorded after `run_id`: that run owns the flag then, so a late result of
+/// this older one must not overwrite it (the newest run the packager asked for wins).
+pub async fn has_newer_run(conn: &mut PgConnection, run_id: i32) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tft_test_run_targets o JOIN tft_test_run_targets n \
+           ON n.pull_request_id = o.pull_request_id AND n.test_name = o.test_name AND n.target = o.target \
+          AND n.data ->> 'commit_sha' = o.data ->> 'commit_sha' AND n.id > o.id \
+         WHERE o.id = $1)",
+    )
+    .bind(run_id)
+    .fetch_one(conn)
+    .await
+}
+
 /// The waiting tests of a build's group, given the Koji task they install and made
 /// `new` for submission. The build row is locked by the caller's status change, so
 /// a test attached concurrently is either seen here or sees the finished build.

@@ -63,7 +63,7 @@ impl TestingFarmSandbox {
         let state = AppState { key: key.clone(), artifacts: artifacts_url.clone(), data: data.clone() };
         let router = Router::new()
             .route("/v0.1/requests", post(submit))
-            .route("/v0.1/requests/{id}", get(request))
+            .route("/v0.1/requests/{id}", get(request).delete(cancel))
             .route("/v0.1/composes", get(composes))
             .with_state(state)
             .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
@@ -199,6 +199,24 @@ async fn request(State(state): State<AppState>, Path(id): Path<String>) -> Respo
         "updated": "2026-11-25 10:05:00.000000",
     }))
     .into_response()
+}
+
+/// `DELETE /requests/{id}`: TF cancels a request not yet finished
+/// (`cancel-requested`, then `canceled`; the sandbox goes straight to `canceled`).
+async fn cancel(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&state, &headers) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Not authorized to perform this action" })))
+            .into_response();
+    }
+    let mut data = state.data.lock().unwrap();
+    let Some(r) = data.requests.get_mut(&id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "message": "No such entity" }))).into_response();
+    };
+    if matches!(r.state.as_str(), "complete" | "error" | "canceled") {
+        return (StatusCode::CONFLICT, Json(json!({ "message": "Request is already finished" }))).into_response();
+    }
+    r.state = "canceled".into();
+    Json(json!({ "id": id, "state": "cancel-requested" })).into_response()
 }
 
 async fn composes() -> Json<Value> {
