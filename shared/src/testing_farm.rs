@@ -19,6 +19,9 @@ pub enum TestingFarmError {
     Http(u16),
     #[error("unexpected Testing Farm response: {0}")]
     Decode(String),
+    /// Testing Farm has no environment (compose) for this distro: nothing to run on.
+    #[error("Testing Farm has no {0} environment")]
+    NoEnvironment(String),
 }
 
 impl TestingFarmError {

@@ -420,3 +420,96 @@ async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
     assert_eq!(open, 0, "every test of A ended");
     assert_eq!(h.koji.builds().len(), 2, "A, then B");
 }
+
+/// `epel`: a PR to epel10 builds on `epel10-candidate`; its tests run on the
+/// Testing Farm environment packit-service uses for EPEL 10 (CentOS Stream 10), and
+/// `/packit-ci test` re-tests the epel10 build.
+#[tokio::test]
+async fn an_epel_pr_tests_on_centos_stream_and_the_command_retests_its_build() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "epel10"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70050001);
+    f.send_ok(&case("epel", "01-pr-epel10.json")).await;
+    assert_eq!(h.koji.builds()[0].target(), "epel10-candidate");
+    f.send_ok(&case("epel", "02-koji-closed.json")).await;
+    let first = h.tf.requests();
+    assert_eq!(first.len(), 5);
+    for r in &first {
+        assert_eq!((tf_distro(r), tf_task(r)), ("centos-stream-10".to_owned(), "70050001".to_owned()));
+        assert_eq!(r.payload["environments"][0]["tmt"]["context"]["dist-git-branch"], "epel10");
+    }
+    let installability = runs_of(&first, "installability-pipeline");
+    assert_eq!(installability[0].payload["environments"][0]["os"]["compose"], "CentOS-Stream-10");
+    let pr = shown(&h, "rpms/optee_os#9");
+    assert_eq!(pr["Fedora CI - scratch build (epel10-candidate)"].status, "success");
+    for t in SUITE {
+        let flag = &pr[&format!("Fedora CI - {t} (centos-stream-10)")];
+        assert_eq!(
+            (flag.status.as_str(), flag.comment.as_str()),
+            ("pending", "Tests have been submitted to Testing Farm.")
+        );
+    }
+
+    f.send_ok(&case("epel", "03-comment-test.json")).await;
+    assert_eq!(h.koji.builds().len(), 1, "no new build, and never a rawhide one");
+    let again: Vec<_> = h.tf.requests().into_iter().skip(5).collect();
+    assert_eq!(again.len(), 5);
+    assert!(again.iter().all(|r| tf_distro(r) == "centos-stream-10" && tf_task(r) == "70050001"));
+    assert_eq!(shown(&h, "rpms/optee_os#9").len(), 6);
+    assert!(h.pagure.comments().is_empty());
+}
+
+/// Variant: Testing Farm has no environment for the branch; the tests that need
+/// one end neutral and say so, never red; the others run.
+#[tokio::test]
+async fn a_branch_without_a_testing_farm_environment_ends_neutral() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "epel10"]);
+    h.tf.set_composes(&["Fedora-Rawhide", "Fedora-ELN", "Fedora-43"]);
+    let f = Functions::start(&h).await;
+    h.koji.set_next_task_id(70050001);
+    f.send_ok(&case("epel", "01-pr-epel10.json")).await;
+    f.send_ok(&case("epel", "02-koji-closed.json")).await;
+    assert_eq!(h.tf.requests().len(), 4, "all but installability, which needs an OS compose");
+    let flag = &shown(&h, "rpms/optee_os#9")["Fedora CI - installability (centos-stream-10)"];
+    assert_eq!(
+        (flag.status.as_str(), flag.comment.as_str()),
+        ("canceled", "Not run: not available for epel10 (Testing Farm has no centos-stream-10 environment).")
+    );
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM tft_test_run_targets WHERE test_name = 'installability'")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "skipped");
+}
+
+/// Variant: `--target` takes what the PR builds; anything else is answered with
+/// the valid values, and nothing is built.
+#[tokio::test]
+async fn a_wrong_target_is_answered_with_the_valid_ones() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "epel10"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    let mut wrong = case("epel", "03-comment-test.json");
+    wrong.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target rawhide".into();
+    f.send_ok(&wrong).await;
+    assert!(h.koji.builds().is_empty());
+    let comments = h.pagure.comments();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0]
+            .body
+            .contains("unknown target `rawhide` for this pull request (valid: `epel10-candidate`, `epel10`)"),
+        "{}",
+        comments[0].body
+    );
+    let mut right = case("epel", "03-comment-test.json");
+    right.body["pullrequest"]["comments"][0]["id"] = 900099.into();
+    right.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target epel10".into();
+    f.send_ok(&right).await;
+    assert_eq!(h.koji.builds().iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["epel10-candidate"]);
+}

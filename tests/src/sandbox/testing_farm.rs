@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 
 use super::faults::{self, Faults};
 
-pub const COMPOSES: [&str; 4] = ["Fedora-Rawhide", "Fedora-ELN", "Fedora-43", "Fedora-42"];
+/// What the public ranch lists by default (`GET /composes`); [`TestingFarmSandbox::set_composes`]
+/// changes it.
+pub const COMPOSES: [&str; 6] =
+    ["Fedora-Rawhide", "Fedora-ELN", "Fedora-43", "Fedora-42", "CentOS-Stream-9", "CentOS-Stream-10"];
 
 #[derive(Debug, Clone)]
 pub struct TfRequest {
@@ -34,6 +37,8 @@ struct Data {
     requests: BTreeMap<String, TfRequest>,
     order: Vec<String>,
     next: u64,
+    /// `None`: [`COMPOSES`].
+    composes: Option<Vec<String>>,
 }
 
 /// The API key the sandbox accepts (a known value, so logs can be checked for it).
@@ -91,6 +96,11 @@ impl TestingFarmSandbox {
     pub fn put_raw(&self, response: Value) {
         let id = response["id"].as_str().expect("response has an id").to_owned();
         self.data.lock().unwrap().raw.insert(id, response);
+    }
+
+    /// The composes `GET /composes` lists from now on.
+    pub fn set_composes(&self, composes: &[&str]) {
+        self.data.lock().unwrap().composes = Some(composes.iter().map(|c| c.to_string()).collect());
     }
 
     /// Calls the request's webhook like TF does: `POST {request_id, token}`.
@@ -219,6 +229,8 @@ async fn cancel(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
     Json(json!({ "id": id, "state": "cancel-requested" })).into_response()
 }
 
-async fn composes() -> Json<Value> {
-    Json(json!({ "composes": COMPOSES.iter().map(|c| json!({ "name": c })).collect::<Vec<_>>() }))
+async fn composes(State(state): State<AppState>) -> Json<Value> {
+    let data = state.data.lock().unwrap();
+    let names: Vec<String> = data.composes.clone().unwrap_or_else(|| COMPOSES.iter().map(|c| c.to_string()).collect());
+    Json(json!({ "composes": names.iter().map(|c| json!({ "name": c })).collect::<Vec<_>>() }))
 }
