@@ -513,3 +513,54 @@ async fn a_wrong_target_is_answered_with_the_valid_ones() {
     f.send_ok(&right).await;
     assert_eq!(h.koji.builds().iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["epel10-candidate"]);
 }
+
+/// `tests-namespace`: a `tests/` repository's plans fail; `/packit-ci test` runs
+/// them again, and so does `rerun`; a test it does not have is answered.
+#[tokio::test]
+async fn a_tests_repository_reruns_its_plans_on_command() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("tests/optee_os", &["rawhide"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    f.send_ok(&case("tests-namespace", "01-pr-tests-ns.json")).await;
+    let first = h.tf.requests();
+    assert_eq!(first.len(), 1, "the repository's own plans");
+    assert!(h.koji.builds().is_empty());
+    f.tf_result(&h, &first[0].id, "failed").await;
+    let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
+    assert_eq!(flag.status, "failure");
+
+    let command = case("tests-namespace", "02-comment-test.json");
+    f.send_ok(&command).await;
+    let requests = h.tf.requests();
+    assert_eq!(requests.len(), 2, "the plans run again");
+    assert_eq!(requests[1].payload["test"]["tmt"]["ref"], requests[0].payload["test"]["tmt"]["ref"]);
+    let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
+    assert_eq!(
+        (flag.status.as_str(), flag.comment.as_str()),
+        ("pending", "Tests have been submitted to Testing Farm.")
+    );
+    assert!(flag.url.ends_with(&requests[1].id));
+    f.send_ok(&command).await;
+    assert_eq!(h.tf.requests().len(), 2, "one comment, one run (a redelivery)");
+
+    let mut rerun = command.clone();
+    rerun.body["pullrequest"]["comments"][0]["id"] = 900101.into();
+    rerun.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci rerun".into();
+    f.send_ok(&rerun).await;
+    assert_eq!(h.tf.requests().len(), 3, "rerun runs them again too");
+    f.tf_result(&h, &h.tf.requests()[2].id, "passed").await;
+    f.tf_result(&h, &requests[1].id, "failed").await;
+    let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
+    assert_eq!(flag.status, "success", "the newest run wins: {flag:?}");
+
+    let mut other = command.clone();
+    other.body["pullrequest"]["comments"][0]["id"] = 900102.into();
+    other.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
+    f.send_ok(&other).await;
+    assert_eq!(h.tf.requests().len(), 3);
+    let comments = h.pagure.comments();
+    assert_eq!(comments.len(), 1, "never silence: {comments:?}");
+    assert!(comments[0].body.contains("runs only its own tmt plans"), "{}", comments[0].body);
+    assert_eq!(comments[0].pr, "tests/optee_os#14");
+}

@@ -216,7 +216,7 @@ async fn execute(
                 }
             }
         }
-        Work::TestsRepository { skip } => {
+        Work::TestsRepository { skip, rerun_of } => {
             if let Some(by) = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await? {
                 let checks = skip_flags::for_tests_repository(ctx.config.deployment, &pr_id, &head.commit_sha);
                 flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, &by, &docs_url).await?);
@@ -224,7 +224,10 @@ async fn execute(
             } else {
                 let test = NewTest {
                     distro: "fedora-rawhide",
-                    key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                    key: match rerun_of {
+                        Some(command) => format!("{command}/custom/fedora-rawhide"),
+                        None => format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                    },
                     data: test_request("custom", None, None),
                 };
                 recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);

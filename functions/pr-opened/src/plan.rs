@@ -16,7 +16,9 @@ pub enum Work {
     /// (the PR branch's, or `eln`).
     Tests { names: Vec<String>, target: String, requested_by: String },
     /// A `tests/` repository: its own tmt plans on rawhide, nothing to build.
-    TestsRepository { skip: SkipIntent },
+    /// `rerun_of`: the command asking for it (its plans run again), `None` for a
+    /// PR event (once per head).
+    TestsRepository { skip: SkipIntent, rerun_of: Option<String> },
     /// `/packit-ci skip`: neutral flags for these targets' checks, nothing submitted.
     Skip { targets: Vec<String>, by: String },
     /// Answer with a comment (help, a mistake in the command, a refusal).
@@ -70,7 +72,7 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
         commands::has_skip_marker(&pr.title) || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
     let skip = if marked { SkipIntent::Marker(pr.user.name.clone()) } else { SkipIntent::Keep };
     if pr.project.namespace.as_deref() == Some("tests") {
-        return Ok(Ok(Plan::new(Work::TestsRepository { skip }, Some(loaded))));
+        return Ok(Ok(Plan::new(Work::TestsRepository { skip, rerun_of: None }, Some(loaded))));
     }
     let targets = match targets_for_branch(ctx, msg, &loaded.settings).await? {
         Ok(t) => t,
@@ -169,9 +171,10 @@ pub async fn comment(
             Ok(targets) => Work::Skip { targets, by: author.to_owned() },
             Err(skip) => return answer(format!("Cannot skip: {skip}.")),
         },
-        Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => {
-            Work::TestsRepository { skip: SkipIntent::Resume(author.to_owned()) }
-        }
+        Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => Work::TestsRepository {
+            skip: SkipIntent::Resume(author.to_owned()),
+            rerun_of: Some(format!("comment:{event_id}")),
+        },
         Command::ScratchBuild { target: Some(t) } => match all_targets(&loaded).await? {
             Ok(targets) => match commands::resolve_target(&t, &pr.branch, &targets) {
                 Ok(target) => Work::Build {
@@ -197,6 +200,7 @@ pub async fn comment(
             }
         }
         Command::Test { name, target } => {
+            let name_given = name.is_some();
             // The PR's own branch target unless the packager names another one the
             // PR builds (`eln` on a rawhide PR of an ELN package).
             let target = if is_tests_repo {
@@ -230,7 +234,14 @@ pub async fn comment(
                 }
             };
             if is_tests_repo {
-                Work::TestsRepository { skip: SkipIntent::Keep }
+                // A tests/ repository has only its own plans (`custom`) to run.
+                if name_given && names.iter().any(|n| n != "custom") {
+                    return answer(format!(
+                        "A `tests/` repository runs only its own tmt plans: comment `{prefix} test` or \
+                         `{prefix} test custom`."
+                    ));
+                }
+                Work::TestsRepository { skip: SkipIntent::Keep, rerun_of: Some(format!("comment:{event_id}")) }
             } else {
                 Work::Tests { names, target, requested_by: author.to_owned() }
             }
