@@ -59,7 +59,9 @@ pub fn function_for(topic: Topic) -> &'static str {
         Topic::PullRequestNew
         | Topic::PullRequestUpdated
         | Topic::PullRequestRebased
-        | Topic::PullRequestCommentAdded => "pr-opened",
+        | Topic::PullRequestCommentAdded
+        | Topic::PullRequestClosed
+        | Topic::PullRequestReopened => "pr-opened",
         Topic::KojiTaskStateChange => "koji-finished",
     }
 }
@@ -134,7 +136,7 @@ pub fn foreign_events(prefix: &str) -> Vec<(String, BTreeMap<String, String>)> {
         (format!("{prefix}buildsys.task.state.change"), ext(&[("kojiowner", "someone-else"), ("kojimethod", "build")])),
         (format!("{prefix}pagure.pull-request.new"), ext(&[("pagurenamespace", "modules")])),
         (format!("{prefix}pagure.pull-request.new"), ext(&[])),
-        (format!("{prefix}pagure.pull-request.closed"), ext(&[("pagurenamespace", "rpms")])),
+        (format!("{prefix}pagure.pull-request.flag.added"), ext(&[("pagurenamespace", "rpms")])),
     ];
     for topic in Topic::ALL {
         for extensions in [("pagurenamespace", "rpms"), ("kojiowner", "packit-ci"), ("kojiowner", "packit-ci-stg")] {

@@ -564,3 +564,115 @@ async fn a_tests_repository_reruns_its_plans_on_command() {
     assert!(comments[0].body.contains("runs only its own tmt plans"), "{}", comments[0].body);
     assert_eq!(comments[0].pr, "tests/optee_os#14");
 }
+
+/// `pr-closed`: a PR merged while its build runs: the Koji task is canceled, the
+/// flag ends neutral, and the closed topic reaches pr-opened through the Triggers
+/// and the bridge's default topics.
+#[tokio::test]
+async fn a_merged_pr_has_its_running_work_canceled_and_its_flags_ended() {
+    let closed = case("pr-closed", "02-pr-closed-merged.json");
+    let routes = fedora_ci_tests::triggers::load("prod");
+    let ext = std::collections::BTreeMap::from([("pagurenamespace".to_owned(), "rpms".to_owned())]);
+    let to: Vec<_> = routes.iter().filter(|r| r.matches(&closed.topic, &ext)).map(|r| r.subscriber.clone()).collect();
+    assert_eq!(to, ["pr-opened"], "a Trigger routes the closed topic to pr-opened");
+    assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.closed"));
+    assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.reopened"));
+
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    f.send_ok(&case("pr-closed", "01-pr-new.json")).await;
+    let task = h.koji.builds()[0].task_id;
+    h.koji.set_task_state(task, fedora_ci::messages::KojiTaskState::Open);
+    f.send_ok(&closed).await;
+    assert_eq!(h.koji.task_state(task), Some(fedora_ci::messages::KojiTaskState::Canceled));
+    let flags = statuses(&h, "rpms/optee_os#15");
+    assert_eq!(flags, [("Fedora CI - scratch build".to_owned(), "canceled".to_owned())]);
+    assert_eq!(
+        shown(&h, "rpms/optee_os#15")["Fedora CI - scratch build"].comment,
+        "Build canceled: the pull request was merged."
+    );
+    let (status, closed_at): (String, bool) = sqlx::query_as(
+        "SELECT k.status, pr.closed_at IS NOT NULL FROM koji_build_targets k \
+         JOIN pull_requests pr ON pr.id = k.pull_request_id",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), closed_at), ("canceled", true));
+    // The task's own end, arriving late, changes nothing.
+    let late =
+        story::task_message("org.fedoraproject.prod.", task, fedora_ci::messages::KojiTaskState::Closed, "packit");
+    f.send(&late).await;
+    assert_eq!(statuses(&h, "rpms/optee_os#15")[0].1, "canceled");
+    // A command on the merged PR is answered, and runs nothing.
+    let mut command = case("stale-result", "03-comment-test-rpminspect.json");
+    command.body["pullrequest"]["id"] = 15.into();
+    command.body["pullrequest"]["status"] = "Merged".into();
+    f.send_ok(&command).await;
+    assert_eq!(h.koji.builds().len(), 1);
+    let comments = h.pagure.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].body, "This pull request is merged: reopen it to run Fedora CI again.");
+}
+
+/// Variants: a PR closed unmerged with queued tests and a build waiting for a
+/// retry: the TF requests are canceled, the retry never happens; reopened, it runs
+/// CI for its head again.
+#[tokio::test]
+async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
+    let f = Functions::start(&h).await;
+    // PR #2 built, its tests queued; PR #3 (the same commit and branch, from another
+    // fork) waits for a Koji retry.
+    h.koji.set_next_task_id(70030001);
+    f.send_ok(&case("two-branches", "01-pr2-rawhide.json")).await;
+    f.send_ok(&case("two-branches", "03-koji-closed-rawhide.json")).await;
+    assert_eq!(h.tf.requests().len(), 5);
+    h.koji.set_down(true);
+    let mut pr3 = case("two-branches", "01-pr2-rawhide.json");
+    pr3.body["pullrequest"]["id"] = 3.into();
+    pr3.body["pullrequest"]["repo_from"]["fullname"] = "forks/apackager/rpms/optee_os".into();
+    f.send_ok(&pr3).await;
+    h.koji.set_down(false);
+    let pr2_before = shown(&h, "rpms/optee_os#2");
+
+    let mut close3 = case("pr-closed", "02-pr-closed-merged.json");
+    close3.body["merged"] = false.into();
+    close3.body["pullrequest"]["id"] = 3.into();
+    close3.body["pullrequest"]["status"] = "Closed".into();
+    f.send_ok(&close3).await;
+    retries_due(&h).await;
+    f.poll().await;
+    assert_eq!(h.koji.builds().len(), 1, "PR #3's retry never happens");
+    let pr3 = shown(&h, "rpms/optee_os#3");
+    assert_eq!(pr3["Fedora CI - scratch build"].comment, "Build canceled: the pull request was closed.");
+    assert_eq!(shown(&h, "rpms/optee_os#2"), pr2_before, "closing PR #3 leaves PR #2 alone");
+    assert!(h.tf.requests().iter().all(|r| r.state == "new"), "PR #2's requests still run");
+
+    let mut close2 = close3.clone();
+    close2.body["pullrequest"]["id"] = 2.into();
+    f.send_ok(&close2).await;
+    assert!(h.tf.requests().iter().all(|r| r.state == "canceled"), "PR #2's requests canceled");
+    for t in SUITE {
+        let flag = &shown(&h, "rpms/optee_os#2")[&format!("Fedora CI - {t}")];
+        assert_eq!(
+            (flag.status.as_str(), flag.comment.as_str()),
+            ("canceled", "Tests canceled: the pull request was closed.")
+        );
+    }
+    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success", "finished work stays");
+
+    let mut reopened = case("two-branches", "01-pr2-rawhide.json");
+    reopened.topic = "org.fedoraproject.prod.pagure.pull-request.reopened".into();
+    f.send_ok(&reopened).await;
+    assert_eq!(h.koji.builds().len(), 2, "the head is built again");
+    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "pending");
+    let open: bool = sqlx::query_scalar("SELECT closed_at IS NULL FROM pull_requests WHERE pr_id = 2")
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+    assert!(open);
+}

@@ -31,7 +31,8 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
     }
     let planned = match msg.action {
         PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &request_key(&meta, &msg)).await?,
-        _ => plan::pr_event(&ctx, &msg).await?,
+        PullRequestAction::Closed => return closed(&ctx, &meta, &msg).await,
+        _ => plan::pr_event(&ctx, &msg, &meta.id).await?,
     };
     match planned {
         Ok(plan) => execute(&ctx, &meta, &msg, plan).await,
@@ -57,23 +58,17 @@ async fn execute(
 ) -> Result<Outcome, HandlerError> {
     let Plan { work, settings } = plan;
     let pr = &msg.pullrequest;
-    let pr_id =
-        PrId { namespace: pr.project.namespace.clone().unwrap_or_default(), repo: pr.project.name.clone(), id: pr.id };
+    let (pr_id, head) = pr_head(ctx, msg);
     let distgit = ctx.config.distgit_url.as_str().trim_end_matches('/');
-    let head = PrHead {
-        namespace: pr_id.namespace.clone(),
-        repo: pr_id.repo.clone(),
-        project_url: format!("{distgit}/{}", pr_id.path()),
-        instance_url: distgit.to_owned(),
-        pr_id: pr.id as i64,
-        commit_sha: pr.commit_stop.clone(),
-    };
     let source_repo_path = pr.source_repo_path();
 
     let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
     };
     let rows = pipelines::record_pr_head(&mut tx, &head).await?;
+    if msg.action == PullRequestAction::Reopened {
+        pipelines::mark_closed(&mut tx, rows.pull_request_id, false).await?;
+    }
     let mut created = Vec::new();
     let mut comment_keys = Vec::new();
     let mut recorded_tests = Vec::new();
@@ -293,6 +288,48 @@ async fn execute(
         summary.push("nothing new (already built for this trigger)".into());
     }
     Ok(Outcome::done(format!("{}#{}: {}", pr_id.path(), pr.id, summary.join("; "))))
+}
+
+/// The PR's identity and its head as stored.
+fn pr_head(ctx: &Context, msg: &PullRequestMessage) -> (PrId, PrHead) {
+    let pr = &msg.pullrequest;
+    let pr_id =
+        PrId { namespace: pr.project.namespace.clone().unwrap_or_default(), repo: pr.project.name.clone(), id: pr.id };
+    let distgit = ctx.config.distgit_url.as_str().trim_end_matches('/');
+    let head = PrHead {
+        namespace: pr_id.namespace.clone(),
+        repo: pr_id.repo.clone(),
+        project_url: format!("{distgit}/{}", pr_id.path()),
+        instance_url: distgit.to_owned(),
+        pr_id: pr.id as i64,
+        commit_sha: pr.commit_stop.clone(),
+    };
+    (pr_id, head)
+}
+
+/// `pull-request.closed`, merged or not: the PR's unfinished work ends. What never
+/// reached Koji or Testing Farm (retries, waiting tests) ends in this transaction;
+/// running Koji tasks and Testing Farm requests are canceled after it. Each ended
+/// check gets a neutral flag saying the PR was merged or closed.
+async fn closed(ctx: &Context, meta: &EventMeta, msg: &PullRequestMessage) -> Result<Outcome, HandlerError> {
+    let (pr_id, head) = pr_head(ctx, msg);
+    let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
+        return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
+    };
+    let rows = pipelines::record_pr_head(&mut tx, &head).await?;
+    pipelines::mark_closed(&mut tx, rows.pull_request_id, true).await?;
+    let merged = msg.merged.unwrap_or(msg.pullrequest.status.eq_ignore_ascii_case("merged"));
+    let why = supersede::Why::Closed { merged };
+    let mut flags = supersede::end_unsubmitted(&mut tx, ctx, rows.pull_request_id, &why).await?;
+    let running = supersede::running(&mut tx, rows.pull_request_id, &why).await?;
+    tx.commit().await?;
+    let (changed, mut summary) = supersede::cancel_running(ctx, &running, &why).await?;
+    flags.extend(changed);
+    if !flags.is_empty() {
+        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
+    }
+    summary.insert(0, why.reason());
+    Ok(Outcome::done(format!("{}#{}: {}", pr_id.path(), pr_id.id, summary.join("; "))))
 }
 
 /// Records what the event says about skipping, then answers whether the PR is

@@ -62,7 +62,12 @@ fn disabled() -> String {
 }
 
 /// PR opened, updated or rebased.
-pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<Plan, Skip>, HandlerError> {
+/// `event_id` is the CloudEvent's: a reopened PR runs CI again once per reopening.
+pub async fn pr_event(
+    ctx: &Context,
+    msg: &PullRequestMessage,
+    event_id: &str,
+) -> Result<Result<Plan, Skip>, HandlerError> {
     let pr = &msg.pullrequest;
     let loaded = settings(ctx, msg).await?;
     if !loaded.settings.enabled {
@@ -71,8 +76,9 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
     let marked =
         commands::has_skip_marker(&pr.title) || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
     let skip = if marked { SkipIntent::Marker(pr.user.name.clone()) } else { SkipIntent::Keep };
+    let rerun_of = (msg.action == PullRequestAction::Reopened).then(|| format!("reopened:{event_id}"));
     if pr.project.namespace.as_deref() == Some("tests") {
-        return Ok(Ok(Plan::new(Work::TestsRepository { skip, rerun_of: None }, Some(loaded))));
+        return Ok(Ok(Plan::new(Work::TestsRepository { skip, rerun_of }, Some(loaded))));
     }
     let targets = match targets_for_branch(ctx, msg, &loaded.settings).await? {
         Ok(t) => t,
@@ -82,14 +88,14 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
         PullRequestAction::New => "pull-request.new",
         PullRequestAction::Updated => "pull-request.updated",
         PullRequestAction::Rebased => "pull-request.rebased",
-        PullRequestAction::CommentAdded => "comment",
+        PullRequestAction::Reopened => "pull-request.reopened",
+        PullRequestAction::CommentAdded | PullRequestAction::Closed => "comment",
     };
-    let work = Work::Build {
-        targets,
-        dedup: format!("pr:{}#{}@{}", pr.project_path(), pr.id, pr.commit_stop),
-        trigger: action.to_owned(),
-        skip,
+    let dedup = match msg.action {
+        PullRequestAction::Reopened => format!("reopened:{event_id}"),
+        _ => format!("pr:{}#{}@{}", pr.project_path(), pr.id, pr.commit_stop),
     };
+    let work = Work::Build { targets, dedup, trigger: action.to_owned(), skip };
     Ok(Ok(Plan::new(work, Some(loaded))))
 }
 
@@ -148,6 +154,11 @@ pub async fn comment(
     }
     if let Command::Invalid { reason } = &command {
         return answer(format!("Could not understand the command: {reason}.\n\n{}", help()));
+    }
+    // A closed or merged PR runs nothing; say so rather than stay silent.
+    if !pr.status.eq_ignore_ascii_case("open") {
+        let state = if pr.status.eq_ignore_ascii_case("merged") { "merged" } else { "closed" };
+        return answer(format!("This pull request is {state}: reopen it to run Fedora CI again."));
     }
     let loaded = settings(ctx, msg).await?;
     if !loaded.settings.enabled {

@@ -18,15 +18,20 @@ pub enum Topic {
     PullRequestUpdated,
     PullRequestRebased,
     PullRequestCommentAdded,
+    /// Closed, merged or not (`merged` in the body).
+    PullRequestClosed,
+    PullRequestReopened,
     KojiTaskStateChange,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 7] = [
         Topic::PullRequestNew,
         Topic::PullRequestUpdated,
         Topic::PullRequestRebased,
         Topic::PullRequestCommentAdded,
+        Topic::PullRequestClosed,
+        Topic::PullRequestReopened,
         Topic::KojiTaskStateChange,
     ];
 
@@ -37,6 +42,8 @@ impl Topic {
             Topic::PullRequestUpdated => "pagure.pull-request.updated",
             Topic::PullRequestRebased => "pagure.pull-request.rebased",
             Topic::PullRequestCommentAdded => "pagure.pull-request.comment.added",
+            Topic::PullRequestClosed => "pagure.pull-request.closed",
+            Topic::PullRequestReopened => "pagure.pull-request.reopened",
             Topic::KojiTaskStateChange => "buildsys.task.state.change",
         }
     }
