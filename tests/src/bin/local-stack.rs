@@ -22,6 +22,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     let mut hub = None;
     if let Some(realm) = &realm {
         hub = Some(fedora_ci_tests::harness::kerberized_koji(realm, &mut env).await);
+        fedora_ci_tests::harness::kerberized_fasjson(realm, &h.fas, &mut env);
     }
     // With a broker, the functions publish the Fedora CI messages to it as in
     // the cluster (the bridge consumes from it, below).
