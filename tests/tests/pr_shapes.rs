@@ -676,3 +676,94 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
         .unwrap();
     assert!(open);
 }
+
+/// Variant (ELN): a rawhide PR of an ELN package builds for rawhide and ELN; on a
+/// second PR with the same commit, `/packit-ci test --target eln` re-tests that
+/// PR's own ELN build on fedora-eln, and nothing reaches the first PR.
+#[tokio::test]
+async fn eln_commands_act_on_the_prs_own_eln_build() {
+    let h = Harness::start().await;
+    h.pagure.set_branches("rpms/python-teamcity-messages", &["rawhide"]);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    let as_teamcity = |file: &str, id: u64| {
+        let mut e = case("two-branches", file);
+        e.body["pullrequest"]["id"] = id.into();
+        e.body["pullrequest"]["branch"] = "rawhide".into();
+        let project = &mut e.body["pullrequest"]["project"];
+        project["name"] = "python-teamcity-messages".into();
+        project["fullname"] = "rpms/python-teamcity-messages".into();
+        e.body["pullrequest"]["repo_from"]["fullname"] = format!("forks/jdoe{id}/rpms/python-teamcity-messages").into();
+        e
+    };
+    h.koji.set_next_task_id(70060001);
+    f.send_ok(&as_teamcity("01-pr2-rawhide.json", 5)).await;
+    f.send_ok(&as_teamcity("01-pr2-rawhide.json", 6)).await;
+    let targets: Vec<_> = h.koji.builds().iter().map(|b| (b.task_id, b.target().to_owned())).collect();
+    assert_eq!(
+        targets,
+        [
+            (70060001, "rawhide".into()),
+            (70060002, "eln".into()),
+            (70060003, "rawhide".into()),
+            (70060004, "eln".into())
+        ]
+    );
+    let mut done = case("two-branches", "03-koji-closed-rawhide.json");
+    for task in [70060001i64, 70060002, 70060003, 70060004] {
+        done.body["id"] = task.into();
+        done.body["info"]["id"] = task.into();
+        f.send_ok(&done).await;
+    }
+    assert_eq!(h.tf.requests().len(), 20, "five tests per build");
+    let pr5 = shown(&h, "rpms/python-teamcity-messages#5");
+    let mut command = as_teamcity("05-comment-test-on-pr3.json", 6);
+    command.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint --target eln".into();
+    f.send_ok(&command).await;
+    let again: Vec<_> = h.tf.requests().into_iter().skip(20).collect();
+    assert_eq!(again.len(), 1);
+    assert_eq!((tf_distro(&again[0]), tf_task(&again[0])), ("fedora-eln".to_owned(), "70060004".to_owned()));
+    assert_eq!(again[0].payload["environments"][0]["tmt"]["context"]["variant"], "eln");
+    assert_eq!(shown(&h, "rpms/python-teamcity-messages#5"), pr5, "PR #5 untouched");
+    let flag = &shown(&h, "rpms/python-teamcity-messages#6")["Fedora CI - rpmlint (fedora-eln)"];
+    assert!(flag.url.ends_with(&again[0].id), "{flag:?}");
+    assert_eq!(h.koji.builds().len(), 4);
+}
+
+/// Variant (an extra Koji hub): two PRs with the same head build on both hubs;
+/// each PR's extra-hub flag is its own, and a late task end reaches only its PR.
+#[tokio::test]
+async fn an_extra_hub_keeps_each_prs_builds_apart() {
+    let riscv = Harness::second_koji().await;
+    let h = Harness::with_env(&[
+        ("KOJI_INSTANCES", "riscv"),
+        ("KOJI_RISCV_HUB_URL", &riscv.url()),
+        ("KOJI_RISCV_WEB_URL", &riscv.web_url()),
+        ("KOJI_RISCV_TOPIC_PREFIX", "org.fedoraproject.prod.riscv."),
+        ("KOJI_RISCV_TARGETS", "rawhide=f44-riscv"),
+        ("KOJI_RISCV_FLAG_NAME", "riscv64"),
+    ])
+    .await;
+    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    let f = Functions::start(&h).await;
+    riscv.set_next_task_id(9001);
+    let first = case("two-branches", "01-pr2-rawhide.json");
+    let mut second = first.clone();
+    second.body["pullrequest"]["id"] = 7.into();
+    second.body["pullrequest"]["repo_from"]["fullname"] = "forks/apackager/rpms/optee_os".into();
+    f.send_ok(&first).await;
+    f.send_ok(&second).await;
+    assert_eq!(riscv.builds().len(), 2);
+    let ended = story::task_message(
+        "org.fedoraproject.prod.riscv.",
+        9002,
+        fedora_ci::messages::KojiTaskState::Failed,
+        "packit",
+    );
+    riscv.set_task_state(9002, fedora_ci::messages::KojiTaskState::Failed);
+    f.send_ok(&ended).await;
+    assert_eq!(shown(&h, "rpms/optee_os#7")["Fedora CI - scratch build (riscv64)"].status, "failure");
+    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build (riscv64)"].status, "pending");
+    let uid2 = &shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build (riscv64)"].uid;
+    assert_ne!(uid2, &shown(&h, "rpms/optee_os#7")["Fedora CI - scratch build (riscv64)"].uid);
+}
