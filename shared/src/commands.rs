@@ -4,18 +4,50 @@
 //! followed by whitespace or the end of the line (`/packit-ci-stg` is therefore not
 //! a production command, and `/packit` is nobody's here).
 
-/// Where a command wants its build or tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommandTarget {
-    Rawhide,
-    Eln,
-}
+/// Where a command wants its build or tests, as the packager wrote it (`eln`,
+/// `rawhide`, `f43`, `epel10-candidate`…). Only the shape of a target name is
+/// checked here; which ones a PR really builds is known only with the PR
+/// ([`resolve_target`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandTarget(String);
 
 impl CommandTarget {
-    pub fn koji_target(self) -> &'static str {
-        match self {
-            CommandTarget::Rawhide => "rawhide",
-            CommandTarget::Eln => "eln",
+    /// A word that can be a Koji target name: letters, digits, `.`, `_`, `-`, at
+    /// most 64 characters.
+    pub fn parse(word: &str) -> Option<Self> {
+        let ok = !word.is_empty()
+            && word.len() <= 64
+            && word.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        ok.then(|| Self(word.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The Koji target a `--target` names among those the PR builds (`builds`: its
+/// branch's target first, then `eln` where ELN applies): the target itself, or the
+/// PR's branch name for its own target. `Err` names the valid values.
+pub fn resolve_target(asked: &CommandTarget, branch: &str, builds: &[String]) -> Result<String, String> {
+    let word = asked.as_str();
+    let found = builds.iter().find(|t| t.as_str() == word).or_else(|| {
+        (word == branch || crate::policy::is_rawhide_branch(word) && crate::policy::is_rawhide_branch(branch))
+            .then(|| builds.first())
+            .flatten()
+    });
+    match found {
+        Some(t) => Ok(t.clone()),
+        None => {
+            let mut valid: Vec<&str> = builds.iter().map(String::as_str).collect();
+            if builds.first().is_some_and(|t| t != branch) && !crate::policy::is_rawhide_branch(branch) {
+                valid.insert(1, branch);
+            }
+            Err(format!(
+                "unknown target {} for this pull request (valid: {})",
+                inert(word),
+                valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            ))
         }
     }
 }
@@ -65,7 +97,7 @@ fn parse_args(args: &[&str]) -> Command {
         let value = match arg.strip_prefix("--target") {
             Some("") => match it.next() {
                 Some(v) => *v,
-                None => return Command::Invalid { reason: "--target needs a value (eln or rawhide)".into() },
+                None => return Command::Invalid { reason: "--target needs a value (the PR's branch, or eln)".into() },
             },
             Some(eq) if eq.starts_with('=') => &eq[1..],
             Some(_) | None if arg.starts_with("--") => {
@@ -76,11 +108,12 @@ fn parse_args(args: &[&str]) -> Command {
                 continue;
             }
         };
-        target = Some(match value {
-            "rawhide" => CommandTarget::Rawhide,
-            "eln" => CommandTarget::Eln,
-            other => {
-                return Command::Invalid { reason: format!("unknown target {} (use eln or rawhide)", inert(other)) };
+        target = Some(match CommandTarget::parse(value) {
+            Some(t) => t,
+            None => {
+                return Command::Invalid {
+                    reason: format!("unknown target {} (use the PR's branch, or eln)", inert(value)),
+                };
             }
         });
     }
@@ -129,8 +162,9 @@ pub fn has_skip_marker(text: &str) -> bool {
 pub fn help_text(prefix: &str, docs_url: &str) -> String {
     format!(
         "Fedora CI commands (comment on the pull request):\n\n\
-         - `{prefix} scratch-build [--target eln|rawhide]`: new Koji scratch build of the PR's head commit\n\
-         - `{prefix} test [<test>] [--target eln|rawhide]`: run the Fedora CI tests again (all, or the named one) on the PR's last successful build\n\
+         - `{prefix} scratch-build [--target <branch>|eln]`: new Koji scratch build of the PR's head commit \
+         for its branch's Koji target (or ELN, where the package is built for ELN)\n\
+         - `{prefix} test [<test>] [--target <branch>|eln]`: run the Fedora CI tests again (all, or the named one) on the PR's last successful build\n\
          - `{prefix} rerun`: new scratch builds of the PR's head and all tests after them (also ends a skip)\n\
          - `{prefix} skip`: no CI for this PR until the next `scratch-build` or `rerun` \
          (`[skip ci]` or `[ci skip]` in the PR title or description does the same)\n\
@@ -156,11 +190,11 @@ mod tests {
         assert_eq!(parse(P, "/packit-ci scratch-build"), Some(Command::ScratchBuild { target: None }));
         assert_eq!(
             parse(P, "/packit-ci scratch-build --target eln"),
-            Some(Command::ScratchBuild { target: Some(CommandTarget::Eln) })
+            Some(Command::ScratchBuild { target: CommandTarget::parse("eln") })
         );
         assert_eq!(
             parse(P, "thanks!\n  /packit-ci test rpmlint --target=rawhide  \nbye"),
-            Some(Command::Test { name: Some("rpmlint".into()), target: Some(CommandTarget::Rawhide) })
+            Some(Command::Test { name: Some("rpmlint".into()), target: CommandTarget::parse("rawhide") })
         );
         assert_eq!(parse(P, "/packit-ci test"), Some(Command::Test { name: None, target: None }));
         assert_eq!(parse(P, "/packit-ci help"), Some(Command::Help));
@@ -194,7 +228,7 @@ mod tests {
             ("/packit-ci", "no command"),
             ("/packit-ci build", "unknown command `build`"),
             ("/packit-ci test foo", "unknown test `foo`"),
-            ("/packit-ci scratch-build --target f40", "unknown target `f40`"),
+            ("/packit-ci scratch-build --target f40!", "unknown target `f40!`"),
             ("/packit-ci scratch-build --target", "needs a value"),
             ("/packit-ci scratch-build --force", "unknown option"),
             ("/packit-ci scratch-build now", "unexpected arguments"),
@@ -239,12 +273,28 @@ mod tests {
             "/packit-ci-stg skip",
             "[skip ci]",
             ".fedora-ci.yaml",
-            "--target eln|rawhide",
+            "--target <branch>|eln",
             "`rmdepcheck`",
             "docs.example",
         ] {
             assert!(help.contains(needle), "{needle}");
         }
+    }
+
+    #[test]
+    fn targets_are_those_the_pr_builds() {
+        let t = |w: &str| CommandTarget::parse(w).unwrap();
+        let rawhide = ["rawhide".to_owned(), "eln".to_owned()];
+        assert_eq!(resolve_target(&t("eln"), "rawhide", &rawhide), Ok("eln".into()));
+        assert_eq!(resolve_target(&t("rawhide"), "rawhide", &rawhide), Ok("rawhide".into()));
+        assert_eq!(resolve_target(&t("rawhide"), "main", &rawhide), Ok("rawhide".into()));
+        let f43 = ["f43-candidate".to_owned()];
+        assert_eq!(resolve_target(&t("f43"), "f43", &f43), Ok("f43-candidate".into()));
+        assert_eq!(resolve_target(&t("f43-candidate"), "f43", &f43), Ok("f43-candidate".into()));
+        let wrong = resolve_target(&t("rawhide"), "f43", &f43).unwrap_err();
+        assert!(wrong.contains("unknown target `rawhide`") && wrong.contains("`f43-candidate`, `f43`"), "{wrong}");
+        let eln = resolve_target(&t("eln"), "epel10", &["epel10-candidate".to_owned()]).unwrap_err();
+        assert!(eln.contains("(valid: `epel10-candidate`, `epel10`)"), "{eln}");
     }
 
     proptest! {

@@ -38,6 +38,7 @@ pub mod serve;
 pub mod store;
 pub mod submit;
 pub mod suite;
+pub mod supersede;
 pub mod telemetry;
 pub mod test_state;
 #[cfg(feature = "dev")]

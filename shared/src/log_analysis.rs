@@ -57,7 +57,7 @@ pub async fn get_run(conn: &mut PgConnection, id: i32) -> Result<Option<RunRow>,
 /// The flag of one run: the build's target (or its extra hub's label) and the arch.
 pub fn run_flag(ctx: &Context, build: &BuildRow, arch: &str) -> FlagKey {
     let target = build.data.flag_label.as_deref().unwrap_or(&build.target);
-    FlagKey::log_detective(ctx.config.deployment, target, arch, &build.data.commit_sha)
+    FlagKey::log_detective(ctx.config.deployment, &pr_of(build), target, arch, &build.data.commit_sha)
 }
 
 /// Where a run's flag links: the run on the PR's status page.

@@ -29,58 +29,65 @@ pub fn check_prefix(deployment: Deployment) -> &'static str {
 }
 
 impl FlagKey {
-    /// uid = first 32 hex chars of SHA-256 of "<check name> - <target> [<short sha>]".
-    fn new(check_name: String, target: &str, commit_sha: &str) -> Self {
+    /// uid = first 32 hex chars of SHA-256 of
+    /// "pagure:<namespace>/<repo>#<PR id> <check name> - <target> [<short sha>]".
+    ///
+    /// The PR is part of it: Pagure stores a flag on the commit that is the PR's
+    /// head when it is posted, so two PRs with the same head (a PR reopened as a new
+    /// one, one branch proposed to two branches, two forks) would otherwise share
+    /// every flag, and one PR's results would overwrite the other's.
+    fn new(pr: &PrId, check_name: String, target: &str, commit_sha: &str) -> Self {
         let short: String = commit_sha.chars().take(7).collect();
-        let digest = Sha256::digest(format!("{check_name} - {target} [{short}]").as_bytes());
+        let identity = format!("pagure:{}/{}#{}", pr.namespace, pr.repo, pr.id);
+        let digest = Sha256::digest(format!("{identity} {check_name} - {target} [{short}]").as_bytes());
         let uid = digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..32].to_owned();
         Self { check_name, uid }
     }
 
     /// The scratch build flag; builds for another target than rawhide say which.
-    pub fn build(deployment: Deployment, koji_target: &str, commit_sha: &str) -> Self {
+    pub fn build(deployment: Deployment, pr: &PrId, koji_target: &str, commit_sha: &str) -> Self {
         let prefix = check_prefix(deployment);
         let name = if koji_target == "rawhide" {
             format!("{prefix} - scratch build")
         } else {
             format!("{prefix} - scratch build ({koji_target})")
         };
-        Self::new(name, koji_target, commit_sha)
+        Self::new(pr, name, koji_target, commit_sha)
     }
 
     /// A build on an extra Koji instance: the flag names the instance's label
     /// ("Fedora CI - scratch build (riscv64)").
-    pub fn instance_build(deployment: Deployment, label: &str, koji_target: &str, commit_sha: &str) -> Self {
+    pub fn instance_build(deployment: Deployment, pr: &PrId, label: &str, koji_target: &str, commit_sha: &str) -> Self {
         let name = format!("{} - scratch build ({label})", check_prefix(deployment));
-        Self::new(name, &format!("{label}:{koji_target}"), commit_sha)
+        Self::new(pr, name, &format!("{label}:{koji_target}"), commit_sha)
     }
 
     /// One Log Detective analysis: per build target and failed architecture
     /// ("Fedora CI - Log Detective analysis (x86_64)", "… (eln, x86_64)").
-    pub fn log_detective(deployment: Deployment, target: &str, arch: &str, commit_sha: &str) -> Self {
+    pub fn log_detective(deployment: Deployment, pr: &PrId, target: &str, arch: &str, commit_sha: &str) -> Self {
         let prefix = check_prefix(deployment);
         let name = if target == "rawhide" {
             format!("{prefix} - Log Detective analysis ({arch})")
         } else {
             format!("{prefix} - Log Detective analysis ({target}, {arch})")
         };
-        Self::new(name, &format!("log-detective:{target}-{arch}"), commit_sha)
+        Self::new(pr, name, &format!("log-detective:{target}-{arch}"), commit_sha)
     }
 
     /// The `.fedora-ci.yaml` check: shown only when the file at that commit is invalid.
-    pub fn config(deployment: Deployment, commit_sha: &str) -> Self {
-        Self::new(format!("{} - config", check_prefix(deployment)), "config", commit_sha)
+    pub fn config(deployment: Deployment, pr: &PrId, commit_sha: &str) -> Self {
+        Self::new(pr, format!("{} - config", check_prefix(deployment)), "config", commit_sha)
     }
 
     /// One flag per test; `distro` is the Testing Farm target (`fedora-rawhide`).
-    pub fn test(deployment: Deployment, test: &str, distro: &str, commit_sha: &str) -> Self {
+    pub fn test(deployment: Deployment, pr: &PrId, test: &str, distro: &str, commit_sha: &str) -> Self {
         let prefix = check_prefix(deployment);
         let name = if distro == "fedora-rawhide" {
             format!("{prefix} - {test}")
         } else {
             format!("{prefix} - {test} ({distro})")
         };
-        Self::new(name, distro, commit_sha)
+        Self::new(pr, name, distro, commit_sha)
     }
 }
 
@@ -141,7 +148,7 @@ async fn insert_flag(
 ) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uid) {on_conflict}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (namespace, repo_name, pr_id, uid) {on_conflict}"
     );
     let done = sqlx::query(&sql)
         .bind(&key.uid)
@@ -161,7 +168,7 @@ async fn insert_flag(
 pub async fn queue_comment(conn: &mut PgConnection, pr: &PrId, dedup_key: &str, body: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO pr_comments (dedup_key, namespace, repo_name, pr_id, body) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (dedup_key) DO NOTHING",
+         ON CONFLICT (namespace, repo_name, pr_id, dedup_key) DO NOTHING",
     )
     .bind(dedup_key)
     .bind(&pr.namespace)
@@ -208,33 +215,36 @@ pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[St
     for uid in pending {
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&uid).execute(&mut *tx).await?;
-        let row: Option<FlagRow> = sqlx::query_as(
+        // A uid hashes its PR, so this is one row; the key is (PR, uid) all the same,
+        // and each row goes to its own PR only.
+        let rows: Vec<FlagRow> = sqlx::query_as(
             "SELECT namespace, repo_name, pr_id, check_name, status, comment, url, version \
              FROM pr_flags WHERE uid = $1 AND sent_version < version",
         )
         .bind(&uid)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        let Some(row) = row else { continue };
-        let pr = PrId { namespace: row.namespace, repo: row.repo_name, id: row.pr_id as u64 };
-        let flag = Flag {
-            username: row.check_name,
-            comment: row.comment,
-            url: row.url,
-            status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
-            uid: uid.clone(),
-        };
-        let result = pagure.set_flag(&pr, &flag).await;
-        mark_flag_attempt(&mut tx, &uid, row.version, &result).await?;
-        tx.commit().await?;
-        match result {
-            Ok(()) => outcome.sent += 1,
-            Err(e) => {
-                crate::telemetry::metrics::upstream_failure("pagure", "flag");
-                tracing::warn!(uid, pr = %pr.path(), error = %e, "flag not sent");
-                outcome.failed += 1;
+        for row in rows {
+            let pr = PrId { namespace: row.namespace, repo: row.repo_name, id: row.pr_id as u64 };
+            let flag = Flag {
+                username: row.check_name,
+                comment: row.comment,
+                url: row.url,
+                status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
+                uid: uid.clone(),
+            };
+            let result = pagure.set_flag(&pr, &flag).await;
+            mark_flag_attempt(&mut tx, &pr, &uid, row.version, &result).await?;
+            match result {
+                Ok(()) => outcome.sent += 1,
+                Err(e) => {
+                    crate::telemetry::metrics::upstream_failure("pagure", "flag");
+                    tracing::warn!(uid, pr = %pr.path(), error = %e, "flag not sent");
+                    outcome.failed += 1;
+                }
             }
         }
+        tx.commit().await?;
     }
     Ok(outcome)
 }
@@ -250,6 +260,7 @@ fn settled(result: &Result<(), PagureError>) -> (bool, Option<String>) {
 
 async fn mark_flag_attempt(
     tx: &mut PgConnection,
+    pr: &PrId,
     uid: &str,
     version: i64,
     result: &Result<(), PagureError>,
@@ -258,12 +269,16 @@ async fn mark_flag_attempt(
     sqlx::query(
         "UPDATE pr_flags SET attempts = attempts + 1, last_error = $2, \
          sent_version = CASE WHEN $3 THEN GREATEST(sent_version, $4) ELSE sent_version END, \
-         sent_at = CASE WHEN $3 THEN now() ELSE sent_at END WHERE uid = $1",
+         sent_at = CASE WHEN $3 THEN now() ELSE sent_at END \
+         WHERE uid = $1 AND namespace = $5 AND repo_name = $6 AND pr_id = $7",
     )
     .bind(uid)
     .bind(error)
     .bind(done)
     .bind(version)
+    .bind(&pr.namespace)
+    .bind(&pr.repo)
+    .bind(pr.id as i64)
     .execute(tx)
     .await?;
     Ok(())
@@ -339,26 +354,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn uid_is_stable_and_depends_on_name_target_and_short_sha() {
-        let a = FlagKey::build(Deployment::Prod, "rawhide", "889f07af35d27bbcaf9c535c17a63b974aa42ee3");
-        let again = FlagKey::build(Deployment::Prod, "rawhide", "889f07a");
+    fn uid_is_stable_and_depends_on_pr_name_target_and_short_sha() {
+        let pr = PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 };
+        let a = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07af35d27bbcaf9c535c17a63b974aa42ee3");
+        let again = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07a");
         assert_eq!(a, again);
         assert_eq!(a.uid.len(), 32);
         assert_eq!(a.check_name, "Fedora CI - scratch build");
-        let expected = Sha256::digest(b"Fedora CI - scratch build - rawhide [889f07a]");
+        let expected = Sha256::digest(b"pagure:rpms/optee_os#2 Fedora CI - scratch build - rawhide [889f07a]");
         assert_eq!(a.uid, expected.iter().map(|b| format!("{b:02x}")).collect::<String>()[..32]);
-        let eln = FlagKey::build(Deployment::Prod, "eln", "889f07a");
+        let eln = FlagKey::build(Deployment::Prod, &pr, "eln", "889f07a");
         assert_eq!(eln.check_name, "Fedora CI - scratch build (eln)");
         assert_ne!(eln.uid, a.uid);
-        assert_ne!(FlagKey::build(Deployment::Stg, "rawhide", "889f07a").uid, a.uid);
-        assert_ne!(FlagKey::build(Deployment::Prod, "rawhide", "889f07b").uid, a.uid);
-        let t = FlagKey::test(Deployment::Prod, "rpmlint", "fedora-rawhide", "889f07a");
+        assert_ne!(FlagKey::build(Deployment::Stg, &pr, "rawhide", "889f07a").uid, a.uid);
+        assert_ne!(FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07b").uid, a.uid);
+        // Another PR with the same head commit, in the same or another repository.
+        let other = PrId { id: 3, ..pr.clone() };
+        assert_ne!(FlagKey::build(Deployment::Prod, &other, "rawhide", "889f07a").uid, a.uid);
+        let fork = PrId { repo: "optee_os2".into(), ..pr.clone() };
+        assert_ne!(FlagKey::build(Deployment::Prod, &fork, "rawhide", "889f07a").uid, a.uid);
+        let t = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", "889f07a");
         assert_eq!(t.check_name, "Fedora CI - rpmlint");
-        let ld = FlagKey::log_detective(Deployment::Prod, "rawhide", "x86_64", "889f07a");
+        let ld = FlagKey::log_detective(Deployment::Prod, &pr, "rawhide", "x86_64", "889f07a");
         assert_eq!(ld.check_name, "Fedora CI - Log Detective analysis (x86_64)");
-        let eln = FlagKey::log_detective(Deployment::Stg, "eln", "aarch64", "889f07a");
+        let eln = FlagKey::log_detective(Deployment::Stg, &pr, "eln", "aarch64", "889f07a");
         assert_eq!(eln.check_name, "Fedora CI (staging) - Log Detective analysis (eln, aarch64)");
-        assert_ne!(ld.uid, FlagKey::log_detective(Deployment::Prod, "rawhide", "aarch64", "889f07a").uid);
+        assert_ne!(ld.uid, FlagKey::log_detective(Deployment::Prod, &pr, "rawhide", "aarch64", "889f07a").uid);
         assert_ne!(ld.uid, a.uid);
     }
 }

@@ -155,19 +155,31 @@ pub fn payload(test: &TestDefinition, c: &RequestContext<'_>) -> Value {
     body
 }
 
-/// The TF distro of a Koji target.
+/// The Testing Farm distro (and tmt `distro` context) of a Koji target, as
+/// packit-service maps them (`packit_service/worker/handlers/testing_farm.py`:
+/// the target's distro through `DEFAULT_MAPPING_TF`): `rawhide` → `fedora-rawhide`,
+/// `eln` → `fedora-eln`, `f43-candidate` → `fedora-43`, EPEL on the CentOS it
+/// builds for: `epel10-candidate` and `epel10.1-candidate` → `centos-stream-10`,
+/// `epel9` → `centos-stream-9`, `epel8` → `centos-stream-8`, `epel7` → `centos-7`.
+/// The compose is then looked up in Testing Farm's own list, case-insensitively
+/// (`centos-stream-10` → `CentOS-Stream-10`), like its `distro2compose`.
 pub fn distro_for_target(koji_target: &str) -> String {
-    match koji_target {
-        "rawhide" => "fedora-rawhide".to_owned(),
-        "eln" => "fedora-eln".to_owned(),
-        other => {
-            let release = other.trim_end_matches("-candidate");
-            match release.strip_prefix('f') {
-                Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("fedora-{n}"),
-                _ => release.to_owned(),
-            }
+    let release = koji_target.trim_end_matches("-candidate");
+    match release {
+        "rawhide" => return "fedora-rawhide".to_owned(),
+        "eln" => return "fedora-eln".to_owned(),
+        _ => {}
+    }
+    if let Some(n) = release.strip_prefix('f').filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
+        return format!("fedora-{n}");
+    }
+    if let Some(rest) = release.strip_prefix("epel") {
+        let major: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = major.parse::<u32>() {
+            return if n >= 8 { format!("centos-stream-{n}") } else { format!("centos-{n}") };
         }
     }
+    release.to_owned()
 }
 
 #[cfg(test)]
@@ -187,6 +199,11 @@ mod tests {
         assert_eq!(distro_for_target("rawhide"), "fedora-rawhide");
         assert_eq!(distro_for_target("eln"), "fedora-eln");
         assert_eq!(distro_for_target("f43-candidate"), "fedora-43");
-        assert_eq!(distro_for_target("epel10-candidate"), "epel10");
+        assert_eq!(distro_for_target("epel10-candidate"), "centos-stream-10");
+        assert_eq!(distro_for_target("epel10.1-candidate"), "centos-stream-10");
+        assert_eq!(distro_for_target("epel9-candidate"), "centos-stream-9");
+        assert_eq!(distro_for_target("epel8"), "centos-stream-8");
+        assert_eq!(distro_for_target("epel7"), "centos-7");
+        assert_eq!(distro_for_target("f42"), "fedora-42");
     }
 }

@@ -77,7 +77,11 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     if !test_runs::transition(&mut tx, run.id, m.status, summary.as_deref(), Some(&url), &key.uid).await? {
         return Ok(Applied::Unchanged);
     }
-    reporting::set_flag(&mut tx, &test_pr(run), &key, m.flag, &m.comment, &url).await?;
+    // The run's own state is kept either way; the flag shows the newest run only.
+    let owns_flag = !test_runs::has_newer_run(&mut tx, run.id).await?;
+    if owns_flag {
+        reporting::set_flag(&mut tx, &test_pr(run), &key, m.flag, &m.comment, &url).await?;
+    }
     let reason = match m.status {
         "canceled" => Some("Canceled"),
         _ => summary.as_deref().or(Some("Infrastructure Failure")),
@@ -97,7 +101,9 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     if !matches!(m.status, "queued" | "running") {
         crate::telemetry::metrics::test_finished(&run.test_name, m.status);
     }
-    reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&[key.uid])).await?;
+    if owns_flag {
+        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&[key.uid])).await?;
+    }
     ci_messages::flush(ctx).await;
     Ok(Applied::Updated { status: m.status })
 }

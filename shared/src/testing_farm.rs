@@ -19,6 +19,9 @@ pub enum TestingFarmError {
     Http(u16),
     #[error("unexpected Testing Farm response: {0}")]
     Decode(String),
+    /// Testing Farm has no environment (compose) for this distro: nothing to run on.
+    #[error("Testing Farm has no {0} environment")]
+    NoEnvironment(String),
 }
 
 impl TestingFarmError {
@@ -110,6 +113,16 @@ impl TestingFarmClient {
     pub async fn request(&self, id: &str) -> Result<RequestInfo, TestingFarmError> {
         let response = self.send(self.http.get(self.url(&["requests", id]))).await?;
         response.json().await.map_err(|e| TestingFarmError::Decode(e.to_string()))
+    }
+
+    /// `DELETE /requests/{id}`: asks TF to cancel a request that has not finished.
+    /// A request already finished (409) counts as done.
+    pub async fn cancel(&self, id: &str) -> Result<(), TestingFarmError> {
+        match self.send(self.http.delete(self.url(&["requests", id]))).await {
+            Ok(_) => Ok(()),
+            Err(TestingFarmError::Refused(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Compose names (`Fedora-Rawhide`, …) the public ranch offers.

@@ -59,7 +59,9 @@ pub fn function_for(topic: Topic) -> &'static str {
         Topic::PullRequestNew
         | Topic::PullRequestUpdated
         | Topic::PullRequestRebased
-        | Topic::PullRequestCommentAdded => "pr-opened",
+        | Topic::PullRequestCommentAdded
+        | Topic::PullRequestClosed
+        | Topic::PullRequestReopened => "pr-opened",
         // The result finishes what a failed build started (see koji-finished's handler).
         Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis => "koji-finished",
     }
@@ -139,7 +141,7 @@ pub fn foreign_events(prefix: &str) -> Vec<(String, BTreeMap<String, String>)> {
         (format!("{prefix}buildsys.task.state.change"), ext(&[("kojiowner", "someone-else"), ("kojimethod", "build")])),
         (format!("{prefix}pagure.pull-request.new"), ext(&[("pagurenamespace", "modules")])),
         (format!("{prefix}pagure.pull-request.new"), ext(&[])),
-        (format!("{prefix}pagure.pull-request.closed"), ext(&[("pagurenamespace", "rpms")])),
+        (format!("{prefix}pagure.pull-request.flag.added"), ext(&[("pagurenamespace", "rpms")])),
         (format!("{prefix}logdetective.analysis"), ext(&[("ldbuildsystem", "copr")])),
         (format!("{prefix}logdetective.analysis"), ext(&[])),
     ];

@@ -184,3 +184,15 @@ pub async fn kerberized_koji(realm: &TestRealm, env: &mut Vec<(String, String)>)
     env.push(("KRB5_CONFIG".into(), realm.krb5_config().display().to_string()));
     hub
 }
+
+/// Like Fedora's, the FASJSON sandbox then answers only Kerberos clients: it
+/// accepts tickets for the realm's `HTTP/localhost` service, and `env` names it by
+/// that host, so the functions' FASJSON client (which logs in with the Koji keytab
+/// whenever one is set) gets a ticket the realm has. Without this, `make run` with
+/// a realm answered every packager command 503: the client asked for a ticket for
+/// `HTTP/127.0.0.1`, which no realm has.
+pub fn kerberized_fasjson(realm: &TestRealm, fas: &FasJsonSandbox, env: &mut Vec<(String, String)>) {
+    fas.require_spnego(realm.service_keytab());
+    env.retain(|(k, _)| k != "FASJSON_URL");
+    env.push(("FASJSON_URL".into(), fas.url.replace("127.0.0.1", "localhost")));
+}

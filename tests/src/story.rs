@@ -69,3 +69,8 @@ pub async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value)
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
 }
+
+/// The recorded PR's identity (`rpms/optee_os` #2), which every flag uid of it hashes.
+pub fn recorded_pr() -> fedora_ci::pagure::PrId {
+    fedora_ci::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 }
+}

@@ -8,7 +8,10 @@
 //! - every flag ever posted has the uid that [`FlagKey`] gives its check name and
 //!   commit — so each check has exactly one uid per commit, and create and update
 //!   never diverged;
-//! - nothing is left unsent in the flag outbox once Pagure is reachable.
+//! - nothing is left unsent in the flag outbox once Pagure is reachable;
+//! - (issue #19) with several PRs sharing commits and branches, closed and
+//!   reopened, every flag a PR received is one of *its own* checks: its PR id,
+//!   branch target and commits — never a flag about another PR's work.
 //!
 //! Each case runs in a fresh database with fresh sandboxes; time passes by moving
 //! the rows' timestamps back (what a clock jump would do to `now()` comparisons).
@@ -36,11 +39,29 @@ enum Service {
     Pagure,
 }
 
+/// The PRs of a case: #2 and #3 propose the same branch (rawhide) from two forks,
+/// #4 the same commits to f43; all three start at the same head commit.
+const PRS: [(u64, &str, &str); 3] = [(2, "rawhide", "zwhite"), (3, "rawhide", "mjones"), (4, "f43", "zwhite")];
+
 #[derive(Debug, Clone)]
 enum Step {
-    /// A new commit pushed to the PR.
-    Push,
-    Command(&'static str),
+    /// A commit pushed to PR `pr`: a new one, or (`share`) the head of another PR.
+    Push {
+        pr: usize,
+        share: Option<usize>,
+    },
+    Command {
+        pr: usize,
+        text: &'static str,
+    },
+    /// PR `pr` closed (merged or not), or reopened.
+    Close {
+        pr: usize,
+        merged: bool,
+    },
+    Reopen {
+        pr: usize,
+    },
     /// A Koji task (picked among the hub's builds) ends; `announced`: its message
     /// reaches koji-finished, else it is lost.
     KojiTask {
@@ -66,14 +87,16 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        2 => Just(Step::Push),
-        1 => prop::sample::select(vec![
+        2 => (0..PRS.len(), prop::option::of(0..PRS.len())).prop_map(|(pr, share)| Step::Push { pr, share }),
+        1 => (0..PRS.len(), prop::sample::select(vec![
             "/packit-ci rerun",
             "/packit-ci skip",
             "/packit-ci test",
             "/packit-ci scratch-build",
-        ])
-        .prop_map(Step::Command),
+        ]))
+        .prop_map(|(pr, text)| Step::Command { pr, text }),
+        1 => (0..PRS.len(), any::<bool>()).prop_map(|(pr, merged)| Step::Close { pr, merged }),
+        1 => (0..PRS.len()).prop_map(|pr| Step::Reopen { pr }),
         4 => (
             any::<usize>(),
             prop::sample::select(vec![
@@ -108,21 +131,56 @@ struct World {
     koji_finished: String,
     tf_finished: String,
     poller: String,
-    shas: Vec<String>,
+    /// Every head each PR of [`PRS`] has had, and whether it is open.
+    shas: Vec<Vec<String>>,
+    open: Vec<bool>,
     events: u32,
+    commits: u32,
 }
 
 impl World {
     async fn new() -> World {
         // One retry, so that outages outlast the retries within a few passes.
         let h = Harness::with_env(&[("FEDORA_CI_RETRY_BACKOFF_MINUTES", "1")]).await;
-        h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
         h.fas.set_groups(PACKAGER, &["packager"]);
         let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
         let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
         let tf_finished = h.serve("tf-finished", tf_finished::routes).await;
         let poller = h.serve("result-poller", result_poller::routes).await;
-        World { h, pr_opened, koji_finished, tf_finished, poller, shas: vec![FIRST_SHA.to_owned()], events: 0 }
+        World {
+            h,
+            pr_opened,
+            koji_finished,
+            tf_finished,
+            poller,
+            shas: vec![vec![FIRST_SHA.to_owned()]; PRS.len()],
+            open: vec![true; PRS.len()],
+            events: 0,
+            commits: 0,
+        }
+    }
+
+    /// The PRs' first messages (PR #2 is the recorded one).
+    async fn open_all(&mut self, count: usize) {
+        for pr in 0..count {
+            let fixture = self.pr_message(pr, "new", FIRST_SHA);
+            self.deliver(self.pr_opened.clone(), fixture).await;
+        }
+    }
+
+    /// The recorded PR message, as PR `pr` of [`PRS`] at `sha`.
+    fn pr_message(&self, pr: usize, action: &str, sha: &str) -> Fixture {
+        let (id, branch, fork_owner) = PRS[pr];
+        let mut f = story::pr_event(action, sha);
+        f.body["pullrequest"]["id"] = id.into();
+        f.body["pullrequest"]["branch"] = branch.into();
+        f.body["pullrequest"]["uid"] = format!("{id:032x}").into();
+        f.body["pullrequest"]["repo_from"]["fullname"] = format!("forks/{fork_owner}/rpms/optee_os").into();
+        if !self.open[pr] {
+            f.body["pullrequest"]["status"] = "Closed".into();
+        }
+        f
     }
 
     fn event_id(&mut self) -> String {
@@ -130,8 +188,8 @@ impl World {
         format!("event-{}", self.events)
     }
 
-    fn head(&self) -> &str {
-        self.shas.last().expect("a head")
+    fn head(&self, pr: usize) -> &str {
+        self.shas[pr].last().expect("a head")
     }
 
     /// Delivers like the Broker: a 5xx is retried (here: twice), then the event
@@ -148,15 +206,47 @@ impl World {
 
     async fn run(&mut self, step: &Step) {
         match *step {
-            Step::Push => {
-                let sha = format!("{:040x}", self.shas.len() as u128 * 0x1234_5678_9abc_def1);
-                self.shas.push(sha.clone());
-                let action = if self.shas.len() == 1 { "new" } else { "updated" };
-                self.deliver(self.pr_opened.clone(), story::pr_event(action, &sha)).await;
+            Step::Push { pr, share } => {
+                if !self.open[pr] {
+                    return;
+                }
+                let sha = match share {
+                    Some(other) if other != pr => self.head(other).to_owned(),
+                    _ => {
+                        self.commits += 1;
+                        format!("{:040x}", self.commits as u128 * 0x1234_5678_9abc_def1)
+                    }
+                };
+                if sha == self.head(pr) {
+                    return;
+                }
+                self.shas[pr].push(sha.clone());
+                let fixture = self.pr_message(pr, "updated", &sha);
+                self.deliver(self.pr_opened.clone(), fixture).await;
             }
-            Step::Command(text) => {
+            Step::Command { pr, text } => {
                 let author = if text.ends_with("skip") { PR_AUTHOR } else { PACKAGER };
-                let fixture = story::comment(self.head(), author, text);
+                let fixture = story::with_comment(&self.pr_message(pr, "new", self.head(pr)), author, text);
+                self.deliver(self.pr_opened.clone(), fixture).await;
+            }
+            Step::Close { pr, merged } => {
+                if !self.open[pr] {
+                    return;
+                }
+                self.open[pr] = false;
+                let mut fixture = self.pr_message(pr, "closed", self.head(pr));
+                fixture.body["merged"] = merged.into();
+                if merged {
+                    fixture.body["pullrequest"]["status"] = "Merged".into();
+                }
+                self.deliver(self.pr_opened.clone(), fixture).await;
+            }
+            Step::Reopen { pr } => {
+                if self.open[pr] {
+                    return;
+                }
+                self.open[pr] = true;
+                let fixture = self.pr_message(pr, "reopened", self.head(pr));
                 self.deliver(self.pr_opened.clone(), fixture).await;
             }
             Step::KojiTask { pick, state, announced } => {
@@ -243,24 +333,32 @@ impl World {
     }
 
     async fn check(&self) {
-        // Every check a commit of this PR can have, by uid.
-        let mut expected: HashMap<String, String> = HashMap::new();
-        for sha in &self.shas {
-            let mut keys =
-                vec![FlagKey::build(Deployment::Prod, "rawhide", sha), FlagKey::config(Deployment::Prod, sha)];
-            keys.extend(
-                TESTS
-                    .iter()
-                    .chain(["custom"].iter())
-                    .map(|t| FlagKey::test(Deployment::Prod, t, "fedora-rawhide", sha)),
-            );
-            for k in keys {
-                expected.insert(k.uid, k.check_name);
+        // Every check each PR's commits can have, by PR and uid: a flag on a PR
+        // must be one of that PR's own (its id, its branch's target, its heads).
+        let mut expected: HashMap<(String, String), String> = HashMap::new();
+        for (pr, (id, branch, _)) in PRS.iter().enumerate() {
+            let pr_id = fedora_ci::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: *id };
+            let (target, distro) =
+                if *branch == "rawhide" { ("rawhide", "fedora-rawhide") } else { ("f43-candidate", "fedora-43") };
+            for sha in &self.shas[pr] {
+                let mut keys = vec![
+                    FlagKey::build(Deployment::Prod, &pr_id, target, sha),
+                    FlagKey::config(Deployment::Prod, &pr_id, sha),
+                ];
+                keys.extend(
+                    TESTS
+                        .iter()
+                        .chain(["custom"].iter())
+                        .map(|t| FlagKey::test(Deployment::Prod, &pr_id, t, distro, sha)),
+                );
+                for k in keys {
+                    expected.insert((format!("rpms/optee_os#{id}"), k.uid), k.check_name);
+                }
             }
         }
         for post in self.h.pagure.flag_posts() {
-            let name = expected.get(&post.uid);
-            assert_eq!(name, Some(&post.username), "a flag with a uid its check name does not give: {post:?}");
+            let name = expected.get(&(post.pr.clone(), post.uid.clone()));
+            assert_eq!(name, Some(&post.username), "a flag that is not one of this PR's own checks: {post:?}");
         }
 
         let in_progress: Vec<String> = sqlx::query_scalar(
@@ -304,10 +402,11 @@ proptest! {
             Service::Pagure,
         ])),
         steps in prop::collection::vec(step(), 1..24),
+        prs in 1..=PRS.len(),
     ) {
         RUNTIME.block_on(async {
             let mut world = World::new().await;
-            world.deliver(world.pr_opened.clone(), story::pr_event("new", FIRST_SHA)).await;
+            world.open_all(prs).await;
             // Most stories that end badly start with an outage right after the PR opens.
             if let Some(service) = outage_after_opening {
                 world.run(&Step::Outage { service, down: true }).await;

@@ -69,7 +69,7 @@ async fn a_finished_build_submits_the_suite_with_the_golden_payloads() {
     let (status, body) = post(&s.koji_finished, &Fixture::load("koji_build_scratch_start.json"), "open").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(build_status(&s.h).await, "running");
-    let build_flag = FlagKey::build(Deployment::Prod, "rawhide", SHA);
+    let build_flag = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", SHA);
     let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == build_flag.uid).unwrap();
     assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("pending", "RPM build is in progress…"));
 
@@ -91,7 +91,7 @@ async fn a_finished_build_submits_the_suite_with_the_golden_payloads() {
     let build = flags.iter().find(|f| f.uid == build_flag.uid).unwrap();
     assert_eq!((build.status.as_str(), build.comment.as_str()), ("success", "RPM build succeeded."));
     for (request, name) in requests.iter().zip(names) {
-        let key = FlagKey::test(Deployment::Prod, name, "fedora-rawhide", SHA);
+        let key = FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), name, "fedora-rawhide", SHA);
         let flag = flags.iter().find(|f| f.uid == key.uid).unwrap_or_else(|| panic!("no flag for {name}"));
         assert_eq!(flag.username, format!("Fedora CI - {name}"));
         assert_eq!(flag.status, "pending");
@@ -143,7 +143,7 @@ async fn an_open_after_closed_leaves_success() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "duplicate");
     assert_eq!(build_status(&s.h).await, "success");
-    let key = FlagKey::build(Deployment::Prod, "rawhide", SHA);
+    let key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", SHA);
     assert_eq!(s.h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap().status, "success");
 }
 
@@ -232,7 +232,7 @@ async fn testing_farm_down_leaves_retries_and_a_refusal_fails_the_flag() {
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&s.h.db.pool).await.unwrap();
     assert_eq!(statuses, ["retry"; 5]);
-    let key = FlagKey::test(Deployment::Prod, "rpmlint", "fedora-rawhide", SHA);
+    let key = FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rpmlint", "fedora-rawhide", SHA);
     let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
     assert_eq!(
         (flag.status.as_str(), flag.comment.as_str()),

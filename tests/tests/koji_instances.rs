@@ -74,7 +74,13 @@ async fn a_second_hub_builds_its_targets_and_its_messages_reach_its_builds() {
     assert_eq!(other[0].target(), "f44-riscv");
     assert_eq!(other[0].src(), primary[0].src());
     assert_eq!(other[0].channel.as_deref(), Some("riscv-ci"));
-    let riscv_key = FlagKey::instance_build(Deployment::Prod, "riscv64", "f44-riscv", FIRST_SHA);
+    let riscv_key = FlagKey::instance_build(
+        Deployment::Prod,
+        &fedora_ci_tests::story::recorded_pr(),
+        "riscv64",
+        "f44-riscv",
+        FIRST_SHA,
+    );
     let (name, status, url) = flag(&h, &riscv_key);
     assert_eq!((name.as_str(), status.as_str()), ("Fedora CI - scratch build (riscv64)", "pending"));
     assert_eq!(url, format!("{}/taskinfo?taskID={TASK}", riscv.web_url()));

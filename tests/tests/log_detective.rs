@@ -48,7 +48,7 @@ fn fail_build(h: &Harness, arches: &[&str]) -> Fixture {
 }
 
 fn ld_flag(arch: &str) -> FlagKey {
-    FlagKey::log_detective(Deployment::Prod, "rawhide", arch, SHA)
+    FlagKey::log_detective(Deployment::Prod, &story::recorded_pr(), "rawhide", arch, SHA)
 }
 
 /// (status, comment, url) of a flag as Pagure shows it.
@@ -130,7 +130,7 @@ async fn a_build_failed_on_two_arches_is_explained_on_the_pr_the_status_page_and
         assert_eq!(url, format!("{PUBLIC_URL}{PAGE}#log-detective-{id}"));
     }
     assert!(flag_names(h).contains(&"Fedora CI - Log Detective analysis (x86_64)".to_owned()));
-    let build = flag(h, &FlagKey::build(Deployment::Prod, "rawhide", SHA)).unwrap();
+    let build = flag(h, &FlagKey::build(Deployment::Prod, &story::recorded_pr(), "rawhide", SHA)).unwrap();
     assert_eq!(build.1, "RPM build failed for x86_64, aarch64.");
 
     // The two result messages arrive: success flags.
@@ -337,7 +337,10 @@ async fn opted_out_packages_and_a_switched_off_service_send_nothing() {
         assert_eq!(status, StatusCode::OK);
     }
     for h in [&h, &denied, &off] {
-        assert_eq!(flag(h, &FlagKey::build(Deployment::Prod, "rawhide", SHA)).unwrap().0, "failure");
+        assert_eq!(
+            flag(h, &FlagKey::build(Deployment::Prod, &story::recorded_pr(), "rawhide", SHA)).unwrap().0,
+            "failure"
+        );
         assert!(h.ld.analyses().is_empty() && h.ld.refused().is_empty());
         assert!(!flag_names(h).iter().any(|n| n.contains("Log Detective")), "{:?}", flag_names(h));
         assert!(run_ids(h).await.is_empty());

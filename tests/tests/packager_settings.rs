@@ -91,7 +91,7 @@ async fn an_invalid_file_gets_a_neutral_config_flag_and_the_defaults() {
     let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.koji.builds().len(), 1, "the defaults apply: the build runs");
-    let key = FlagKey::config(Deployment::Prod, FIRST_SHA);
+    let key = FlagKey::config(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), FIRST_SHA);
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).expect("config flag");
     assert_eq!(flag.username, "Fedora CI - config");
     assert_eq!(flag.status, "canceled");

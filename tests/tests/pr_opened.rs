@@ -19,6 +19,19 @@ async fn start(h: &Harness) -> String {
     h.serve("pr-opened", pr_opened::routes).await
 }
 
+/// A recorded comment on `python-teamcity-messages` #36, whose PR targets the test
+/// branch `test-koji-downstream`; moved to rawhide, where ELN applies and where
+/// commands build (a command acts on the PR's own branch since issue #19).
+fn on_rawhide(name: &str) -> Fixture {
+    let mut f = Fixture::load(name);
+    f.body["pullrequest"]["branch"] = "rawhide".into();
+    f
+}
+
+fn teamcity_pr() -> fedora_ci::pagure::PrId {
+    fedora_ci::pagure::PrId { namespace: "rpms".into(), repo: "python-teamcity-messages".into(), id: 36 }
+}
+
 async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value) {
     let r = binary_request(&reqwest::Client::new(), url, fixture, id).send().await.unwrap();
     let status = r.status();
@@ -69,7 +82,7 @@ async fn a_pr_from_a_fork_gets_one_scratch_build_rows_and_a_pending_flag() {
 
     let flags = h.pagure.flag_posts();
     assert_eq!(flags.len(), 1, "{flags:?}");
-    let key = FlagKey::build(Deployment::Prod, "rawhide", NEW_SHA);
+    let key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", NEW_SHA);
     assert_eq!(flags[0].pr, "rpms/optee_os#2");
     assert_eq!(flags[0].uid, key.uid);
     assert_eq!(flags[0].username, "Fedora CI - scratch build");
@@ -197,7 +210,7 @@ async fn an_update_cancels_the_running_build_of_the_old_commit() {
         .await
         .unwrap();
     assert_eq!(old_status, "canceled");
-    let old_key = FlagKey::build(Deployment::Prod, "rawhide", NEW_SHA);
+    let old_key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", NEW_SHA);
     let old_flag = h.pagure.flags().into_iter().find(|f| f.uid == old_key.uid).unwrap();
     assert_eq!(old_flag.status, "canceled");
 }
@@ -285,7 +298,7 @@ async fn a_non_packager_is_refused_with_a_comment() {
     let h = Harness::start().await;
     let url = start(&h).await;
     h.fas.set_groups("mjones", &["fedora-contributor"]);
-    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
+    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.pagure.comments()[0].body, "`mjones` is not a packager, retriggering is not allowed.");
     assert!(h.koji.builds().is_empty());
@@ -295,14 +308,14 @@ async fn a_non_packager_is_refused_with_a_comment() {
 async fn a_packager_can_ask_for_an_eln_scratch_build() {
     let h = Harness::start().await;
     let url = start(&h).await;
-    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "eln").await;
+    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "eln").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let builds = h.koji.builds();
     assert_eq!(builds.len(), 1);
     assert_eq!(builds[0].target(), "eln");
     assert_eq!(builds[0].src(), format!("git+{}/rpms/python-teamcity-messages.git#{COMMENT_SHA}", h.pagure.url));
     assert!(h.pagure.comments().is_empty(), "no noise: status goes through flags");
-    assert_eq!(h.pagure.flags()[0].uid, FlagKey::build(Deployment::Prod, "eln", COMMENT_SHA).uid);
+    assert_eq!(h.pagure.flags()[0].uid, FlagKey::build(Deployment::Prod, &teamcity_pr(), "eln", COMMENT_SHA).uid);
 }
 
 #[tokio::test]
@@ -310,14 +323,14 @@ async fn a_fasjson_blip_does_not_refuse_a_packager() {
     let h = Harness::start().await;
     let url = start(&h).await;
     h.fas.faults.fail_next(2);
-    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "blip").await;
+    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "blip").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.koji.builds().len(), 1);
     // FASJSON down for good and nothing cached: 503, so the Broker redelivers.
     let h = Harness::start().await;
     let url = start(&h).await;
     h.fas.faults.set_down(true);
-    let (status, _) = post(&url, &Fixture::load("pagure_pr_comment_ci_scratch_build_eln.json"), "down").await;
+    let (status, _) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "down").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(count(&h, "processed_events").await, 0, "nothing may be recorded for a 503");
 }
@@ -326,7 +339,7 @@ async fn a_fasjson_blip_does_not_refuse_a_packager() {
 async fn test_command_without_a_build_builds_first_and_with_one_records_the_tests() {
     let h = Harness::start().await;
     let url = start(&h).await;
-    post(&url, &Fixture::load("pagure_pr_comment_ci_test.json"), "t1").await;
+    post(&url, &on_rawhide("pagure_pr_comment_ci_test.json"), "t1").await;
     assert_eq!(h.koji.builds().len(), 1);
     let waiting: Vec<String> =
         sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&h.db.pool).await.unwrap();
@@ -334,7 +347,7 @@ async fn test_command_without_a_build_builds_first_and_with_one_records_the_test
     assert!(h.tf.requests().is_empty());
 
     sqlx::query("UPDATE koji_build_targets SET status = 'success'").execute(&h.db.pool).await.unwrap();
-    let (status, body) = post(&url, &Fixture::load("pagure_pr_comment_ci_test.json"), "t2").await;
+    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_test.json"), "t2").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.koji.builds().len(), 1, "no second build");
     let tests: Vec<(String, String, String)> = sqlx::query_as(

@@ -121,7 +121,7 @@ async fn recover_and_reconcile(
 }
 
 fn build_flag_submitted(h: &Harness) -> bool {
-    let key = FlagKey::build(Deployment::Prod, "rawhide", SHA);
+    let key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", SHA);
     h.pagure.flags().iter().any(|f| f.uid == key.uid && f.comment.starts_with("RPM build was submitted"))
 }
 
@@ -146,7 +146,8 @@ fn tests_submitted(h: &Harness) -> bool {
     let flags = h.pagure.flags();
     h.tf.requests().len() == 5
         && ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate"].iter().all(|name| {
-            let key = FlagKey::test(Deployment::Prod, name, "fedora-rawhide", SHA);
+            let key =
+                FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), name, "fedora-rawhide", SHA);
             flags.iter().any(|f| f.uid == key.uid && f.comment.starts_with("Tests have been submitted"))
         })
 }

@@ -134,7 +134,7 @@ impl Setup {
 }
 
 fn rpmlint_flag() -> FlagKey {
-    FlagKey::test(Deployment::Prod, "rpmlint", "fedora-rawhide", SHA)
+    FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rpmlint", "fedora-rawhide", SHA)
 }
 
 /// The dist-git-pr test message fields the Fedora CI messages spec requires.

@@ -14,11 +14,13 @@ use crate::mapping::{Promotions, legal_extension_name};
 /// The topics (after the deployment prefix) Fedora CI acts on: what the functions
 /// behind the Broker handle, and nothing else, so the rest of the bus never costs a
 /// message here.
-pub const DEFAULT_TOPIC_SUFFIXES: [&str; 6] = [
+pub const DEFAULT_TOPIC_SUFFIXES: [&str; 8] = [
     "pagure.pull-request.new",
     "pagure.pull-request.updated",
     "pagure.pull-request.rebased",
     "pagure.pull-request.comment.added",
+    "pagure.pull-request.closed",
+    "pagure.pull-request.reopened",
     "buildsys.task.state.change",
     // Log Detective's results (fedora-copr/logdetective-packit).
     "logdetective.analysis",
@@ -269,7 +271,11 @@ mod tests {
         assert_eq!(c.declare, Declare::Passive, "Fedora's broker: the queues exist, nothing is configured");
         assert_eq!(c.prefetch, 32);
         assert_eq!(c.topics[0], "org.fedoraproject.prod.pagure.pull-request.new");
-        assert_eq!(c.topics.len(), 6);
+        assert_eq!(
+            c.topics.len(),
+            8,
+            "pull-request new, updated, rebased, comment.added, closed, reopened; Koji tasks; Log Detective"
+        );
         assert!(c.topics.contains(&"org.fedoraproject.prod.logdetective.analysis".to_owned()));
         assert!(c.topics.contains(&"org.fedoraproject.prod.buildsys.task.state.change".to_owned()));
         assert_eq!(c.retry, Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(60) });
@@ -291,7 +297,7 @@ mod tests {
         let c =
             load(&with(&[("KOJI_INSTANCES", "riscv"), ("KOJI_RISCV_TOPIC_PREFIX", "org.fedoraproject.prod.riscv.")]))
                 .unwrap();
-        assert_eq!(c.topics.len(), 7);
+        assert_eq!(c.topics.len(), 9);
         assert!(c.topics.contains(&"org.fedoraproject.prod.riscv.buildsys.task.state.change".to_owned()));
     }
 

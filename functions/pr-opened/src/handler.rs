@@ -11,7 +11,7 @@ use fedora_ci::pagure::PrId;
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use fedora_ci::store::{builds, events, package_settings, skips};
-use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit};
+use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit, supersede};
 
 use crate::plan::{self, Plan, SkipIntent, Work};
 use crate::skip_flags;
@@ -31,7 +31,8 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
     }
     let planned = match msg.action {
         PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &request_key(&meta, &msg)).await?,
-        _ => plan::pr_event(&ctx, &msg).await?,
+        PullRequestAction::Closed => return closed(&ctx, &meta, &msg).await,
+        _ => plan::pr_event(&ctx, &msg, &meta.id).await?,
     };
     match planned {
         Ok(plan) => execute(&ctx, &meta, &msg, plan).await,
@@ -57,23 +58,17 @@ async fn execute(
 ) -> Result<Outcome, HandlerError> {
     let Plan { work, settings } = plan;
     let pr = &msg.pullrequest;
-    let pr_id =
-        PrId { namespace: pr.project.namespace.clone().unwrap_or_default(), repo: pr.project.name.clone(), id: pr.id };
+    let (pr_id, head) = pr_head(ctx, msg);
     let distgit = ctx.config.distgit_url.as_str().trim_end_matches('/');
-    let head = PrHead {
-        namespace: pr_id.namespace.clone(),
-        repo: pr_id.repo.clone(),
-        project_url: format!("{distgit}/{}", pr_id.path()),
-        instance_url: distgit.to_owned(),
-        pr_id: pr.id as i64,
-        commit_sha: pr.commit_stop.clone(),
-    };
     let source_repo_path = pr.source_repo_path();
 
     let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
     };
     let rows = pipelines::record_pr_head(&mut tx, &head).await?;
+    if msg.action == PullRequestAction::Reopened {
+        pipelines::mark_closed(&mut tx, rows.pull_request_id, false).await?;
+    }
     let mut created = Vec::new();
     let mut comment_keys = Vec::new();
     let mut recorded_tests = Vec::new();
@@ -83,7 +78,7 @@ async fn execute(
     if let Some(loaded) = &settings {
         package_settings::record(&mut tx, rows.project_event_id, loaded).await?;
         if let Some(e) = &loaded.config_error {
-            let key = reporting::FlagKey::config(ctx.config.deployment, &head.commit_sha);
+            let key = reporting::FlagKey::config(ctx.config.deployment, &pr_id, &head.commit_sha);
             let comment = format!("config error: {e}");
             reporting::set_flag(&mut tx, &pr_id, &key, reporting::NEUTRAL, &comment, &docs_url).await?;
             flags.push(key.uid);
@@ -125,7 +120,7 @@ async fn execute(
         Work::Build { targets, dedup, trigger, skip } => {
             let skipped_by = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await?;
             if let Some(by) = &skipped_by {
-                let checks = skip_flags::for_targets(&ctx.config, targets, &head.commit_sha, &package);
+                let checks = skip_flags::for_targets(&ctx.config, &pr_id, targets, &head.commit_sha, &package);
                 flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, by, &docs_url).await?);
                 summary.push(format!("skipped by {by}"));
             }
@@ -144,7 +139,7 @@ async fn execute(
             }
         }
         Work::Tests { names, target, requested_by } => {
-            let koji_target = target.koji_target();
+            let koji_target = target.as_str();
             let skipped_by = skips::skipped_by(&mut tx, rows.pull_request_id).await?;
             let build = builds::for_test_request(&mut tx, rows.project_event_id, koji_target).await?;
             let distro = fedora_ci::suite::distro_for_target(koji_target);
@@ -216,15 +211,18 @@ async fn execute(
                 }
             }
         }
-        Work::TestsRepository { skip } => {
+        Work::TestsRepository { skip, rerun_of } => {
             if let Some(by) = apply_skip_intent(&mut tx, rows.pull_request_id, skip).await? {
-                let checks = skip_flags::for_tests_repository(ctx.config.deployment, &head.commit_sha);
+                let checks = skip_flags::for_tests_repository(ctx.config.deployment, &pr_id, &head.commit_sha);
                 flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, &by, &docs_url).await?);
                 summary.push(format!("skipped by {by}"));
             } else {
                 let test = NewTest {
                     distro: "fedora-rawhide",
-                    key: format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                    key: match rerun_of {
+                        Some(command) => format!("{command}/custom/fedora-rawhide"),
+                        None => format!("pr:{}#{}@{}/custom/fedora-rawhide", pr_id.path(), pr.id, pr.commit_stop),
+                    },
                     data: test_request("custom", None, None),
                 };
                 recorded_tests.extend(test_runs::record(&mut tx, rows.project_event_id, None, &[test]).await?);
@@ -233,9 +231,9 @@ async fn execute(
         Work::Skip { targets, by } => {
             skips::mark(&mut tx, rows.pull_request_id, by).await?;
             let checks = if targets.is_empty() {
-                skip_flags::for_tests_repository(ctx.config.deployment, &head.commit_sha)
+                skip_flags::for_tests_repository(ctx.config.deployment, &pr_id, &head.commit_sha)
             } else {
-                skip_flags::for_targets(&ctx.config, targets, &head.commit_sha, &package)
+                skip_flags::for_targets(&ctx.config, &pr_id, targets, &head.commit_sha, &package)
             };
             flags.extend(skip_flags::record(&mut tx, &pr_id, &checks, by, &docs_url).await?);
             summary.push(format!("skipped by {by}"));
@@ -246,12 +244,20 @@ async fn execute(
         reporting::queue_comment(&mut tx, &pr_id, &key, &body).await?;
         comment_keys.push(key);
     }
-    let superseded = if matches!(msg.action, PullRequestAction::Updated | PullRequestAction::Rebased)
-        && ctx.config.cancel_superseded
-    {
-        builds::superseded(&mut tx, rows.pull_request_id, &head.commit_sha).await?
+    // A new head: every unfinished piece of older heads' work ends. What never
+    // reached Koji or Testing Farm ends here, in this transaction; what runs there
+    // is canceled after the commit (`cancel_superseded` off: left to finish).
+    let superseded = if matches!(msg.action, PullRequestAction::Updated | PullRequestAction::Rebased) {
+        let why = supersede::Why::Superseded { new_sha: head.commit_sha.clone() };
+        flags.extend(supersede::end_unsubmitted(&mut tx, ctx, rows.pull_request_id, &why).await?);
+        let running = if ctx.config.cancel_superseded {
+            supersede::running(&mut tx, rows.pull_request_id, &why).await?
+        } else {
+            supersede::Running::default()
+        };
+        Some((why, running))
     } else {
-        Vec::new()
+        None
     };
     tx.commit().await?;
 
@@ -261,11 +267,10 @@ async fn execute(
         summary.push(format!("{}: {submitted:?}", build.target));
         flags.extend(changed);
     }
-    for old in &superseded {
-        if let Some(changed) = submit::cancel_superseded(ctx, old, &head.commit_sha).await? {
-            summary.push(format!("canceled task {}", old.task_id.as_deref().unwrap_or("?")));
-            flags.extend(changed);
-        }
+    if let Some((why, running)) = &superseded {
+        let (changed, done) = supersede::cancel_running(ctx, running, why).await?;
+        flags.extend(changed);
+        summary.extend(done);
     }
     for test in &recorded_tests {
         let (submitted, key) = fedora_ci::submit::tests::submit_test(ctx, test).await?;
@@ -283,6 +288,48 @@ async fn execute(
         summary.push("nothing new (already built for this trigger)".into());
     }
     Ok(Outcome::done(format!("{}#{}: {}", pr_id.path(), pr.id, summary.join("; "))))
+}
+
+/// The PR's identity and its head as stored.
+fn pr_head(ctx: &Context, msg: &PullRequestMessage) -> (PrId, PrHead) {
+    let pr = &msg.pullrequest;
+    let pr_id =
+        PrId { namespace: pr.project.namespace.clone().unwrap_or_default(), repo: pr.project.name.clone(), id: pr.id };
+    let distgit = ctx.config.distgit_url.as_str().trim_end_matches('/');
+    let head = PrHead {
+        namespace: pr_id.namespace.clone(),
+        repo: pr_id.repo.clone(),
+        project_url: format!("{distgit}/{}", pr_id.path()),
+        instance_url: distgit.to_owned(),
+        pr_id: pr.id as i64,
+        commit_sha: pr.commit_stop.clone(),
+    };
+    (pr_id, head)
+}
+
+/// `pull-request.closed`, merged or not: the PR's unfinished work ends. What never
+/// reached Koji or Testing Farm (retries, waiting tests) ends in this transaction;
+/// running Koji tasks and Testing Farm requests are canceled after it. Each ended
+/// check gets a neutral flag saying the PR was merged or closed.
+async fn closed(ctx: &Context, meta: &EventMeta, msg: &PullRequestMessage) -> Result<Outcome, HandlerError> {
+    let (pr_id, head) = pr_head(ctx, msg);
+    let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
+        return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
+    };
+    let rows = pipelines::record_pr_head(&mut tx, &head).await?;
+    pipelines::mark_closed(&mut tx, rows.pull_request_id, true).await?;
+    let merged = msg.merged.unwrap_or(msg.pullrequest.status.eq_ignore_ascii_case("merged"));
+    let why = supersede::Why::Closed { merged };
+    let mut flags = supersede::end_unsubmitted(&mut tx, ctx, rows.pull_request_id, &why).await?;
+    let running = supersede::running(&mut tx, rows.pull_request_id, &why).await?;
+    tx.commit().await?;
+    let (changed, mut summary) = supersede::cancel_running(ctx, &running, &why).await?;
+    flags.extend(changed);
+    if !flags.is_empty() {
+        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
+    }
+    summary.insert(0, why.reason());
+    Ok(Outcome::done(format!("{}#{}: {}", pr_id.path(), pr_id.id, summary.join("; "))))
 }
 
 /// Records what the event says about skipping, then answers whether the PR is

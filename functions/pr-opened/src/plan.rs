@@ -1,7 +1,7 @@
 //! What an event asks for, decided before anything is written: builds for which
 //! Koji targets, test requests, a skip, or an answer comment.
 
-use fedora_ci::commands::{self, Command, CommandTarget};
+use fedora_ci::commands::{self, Command};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::package_settings::{self, FILE_NAME, Loaded, PackageSettings};
 use fedora_ci::policy::{self, Skip};
@@ -12,10 +12,13 @@ pub enum Work {
     /// Scratch builds for these Koji targets; `dedup` names the trigger so the same
     /// trigger never builds twice (a PR head for PR events, the event for commands).
     Build { targets: Vec<String>, dedup: String, trigger: String, skip: SkipIntent },
-    /// Test requests on the PR head's last successful build for `target`.
-    Tests { names: Vec<String>, target: CommandTarget, requested_by: String },
+    /// Test requests on the PR head's last successful build for the Koji `target`
+    /// (the PR branch's, or `eln`).
+    Tests { names: Vec<String>, target: String, requested_by: String },
     /// A `tests/` repository: its own tmt plans on rawhide, nothing to build.
-    TestsRepository { skip: SkipIntent },
+    /// `rerun_of`: the command asking for it (its plans run again), `None` for a
+    /// PR event (once per head).
+    TestsRepository { skip: SkipIntent, rerun_of: Option<String> },
     /// `/packit-ci skip`: neutral flags for these targets' checks, nothing submitted.
     Skip { targets: Vec<String>, by: String },
     /// Answer with a comment (help, a mistake in the command, a refusal).
@@ -59,7 +62,12 @@ fn disabled() -> String {
 }
 
 /// PR opened, updated or rebased.
-pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<Plan, Skip>, HandlerError> {
+/// `event_id` is the CloudEvent's: a reopened PR runs CI again once per reopening.
+pub async fn pr_event(
+    ctx: &Context,
+    msg: &PullRequestMessage,
+    event_id: &str,
+) -> Result<Result<Plan, Skip>, HandlerError> {
     let pr = &msg.pullrequest;
     let loaded = settings(ctx, msg).await?;
     if !loaded.settings.enabled {
@@ -68,8 +76,9 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
     let marked =
         commands::has_skip_marker(&pr.title) || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
     let skip = if marked { SkipIntent::Marker(pr.user.name.clone()) } else { SkipIntent::Keep };
+    let rerun_of = (msg.action == PullRequestAction::Reopened).then(|| format!("reopened:{event_id}"));
     if pr.project.namespace.as_deref() == Some("tests") {
-        return Ok(Ok(Plan::new(Work::TestsRepository { skip }, Some(loaded))));
+        return Ok(Ok(Plan::new(Work::TestsRepository { skip, rerun_of }, Some(loaded))));
     }
     let targets = match targets_for_branch(ctx, msg, &loaded.settings).await? {
         Ok(t) => t,
@@ -79,14 +88,14 @@ pub async fn pr_event(ctx: &Context, msg: &PullRequestMessage) -> Result<Result<
         PullRequestAction::New => "pull-request.new",
         PullRequestAction::Updated => "pull-request.updated",
         PullRequestAction::Rebased => "pull-request.rebased",
-        PullRequestAction::CommentAdded => "comment",
+        PullRequestAction::Reopened => "pull-request.reopened",
+        PullRequestAction::CommentAdded | PullRequestAction::Closed => "comment",
     };
-    let work = Work::Build {
-        targets,
-        dedup: format!("pr:{}#{}@{}", pr.project_path(), pr.id, pr.commit_stop),
-        trigger: action.to_owned(),
-        skip,
+    let dedup = match msg.action {
+        PullRequestAction::Reopened => format!("reopened:{event_id}"),
+        _ => format!("pr:{}#{}@{}", pr.project_path(), pr.id, pr.commit_stop),
     };
+    let work = Work::Build { targets, dedup, trigger: action.to_owned(), skip };
     Ok(Ok(Plan::new(work, Some(loaded))))
 }
 
@@ -146,6 +155,11 @@ pub async fn comment(
     if let Command::Invalid { reason } = &command {
         return answer(format!("Could not understand the command: {reason}.\n\n{}", help()));
     }
+    // A closed or merged PR runs nothing; say so rather than stay silent.
+    if !pr.status.eq_ignore_ascii_case("open") {
+        let state = if pr.status.eq_ignore_ascii_case("merged") { "merged" } else { "closed" };
+        return answer(format!("This pull request is {state}: reopen it to run Fedora CI again."));
+    }
     let loaded = settings(ctx, msg).await?;
     if !loaded.settings.enabled {
         return answer(disabled());
@@ -168,14 +182,21 @@ pub async fn comment(
             Ok(targets) => Work::Skip { targets, by: author.to_owned() },
             Err(skip) => return answer(format!("Cannot skip: {skip}.")),
         },
-        Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => {
-            Work::TestsRepository { skip: SkipIntent::Resume(author.to_owned()) }
-        }
-        Command::ScratchBuild { target: Some(t) } => Work::Build {
-            targets: vec![t.koji_target().to_owned()],
-            dedup: format!("comment:{event_id}"),
-            trigger: "comment".into(),
+        Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => Work::TestsRepository {
             skip: SkipIntent::Resume(author.to_owned()),
+            rerun_of: Some(format!("comment:{event_id}")),
+        },
+        Command::ScratchBuild { target: Some(t) } => match all_targets(&loaded).await? {
+            Ok(targets) => match commands::resolve_target(&t, &pr.branch, &targets) {
+                Ok(target) => Work::Build {
+                    targets: vec![target],
+                    dedup: format!("comment:{event_id}"),
+                    trigger: "comment".into(),
+                    skip: SkipIntent::Resume(author.to_owned()),
+                },
+                Err(reason) => return answer(format!("Could not understand the command: {reason}.")),
+            },
+            Err(skip) => return answer(format!("Cannot build: {skip}.")),
         },
         Command::ScratchBuild { target: None } | Command::Rerun => {
             let trigger = if is_rerun { "rerun" } else { "comment" };
@@ -190,7 +211,24 @@ pub async fn comment(
             }
         }
         Command::Test { name, target } => {
-            let target = target.unwrap_or(CommandTarget::Rawhide);
+            let name_given = name.is_some();
+            // The PR's own branch target unless the packager names another one the
+            // PR builds (`eln` on a rawhide PR of an ELN package).
+            let target = if is_tests_repo {
+                String::new()
+            } else {
+                let builds = match all_targets(&loaded).await? {
+                    Ok(targets) => targets,
+                    Err(skip) => return answer(format!("Cannot test: {skip}.")),
+                };
+                match &target {
+                    Some(t) => match commands::resolve_target(t, &pr.branch, &builds) {
+                        Ok(target) => target,
+                        Err(reason) => return answer(format!("Could not understand the command: {reason}.")),
+                    },
+                    None => builds.first().cloned().unwrap_or_default(),
+                }
+            };
             let names = match name {
                 // Asked for by name: runs even when the package skips it.
                 Some(n) => vec![n],
@@ -207,7 +245,14 @@ pub async fn comment(
                 }
             };
             if is_tests_repo {
-                Work::TestsRepository { skip: SkipIntent::Keep }
+                // A tests/ repository has only its own plans (`custom`) to run.
+                if name_given && names.iter().any(|n| n != "custom") {
+                    return answer(format!(
+                        "A `tests/` repository runs only its own tmt plans: comment `{prefix} test` or \
+                         `{prefix} test custom`."
+                    ));
+                }
+                Work::TestsRepository { skip: SkipIntent::Keep, rerun_of: Some(format!("comment:{event_id}")) }
             } else {
                 Work::Tests { names, target, requested_by: author.to_owned() }
             }

@@ -10,28 +10,34 @@ use fedora_ci::reporting::{self, FlagKey};
 use fedora_ci::suite;
 
 /// The build of each target and the tests that would follow it.
-pub fn for_targets(config: &Config, targets: &[String], commit_sha: &str, settings: &PackageSettings) -> Vec<FlagKey> {
+pub fn for_targets(
+    config: &Config,
+    pr: &PrId,
+    targets: &[String],
+    commit_sha: &str,
+    settings: &PackageSettings,
+) -> Vec<FlagKey> {
     let deployment = config.deployment;
     let mut keys = Vec::new();
     for target in targets {
-        keys.push(FlagKey::build(deployment, target, commit_sha));
+        keys.push(FlagKey::build(deployment, pr, target, commit_sha));
         for (instance, its_target) in koji_instances::builds_for(&config.koji_instances, target) {
-            keys.push(FlagKey::instance_build(deployment, &instance.flag_label, its_target, commit_sha));
+            keys.push(FlagKey::instance_build(deployment, pr, &instance.flag_label, its_target, commit_sha));
         }
         let distro = suite::distro_for_target(target);
         keys.extend(
             suite::suite(deployment, false)
                 .iter()
                 .filter(|t| settings.runs_test(t.name))
-                .map(|t| FlagKey::test(deployment, t.name, &distro, commit_sha)),
+                .map(|t| FlagKey::test(deployment, pr, t.name, &distro, commit_sha)),
         );
     }
     keys
 }
 
 /// A `tests/` repository runs only its own plans.
-pub fn for_tests_repository(deployment: Deployment, commit_sha: &str) -> Vec<FlagKey> {
-    vec![FlagKey::test(deployment, "custom", "fedora-rawhide", commit_sha)]
+pub fn for_tests_repository(deployment: Deployment, pr: &PrId, commit_sha: &str) -> Vec<FlagKey> {
+    vec![FlagKey::test(deployment, pr, "custom", "fedora-rawhide", commit_sha)]
 }
 
 /// Records "skipped by <user>" on the checks that have no flag yet (work that

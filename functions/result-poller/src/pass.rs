@@ -271,6 +271,10 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
         }
         tx.commit().await?;
         for row in &rows {
+            // Ended meanwhile (its PR moved on or was closed): never submitted.
+            if !still_due(ctx, "koji_build_targets", row.id, &["retry", "pending"]).await? {
+                continue;
+            }
             s.retried += 1;
             submit::submit_build(ctx, row).await?;
         }
@@ -298,6 +302,9 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
         }
         tx.commit().await?;
         for row in &rows {
+            if !still_due(ctx, "tft_test_run_targets", row.id, &["retry", "new"]).await? {
+                continue;
+            }
             s.retried += 1;
             submit::tests::submit_test(ctx, row).await?;
         }
@@ -322,6 +329,15 @@ async fn log_detective(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> 
             fedora_ci::log_analysis::request_run(ctx, run).await?;
         }
     }
+}
+
+/// Whether a claimed row is still waiting to be submitted.
+async fn still_due(ctx: &Context, table: &str, id: i32, statuses: &[&str]) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = $1 AND status = ANY($2))"))
+        .bind(id)
+        .bind(statuses)
+        .fetch_one(&ctx.pool)
+        .await
 }
 
 /// Moves `next_attempt_at` past the lease so no other pass takes the rows while
@@ -379,8 +395,10 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         let key = test_flag(ctx, &row);
         test_runs::transition(&mut tx, id, "error", Some("timed out"), None, &key.uid).await?;
         let url = row.web_url.clone().unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &test_pr(&row)));
-        reporting::set_flag(&mut tx, &test_pr(&row), &key, FlagStatus::Error, "Timed out waiting for the tests.", &url)
-            .await?;
+        if !test_runs::has_newer_run(&mut tx, id).await? {
+            let comment = "Timed out waiting for the tests.";
+            reporting::set_flag(&mut tx, &test_pr(&row), &key, FlagStatus::Error, comment, &url).await?;
+        }
         s.timed_out += 1;
         finished.push(Some(row.test_name));
     }

@@ -18,17 +18,22 @@ pub enum Topic {
     PullRequestUpdated,
     PullRequestRebased,
     PullRequestCommentAdded,
+    /// Closed, merged or not (`merged` in the body).
+    PullRequestClosed,
+    PullRequestReopened,
     KojiTaskStateChange,
     /// Log Detective's result for an analysis we asked for (logdetective-packit).
     LogDetectiveAnalysis,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 8] = [
         Topic::PullRequestNew,
         Topic::PullRequestUpdated,
         Topic::PullRequestRebased,
         Topic::PullRequestCommentAdded,
+        Topic::PullRequestClosed,
+        Topic::PullRequestReopened,
         Topic::KojiTaskStateChange,
         Topic::LogDetectiveAnalysis,
     ];
@@ -40,6 +45,8 @@ impl Topic {
             Topic::PullRequestUpdated => "pagure.pull-request.updated",
             Topic::PullRequestRebased => "pagure.pull-request.rebased",
             Topic::PullRequestCommentAdded => "pagure.pull-request.comment.added",
+            Topic::PullRequestClosed => "pagure.pull-request.closed",
+            Topic::PullRequestReopened => "pagure.pull-request.reopened",
             Topic::KojiTaskStateChange => "buildsys.task.state.change",
             Topic::LogDetectiveAnalysis => "logdetective.analysis",
         }

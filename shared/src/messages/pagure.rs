@@ -1,5 +1,6 @@
-//! Pagure (dist-git) pull-request messages: `pagure.pull-request.{new,updated,rebased}`
-//! and `pagure.pull-request.comment.added`. All four carry the whole PR; a comment
+//! Pagure (dist-git) pull-request messages: `pagure.pull-request.{new,updated,rebased}`,
+//! `pagure.pull-request.comment.added` and `pagure.pull-request.{closed,reopened}`.
+//! All carry the whole PR (a closed one also `merged`); a comment
 //! message's new comment is the last one in `pullrequest.comments`.
 
 use serde::Deserialize;
@@ -12,6 +13,10 @@ pub enum PullRequestAction {
     Updated,
     Rebased,
     CommentAdded,
+    /// Closed or merged (`merged`): its unfinished work ends.
+    Closed,
+    /// Opened again: CI runs for its head again.
+    Reopened,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +120,9 @@ pub struct PullRequestMessage {
     /// Who caused the message: the PR author, a pusher, or the commenter.
     pub agent: Option<String>,
     pub pullrequest: PullRequest,
+    /// `pull-request.closed` only: merged (`true`) or closed unmerged.
+    #[serde(default)]
+    pub merged: Option<bool>,
 }
 
 fn default_action() -> PullRequestAction {
@@ -128,6 +136,8 @@ impl PullRequestMessage {
             Topic::PullRequestUpdated => PullRequestAction::Updated,
             Topic::PullRequestRebased => PullRequestAction::Rebased,
             Topic::PullRequestCommentAdded => PullRequestAction::CommentAdded,
+            Topic::PullRequestClosed => PullRequestAction::Closed,
+            Topic::PullRequestReopened => PullRequestAction::Reopened,
             Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis => {
                 return Err(ParseError { topic: topic.suffix(), reason: "not a pull-request topic".into() });
             }

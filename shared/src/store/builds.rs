@@ -78,14 +78,17 @@ pub async fn create(
     data: &BuildData,
 ) -> Result<Option<BuildRow>, sqlx::Error> {
     let row: Option<BuildRow> = sqlx::query_as(&format!(
-        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance) \
-         VALUES ('pending', $1, true, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance, \
+           pull_request_id) \
+         VALUES ('pending', $1, true, $2, $3, $4, \
+           (SELECT event_id FROM project_events WHERE id = $5 AND type = 'pull_request')) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {COLUMNS}"
     ))
     .bind(target)
     .bind(sqlx::types::Json(data))
     .bind(idempotency_key)
     .bind(instance)
+    .bind(project_event_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(mut row) = row else { return Ok(None) };
@@ -175,26 +178,6 @@ pub async fn mark_final(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Builds of the same PR for other commits still queued or running in Koji.
-pub async fn superseded(
-    conn: &mut PgConnection,
-    pull_request_id: i32,
-    head_sha: &str,
-) -> Result<Vec<BuildRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM koji_build_targets k \
-         JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id \
-         JOIN project_events e ON e.id = p.project_event_id \
-         WHERE e.type = 'pull_request' AND e.event_id = $1 AND e.commit_sha <> $2 \
-           AND k.status IN ('pending', 'running') AND k.task_id IS NOT NULL",
-        k_columns()
-    ))
-    .bind(pull_request_id)
-    .bind(head_sha)
-    .fetch_all(conn)
-    .await
 }
 
 /// The build `/packit-ci test` uses for a PR head and target: the newest successful

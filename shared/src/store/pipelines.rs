@@ -74,6 +74,16 @@ pub async fn record_pr_head(conn: &mut PgConnection, head: &PrHead) -> Result<Pr
     Ok(PrRows { project_id, pull_request_id, project_event_id })
 }
 
+/// A PR closed (or merged: `true`), or reopened (`false`).
+pub async fn mark_closed(conn: &mut PgConnection, pull_request_id: i32, closed: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE pull_requests SET closed_at = CASE WHEN $2 THEN COALESCE(closed_at, now()) END WHERE id = $1")
+        .bind(pull_request_id)
+        .bind(closed)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A new pipeline (one run of CI for a project event) for a package.
 pub async fn create_pipeline(
     conn: &mut PgConnection,

@@ -114,8 +114,9 @@ async fn record_as(
     let mut rows = Vec::new();
     for t in tests {
         let row: Option<TestRunRow> = sqlx::query_as(&format!(
-            "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key) \
-             VALUES ($5, $1, $2, $3, $4) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+            "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key, pull_request_id) \
+             VALUES ($5, $1, $2, $3, $4, (SELECT event_id FROM project_events WHERE id = $6 AND type = 'pull_request')) \
+             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
              RETURNING {COLUMNS}"
         ))
         .bind(t.distro)
@@ -123,6 +124,7 @@ async fn record_as(
         .bind(&t.data.fedora_ci_test)
         .bind(&t.key)
         .bind(status)
+        .bind(project_event_id)
         .fetch_optional(&mut *conn)
         .await?;
         rows.extend(row);
@@ -235,6 +237,21 @@ pub async fn transition(
     .await?
     .rows_affected();
     Ok(changed == 1)
+}
+
+/// Whether a newer run of the same test (same PR, commit and Testing Farm target)
+/// was recorded after `run_id`: that run owns the flag then, so a late result of
+/// this older one must not overwrite it (the newest run the packager asked for wins).
+pub async fn has_newer_run(conn: &mut PgConnection, run_id: i32) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tft_test_run_targets o JOIN tft_test_run_targets n \
+           ON n.pull_request_id = o.pull_request_id AND n.test_name = o.test_name AND n.target = o.target \
+          AND n.data ->> 'commit_sha' = o.data ->> 'commit_sha' AND n.id > o.id \
+         WHERE o.id = $1)",
+    )
+    .bind(run_id)
+    .fetch_one(conn)
+    .await
 }
 
 /// The waiting tests of a build's group, given the Koji task they install and made

@@ -32,8 +32,14 @@ pub fn build_pr(build: &BuildRow) -> PrId {
 /// The one place a build's flag identity comes from: stored data only.
 pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
     match &build.data.flag_label {
-        Some(label) => FlagKey::instance_build(ctx.config.deployment, label, &build.target, &build.data.commit_sha),
-        None => FlagKey::build(ctx.config.deployment, &build.target, &build.data.commit_sha),
+        Some(label) => FlagKey::instance_build(
+            ctx.config.deployment,
+            &build_pr(build),
+            label,
+            &build.target,
+            &build.data.commit_sha,
+        ),
+        None => FlagKey::build(ctx.config.deployment, &build_pr(build), &build.target, &build.data.commit_sha),
     }
 }
 
@@ -126,14 +132,10 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
     Ok((outcome, flags))
 }
 
-/// Cancels a build that a newer commit of its PR made pointless.
-/// Returns the flags it changed (the build's, then its waiting tests'), or `None`
-/// when the task could not be canceled.
-pub async fn cancel_superseded(
-    ctx: &Context,
-    build: &BuildRow,
-    new_sha: &str,
-) -> Result<Option<Vec<String>>, sqlx::Error> {
+/// Cancels a build's Koji task because of `reason` ("superseded by b2b2b2b", "the
+/// pull request was merged"); the build and its waiting tests end neutral.
+/// Returns the flags it changed, or `None` when the task could not be canceled.
+pub async fn cancel_build(ctx: &Context, build: &BuildRow, reason: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
     let Some(task_id) = build.task_id.as_deref().and_then(|t| t.parse::<i64>().ok()) else { return Ok(None) };
     let Ok(koji) = build_koji(ctx, build) else { return Ok(None) };
     if let Err(e) = koji.cancel_task(task_id).await {
@@ -141,9 +143,8 @@ pub async fn cancel_superseded(
         return Ok(None);
     }
     let key = build_flag(ctx, build);
-    let short: String = new_sha.chars().take(7).collect();
     let mut tx = ctx.pool.begin().await?;
-    builds::mark_final(&mut tx, build.id, "canceled", &format!("superseded by {short}"), &key.uid).await?;
+    builds::mark_final(&mut tx, build.id, "canceled", reason, &key.uid).await?;
     let abandoned = waiting::abandon(&mut tx, ctx, build, "canceled").await?;
     let url = koji.task_url(task_id);
     reporting::set_flag(
@@ -151,7 +152,7 @@ pub async fn cancel_superseded(
         &build_pr(build),
         &key,
         FlagStatus::Canceled,
-        &format!("Build canceled: superseded by {short}."),
+        &format!("Build canceled: {reason}."),
         &url,
     )
     .await?;

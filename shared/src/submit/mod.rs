@@ -5,7 +5,7 @@ pub mod build;
 pub mod tests;
 pub mod waiting;
 
-pub use build::{Submitted, cancel_superseded, submit_build};
+pub use build::{Submitted, cancel_build, submit_build};
 
 /// "1 minute", "4 minutes".
 pub(crate) fn minutes(n: u64) -> String {

@@ -17,8 +17,12 @@ use super::{minutes, whole_minutes};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmittedTest {
     Request(String),
-    Retry { minutes: u64 },
+    Retry {
+        minutes: u64,
+    },
     Failed(String),
+    /// No Testing Farm environment for the branch: ended neutral, never submitted.
+    NotAvailable,
 }
 
 pub fn test_pr(row: &TestRunRow) -> PrId {
@@ -27,7 +31,7 @@ pub fn test_pr(row: &TestRunRow) -> PrId {
 
 /// The flag of a test run, from stored data only.
 pub fn test_flag(ctx: &Context, row: &TestRunRow) -> FlagKey {
-    FlagKey::test(ctx.config.deployment, &row.test_name, &row.target, &row.data.commit_sha)
+    FlagKey::test(ctx.config.deployment, &test_pr(row), &row.test_name, &row.target, &row.data.commit_sha)
 }
 
 /// The artifacts page of a request: what the flag and the status page link to.
@@ -68,6 +72,15 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
             ci_messages::queue(&mut tx, &format!("tf:{}:queued", row.id), &topic, &body).await?;
             SubmittedTest::Request(request_id)
         }
+        Err(TestingFarmError::NoEnvironment(distro)) => {
+            // Not the package's fault: a neutral flag, never a red one.
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+            let reason = format!("not available for {} (Testing Farm has no {distro} environment)", row.data.branch);
+            test_runs::transition(&mut tx, row.id, "skipped", Some(&reason), None, &key.uid).await?;
+            let comment = format!("Not run: {reason}.");
+            reporting::set_flag(&mut tx, &pr, &key, reporting::NEUTRAL, &comment, &url).await?;
+            SubmittedTest::NotAvailable
+        }
         Err(e) => {
             let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             match ctx.config.retry.backoff.get(row.retry_count as usize).filter(|_| e.is_transient()) {
@@ -96,6 +109,7 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
         SubmittedTest::Request(_) => telemetry::metrics::test_submitted(&row.test_name),
         SubmittedTest::Retry { .. } => telemetry::metrics::submission_retry("test"),
         SubmittedTest::Failed(_) => telemetry::metrics::test_finished(&row.test_name, "error"),
+        SubmittedTest::NotAvailable => telemetry::metrics::test_finished(&row.test_name, "skipped"),
     }
     ci_messages::flush(ctx).await;
     Ok((outcome, key))
@@ -108,7 +122,7 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
     let compose = if test.compose {
         match lookups::tf_compose(&ctx.pool, &ctx.clients.testing_farm, &row.target).await {
             Ok(Some(c)) => Some(c),
-            Ok(None) => return Err(TestingFarmError::Refused(format!("no Testing Farm compose for {}", row.target))),
+            Ok(None) => return Err(TestingFarmError::NoEnvironment(row.target.clone())),
             Err(e) => return Err(e),
         }
     } else {

@@ -29,6 +29,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     let mut hub = None;
     if let Some(realm) = &realm {
         hub = Some(fedora_ci_tests::harness::kerberized_koji(realm, &mut env).await);
+        fedora_ci_tests::harness::kerberized_fasjson(realm, &h.fas, &mut env);
     }
     // The hub in use serves its tasks' logs, which Log Detective is sent.
     env.retain(|(k, _)| k != "KOJI_PKGS_URL");

@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 
 use super::faults::{self, Faults};
 
-pub const COMPOSES: [&str; 4] = ["Fedora-Rawhide", "Fedora-ELN", "Fedora-43", "Fedora-42"];
+/// What the public ranch lists by default (`GET /composes`); [`TestingFarmSandbox::set_composes`]
+/// changes it.
+pub const COMPOSES: [&str; 6] =
+    ["Fedora-Rawhide", "Fedora-ELN", "Fedora-43", "Fedora-42", "CentOS-Stream-9", "CentOS-Stream-10"];
 
 #[derive(Debug, Clone)]
 pub struct TfRequest {
@@ -34,6 +37,8 @@ struct Data {
     requests: BTreeMap<String, TfRequest>,
     order: Vec<String>,
     next: u64,
+    /// `None`: [`COMPOSES`].
+    composes: Option<Vec<String>>,
 }
 
 /// The API key the sandbox accepts (a known value, so logs can be checked for it).
@@ -63,7 +68,7 @@ impl TestingFarmSandbox {
         let state = AppState { key: key.clone(), artifacts: artifacts_url.clone(), data: data.clone() };
         let router = Router::new()
             .route("/v0.1/requests", post(submit))
-            .route("/v0.1/requests/{id}", get(request))
+            .route("/v0.1/requests/{id}", get(request).delete(cancel))
             .route("/v0.1/composes", get(composes))
             .with_state(state)
             .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
@@ -91,6 +96,11 @@ impl TestingFarmSandbox {
     pub fn put_raw(&self, response: Value) {
         let id = response["id"].as_str().expect("response has an id").to_owned();
         self.data.lock().unwrap().raw.insert(id, response);
+    }
+
+    /// The composes `GET /composes` lists from now on.
+    pub fn set_composes(&self, composes: &[&str]) {
+        self.data.lock().unwrap().composes = Some(composes.iter().map(|c| c.to_string()).collect());
     }
 
     /// Calls the request's webhook like TF does: `POST {request_id, token}`.
@@ -201,6 +211,26 @@ async fn request(State(state): State<AppState>, Path(id): Path<String>) -> Respo
     .into_response()
 }
 
-async fn composes() -> Json<Value> {
-    Json(json!({ "composes": COMPOSES.iter().map(|c| json!({ "name": c })).collect::<Vec<_>>() }))
+/// `DELETE /requests/{id}`: TF cancels a request not yet finished
+/// (`cancel-requested`, then `canceled`; the sandbox goes straight to `canceled`).
+async fn cancel(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&state, &headers) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Not authorized to perform this action" })))
+            .into_response();
+    }
+    let mut data = state.data.lock().unwrap();
+    let Some(r) = data.requests.get_mut(&id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "message": "No such entity" }))).into_response();
+    };
+    if matches!(r.state.as_str(), "complete" | "error" | "canceled") {
+        return (StatusCode::CONFLICT, Json(json!({ "message": "Request is already finished" }))).into_response();
+    }
+    r.state = "canceled".into();
+    Json(json!({ "id": id, "state": "cancel-requested" })).into_response()
+}
+
+async fn composes(State(state): State<AppState>) -> Json<Value> {
+    let data = state.data.lock().unwrap();
+    let names: Vec<String> = data.composes.clone().unwrap_or_else(|| COMPOSES.iter().map(|c| c.to_string()).collect());
+    Json(json!({ "composes": names.iter().map(|c| json!({ "name": c })).collect::<Vec<_>>() }))
 }
