@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod cases;
 pub mod demo;
 pub mod deploy;
 #[cfg(feature = "fuzz")]
