@@ -27,7 +27,7 @@ test: deps ansible-venv
 	@scripts/fedora-messaging-venv.sh
 	# The end-to-end tests start the function binaries as processes.
 	$(CARGO) build --workspace --bins
-	@rm -rf target/test-logs
+	@rm -rf $${CARGO_TARGET_DIR:-target}/test-logs
 	$(CARGO) test --workspace --no-fail-fast
 	# Every log the tests' processes wrote, checked for the secrets they were given.
 	$(CARGO) run -q -p fedora-ci-tests --bin secret-scan
@@ -39,7 +39,7 @@ test: deps ansible-venv
 bench: deps
 	$(CARGO) build --profile bench-build $(addprefix -p ,$(FUNCTIONS))
 	$(CARGO) build --profile bench-build -p fedora-ci-tests --no-default-features --bin bench
-	target/bench-build/bench
+	$${CARGO_TARGET_DIR:-target}/bench-build/bench
 
 # The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz
 # target (the parsers, and the functions themselves against Postgres), optimised, and the upstream hangs again with the production upstream
