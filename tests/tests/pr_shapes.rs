@@ -31,6 +31,16 @@ struct Functions {
     poller: String,
 }
 
+/// The world most cases start from: `project` with these branches on Pagure,
+/// `apackager` in the FAS `packager` group, and the four functions served.
+async fn stage(project: &str, branches: &[&str]) -> (Harness, Functions) {
+    let h = Harness::start().await;
+    h.pagure.set_branches(project, branches);
+    h.fas.set_groups("apackager", &["packager"]);
+    let f = Functions::start(&h).await;
+    (h, f)
+}
+
 impl Functions {
     async fn start(h: &Harness) -> Self {
         Functions {
@@ -124,10 +134,7 @@ async fn rows_per_pr(h: &Harness, table: &str) -> Vec<(i64, i64)> {
 /// command on PR #3 re-tests PR #3's f43 build and nothing of it reaches PR #2.
 #[tokio::test]
 async fn two_branches_keep_their_own_builds_tests_and_flags() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide", "f43"]).await;
     h.koji.set_next_task_id(70030001);
     f.send_ok(&case("two-branches", "01-pr2-rawhide.json")).await;
     f.send_ok(&case("two-branches", "02-pr3-f43.json")).await;
@@ -183,10 +190,7 @@ async fn two_branches_keep_their_own_builds_tests_and_flags() {
 /// or from two forks): the second PR's build never updates the first's flags.
 #[tokio::test]
 async fn one_commit_on_one_branch_in_two_prs_keeps_two_sets_of_flags() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide", "f43"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide", "f43"]).await;
     h.koji.set_next_task_id(70030001);
     let first = case("two-branches", "01-pr2-rawhide.json");
     f.send_ok(&first).await;
@@ -236,10 +240,7 @@ fn runs_of<'a>(
 /// (passed) first, then the old one (failed). The flag shows the newest run.
 #[tokio::test]
 async fn the_newest_run_wins_over_a_late_result_of_an_older_one() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
     h.koji.set_next_task_id(70010001);
     f.send_ok(&case("stale-result", "01-pr-new.json")).await;
     f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
@@ -268,10 +269,7 @@ async fn the_newest_run_wins_over_a_late_result_of_an_older_one() {
 /// the newest run (pending) instead of showing the old run's error.
 #[tokio::test]
 async fn an_older_run_ending_first_does_not_take_the_flag() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
     h.koji.set_next_task_id(70010001);
     f.send_ok(&case("stale-result", "01-pr-new.json")).await;
     f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
@@ -351,10 +349,7 @@ async fn a_superseded_commit_waiting_for_a_retry_is_never_built() {
 /// one; none is submitted later.
 #[tokio::test]
 async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
     h.koji.set_next_task_id(70010001);
     f.send_ok(&case("stale-result", "01-pr-new.json")).await;
     h.tf.faults.fail_next(1);
@@ -393,10 +388,7 @@ async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
 /// `/packit-ci test` re-tests the epel10 build.
 #[tokio::test]
 async fn an_epel_pr_tests_on_centos_stream_and_the_command_retests_its_build() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide", "epel10"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide", "epel10"]).await;
     h.koji.set_next_task_id(70050001);
     f.send_ok(&case("epel", "01-pr-epel10.json")).await;
     assert_eq!(h.koji.builds()[0].target(), "epel10-candidate");
@@ -457,10 +449,7 @@ async fn a_branch_without_a_testing_farm_environment_ends_neutral() {
 /// the valid values, and nothing is built.
 #[tokio::test]
 async fn a_wrong_target_is_answered_with_the_valid_ones() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide", "epel10"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide", "epel10"]).await;
     let mut wrong = case("epel", "03-comment-test.json");
     wrong.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target rawhide".into();
     f.send_ok(&wrong).await;
@@ -485,10 +474,7 @@ async fn a_wrong_target_is_answered_with_the_valid_ones() {
 /// them again, and so does `rerun`; a test it does not have is answered.
 #[tokio::test]
 async fn a_tests_repository_reruns_its_plans_on_command() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("tests/optee_os", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("tests/optee_os", &["rawhide"]).await;
     f.send_ok(&case("tests-namespace", "01-pr-tests-ns.json")).await;
     let first = h.tf.requests();
     assert_eq!(first.len(), 1, "the repository's own plans");
@@ -545,10 +531,7 @@ async fn a_merged_pr_has_its_running_work_canceled_and_its_flags_ended() {
     assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.closed"));
     assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.reopened"));
 
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
     f.send_ok(&case("pr-closed", "01-pr-new.json")).await;
     let task = h.koji.builds()[0].task_id;
     h.koji.set_task_state(task, fedora_ci::messages::KojiTaskState::Open);
@@ -649,10 +632,7 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
 /// PR's own ELN build on fedora-eln, and nothing reaches the first PR.
 #[tokio::test]
 async fn eln_commands_act_on_the_prs_own_eln_build() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/python-teamcity-messages", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let f = Functions::start(&h).await;
+    let (h, f) = stage("rpms/python-teamcity-messages", &["rawhide"]).await;
     let as_teamcity = |file: &str, id: u64| {
         let mut e = case("two-branches", file);
         e.body["pullrequest"]["id"] = id.into();
