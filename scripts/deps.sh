@@ -36,7 +36,7 @@ have krb5-user on_path klist || want_pkg krb5-user
 have chromium on_path chromium || want_pkg chromium
 
 # PostgreSQL: DATABASE_URL, a server on 127.0.0.1:5432, a container engine, or the
-# server binaries for a throwaway cluster (see shared/src/devdb.rs).
+# server binaries for a throwaway cluster (see shared/src/dev/db.rs).
 have_pg=no
 [ -n "${DATABASE_URL:-}" ] && have_pg=yes
 command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 && have_pg=yes
@@ -46,7 +46,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && have_pg=yes
 [ "$have_pg" = yes ] || need_pkg postgresql
 
 # RabbitMQ for the bridge tests: AMQP_URL, or a broker on 127.0.0.1:5672 (see
-# shared/src/devamqp.rs), or at least the server installed to start one.
+# shared/src/dev/amqp.rs), or at least the server installed to start one.
 have_amqp=no
 [ -n "${AMQP_URL:-}" ] && have_amqp=yes
 (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && have_amqp=yes

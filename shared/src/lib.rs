@@ -1,51 +1,36 @@
-//! The library every Fedora CI function uses.
+//! The library every Fedora CI function uses, in layers (ARCHITECTURE.md at the
+//! repository root draws them). Each layer imports only from the layers above it
+//! in this list:
 //!
-//! The data path reads the same in every function: CloudEvent ([`intake`]) →
-//! typed message ([`messages`]) → policy checks → effect with an idempotency key in
-//! one transaction ([`store`]) → outbound call → report. A function's crate only
-//! wires those steps for its event.
+//! - [`config`]: environment → typed settings, and [`config::secret::Secret`].
+//! - [`telemetry`]: logs, traces, Sentry, metrics.
+//! - [`messages`]: typed Fedora Messaging bodies and the JSON input checks.
+//! - [`clients`]: Koji, Pagure, Testing Farm, FASJSON, Log Detective, the AMQP bus.
+//! - [`store`]: all SQL (idempotency keys, rows, outboxes, the poller's claims).
+//! - [`rules`]: pure decisions (policy, commands, suite, package settings).
+//! - [`context`]: the dependencies a workflow step runs with.
+//! - [`dispatch`]: sends what a step recorded (builds, tests, flags, comments,
+//!   messages) and records each answer.
+//! - [`workflows`]: what an event does: plan → record → commit → dispatch.
+//! - [`runtime`]: HTTP serving, CloudEvent intake, handler errors, `main`.
+//! - [`dev`] (feature `dev`): the throwaway Postgres and broker of tests and `make run`.
+//!
+//! A function's crate only wires those steps for its event.
 
-pub mod amqp;
-pub mod app;
-pub mod build_state;
-pub mod bus;
-pub mod ci_messages;
 pub mod clients;
-pub mod commands;
 pub mod config;
+pub mod context;
 #[cfg(feature = "dev")]
-pub mod devamqp;
-#[cfg(feature = "dev")]
-pub mod devdb;
-pub mod error;
-pub mod fasjson;
-pub mod intake;
-pub mod json_input;
-pub mod kerberos;
-pub mod koji;
-pub mod koji_instances;
-pub mod log_analysis;
-pub mod log_detective;
-pub mod lookups;
+pub mod dev;
+pub mod dispatch;
 pub mod messages;
-pub mod package_settings;
-pub mod pagure;
-pub mod policy;
-pub mod reporting;
-pub mod retry;
-pub mod secret;
-pub mod serve;
+pub mod rules;
+pub mod runtime;
 pub mod store;
-pub mod submit;
-pub mod suite;
-pub mod supersede;
 pub mod telemetry;
-pub mod test_state;
-#[cfg(feature = "dev")]
-pub mod testing;
-pub mod testing_farm;
+pub mod workflows;
 
-pub use app::Context;
 pub use config::Config;
-pub use error::{HandlerError, Outcome};
-pub use secret::Secret;
+pub use config::secret::Secret;
+pub use context::Context;
+pub use runtime::error::{HandlerError, Outcome};

@@ -1,7 +1,7 @@
 //! Every recorded message parses, and parses to what a reader of the JSON expects.
 
+use fedora_ci::dev::testing::{Fixture, fixtures_dir};
 use fedora_ci::messages::{FedoraMessage, KojiTaskState, PullRequestAction, Topic, Topics};
-use fedora_ci::testing::{Fixture, fixtures_dir};
 
 const DISTGIT: &str = "https://src.fedoraproject.org";
 

@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use fedora_ci::intake::CloudEventRequest;
 use fedora_ci::messages::Topics;
+use fedora_ci::runtime::intake::CloudEventRequest;
 use serde_json::json;
 
 use crate::triggers::{Routing, TriggerRoute};

@@ -6,15 +6,15 @@
 //! cluster (its own host, a DomainMapping; no Trigger).
 
 use anyhow::{Context as _, bail};
+use fedora_ci::dev::testing::Fixture;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::testing::Fixture;
 use serde_json::{Value, json};
 
 use crate::harness::Harness;
 use crate::sandbox::koji::KojiHub;
 
 async fn send(broker: &str, fixture: &Fixture, id: &str, extensions: &[(&str, &str)]) -> anyhow::Result<Value> {
-    let mut request = fedora_ci::testing::binary_request(&reqwest::Client::new(), broker, fixture, id);
+    let mut request = fedora_ci::dev::testing::binary_request(&reqwest::Client::new(), broker, fixture, id);
     for (name, value) in extensions {
         request = request.header(format!("ce-{name}"), *value);
     }

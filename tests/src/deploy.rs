@@ -25,7 +25,7 @@ pub const IMAGE_REPOSITORY: &str = "quay.io/packit";
 pub const PUBLIC_FUNCTIONS: [&str; 2] = ["api", "tf-finished"];
 /// The bridge's own settings (functions/fedmsg-bridge/src/config.rs); no other
 /// function may be given them. The broker connection (`AMQP_*`) is not among them:
-/// it is read by shared/src/amqp.rs, for the publishers too.
+/// it is read by shared/src/config/amqp.rs, for the publishers too.
 pub const BRIDGE_VARIABLES: [&str; 10] = [
     "FEDORA_MESSAGING_QUEUE",
     "FEDMSG_BRIDGE_DLQ",
@@ -44,7 +44,7 @@ pub const BRIDGE_VARIABLES: [&str; 10] = [
 /// queue messages in `ci_messages` that nobody ever sends, so each must be given
 /// the broker and the client identity, like the bridge.
 pub const PUBLISHING_FUNCTIONS: [&str; 4] = ["pr-opened", "koji-finished", "tf-finished", "result-poller"];
-/// What a process needs to reach Fedora's broker (shared/src/amqp.rs): the URL
+/// What a process needs to reach Fedora's broker (shared/src/config/amqp.rs): the URL
 /// (checked separately, as `AMQP_URL` or `AMQP_URL_FILE`) and the TLS files.
 pub const AMQP_TLS_VARIABLES: [&str; 3] = ["AMQP_CA_CERT", "AMQP_CERT", "AMQP_KEY"];
 pub const TESTING_FARM_TYPE: &str = "dev.testing-farm.request.state-changed";
@@ -174,18 +174,18 @@ impl Repo {
     }
 }
 
-/// Variable names a function reads: `shared/src/config.rs` and
-/// `shared/src/amqp.rs` (`("NAME"` call arguments in the non-test part, plus
+/// Variable names a function reads: `shared/src/config/mod.rs` and
+/// `shared/src/config/amqp.rs` (`("NAME"` call arguments in the non-test part, plus
 /// `NAME_FILE` for secrets), the
-/// `std::env::var("NAME")` reads of `shared/src/app.rs`, and README's
+/// `std::env::var("NAME")` reads of `shared/src/runtime/app.rs`, and README's
 /// configuration table (for what libraries read, such as `RUST_LOG`).
 pub fn config_variables(repo: &Repo) -> BTreeSet<String> {
     let read = |p: &str| std::fs::read_to_string(repo.root.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"));
     let mut out = BTreeSet::new();
-    for file in ["shared/src/config.rs", "shared/src/amqp.rs"] {
+    for file in ["shared/src/config/mod.rs", "shared/src/config/amqp.rs"] {
         scan_variables(read(file).split("#[cfg(test)]").next().unwrap_or_default(), &mut out);
     }
-    let app = read("shared/src/app.rs");
+    let app = read("shared/src/runtime/app.rs");
     for piece in app.split("std::env::var(\"").skip(1) {
         out.insert(piece.split('"').next().unwrap_or_default().to_owned());
     }
@@ -422,7 +422,7 @@ fn check_container(
     }
     for name in env.keys() {
         let bridge_only = function == "fedmsg-bridge" && BRIDGE_VARIABLES.contains(&name.as_str());
-        let instance = fedora_ci::koji_instances::is_instance_variable(name);
+        let instance = fedora_ci::config::koji::is_instance_variable(name);
         if !facts.variables.contains(name) && !bridge_only && !instance {
             problem(format!("sets {name}, which {function} does not read"));
         }

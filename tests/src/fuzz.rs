@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::harness::WEBHOOK_SECRET;
-use fedora_ci::testing::{Fixture, fixtures_dir};
+use fedora_ci::dev::testing::{Fixture, fixtures_dir};
 
 pub const TARGETS: [&str; 5] = ["intake", "pagure", "koji", "commands", "tf-webhook"];
 

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use fedora_ci::Context;
-use fedora_ci::devdb::TestDatabase;
-use fedora_ci::koji::client::{Auth, KojiClient};
+use fedora_ci::clients::koji::client::{Auth, KojiClient};
+use fedora_ci::dev::db::TestDatabase;
 
 use crate::realm::TestRealm;
 use crate::sandbox::fasjson::FasJsonSandbox;
@@ -149,14 +149,14 @@ impl Harness {
 
     /// Serves a function's app (routes + health) for this context; returns its URL.
     pub async fn serve(&self, function: &'static str, routes: fn(Context) -> axum::Router) -> String {
-        fedora_ci::testing::serve_router(fedora_ci::app::app(self.context(function), routes)).await
+        fedora_ci::dev::testing::serve_router(fedora_ci::runtime::app::app(self.context(function), routes)).await
     }
 
     /// Opens the recorded PR (`pagure_pr_new.json`, `rpms/optee_os` on rawhide)
     /// through pr-opened served with `routes`, and checks it was acted on; the
     /// starting point of every story that begins with a scratch build.
     pub async fn open_recorded_pr(&self, routes: fn(Context) -> axum::Router) -> String {
-        use fedora_ci::testing::{Fixture, binary_request};
+        use fedora_ci::dev::testing::{Fixture, binary_request};
         self.pagure.set_branches("rpms/optee_os", &["rawhide"]);
         let pr_opened = self.serve("pr-opened", routes).await;
         let r = binary_request(&reqwest::Client::new(), &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr")

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use fedora_ci::testing::RunningBinary;
+use fedora_ci::dev::testing::RunningBinary;
 use serde_json::{Map, Value};
 
 pub type Line = Map<String, Value>;

@@ -11,7 +11,7 @@
 //!   retry because Koji was unreachable.
 
 use chrono::{DateTime, Duration, Utc};
-use fedora_ci::koji_instances::PRIMARY;
+use fedora_ci::config::koji::PRIMARY;
 use fedora_ci::store::builds::{self, BuildData};
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fedora_ci::testing::RunningBinary;
+use fedora_ci::dev::testing::RunningBinary;
 
 /// Every function binary, with the port offset `make run` gives it.
 pub const FUNCTIONS: [&str; 6] = ["pr-opened", "koji-finished", "tf-finished", "result-poller", "api", "fedmsg-bridge"];

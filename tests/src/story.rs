@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fedora_ci::dev::testing::{Fixture, binary_request};
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::testing::{Fixture, binary_request};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -71,6 +71,6 @@ pub async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value)
 }
 
 /// The recorded PR's identity (`rpms/optee_os` #2), which every flag uid of it hashes.
-pub fn recorded_pr() -> fedora_ci::pagure::PrId {
-    fedora_ci::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 }
+pub fn recorded_pr() -> fedora_ci::clients::pagure::PrId {
+    fedora_ci::clients::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 }
 }

@@ -374,7 +374,7 @@ async fn a_database_outage_is_503_not_an_empty_answer() {
     // A port nothing listens on: every query fails to connect.
     let dead = fedora_ci::Secret::new("postgres://postgres@127.0.0.1:9/none");
     ctx.pool = fedora_ci::store::connect_lazy(&dead, 1).unwrap();
-    let url = fedora_ci::testing::serve_router(fedora_ci::app::app(ctx, api::routes)).await;
+    let url = fedora_ci::dev::testing::serve_router(fedora_ci::runtime::app::app(ctx, api::routes)).await;
     let url = url.trim_end_matches('/');
     let (status, _, body) = get(&format!("{url}/api/koji-builds/")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

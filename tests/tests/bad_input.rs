@@ -4,7 +4,7 @@
 //! that the Broker would redeliver forever, and never echoes a secret or a
 //! stranger's words.
 
-use fedora_ci::testing::{RunningBinary, binary_request};
+use fedora_ci::dev::testing::{RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, SECRETS, WEBHOOK_SECRET};
 use fedora_ci_tests::secret_scan;
 use fedora_ci_tests::stack::binary_path;
@@ -146,7 +146,7 @@ async fn f3_a_value_the_database_cannot_store_is_bad_input_not_an_outage() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "variant {i}: {answer}");
     }
     let surrogate = r#"{"agent": "jdoe", "pullrequest": {"id": 2, "branch": "\ud800"}}"#;
-    let headers = fedora_ci::testing::binary_headers("org.fedoraproject.prod.pagure.pull-request.new", "f3-s");
+    let headers = fedora_ci::dev::testing::binary_headers("org.fedoraproject.prod.pagure.pull-request.new", "f3-s");
     let mut request = reqwest::Client::new().post(pr_opened.url("/"));
     for (k, v) in headers {
         request = request.header(k, v);
@@ -340,12 +340,13 @@ async fn ci_message_ids_are_unique_across_databases_and_stable_across_retries() 
         .await
         .unwrap();
 
-    let settings = fedora_ci::amqp::AmqpSettings::required(&|k: &str| (k == "AMQP_URL").then(|| url.clone())).unwrap();
-    let bus = fedora_ci::bus::Bus::new(settings, "amq.topic".into());
+    let settings =
+        fedora_ci::config::amqp::AmqpSettings::required(&|k: &str| (k == "AMQP_URL").then(|| url.clone())).unwrap();
+    let bus = fedora_ci::clients::bus::Bus::new(settings, "amq.topic".into());
     let (staging, production) = (Harness::start().await, Harness::start().await);
     for h in [&staging, &production] {
         let mut conn = h.db.pool.acquire().await.unwrap();
-        fedora_ci::ci_messages::queue(&mut conn, "run:1/complete", &topic, &json!({"run": 1})).await.unwrap();
+        fedora_ci::dispatch::ci_messages::queue(&mut conn, "run:1/complete", &topic, &json!({"run": 1})).await.unwrap();
         assert_eq!(bus.flush(&h.db.pool).await.unwrap(), 1);
     }
     // Staging's message once more, as after a lost confirm.

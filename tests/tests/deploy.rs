@@ -318,7 +318,7 @@ fn config_variables_come_from_the_source() {
     assert!(!vars.contains("KOJI_USER"));
     // The functions publish Fedora CI messages when it is set.
     assert!(vars.contains("AMQP_URL"));
-    // Read by shared/src/amqp.rs, for the bridge and the publishers alike.
+    // Read by shared/src/config/amqp.rs, for the bridge and the publishers alike.
     for v in ["AMQP_URL_FILE", "AMQP_CA_CERT", "AMQP_CERT", "AMQP_KEY"] {
         assert!(vars.contains(v), "{v} missing");
     }

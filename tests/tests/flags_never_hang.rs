@@ -20,9 +20,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use fedora_ci::config::Deployment;
+use fedora_ci::dev::testing::Fixture;
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::Fixture;
 use fedora_ci_tests::harness::{Harness, WEBHOOK_SECRET};
 use fedora_ci_tests::story::{self, FIRST_SHA, PR_AUTHOR};
 use proptest::prelude::*;
@@ -337,7 +337,7 @@ impl World {
         // must be one of that PR's own (its id, its branch's target, its heads).
         let mut expected: HashMap<(String, String), String> = HashMap::new();
         for (pr, (id, branch, _)) in PRS.iter().enumerate() {
-            let pr_id = fedora_ci::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: *id };
+            let pr_id = fedora_ci::clients::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: *id };
             let (target, distro) =
                 if *branch == "rawhide" { ("rawhide", "fedora-rawhide") } else { ("f43-candidate", "fedora-43") };
             for sha in &self.shas[pr] {

@@ -6,9 +6,9 @@
 
 use axum::body::Body;
 use bytes::Bytes;
-use fedora_ci::intake::CloudEventRequest;
 use fedora_ci::messages::koji::TaskHeader;
 use fedora_ci::messages::{KojiTaskStateChange, PullRequestMessage, Topic, Topics};
+use fedora_ci::runtime::intake::CloudEventRequest;
 use fedora_ci_tests::fuzz::{self, TARGETS};
 use fedora_ci_tests::harness::WEBHOOK_SECRET;
 use proptest::prelude::*;
@@ -123,7 +123,7 @@ fn comment_commands() {
     fuzz_target("commands", |input| {
         let text = String::from_utf8_lossy(input);
         for prefix in ["/packit-ci", "/packit-ci-stg"] {
-            let parsed = fedora_ci::commands::parse(prefix, &text);
+            let parsed = fedora_ci::rules::commands::parse(prefix, &text);
             let addressed = text.lines().any(|l| l.trim().starts_with(prefix));
             prop_assert!(parsed.is_none() || addressed, "a command from a comment not addressed to {prefix}");
         }
@@ -151,7 +151,7 @@ fn testing_farm_webhook() {
             .connect_lazy(NO_DATABASE)
             .unwrap();
         let ctx = fedora_ci::Context::new("tf-finished", config, pool).unwrap();
-        fedora_ci::app::app(ctx, tf_finished::routes)
+        fedora_ci::runtime::app::app(ctx, tf_finished::routes)
     });
     let secret = WEBHOOK_SECRET.as_bytes();
     let forms = fedora_ci_tests::secret_scan::encoded_forms(WEBHOOK_SECRET);

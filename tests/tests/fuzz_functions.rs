@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use axum::body::Body;
-use fedora_ci::testing::test_logs_dir;
+use fedora_ci::dev::testing::test_logs_dir;
 use fedora_ci_tests::fuzz;
 use fedora_ci_tests::harness::{Harness, SECRETS};
 use fedora_ci_tests::secret_scan;
@@ -62,9 +62,9 @@ fn no_input_makes_a_function_answer_5xx() {
         h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
         h.fas.set_groups("mjones", &["packager"]);
         let routers = [
-            ("pr-opened", fedora_ci::app::app(h.context("pr-opened"), pr_opened::routes)),
-            ("koji-finished", fedora_ci::app::app(h.context("koji-finished"), koji_finished::routes)),
-            ("tf-finished", fedora_ci::app::app(h.context("tf-finished"), tf_finished::routes)),
+            ("pr-opened", fedora_ci::runtime::app::app(h.context("pr-opened"), pr_opened::routes)),
+            ("koji-finished", fedora_ci::runtime::app::app(h.context("koji-finished"), koji_finished::routes)),
+            ("tf-finished", fedora_ci::runtime::app::app(h.context("tf-finished"), tf_finished::routes)),
         ];
         (h, routers)
     });
@@ -133,7 +133,7 @@ fn no_input_makes_a_function_answer_5xx() {
 type Recorded = (Vec<i64>, Vec<i64>, Vec<(i64, i64)>, i64);
 
 /// One PR event of the recorded PR, as PR `id` at `sha`.
-fn pr_event(id: &Value, sha: &str) -> fedora_ci::testing::Fixture {
+fn pr_event(id: &Value, sha: &str) -> fedora_ci::dev::testing::Fixture {
     let mut f = story::pr_event("new", sha);
     f.body["pullrequest"]["id"] = id.clone();
     f

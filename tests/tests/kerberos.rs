@@ -1,5 +1,5 @@
 //! The Koji client's Kerberos login against a real MIT KDC: tokens from
-//! `fedora_ci::kerberos` checked by the sandbox hub's acceptor.
+//! `fedora_ci::clients::kerberos` checked by the sandbox hub's acceptor.
 //!
 //! Each test starts its own throwaway realm and runs its checks in a re-executed
 //! copy of this binary whose environment names the realm; see
@@ -11,7 +11,7 @@ use std::{
     path::Path,
 };
 
-use fedora_ci::kerberos::{Kerberos, KerberosError};
+use fedora_ci::clients::kerberos::{Kerberos, KerberosError};
 use fedora_ci_tests::{realm::TestRealm, sandbox::spnego};
 
 /// Runs `checks` in a child process whose `KRB5_CONFIG` names a fresh realm, plus
@@ -201,7 +201,7 @@ fn koji_client_logs_in_to_the_hub_with_the_keytab() {
         "koji_client_logs_in_to_the_hub_with_the_keytab",
         |_| vec![],
         |realm| {
-            use fedora_ci::koji::client::{Auth, KojiClient, KojiError};
+            use fedora_ci::clients::koji::client::{Auth, KojiClient, KojiError};
             use fedora_ci_tests::sandbox::koji::KojiHub;
 
             let service_keytab = realm.service_keytab();

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use fedora_ci::koji::client::{AUTH_ERROR_PREFIX, fault};
-use fedora_ci::koji::{Auth, BuildTarget, Fault, KojiClient, KojiError, Value};
+use fedora_ci::clients::koji::client::{AUTH_ERROR_PREFIX, fault};
+use fedora_ci::clients::koji::{Auth, BuildTarget, Fault, KojiClient, KojiError, Value};
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::sandbox::koji::{KojiHub, accept_token};
 use url::Url;
@@ -285,7 +285,7 @@ async fn nil_and_i8_cross_the_wire() {
     let raw = reqwest::Client::new()
         .post(hub.url())
         .header("Content-Type", "text/xml")
-        .body(fedora_ci::koji::xmlrpc::encode_call("getTaskInfo", &[Value::Int(id)]))
+        .body(fedora_ci::clients::koji::xmlrpc::encode_call("getTaskInfo", &[Value::Int(id)]))
         .send()
         .await
         .unwrap();

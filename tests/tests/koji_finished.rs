@@ -2,8 +2,8 @@
 //! against the Koji, Pagure and Testing Farm sandboxes and a real Postgres.
 
 use fedora_ci::config::Deployment;
-use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::{Fixture, binary_request};
+use fedora_ci::dev::testing::{Fixture, binary_request};
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci_tests::harness::Harness;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -40,7 +40,7 @@ async fn build_status(h: &Harness) -> String {
 }
 
 fn golden(name: &str, distgit: &str) -> Value {
-    let path = fedora_ci::testing::fixtures_dir().join("../golden/testing-farm").join(format!("{name}.json"));
+    let path = fedora_ci::dev::testing::fixtures_dir().join("../golden/testing-farm").join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap().replace("{{DISTGIT}}", distgit);
     serde_json::from_str(&text).unwrap()
 }
@@ -207,7 +207,7 @@ async fn foreign_owners_are_dropped_without_touching_the_database() {
             .unwrap();
     let pool = fedora_ci::store::connect_lazy(&config.database_url, 1).unwrap();
     let ctx = fedora_ci::Context::new("koji-finished", config, pool).unwrap();
-    let url = fedora_ci::testing::serve_router(fedora_ci::app::app(ctx, koji_finished::routes)).await;
+    let url = fedora_ci::dev::testing::serve_router(fedora_ci::runtime::app::app(ctx, koji_finished::routes)).await;
     let mut foreign = Fixture::load("koji_build_scratch_end.json");
     foreign.body["owner"] = "someone-else".into();
     let (status, body) = post(&url, &foreign, "f1").await;
@@ -242,12 +242,12 @@ async fn testing_farm_down_leaves_retries_and_a_refusal_fails_the_flag() {
     // Testing Farm refuses (here: our API key is wrong): a failure flag with its words.
     let s = setup(false).await;
     let mut ctx = s.h.context("koji-finished");
-    ctx.clients.testing_farm = fedora_ci::testing_farm::TestingFarmClient::new(
+    ctx.clients.testing_farm = fedora_ci::clients::testing_farm::TestingFarmClient::new(
         ctx.clients.http.clone(),
         ctx.config.testing_farm.api_url.clone(),
         Some(fedora_ci::Secret::new("wrong-key")),
     );
-    let url = fedora_ci::testing::serve_router(fedora_ci::app::app(ctx, koji_finished::routes)).await;
+    let url = fedora_ci::dev::testing::serve_router(fedora_ci::runtime::app::app(ctx, koji_finished::routes)).await;
     post(&url, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
     let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
     assert_eq!(

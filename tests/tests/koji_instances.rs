@@ -3,8 +3,8 @@
 //! the poller over HTTP, a real Postgres.
 
 use fedora_ci::config::Deployment;
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::reporting::FlagKey;
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::sandbox::koji::KojiHub;
 use fedora_ci_tests::story::{self, FIRST_SHA};

@@ -1,7 +1,7 @@
 //! The last resort of the embedded default: a throwaway cluster of our own,
 //! started with initdb/pg_ctl, that survives a restart (the outage tests use it).
 
-use fedora_ci::devdb::{LocalCluster, find_pg_bin};
+use fedora_ci::dev::db::{LocalCluster, find_pg_bin};
 use sqlx::Connection;
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! (`kerberized_koji` + `kerberized_fasjson`), in a child process whose environment
 //! names a throwaway realm (`fedora_ci_tests::realm`).
 
-use fedora_ci::testing::RunningBinary;
+use fedora_ci::dev::testing::RunningBinary;
 use fedora_ci_tests::harness::{Harness, kerberized_fasjson, kerberized_koji};
 use fedora_ci_tests::realm::TestRealm;
 use fedora_ci_tests::stack::binary_path;

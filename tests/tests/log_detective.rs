@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use fedora_ci::config::Deployment;
+use fedora_ci::dev::testing::{Fixture, binary_request};
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::{Fixture, binary_request};
 use fedora_ci_tests::harness::{Harness, PUBLIC_URL};
 use fedora_ci_tests::sandbox::log_detective::{Outcome, Published};
 use fedora_ci_tests::story;
@@ -449,7 +449,8 @@ async fn the_sandbox_refuses_what_the_interface_server_refuses() {
     // Its message follows the LogDetectiveMessage schema and our parser reads it.
     let held = h.ld.held();
     assert_eq!(held[0].topic, "org.fedoraproject.prod.logdetective.analysis");
-    let parsed = fedora_ci::log_detective::AnalysisResult::parse(&serde_json::to_vec(&held[0].body).unwrap()).unwrap();
+    let parsed =
+        fedora_ci::messages::log_detective::AnalysisResult::parse(&serde_json::to_vec(&held[0].body).unwrap()).unwrap();
     assert_eq!(parsed.log_detective_analysis_id, answer["log_detective_analysis_id"].as_str().unwrap());
     assert_eq!(parsed.result(), "complete");
     for field in ["status", "target_build", "build_system", "log_detective_analysis_id", "log_detective_analysis_start"]
@@ -466,7 +467,7 @@ async fn the_sandbox_refuses_what_the_interface_server_refuses() {
 /// is there and the bridge redelivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn results_come_back_over_the_broker_through_the_bridge() {
-    let amqp = fedora_ci::devamqp::amqp_url().await.expect("a RabbitMQ for this test");
+    let amqp = fedora_ci::dev::amqp::amqp_url().await.expect("a RabbitMQ for this test");
     // A prefix of its own, so no other test's messages reach this queue.
     let prefix = format!("org.fedoraproject.ldtest{}.", std::process::id());
     let ld = fedora_ci_tests::sandbox::log_detective::LogDetectiveSandbox::start(&prefix).await;
@@ -475,16 +476,16 @@ async fn results_come_back_over_the_broker_through_the_bridge() {
     w.h.set_var("FEDORA_CI_TOPIC_PREFIX", &prefix);
     w.koji_finished = w.h.serve("koji-finished", koji_finished::routes).await;
     let h = &w.h;
-    let settings = fedora_ci::amqp::AmqpSettings::from_source(&|k: &str| (k == "AMQP_URL").then(|| amqp.clone()))
-        .unwrap()
-        .unwrap();
-    ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(std::sync::Arc::new(fedora_ci::bus::Bus::new(
-        settings,
-        "amq.topic".to_owned(),
-    ))));
+    let settings =
+        fedora_ci::config::amqp::AmqpSettings::from_source(&|k: &str| (k == "AMQP_URL").then(|| amqp.clone()))
+            .unwrap()
+            .unwrap();
+    ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(std::sync::Arc::new(
+        fedora_ci::clients::bus::Bus::new(settings, "amq.topic".to_owned()),
+    )));
 
     // The bridge, in this process, with its defaults for this prefix.
-    let port = fedora_ci::testing::free_port();
+    let port = fedora_ci::dev::testing::free_port();
     let env: BTreeMap<&str, String> = BTreeMap::from([
         ("AMQP_URL", amqp.clone()),
         ("FEDORA_MESSAGING_QUEUE", format!("fedora-ci-ldtest-{}", uuid_like())),

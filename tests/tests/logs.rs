@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::json_logs::{self, Line};
 use serde_json::Value;

@@ -2,8 +2,8 @@
 //! head through the Pagure sandbox's raw file route, with a real Postgres.
 
 use fedora_ci::config::Deployment;
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::reporting::FlagKey;
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::story::{self, FIRST_SHA, SOURCE_REPO};
 use reqwest::StatusCode;
@@ -133,10 +133,13 @@ async fn log_detective_off_in_the_file_wins_over_the_service_switch() {
     h.pagure.add_file(SOURCE_REPO, FIRST_SHA, ".fedora-ci.yaml", "log_detective: false\n");
     story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
     let ctx = h.context("koji-finished");
-    let build = fedora_ci::build_state::find_build(&ctx, "primary", h.koji.builds()[0].task_id).await.unwrap().unwrap();
+    let build = fedora_ci::workflows::build_state::find_build(&ctx, "primary", h.koji.builds()[0].task_id)
+        .await
+        .unwrap()
+        .unwrap();
     let mut conn = h.db.pool.acquire().await.unwrap();
     let head = fedora_ci::store::builds::project_event_id(&mut conn, build.id).await.unwrap().unwrap();
     let settings = fedora_ci::store::package_settings::for_head(&mut conn, head).await.unwrap();
-    assert!(!fedora_ci::log_analysis::wanted(&ctx, &build, &settings));
-    assert!(fedora_ci::log_analysis::wanted(&ctx, &build, &Default::default()));
+    assert!(!fedora_ci::workflows::log_analysis::wanted(&ctx, &build, &settings));
+    assert!(fedora_ci::workflows::log_analysis::wanted(&ctx, &build, &Default::default()));
 }

@@ -2,9 +2,9 @@
 //! Pagure, FASJSON and ELN-list sandboxes speaking their real protocols.
 
 use fedora_ci::config::Deployment;
+use fedora_ci::dev::testing::{Fixture, binary_request, structured_request};
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::{Fixture, binary_request, structured_request};
 use fedora_ci_tests::harness::Harness;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -28,8 +28,8 @@ fn on_rawhide(name: &str) -> Fixture {
     f
 }
 
-fn teamcity_pr() -> fedora_ci::pagure::PrId {
-    fedora_ci::pagure::PrId { namespace: "rpms".into(), repo: "python-teamcity-messages".into(), id: 36 }
+fn teamcity_pr() -> fedora_ci::clients::pagure::PrId {
+    fedora_ci::clients::pagure::PrId { namespace: "rpms".into(), repo: "python-teamcity-messages".into(), id: 36 }
 }
 
 async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value) {
@@ -245,9 +245,9 @@ async fn koji_down_records_a_retry_and_recovery_builds_exactly_once() {
     let mut conn = h.db.pool.acquire().await.unwrap();
     let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
-    let (submitted, changed) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
-    assert!(matches!(submitted, fedora_ci::submit::Submitted::Task(_)), "{submitted:?}");
-    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    let (submitted, changed) = fedora_ci::dispatch::submit::submit_build(&ctx, &row).await.unwrap();
+    assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Task(_)), "{submitted:?}");
+    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
     assert_eq!(h.koji.builds().len(), 1);
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     assert_eq!(flag.status, "pending");
@@ -264,9 +264,9 @@ async fn retries_run_out_into_an_error_flag() {
     let mut conn = h.db.pool.acquire().await.unwrap();
     let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
-    let (submitted, changed) = fedora_ci::submit::submit_build(&ctx, &row).await.unwrap();
-    assert!(matches!(submitted, fedora_ci::submit::Submitted::Failed(_)));
-    fedora_ci::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    let (submitted, changed) = fedora_ci::dispatch::submit::submit_build(&ctx, &row).await.unwrap();
+    assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Failed(_)));
+    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("error", "Submit of the build failed."));
     let status: String =
@@ -435,14 +435,14 @@ async fn a_kerberos_failure_is_an_error_flag_and_a_retry() {
     let h = Harness::start().await;
     start(&h).await;
     let mut ctx = h.context("pr-opened");
-    ctx.clients.koji = std::sync::Arc::new(fedora_ci::koji::client::KojiClient::new(
+    ctx.clients.koji = std::sync::Arc::new(fedora_ci::clients::koji::client::KojiClient::new(
         ctx.clients.http.clone(),
         ctx.config.koji.hub_url.clone(),
         ctx.config.koji.web_url.clone(),
-        fedora_ci::koji::client::Auth::StaticToken("a-token-the-hub-refuses".into()),
+        fedora_ci::clients::koji::client::Auth::StaticToken("a-token-the-hub-refuses".into()),
         None,
     ));
-    let url = fedora_ci::testing::serve_router(fedora_ci::app::app(ctx, pr_opened::routes)).await;
+    let url = fedora_ci::dev::testing::serve_router(fedora_ci::runtime::app::app(ctx, pr_opened::routes)).await;
     let (status, body) = post(&url, &Fixture::load("pagure_pr_new.json"), "krb").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let flag = &h.pagure.flags()[0];

@@ -4,7 +4,7 @@
 //! Each test asserts what Pagure shows on every PR involved, what Koji and Testing
 //! Farm received, and the rows left.
 
-use fedora_ci::testing::Fixture;
+use fedora_ci::dev::testing::Fixture;
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::sandbox::pagure::FlagPost;
 use fedora_ci_tests::story;
@@ -299,14 +299,15 @@ async fn retries_due(h: &Harness) {
 }
 
 fn flag_of(h: &Harness, pr: &str, check: &str, sha: &str) -> FlagPost {
-    let key = fedora_ci::reporting::FlagKey::build(fedora_ci::config::Deployment::Prod, &pr_id(pr), check, sha);
+    let key =
+        fedora_ci::dispatch::reporting::FlagKey::build(fedora_ci::config::Deployment::Prod, &pr_id(pr), check, sha);
     h.pagure.flags().into_iter().find(|f| f.pr == pr && f.uid == key.uid).unwrap_or_else(|| panic!("no {check} flag"))
 }
 
-fn pr_id(pr: &str) -> fedora_ci::pagure::PrId {
+fn pr_id(pr: &str) -> fedora_ci::clients::pagure::PrId {
     let (path, id) = pr.split_once('#').unwrap();
     let (ns, repo) = path.split_once('/').unwrap();
-    fedora_ci::pagure::PrId { namespace: ns.into(), repo: repo.into(), id: id.parse().unwrap() }
+    fedora_ci::clients::pagure::PrId { namespace: ns.into(), repo: repo.into(), id: id.parse().unwrap() }
 }
 
 const A: &str = "889f07af35d27bbcaf9c535c17a63b974aa42ee3";
@@ -367,7 +368,13 @@ async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
     let shown_now = h.pagure.flags();
     let pr = pr_id("rpms/optee_os#2");
     for t in SUITE {
-        let key = fedora_ci::reporting::FlagKey::test(fedora_ci::config::Deployment::Prod, &pr, t, "fedora-rawhide", A);
+        let key = fedora_ci::dispatch::reporting::FlagKey::test(
+            fedora_ci::config::Deployment::Prod,
+            &pr,
+            t,
+            "fedora-rawhide",
+            A,
+        );
         let flag = shown_now.iter().find(|f| f.uid == key.uid).unwrap();
         assert_eq!(flag.status, "canceled", "{t}: {flag:?}");
         assert!(flag.comment.ends_with(&format!("superseded by {}.", &b[..7])), "{t}: {flag:?}");

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use fedora_ci::config::Deployment;
-use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::{Fixture, binary_request};
+use fedora_ci::dev::testing::{Fixture, binary_request};
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::sandbox::faults::{Fault, Faults, Window};
 use reqwest::StatusCode;

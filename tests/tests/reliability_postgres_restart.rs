@@ -1,12 +1,12 @@
 //! Postgres goes away mid-run and comes back: while it is down the functions answer
 //! 503 (so Knative redelivers) and `/readyz` says so; once it is back they serve
 //! again without being restarted. A throwaway cluster of our own (initdb/pg_ctl,
-//! `fedora_ci::devdb::LocalCluster`) is stopped and started on the same port.
+//! `fedora_ci::dev::db::LocalCluster`) is stopped and started on the same port.
 
 use std::time::{Duration, Instant};
 
-use fedora_ci::devdb::{LocalCluster, find_pg_bin};
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci::dev::db::{LocalCluster, find_pg_bin};
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, WEBHOOK_SECRET};
 use fedora_ci_tests::stack::binary_path;
 use reqwest::StatusCode;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, kerberized_koji};
 use fedora_ci_tests::realm::TestRealm;
 use fedora_ci_tests::sandbox::koji::KojiHub;

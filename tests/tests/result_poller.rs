@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use fedora_ci::dev::testing::{Fixture, binary_request};
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::testing::{Fixture, binary_request};
 use fedora_ci_tests::harness::Harness;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -141,7 +141,9 @@ async fn two_concurrent_passes_check_each_of_1000_rows_once() {
         .iter()
         .filter(|c| c.method == "getTaskInfo")
         .flat_map(|c| match &c.params[0] {
-            fedora_ci::koji::xmlrpc::Value::Array(ids) => ids.iter().filter_map(|v| v.as_i64()).collect::<Vec<_>>(),
+            fedora_ci::clients::koji::xmlrpc::Value::Array(ids) => {
+                ids.iter().filter_map(|v| v.as_i64()).collect::<Vec<_>>()
+            }
             v => v.as_i64().into_iter().collect(),
         })
         .collect();
@@ -182,7 +184,7 @@ async fn the_binary_runs_passes_on_its_own_schedule() {
         .args(["--schedule", "*/1 * * * * *"])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("PORT", fedora_ci::testing::free_port().to_string())
+        .env("PORT", fedora_ci::dev::testing::free_port().to_string())
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()

@@ -3,7 +3,7 @@
 //! hostile ones are stored as they are and drop nothing; and no function writes
 //! a configured secret to its log.
 
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, SECRETS, WEBHOOK_SECRET, WEBHOOK_SECRET_SECONDARY};
 use fedora_ci_tests::secret_scan;
 use fedora_ci_tests::stack::binary_path;
@@ -135,7 +135,7 @@ async fn no_function_logs_a_secret() {
     let dir = std::env::temp_dir().join(format!("fci-security-logs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // Only this test's logs (the shared directory also holds other tests').
-    for entry in std::fs::read_dir(fedora_ci::testing::test_logs_dir()).unwrap() {
+    for entry in std::fs::read_dir(fedora_ci::dev::testing::test_logs_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.contains(&format!("-{}-", std::process::id())) {

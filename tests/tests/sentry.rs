@@ -2,7 +2,7 @@
 //! tagged with the function, CloudEvent, trace, package and PR, and nothing secret
 //! leaves the process; without it nothing is sent at all.
 
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, WEBHOOK_SECRET};
 use fedora_ci_tests::sandbox::sentry::SentrySandbox;
 use reqwest::StatusCode;

@@ -8,8 +8,8 @@ use axum::Router;
 use axum::routing::post;
 use fedora_ci::Secret;
 use fedora_ci::config::TelemetryConfig;
-use fedora_ci::serve::{Readiness, with_health};
-use fedora_ci::testing::{Fixture, binary_request, serve_router};
+use fedora_ci::dev::testing::{Fixture, binary_request, serve_router};
+use fedora_ci::runtime::serve::{Readiness, with_health};
 use fedora_ci_tests::sandbox::sentry::SentrySandbox;
 use reqwest::StatusCode;
 

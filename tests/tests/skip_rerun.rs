@@ -3,8 +3,8 @@
 //! real Postgres.
 
 use fedora_ci::config::Deployment;
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
-use fedora_ci::reporting::FlagKey;
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::sandbox::pagure::FlagPost;
 use fedora_ci_tests::story::{self, FIRST_SHA, PR_AUTHOR};

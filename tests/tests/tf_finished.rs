@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use fedora_ci::config::Deployment;
-use fedora_ci::reporting::FlagKey;
-use fedora_ci::testing::{Fixture, binary_request, fixtures_dir};
+use fedora_ci::dev::testing::{Fixture, binary_request, fixtures_dir};
+use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci_tests::harness::Harness;
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
@@ -335,8 +335,9 @@ async fn a_broker_outage_never_blocks_the_flag_and_the_message_follows_later() {
 
     // The broker is back (what the poller's flush does): everything goes out once.
     let url = Harness::amqp_url();
-    let amqp = fedora_ci::amqp::AmqpSettings::required(&|k: &str| (k == "AMQP_URL").then(|| url.clone())).unwrap();
-    let bus = fedora_ci::bus::Bus::new(amqp, "amq.topic".into());
+    let amqp =
+        fedora_ci::config::amqp::AmqpSettings::required(&|k: &str| (k == "AMQP_URL").then(|| url.clone())).unwrap();
+    let bus = fedora_ci::clients::bus::Bus::new(amqp, "amq.topic".into());
     assert_eq!(bus.flush(&h.db.pool).await.unwrap(), 6);
     assert_eq!(bus.flush(&h.db.pool).await.unwrap(), 0);
 }

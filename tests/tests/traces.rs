@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request};
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::Harness;
 use fedora_ci_tests::json_logs::{self, Line};
 use fedora_ci_tests::sandbox::otlp::OtlpCollector;
@@ -33,7 +33,7 @@ async fn poll<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<
 
 #[tokio::test]
 async fn one_pr_event_has_one_trace_id_from_the_bridge_through_pr_opened_to_koji() {
-    let amqp_url = match fedora_ci::devamqp::amqp_url().await {
+    let amqp_url = match fedora_ci::dev::amqp::amqp_url().await {
         Ok(url) => url,
         Err(e) => {
             println!("skipped: no RabbitMQ ({e})");

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    fedora_ci::app::main("api", api::routes)
+    fedora_ci::runtime::app::main("api", api::routes)
 }

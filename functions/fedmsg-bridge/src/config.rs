@@ -1,11 +1,11 @@
 //! The bridge's settings, read once at start and validated there, so a bad
 //! deployment fails with one line naming the variable instead of on the first
 //! message. The broker connection settings (URL, TLS files, redaction) are the
-//! shared [`fedora_ci::amqp`] ones, the same the publishing functions use.
+//! shared [`fedora_ci::config::amqp`] ones, the same the publishing functions use.
 
 use std::time::Duration;
 
-use fedora_ci::amqp::AmqpSettings;
+use fedora_ci::config::amqp::AmqpSettings;
 use fedora_ci::config::{ConfigError, Env, ProcessEnv, ServerConfig, Source, TelemetryConfig};
 use url::Url;
 
@@ -135,7 +135,7 @@ impl BridgeConfig {
         if topics.is_empty() {
             topics = DEFAULT_TOPIC_SUFFIXES.iter().map(|s| format!("{prefix}{s}")).collect();
             // Extra Koji hubs announce their tasks under their own prefix.
-            topics.extend(fedora_ci::koji_instances::task_topics(&env));
+            topics.extend(fedora_ci::config::koji::task_topics(&env));
         }
         if let Some(t) = topics.iter().find(|t| t.len() > 255) {
             return Err(ConfigError::new("FEDMSG_BRIDGE_TOPICS", format!("'{t}' is longer than 255 bytes")));

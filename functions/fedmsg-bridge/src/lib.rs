@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::Router;
-use fedora_ci::serve::{self, Readiness, ServeError};
+use fedora_ci::runtime::serve::{self, Readiness, ServeError};
 use tokio::sync::watch;
 
 pub use config::BridgeConfig;

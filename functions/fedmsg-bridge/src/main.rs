@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = match runtime.block_on(fedmsg_bridge::run(config, fedora_ci::serve::shutdown_signal())) {
+    let code = match runtime.block_on(fedmsg_bridge::run(config, fedora_ci::runtime::serve::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Broker, Names, Sink, bridge_env};
-use fedora_ci::testing::RunningBinary;
+use fedora_ci::dev::testing::RunningBinary;
 
 const EXE: &str = env!("CARGO_BIN_EXE_fedmsg-bridge");
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use cloudevents::AttributesReader;
 use common::{Bridge, Broker, Names, Outgoing, Proxy, Sink, bridge_env, broker_address, publish};
-use fedora_ci::testing::Fixture;
+use fedora_ci::dev::testing::Fixture;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -45,7 +45,7 @@ async fn every_fixture_arrives_as_a_cloudevent_with_promoted_extensions() {
     let received =
         sink.wait_for("every fixture", WAIT, |r| published.iter().all(|p| r.iter().any(|e| e.id() == p.id))).await;
     let now = chrono::Utc::now();
-    let source = fedora_ci::amqp::redact(&broker.url).unwrap();
+    let source = fedora_ci::config::amqp::redact(&broker.url).unwrap();
     for ((fixture, out), sent) in fixtures.iter().zip(&outgoing).zip(&published) {
         let got: Vec<_> = received.iter().filter(|r| r.id() == sent.id).collect();
         assert_eq!(got.len(), 1, "{}: delivered once", fixture.name);
@@ -196,7 +196,7 @@ async fn health_follows_the_connection_and_the_bridge_reconnects() {
 async fn health_is_503_while_no_broker_answers() {
     let names = Names::new("nobroker");
     let sink = Sink::start().await;
-    let closed = fedora_ci::testing::free_port();
+    let closed = fedora_ci::dev::testing::free_port();
     let url = format!("amqp://guest:guest@127.0.0.1:{closed}/%2f");
     let bridge = Bridge::start_unchecked(&bridge_env(&names, &url, &sink.url));
     bridge.wait_health(StatusCode::SERVICE_UNAVAILABLE, WAIT).await;

@@ -99,7 +99,7 @@ fn urlencoding_decode(s: &str) -> String {
 #[tokio::test]
 async fn on_fedora_permissions_messages_flow_and_dead_letters_land_with_nothing_refused() {
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
-    let admin_url = fedora_ci::devamqp::amqp_url().await.unwrap_or_else(|e| panic!("{e}"));
+    let admin_url = fedora_ci::dev::amqp::amqp_url().await.unwrap_or_else(|e| panic!("{e}"));
     let user = FedoraUser::create(&vhost_of(&admin_url));
     // The playbook's names: the queue is the user's name, the dead-letter queue
     // and its routing key start with it.

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{Broker, Names, Outgoing, Sink, bridge_env, publish};
-use fedora_ci::testing::{Fixture, RunningBinary};
+use fedora_ci::dev::testing::{Fixture, RunningBinary};
 
 const EXE: &str = env!("CARGO_BIN_EXE_fedmsg-bridge");
 const MESSAGES: usize = 1000;

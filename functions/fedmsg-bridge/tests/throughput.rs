@@ -20,8 +20,9 @@ async fn drain_rate() {
     // Start once so the queue and its bindings exist, then fill it while stopped.
     Bridge::start(&env).await.stop().await;
     let topic = format!("{}buildsys.task.state.change", names.prefix);
-    let body = std::fs::read(fedora_ci::testing::fixtures_dir().join("fedora-messaging/koji_build_scratch_end.json"))
-        .expect("fixture");
+    let body =
+        std::fs::read(fedora_ci::dev::testing::fixtures_dir().join("fedora-messaging/koji_build_scratch_end.json"))
+            .expect("fixture");
     for i in 0..MESSAGES {
         broker.publish_raw(&topic, &body, &format!("m-{i}")).await;
     }

@@ -7,13 +7,13 @@
 //! merged with the lookups of concurrent messages (`store::build_lookup`).
 
 use axum::extract::State;
-use fedora_ci::build_state::{self, Applied, TaskUpdate};
-use fedora_ci::intake::CloudEventRequest;
-use fedora_ci::koji_instances::PRIMARY;
-use fedora_ci::log_analysis;
-use fedora_ci::log_detective::AnalysisResult;
+use fedora_ci::config::koji::PRIMARY;
 use fedora_ci::messages::koji::TaskHeader;
+use fedora_ci::messages::log_detective::AnalysisResult;
 use fedora_ci::messages::{KojiTaskStateChange, Topic};
+use fedora_ci::runtime::intake::CloudEventRequest;
+use fedora_ci::workflows::build_state::{self, Applied, TaskUpdate};
+use fedora_ci::workflows::log_analysis;
 use fedora_ci::{Context, HandlerError, Outcome};
 
 /// Log Detective's answer about a failed build of ours (the interface server's

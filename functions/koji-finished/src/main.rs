@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    fedora_ci::app::main("koji-finished", koji_finished::routes)
+    fedora_ci::runtime::app::main("koji-finished", koji_finished::routes)
 }

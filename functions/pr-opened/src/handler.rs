@@ -4,14 +4,17 @@
 //! and the builds in one transaction (idempotency keys) → submit to Koji → flags.
 
 use axum::extract::State;
-use fedora_ci::intake::{EventMeta, Received};
-use fedora_ci::koji_instances::{self, PRIMARY};
+use fedora_ci::clients::pagure::PrId;
+use fedora_ci::config::koji::{self, PRIMARY};
+use fedora_ci::dispatch::{reporting, submit};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
-use fedora_ci::pagure::PrId;
+use fedora_ci::rules::policy;
+use fedora_ci::runtime::intake::{EventMeta, Received};
 use fedora_ci::store::pipelines::{self, PrHead};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use fedora_ci::store::{builds, events, package_settings, skips};
-use fedora_ci::{Context, HandlerError, Outcome, policy, reporting, submit, supersede};
+use fedora_ci::workflows::supersede;
+use fedora_ci::{Context, HandlerError, Outcome};
 
 use crate::plan::{self, Plan, SkipIntent, Work};
 use crate::skip_flags;
@@ -128,7 +131,7 @@ async fn execute(
                 let data = build_data(trigger);
                 let key = format!("{dedup}/{target}");
                 created.extend(builds::create(&mut tx, rows.project_event_id, PRIMARY, target, &key, &data).await?);
-                for (instance, its_target) in koji_instances::builds_for(&ctx.config.koji_instances, target) {
+                for (instance, its_target) in koji::builds_for(&ctx.config.koji_instances, target) {
                     let data =
                         builds::BuildData { flag_label: Some(instance.flag_label.clone()), ..build_data(trigger) };
                     let key = format!("{dedup}/{}:{its_target}", instance.name);
@@ -142,7 +145,7 @@ async fn execute(
             let koji_target = target.as_str();
             let skipped_by = skips::skipped_by(&mut tx, rows.pull_request_id).await?;
             let build = builds::for_test_request(&mut tx, rows.project_event_id, koji_target).await?;
-            let distro = fedora_ci::suite::distro_for_target(koji_target);
+            let distro = fedora_ci::rules::suite::distro_for_target(koji_target);
             let requested = |key: &dyn Fn(&str) -> String, task: Option<i64>| -> Vec<NewTest<'_>> {
                 names
                     .iter()
@@ -197,7 +200,7 @@ async fn execute(
                                 &mut tx,
                                 &pr_id,
                                 &key,
-                                fedora_ci::pagure::FlagStatus::Pending,
+                                fedora_ci::clients::pagure::FlagStatus::Pending,
                                 submit::waiting::WAITING,
                                 &url,
                             )
@@ -273,7 +276,7 @@ async fn execute(
         summary.extend(done);
     }
     for test in &recorded_tests {
-        let (submitted, key) = fedora_ci::submit::tests::submit_test(ctx, test).await?;
+        let (submitted, key) = fedora_ci::dispatch::submit::tests::submit_test(ctx, test).await?;
         summary.push(format!("{}: {submitted:?}", test.test_name));
         flags.push(key.uid);
     }

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    fedora_ci::app::main("pr-opened", pr_opened::routes)
+    fedora_ci::runtime::app::main("pr-opened", pr_opened::routes)
 }

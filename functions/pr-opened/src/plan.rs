@@ -1,11 +1,12 @@
 //! What an event asks for, decided before anything is written: builds for which
 //! Koji targets, test requests, a skip, or an answer comment.
 
-use fedora_ci::commands::{self, Command};
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
-use fedora_ci::package_settings::{self, FILE_NAME, Loaded, PackageSettings};
-use fedora_ci::policy::{self, Skip};
-use fedora_ci::{Context, HandlerError, lookups};
+use fedora_ci::rules::commands::{self, Command};
+use fedora_ci::rules::package_settings::{self, FILE_NAME, Loaded, PackageSettings};
+use fedora_ci::rules::policy::{self, Skip};
+use fedora_ci::workflows::lookups;
+use fedora_ci::{Context, HandlerError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {

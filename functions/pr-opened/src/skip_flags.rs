@@ -2,12 +2,12 @@
 //! under the very [`FlagKey`] the real check uses, so a later `rerun` updates the
 //! same flag instead of leaving a stale "skipped" beside it.
 
+use fedora_ci::clients::pagure::PrId;
+use fedora_ci::config::koji;
 use fedora_ci::config::{Config, Deployment};
-use fedora_ci::koji_instances;
-use fedora_ci::package_settings::PackageSettings;
-use fedora_ci::pagure::PrId;
-use fedora_ci::reporting::{self, FlagKey};
-use fedora_ci::suite;
+use fedora_ci::dispatch::reporting::{self, FlagKey};
+use fedora_ci::rules::package_settings::PackageSettings;
+use fedora_ci::rules::suite;
 
 /// The build of each target and the tests that would follow it.
 pub fn for_targets(
@@ -21,7 +21,7 @@ pub fn for_targets(
     let mut keys = Vec::new();
     for target in targets {
         keys.push(FlagKey::build(deployment, pr, target, commit_sha));
-        for (instance, its_target) in koji_instances::builds_for(&config.koji_instances, target) {
+        for (instance, its_target) in koji::builds_for(&config.koji_instances, target) {
             keys.push(FlagKey::instance_build(deployment, pr, &instance.flag_label, its_target, commit_sha));
         }
         let distro = suite::distro_for_target(target);

@@ -7,8 +7,8 @@
 
 use std::process::Command;
 
-use fedora_ci::devdb::TestDatabase;
-use fedora_ci::testing::{Fixture, RunningBinary, binary_request, structured_request};
+use fedora_ci::dev::db::TestDatabase;
+use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request, structured_request};
 use reqwest::StatusCode;
 
 const EXE: &str = env!("CARGO_BIN_EXE_pr-opened");
@@ -84,7 +84,7 @@ fn missing_database_url_exits_non_zero_naming_the_variable() {
 
 #[tokio::test]
 async fn readyz_fails_while_the_database_is_unreachable() {
-    let port = fedora_ci::testing::free_port();
+    let port = fedora_ci::dev::testing::free_port();
     let bin = RunningBinary::start(EXE, &[("DATABASE_URL", format!("postgres://nobody@127.0.0.1:{port}/none"))]).await;
     let r = reqwest::get(bin.url("/readyz")).await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);

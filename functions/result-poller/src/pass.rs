@@ -6,13 +6,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fedora_ci::build_state::{self, TaskUpdate};
-use fedora_ci::pagure::FlagStatus;
+use fedora_ci::clients::pagure::FlagStatus;
+use fedora_ci::dispatch::submit::build::{build_flag, build_pr};
+use fedora_ci::dispatch::submit::tests::{test_flag, test_pr};
+use fedora_ci::dispatch::{ci_messages, reporting, submit};
 use fedora_ci::store::builds::{self, BuildRow};
 use fedora_ci::store::test_runs::{self, TestRunRow};
-use fedora_ci::submit::build::{build_flag, build_pr};
-use fedora_ci::submit::tests::{test_flag, test_pr};
-use fedora_ci::{Context, HandlerError, ci_messages, reporting, submit, test_state};
+use fedora_ci::workflows::build_state::{self, TaskUpdate};
+use fedora_ci::workflows::test_state;
+use fedora_ci::{Context, HandlerError};
 use serde::Serialize;
 
 const BATCH: i64 = 100;
@@ -316,17 +318,17 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
 /// failed during an outage, or whose sender died, are made again.
 async fn log_detective(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
     let mut tx = ctx.pool.begin().await?;
-    let timed_out = fedora_ci::log_analysis::time_out(&mut tx, ctx).await?;
+    let timed_out = fedora_ci::workflows::log_analysis::time_out(&mut tx, ctx).await?;
     tx.commit().await?;
     s.timed_out += timed_out.len() as u32;
     loop {
-        let due = fedora_ci::log_analysis::claim_due(ctx, start, secs(LEASE), BATCH).await?;
+        let due = fedora_ci::workflows::log_analysis::claim_due(ctx, start, secs(LEASE), BATCH).await?;
         if due.is_empty() {
             return Ok(());
         }
         for run in due {
             s.retried += 1;
-            fedora_ci::log_analysis::request_run(ctx, run).await?;
+            fedora_ci::workflows::log_analysis::request_run(ctx, run).await?;
         }
     }
 }
@@ -369,7 +371,7 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
         let Some(row) = builds::get(&mut tx, id).await? else { continue };
         let key = build_flag(ctx, &row);
         builds::mark_final(&mut tx, id, "error", "timed out", &key.uid).await?;
-        fedora_ci::submit::waiting::abandon(&mut tx, ctx, &row, "error").await?;
+        fedora_ci::dispatch::submit::waiting::abandon(&mut tx, ctx, &row, "error").await?;
         let url = reporting::pr_page_url(&ctx.config.public_url, &build_pr(&row));
         reporting::set_flag(
             &mut tx,

@@ -5,7 +5,9 @@
 //! the fields we use and tolerate everything else, because Pagure and Koji add fields
 //! over time and a new field must never turn into a 400.
 
+pub mod json_input;
 pub mod koji;
+pub mod log_detective;
 pub mod pagure;
 
 pub use koji::{KojiTaskState, KojiTaskStateChange, TaskStateName};
@@ -94,7 +96,7 @@ pub struct ParseError {
 
 impl ParseError {
     fn from_json(topic: Topic, e: serde_json::Error) -> Self {
-        Self { topic: topic.suffix(), reason: crate::json_input::describe(&e) }
+        Self { topic: topic.suffix(), reason: crate::messages::json_input::describe(&e) }
     }
 }
 
@@ -105,14 +107,14 @@ impl ParseError {
 pub enum FedoraMessage {
     PullRequest(PullRequestMessage),
     KojiTask(KojiTaskStateChange),
-    LogDetective(crate::log_detective::AnalysisResult),
+    LogDetective(log_detective::AnalysisResult),
 }
 
 impl FedoraMessage {
     pub fn parse(topic: Topic, data: &[u8]) -> Result<Self, ParseError> {
         match topic {
             Topic::KojiTaskStateChange => KojiTaskStateChange::parse(data).map(Self::KojiTask),
-            Topic::LogDetectiveAnalysis => crate::log_detective::AnalysisResult::parse(data).map(Self::LogDetective),
+            Topic::LogDetectiveAnalysis => log_detective::AnalysisResult::parse(data).map(Self::LogDetective),
             _ => PullRequestMessage::parse(topic, data).map(Self::PullRequest),
         }
     }

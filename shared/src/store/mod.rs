@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 /// The schema, embedded in every binary so `--migrate` needs no files at run time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

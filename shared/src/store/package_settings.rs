@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use crate::package_settings::{Loaded, PackageSettings};
+use crate::rules::package_settings::{Loaded, PackageSettings};
 
 /// Keeps the first reading of a head (the file at one commit never changes, so a
 /// redelivery or a later command finds the same row).

@@ -21,7 +21,7 @@ use sentry::types::Dsn;
 use sentry::{ClientOptions, Transport};
 use serde_json::Value;
 
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 /// Set once the client is up; everything else here checks it first.
 static ENABLED: OnceLock<()> = OnceLock::new();
@@ -62,7 +62,7 @@ pub(super) fn tag(key: &str, value: &str) {
 }
 
 /// A hub of its own for one request, so its tags never leak into another's events.
-pub(super) fn request_hub() -> Option<Arc<sentry::Hub>> {
+pub(crate) fn request_hub() -> Option<Arc<sentry::Hub>> {
     enabled().then(|| Arc::new(sentry::Hub::new_from_top(sentry::Hub::current())))
 }
 

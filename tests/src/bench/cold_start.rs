@@ -15,7 +15,7 @@ const START_LIMIT: Duration = Duration::from_secs(10);
 
 /// One start of `exe`: milliseconds from spawn to the first 200 on `/readyz`.
 pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, String> {
-    let port = fedora_ci::testing::free_port();
+    let port = fedora_ci::dev::testing::free_port();
     let started = Instant::now();
     let mut child = Command::new(exe)
         .env_clear()

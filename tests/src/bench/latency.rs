@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use fedora_ci::testing::Fixture;
+use fedora_ci::dev::testing::Fixture;
 
 use super::load::{MakeRequest, cloudevent};
 

@@ -24,7 +24,7 @@ pub type MakeRequest = Arc<dyn Fn(u64) -> http::Request<Bytes> + Send + Sync>;
 /// A binary-mode CloudEvent POST, as the Broker delivers one; the body and any
 /// extension headers are the caller's.
 pub fn cloudevent(url: &str, ce_type: &str, id: &str) -> http::request::Builder {
-    fedora_ci::testing::binary_headers(ce_type, id)
+    fedora_ci::dev::testing::binary_headers(ce_type, id)
         .into_iter()
         .fold(http::Request::post(url), |request, (name, value)| request.header(name, value))
 }

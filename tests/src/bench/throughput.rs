@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use fedmsg_bridge::config::DEFAULT_PROMOTE;
 use fedmsg_bridge::mapping::Promotions;
-use fedora_ci::testing::Fixture;
+use fedora_ci::dev::testing::Fixture;
 
 use super::load::{MakeRequest, cloudevent};
 use crate::triggers::{Routing, TriggerRoute};
@@ -51,7 +51,7 @@ pub fn koji_request(url: &str, traffic: Traffic, our_user: &str) -> MakeRequest 
 
 /// `pgbench` next to `initdb` (Debian: `/usr/lib/postgresql/*/bin`), else on `PATH`.
 pub fn pgbench() -> Option<PathBuf> {
-    let beside = fedora_ci::devdb::find_pg_bin().map(|d| d.join("pgbench")).filter(|p| p.is_file());
+    let beside = fedora_ci::dev::db::find_pg_bin().map(|d| d.join("pgbench")).filter(|p| p.is_file());
     beside
         .or_else(|| std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("pgbench")).find(|p| p.is_file()))
 }

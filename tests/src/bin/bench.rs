@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use fedora_ci::testing::RunningBinary;
+use fedora_ci::dev::testing::RunningBinary;
 use fedora_ci_tests::bench::load::{self, Outcome};
 use fedora_ci_tests::bench::pgwire::Proxy;
 use fedora_ci_tests::bench::throughput::Traffic;
@@ -277,7 +277,7 @@ fn check(what: &str, out: &Outcome) -> anyhow::Result<()> {
 
 async fn irrelevant_events(b: &mut Bench, koji_finished: &RunningBinary) -> anyhow::Result<()> {
     let secs = seconds("BENCH_THROUGHPUT_SECONDS", 10);
-    let admin = fedora_ci::devdb::server().await?.url.clone();
+    let admin = fedora_ci::dev::db::server().await?.url.clone();
     let pgbench = throughput::pgbench().context("pgbench not found (apt-get install postgresql-contrib)")?;
     let tps = tokio::task::spawn_blocking(move || throughput::pgbench_select_tps(&pgbench, &admin, secs))
         .await?

@@ -59,18 +59,18 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
                 ("FEDMSG_BRIDGE_DECLARE", "create".to_owned()),
                 ("K_SINK", broker.clone()),
             ];
-            Some(fedora_ci::testing::RunningBinary::start(exe.to_str().expect("utf-8 path"), &env).await)
+            Some(fedora_ci::dev::testing::RunningBinary::start(exe.to_str().expect("utf-8 path"), &env).await)
         }
         _ => None,
     };
     // Log Detective's results: on the broker when there is one (the bridge brings
     // them back, as in production), else straight to the local Knative broker.
-    let amqp = fedora_ci::amqp::AmqpSettings::from_source(&|k: &str| {
+    let amqp = fedora_ci::config::amqp::AmqpSettings::from_source(&|k: &str| {
         if k == "AMQP_URL" { std::env::var("AMQP_URL").ok().filter(|u| !u.is_empty()) } else { None }
     })?;
     match amqp {
         Some(settings) if bridge.is_some() => h.ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::Amqp(
-            std::sync::Arc::new(fedora_ci::bus::Bus::new(settings, "amq.topic".to_owned())),
+            std::sync::Arc::new(fedora_ci::clients::bus::Bus::new(settings, "amq.topic".to_owned())),
         )),
         _ => h.ld.set_sink(fedora_ci_tests::sandbox::log_detective::Sink::CloudEvents(broker.clone())),
     }
@@ -109,7 +109,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         return outcome;
     }
     println!("\nCtrl-C stops everything.");
-    fedora_ci::serve::shutdown_signal().await;
+    fedora_ci::runtime::serve::shutdown_signal().await;
     drop(bridge);
     drop(functions);
     println!("stopped");

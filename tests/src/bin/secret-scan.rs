@@ -8,7 +8,7 @@ use fedora_ci_tests::harness::SECRETS;
 use fedora_ci_tests::secret_scan::scan;
 
 fn main() -> ExitCode {
-    let dir = fedora_ci::testing::test_logs_dir();
+    let dir = fedora_ci::dev::testing::test_logs_dir();
     let result = match scan(&dir, &SECRETS) {
         Ok(result) => result,
         Err(e) => {

@@ -20,8 +20,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use fedora_ci::koji::client::fault;
-use fedora_ci::koji::xmlrpc::{self, Fault, Value};
+use fedora_ci::clients::koji::client::fault;
+use fedora_ci::clients::koji::xmlrpc::{self, Fault, Value};
 use fedora_ci::messages::KojiTaskState;
 
 use super::faults::{self, Faults};

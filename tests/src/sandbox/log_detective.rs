@@ -65,7 +65,7 @@ pub enum Sink {
     /// Kept until [`LogDetectiveSandbox::release`] (tests).
     Held,
     /// Published at once on `amq.topic` of this broker, as fedora-messaging does.
-    Amqp(Arc<fedora_ci::bus::Bus>),
+    Amqp(Arc<fedora_ci::clients::bus::Bus>),
     /// POSTed at once as a binary CloudEvent, as the bridge would deliver it
     /// (again, with backoff, until it is answered 2xx).
     CloudEvents(String),
@@ -175,7 +175,7 @@ impl LogDetectiveSandbox {
 }
 
 async fn post_cloudevent(url: &str, message: &Published) -> StatusCode {
-    let request = fedora_ci::testing::binary_headers(&message.topic, &message.id)
+    let request = fedora_ci::dev::testing::binary_headers(&message.topic, &message.id)
         .into_iter()
         .fold(reqwest::Client::new().post(url), |r, (name, value)| r.header(name, value))
         // The extension the bridge promotes (its default FEDMSG_BRIDGE_PROMOTE),

@@ -5,7 +5,7 @@
 use std::{ffi::CString, os::unix::ffi::OsStrExt, path::Path};
 
 use base64::Engine as _;
-use fedora_ci::kerberos::acquire_cred_from;
+use fedora_ci::clients::kerberos::acquire_cred_from;
 use libgssapi::{
     context::{SecurityContext, ServerCtx},
     credential::CredUsage,

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use fedora_ci::Context;
-use fedora_ci::koji_instances::PRIMARY;
+use fedora_ci::config::koji::PRIMARY;
 use maud::Markup;
 use serde::Deserialize;
 
@@ -144,7 +144,8 @@ fn build_target(ctx: &Context, b: &Build) -> String {
 }
 
 fn analysis_view(a: &query::Analysis) -> view::Analysis {
-    let explanation = a.log_detective_response.as_ref().map(fedora_ci::log_detective::Explanation::from_response);
+    let explanation =
+        a.log_detective_response.as_ref().map(fedora_ci::messages::log_detective::Explanation::from_response);
     let note = match a.status.as_str() {
         "running" => Some(match (a.analysis_id.as_ref(), a.next_attempt_at) {
             (None, Some(at)) => format!("Log Detective is unavailable; the request is retried at {}.", utc(at)),

@@ -42,7 +42,7 @@ pub struct Analysis {
     /// `<koji target>-<arch>`.
     pub target: String,
     pub status: String,
-    pub explanation: Option<fedora_ci::log_detective::Explanation>,
+    pub explanation: Option<fedora_ci::messages::log_detective::Explanation>,
     /// Waiting, retrying, or why it ended without an explanation.
     pub note: Option<String>,
 }

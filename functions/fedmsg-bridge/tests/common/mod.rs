@@ -50,7 +50,7 @@ pub struct Broker {
 
 impl Broker {
     pub async fn connect(names: &Names) -> Broker {
-        let url = fedora_ci::devamqp::amqp_url().await.unwrap_or_else(|e| panic!("{e}"));
+        let url = fedora_ci::dev::amqp::amqp_url().await.unwrap_or_else(|e| panic!("{e}"));
         let conn =
             Connection::connect(&url, ConnectionProperties::default()).await.expect("test connection to the broker");
         Broker { url, conn, names: names.clone() }
@@ -214,7 +214,7 @@ impl Sink {
         let (tx, changes) = watch::channel(0);
         let state = Arc::new(SinkState { changed: Some(tx), ..Default::default() });
         let router = axum::Router::new().route("/", axum::routing::post(sink_handler)).with_state(state.clone());
-        let url = fedora_ci::testing::serve_router(router).await;
+        let url = fedora_ci::dev::testing::serve_router(router).await;
         Sink { url, state, changes }
     }
 
@@ -380,7 +380,7 @@ pub fn bridge_env(names: &Names, amqp_url: &str, sink_url: &str) -> Vec<(&'stati
 pub struct Bridge {
     pub port: u16,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), fedora_ci::serve::ServeError>>,
+    task: tokio::task::JoinHandle<Result<(), fedora_ci::runtime::serve::ServeError>>,
 }
 
 impl Bridge {
@@ -392,8 +392,8 @@ impl Bridge {
     }
 
     pub fn start_unchecked(env: &[(&'static str, String)]) -> Bridge {
-        fedora_ci::serve::init_logging();
-        let port = fedora_ci::testing::free_port();
+        fedora_ci::runtime::serve::init_logging();
+        let port = fedora_ci::dev::testing::free_port();
         let mut map: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         map.insert("PORT".into(), port.to_string());
         let config = BridgeConfig::from_source(&move |k: &str| map.get(k).cloned()).expect("bridge config");

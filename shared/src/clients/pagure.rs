@@ -1,0 +1,211 @@
+//! Pagure API 0 client for dist-git: PR flags, PR comments, branches, raw files.
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PagureError {
+    /// Connection failure, timeout or 5xx: may work later.
+    #[error("Pagure is unreachable: {0}")]
+    Unreachable(String),
+    #[error("Pagure answered {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("unexpected Pagure response: {0}")]
+    Decode(String),
+}
+
+impl PagureError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PagureError::Unreachable(_))
+    }
+}
+
+/// Pagure's flag states (`FLAG_STATUSES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagStatus {
+    Pending,
+    Success,
+    Failure,
+    Error,
+    Canceled,
+}
+
+impl FlagStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagStatus::Pending => "pending",
+            FlagStatus::Success => "success",
+            FlagStatus::Failure => "failure",
+            FlagStatus::Error => "error",
+            FlagStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => FlagStatus::Pending,
+            "success" => FlagStatus::Success,
+            "failure" => FlagStatus::Failure,
+            "error" => FlagStatus::Error,
+            "canceled" => FlagStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// A state after which nothing more will happen to the work it reports.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, FlagStatus::Pending)
+    }
+}
+
+/// One flag as Pagure's `POST …/pull-request/<id>/flag` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flag {
+    /// The check name shown on the PR.
+    pub username: String,
+    pub comment: String,
+    pub url: String,
+    pub status: FlagStatus,
+    /// Same uid = same flag, updated in place.
+    pub uid: String,
+}
+
+/// Identifies a PR on dist-git.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PrId {
+    pub namespace: String,
+    pub repo: String,
+    pub id: u64,
+}
+
+impl PrId {
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.namespace, self.repo)
+    }
+}
+
+#[derive(Clone)]
+pub struct PagureClient {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<Secret>,
+}
+
+impl PagureClient {
+    pub fn new(http: reqwest::Client, base: Url, token: Option<Secret>) -> Self {
+        Self { http, base, token }
+    }
+
+    /// `<base>/<segments…>` with each segment percent-encoded, so a repository
+    /// name can never change the path.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// Pagure's `Authorization: token <key>`, marked sensitive as reqwest marks a
+    /// bearer token (the Testing Farm and Log Detective clients), so no `Debug`
+    /// of the request or its headers (tracing at trace level, an error dump)
+    /// shows the key.
+    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let Some(token) = &self.token else { return req };
+        match reqwest::header::HeaderValue::from_str(&format!("token {}", token.expose())) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                req.header(reqwest::header::AUTHORIZATION, value)
+            }
+            // A key with a control character cannot be a header; sent without it,
+            // Pagure answers 401 and the flag stays unsent (never the key in a log).
+            Err(_) => req,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, PagureError> {
+        let response = crate::telemetry::trace::send("pagure", self.authorized(req))
+            .await
+            .map_err(|e| PagureError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(PagureError::Unreachable(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| body.chars().take(200).collect());
+            return Err(PagureError::Http { status: status.as_u16(), message });
+        }
+        Ok(response)
+    }
+
+    /// Creates the flag, or updates the one with the same uid.
+    pub async fn set_flag(&self, pr: &PrId, flag: &Flag) -> Result<(), PagureError> {
+        let id = pr.id.to_string();
+        let url = self.url(&["api", "0", &pr.namespace, &pr.repo, "pull-request", &id, "flag"]);
+        let form = [
+            ("username", flag.username.as_str()),
+            ("comment", flag.comment.as_str()),
+            ("url", flag.url.as_str()),
+            ("status", flag.status.as_str()),
+            ("uid", flag.uid.as_str()),
+        ];
+        self.send(self.http.post(url).form(&form)).await.map(|_| ())
+    }
+
+    pub async fn comment(&self, pr: &PrId, body: &str) -> Result<(), PagureError> {
+        let id = pr.id.to_string();
+        let url = self.url(&["api", "0", &pr.namespace, &pr.repo, "pull-request", &id, "comment"]);
+        self.send(self.http.post(url).form(&[("comment", body)])).await.map(|_| ())
+    }
+
+    /// Branch names of a dist-git repository (the ELN check needs to know whether
+    /// an `eln` branch exists).
+    pub async fn branches(&self, namespace: &str, repo: &str) -> Result<Vec<String>, PagureError> {
+        #[derive(Deserialize)]
+        struct Branches {
+            branches: Vec<String>,
+        }
+        let url = self.url(&["api", "0", namespace, repo, "git", "branches"]);
+        let response = self.send(self.http.get(url)).await?;
+        response.json::<Branches>().await.map(|b| b.branches).map_err(|e| PagureError::Decode(e.to_string()))
+    }
+
+    /// A file at a commit, `None` when it does not exist. `repo_path` is
+    /// `rpms/foo` or, for a fork, `fork/<user>/rpms/foo`.
+    pub async fn raw_file(&self, repo_path: &str, commit: &str, file: &str) -> Result<Option<String>, PagureError> {
+        let mut segments: Vec<&str> = repo_path.split('/').collect();
+        segments.extend(["raw", commit, "f"]);
+        segments.extend(file.split('/'));
+        let url = self.url(&segments);
+        match self.send(self.http.get(url)).await {
+            Ok(r) => r.text().await.map(Some).map_err(|e| PagureError::Decode(e.to_string())),
+            Err(PagureError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_header_is_sensitive() {
+        let http = reqwest::Client::new();
+        let base = Url::parse("https://src.fedoraproject.org/api/0/").unwrap();
+        let client = PagureClient::new(http.clone(), base, Some(Secret::new("s3cr3t-key")));
+        let request = client.authorized(http.get("https://src.fedoraproject.org/api/0/-/whoami")).build().unwrap();
+        let value = &request.headers()[reqwest::header::AUTHORIZATION];
+        assert!(value.is_sensitive());
+        assert_eq!(value.to_str().unwrap(), "token s3cr3t-key");
+        assert!(!format!("{:?}", request.headers()).contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,385 @@
+//! PR flags and comments: what a packager sees.
+//!
+//! Every flag's check name and uid come from [`FlagKey`], computed from stored
+//! data, for every state of that flag — so creating and updating can never use two
+//! different names (a bug the old service had). The desired state is written to
+//! `pr_flags` in the same transaction as the change it reports and sent after the
+//! commit; anything that could not be sent stays marked unsent for the poller.
+
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+
+use crate::clients::pagure::{Flag, FlagStatus, PagureClient, PagureError, PrId};
+use crate::config::Deployment;
+
+/// The identity of one flag on one PR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagKey {
+    pub check_name: String,
+    pub uid: String,
+}
+
+/// `Fedora CI` in production, `Fedora CI (staging)` on staging, so a PR tested by
+/// both shows both.
+pub fn check_prefix(deployment: Deployment) -> &'static str {
+    match deployment {
+        Deployment::Prod => "Fedora CI",
+        Deployment::Stg => "Fedora CI (staging)",
+    }
+}
+
+impl FlagKey {
+    /// uid = first 32 hex chars of SHA-256 of
+    /// "pagure:<namespace>/<repo>#<PR id> <check name> - <target> [<short sha>]".
+    ///
+    /// The PR is part of it: Pagure stores a flag on the commit that is the PR's
+    /// head when it is posted, so two PRs with the same head (a PR reopened as a new
+    /// one, one branch proposed to two branches, two forks) would otherwise share
+    /// every flag, and one PR's results would overwrite the other's.
+    fn new(pr: &PrId, check_name: String, target: &str, commit_sha: &str) -> Self {
+        let short: String = commit_sha.chars().take(7).collect();
+        let identity = format!("pagure:{}/{}#{}", pr.namespace, pr.repo, pr.id);
+        let digest = Sha256::digest(format!("{identity} {check_name} - {target} [{short}]").as_bytes());
+        let uid = digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..32].to_owned();
+        Self { check_name, uid }
+    }
+
+    /// The scratch build flag; builds for another target than rawhide say which.
+    pub fn build(deployment: Deployment, pr: &PrId, koji_target: &str, commit_sha: &str) -> Self {
+        let prefix = check_prefix(deployment);
+        let name = if koji_target == "rawhide" {
+            format!("{prefix} - scratch build")
+        } else {
+            format!("{prefix} - scratch build ({koji_target})")
+        };
+        Self::new(pr, name, koji_target, commit_sha)
+    }
+
+    /// A build on an extra Koji instance: the flag names the instance's label
+    /// ("Fedora CI - scratch build (riscv64)").
+    pub fn instance_build(deployment: Deployment, pr: &PrId, label: &str, koji_target: &str, commit_sha: &str) -> Self {
+        let name = format!("{} - scratch build ({label})", check_prefix(deployment));
+        Self::new(pr, name, &format!("{label}:{koji_target}"), commit_sha)
+    }
+
+    /// One Log Detective analysis: per build target and failed architecture
+    /// ("Fedora CI - Log Detective analysis (x86_64)", "… (eln, x86_64)").
+    pub fn log_detective(deployment: Deployment, pr: &PrId, target: &str, arch: &str, commit_sha: &str) -> Self {
+        let prefix = check_prefix(deployment);
+        let name = if target == "rawhide" {
+            format!("{prefix} - Log Detective analysis ({arch})")
+        } else {
+            format!("{prefix} - Log Detective analysis ({target}, {arch})")
+        };
+        Self::new(pr, name, &format!("log-detective:{target}-{arch}"), commit_sha)
+    }
+
+    /// The `.fedora-ci.yaml` check: shown only when the file at that commit is invalid.
+    pub fn config(deployment: Deployment, pr: &PrId, commit_sha: &str) -> Self {
+        Self::new(pr, format!("{} - config", check_prefix(deployment)), "config", commit_sha)
+    }
+
+    /// One flag per test; `distro` is the Testing Farm target (`fedora-rawhide`).
+    pub fn test(deployment: Deployment, pr: &PrId, test: &str, distro: &str, commit_sha: &str) -> Self {
+        let prefix = check_prefix(deployment);
+        let name = if distro == "fedora-rawhide" {
+            format!("{prefix} - {test}")
+        } else {
+            format!("{prefix} - {test} ({distro})")
+        };
+        Self::new(pr, name, distro, commit_sha)
+    }
+}
+
+/// The PR's page on our status page: where a flag links while it has no Koji task
+/// or Testing Farm request of its own (retry scheduled, error before submission,
+/// timed out), so the packager still lands on the overall view.
+pub fn pr_page_url(public_url: &url::Url, pr: &PrId) -> String {
+    format!("{}/pr/{}/{}/{}", public_url.as_str().trim_end_matches('/'), pr.namespace, pr.repo, pr.id)
+}
+
+/// Pagure has no neutral flag status; `canceled` is the one that says "not run"
+/// without claiming success or failure, so skipped checks and config errors use it.
+pub const NEUTRAL: FlagStatus = FlagStatus::Canceled;
+
+/// Records a flag's state only when the flag has none yet (a skip must not
+/// overwrite the result of work that already ran for that commit); `true` when
+/// it was recorded.
+pub async fn set_flag_if_absent(
+    conn: &mut PgConnection,
+    pr: &PrId,
+    key: &FlagKey,
+    status: FlagStatus,
+    comment: &str,
+    url: &str,
+) -> Result<bool, sqlx::Error> {
+    let inserted = insert_flag(conn, pr, key, status, comment, url, "DO NOTHING").await?;
+    Ok(inserted == 1)
+}
+
+/// Records the state a flag should have. A no-op when it already has exactly
+/// that state (so duplicates change nothing and are not re-sent).
+pub async fn set_flag(
+    conn: &mut PgConnection,
+    pr: &PrId,
+    key: &FlagKey,
+    status: FlagStatus,
+    comment: &str,
+    url: &str,
+) -> Result<(), sqlx::Error> {
+    const UPDATE_WHEN_CHANGED: &str = "DO UPDATE SET status = EXCLUDED.status, comment = EXCLUDED.comment, \
+         url = EXCLUDED.url, check_name = EXCLUDED.check_name, updated_at = now(), version = pr_flags.version + 1 \
+         WHERE (pr_flags.status, pr_flags.comment, pr_flags.url, pr_flags.check_name) \
+             IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.comment, EXCLUDED.url, EXCLUDED.check_name)";
+    insert_flag(conn, pr, key, status, comment, url, UPDATE_WHEN_CHANGED).await?;
+    Ok(())
+}
+
+/// The one outbox insert behind both setters; `on_conflict` is a constant of
+/// theirs (never input), everything else is bound.
+async fn insert_flag(
+    conn: &mut PgConnection,
+    pr: &PrId,
+    key: &FlagKey,
+    status: FlagStatus,
+    comment: &str,
+    url: &str,
+    on_conflict: &'static str,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (namespace, repo_name, pr_id, uid) {on_conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(&key.uid)
+        .bind(&pr.namespace)
+        .bind(&pr.repo)
+        .bind(pr.id as i64)
+        .bind(&key.check_name)
+        .bind(status.as_str())
+        .bind(comment)
+        .bind(url)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Queues a comment; `dedup_key` (e.g. the event id) makes a redelivery answer once.
+pub async fn queue_comment(conn: &mut PgConnection, pr: &PrId, dedup_key: &str, body: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pr_comments (dedup_key, namespace, repo_name, pr_id, body) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (namespace, repo_name, pr_id, dedup_key) DO NOTHING",
+    )
+    .bind(dedup_key)
+    .bind(&pr.namespace)
+    .bind(&pr.repo)
+    .bind(pr.id as i64)
+    .bind(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a flush did, for logs and the poller's summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub sent: u32,
+    pub failed: u32,
+}
+
+#[derive(sqlx::FromRow)]
+struct FlagRow {
+    namespace: String,
+    repo_name: String,
+    pr_id: i64,
+    check_name: String,
+    status: String,
+    comment: String,
+    url: String,
+    version: i64,
+}
+
+/// Sends the current state of the given flags (all unsent ones when `uids` is
+/// `None`). Flushes of one flag are serialized with an advisory lock and each
+/// re-reads the row, so states reach Pagure in order and the newest one last.
+pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[String]>) -> Result<Sent, sqlx::Error> {
+    let pending: Vec<String> = match uids {
+        Some(uids) => uids.to_vec(),
+        None => {
+            sqlx::query_scalar("SELECT uid FROM pr_flags WHERE sent_version < version ORDER BY updated_at LIMIT 500")
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    let mut outcome = Sent::default();
+    for uid in pending {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&uid).execute(&mut *tx).await?;
+        // A uid hashes its PR, so this is one row; the key is (PR, uid) all the same,
+        // and each row goes to its own PR only.
+        let rows: Vec<FlagRow> = sqlx::query_as(
+            "SELECT namespace, repo_name, pr_id, check_name, status, comment, url, version \
+             FROM pr_flags WHERE uid = $1 AND sent_version < version",
+        )
+        .bind(&uid)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let pr = PrId { namespace: row.namespace, repo: row.repo_name, id: row.pr_id as u64 };
+            let flag = Flag {
+                username: row.check_name,
+                comment: row.comment,
+                url: row.url,
+                status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
+                uid: uid.clone(),
+            };
+            let result = pagure.set_flag(&pr, &flag).await;
+            mark_flag_attempt(&mut tx, &pr, &uid, row.version, &result).await?;
+            match result {
+                Ok(()) => outcome.sent += 1,
+                Err(e) => {
+                    crate::telemetry::metrics::upstream_failure("pagure", "flag");
+                    tracing::warn!(uid, pr = %pr.path(), error = %e, "flag not sent");
+                    outcome.failed += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// A permanent error (4xx: PR gone, closed…) counts as done so it is not retried
+/// forever; a transient one stays unsent for the poller.
+fn settled(result: &Result<(), PagureError>) -> (bool, Option<String>) {
+    match result {
+        Ok(()) => (true, None),
+        Err(e) => (!e.is_transient(), Some(e.to_string())),
+    }
+}
+
+async fn mark_flag_attempt(
+    tx: &mut PgConnection,
+    pr: &PrId,
+    uid: &str,
+    version: i64,
+    result: &Result<(), PagureError>,
+) -> Result<(), sqlx::Error> {
+    let (done, error) = settled(result);
+    sqlx::query(
+        "UPDATE pr_flags SET attempts = attempts + 1, last_error = $2, \
+         sent_version = CASE WHEN $3 THEN GREATEST(sent_version, $4) ELSE sent_version END, \
+         sent_at = CASE WHEN $3 THEN now() ELSE sent_at END \
+         WHERE uid = $1 AND namespace = $5 AND repo_name = $6 AND pr_id = $7",
+    )
+    .bind(uid)
+    .bind(error)
+    .bind(done)
+    .bind(version)
+    .bind(&pr.namespace)
+    .bind(&pr.repo)
+    .bind(pr.id as i64)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+async fn mark_comment_attempt(
+    tx: &mut PgConnection,
+    id: i64,
+    result: &Result<(), PagureError>,
+) -> Result<(), sqlx::Error> {
+    let (done, error) = settled(result);
+    sqlx::query(
+        "UPDATE pr_comments SET attempts = attempts + 1, last_error = $2, \
+         sent_at = CASE WHEN $3 THEN now() ELSE sent_at END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(done)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: i64,
+    namespace: String,
+    repo_name: String,
+    pr_id: i64,
+    body: String,
+}
+
+/// Sends queued comments (the given dedup keys, or all unsent). A row lock held
+/// during the POST keeps two flushers from posting one comment twice.
+pub async fn flush_comments(
+    pool: &PgPool,
+    pagure: &PagureClient,
+    keys: Option<&[String]>,
+) -> Result<Sent, sqlx::Error> {
+    let mut outcome = Sent::default();
+    loop {
+        let mut tx = pool.begin().await?;
+        let row: Option<CommentRow> = sqlx::query_as(
+            "SELECT id, namespace, repo_name, pr_id, body FROM pr_comments \
+             WHERE sent_at IS NULL AND ($1::text[] IS NULL OR dedup_key = ANY($1)) \
+             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(keys)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(outcome) };
+        let pr = PrId { namespace: row.namespace, repo: row.repo_name, id: row.pr_id as u64 };
+        let result = pagure.comment(&pr, &row.body).await;
+        mark_comment_attempt(&mut tx, row.id, &result).await?;
+        tx.commit().await?;
+        match result {
+            Ok(()) => outcome.sent += 1,
+            Err(e) => {
+                crate::telemetry::metrics::upstream_failure("pagure", "comment");
+                tracing::warn!(pr = %pr.path(), error = %e, "comment not sent");
+                outcome.failed += 1;
+                // Leave the rest for the poller rather than hammering a failing Pagure.
+                if e.is_transient() {
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_is_stable_and_depends_on_pr_name_target_and_short_sha() {
+        let pr = PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 };
+        let a = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07af35d27bbcaf9c535c17a63b974aa42ee3");
+        let again = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07a");
+        assert_eq!(a, again);
+        assert_eq!(a.uid.len(), 32);
+        assert_eq!(a.check_name, "Fedora CI - scratch build");
+        let expected = Sha256::digest(b"pagure:rpms/optee_os#2 Fedora CI - scratch build - rawhide [889f07a]");
+        assert_eq!(a.uid, expected.iter().map(|b| format!("{b:02x}")).collect::<String>()[..32]);
+        let eln = FlagKey::build(Deployment::Prod, &pr, "eln", "889f07a");
+        assert_eq!(eln.check_name, "Fedora CI - scratch build (eln)");
+        assert_ne!(eln.uid, a.uid);
+        assert_ne!(FlagKey::build(Deployment::Stg, &pr, "rawhide", "889f07a").uid, a.uid);
+        assert_ne!(FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07b").uid, a.uid);
+        // Another PR with the same head commit, in the same or another repository.
+        let other = PrId { id: 3, ..pr.clone() };
+        assert_ne!(FlagKey::build(Deployment::Prod, &other, "rawhide", "889f07a").uid, a.uid);
+        let fork = PrId { repo: "optee_os2".into(), ..pr.clone() };
+        assert_ne!(FlagKey::build(Deployment::Prod, &fork, "rawhide", "889f07a").uid, a.uid);
+        let t = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", "889f07a");
+        assert_eq!(t.check_name, "Fedora CI - rpmlint");
+        let ld = FlagKey::log_detective(Deployment::Prod, &pr, "rawhide", "x86_64", "889f07a");
+        assert_eq!(ld.check_name, "Fedora CI - Log Detective analysis (x86_64)");
+        let eln = FlagKey::log_detective(Deployment::Stg, &pr, "eln", "aarch64", "889f07a");
+        assert_eq!(eln.check_name, "Fedora CI (staging) - Log Detective analysis (eln, aarch64)");
+        assert_ne!(ld.uid, FlagKey::log_detective(Deployment::Prod, &pr, "rawhide", "aarch64", "889f07a").uid);
+        assert_ne!(ld.uid, a.uid);
+    }
+}

@@ -1,0 +1,161 @@
+//! Koji builds.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::clients::koji::{KojiClient, KojiError};
+use crate::clients::pagure::{FlagStatus, PrId};
+use crate::context::Context;
+use crate::dispatch::reporting::{self, FlagKey};
+use crate::store::builds::{self, BuildRow};
+use crate::telemetry;
+
+use super::waiting;
+use super::{minutes, whole_minutes};
+
+/// What happened to one submission attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    Task(i64),
+    /// Will be tried again by the poller.
+    Retry {
+        minutes: u64,
+    },
+    Failed(String),
+}
+
+pub fn build_pr(build: &BuildRow) -> PrId {
+    PrId { namespace: build.data.namespace.clone(), repo: build.data.repo.clone(), id: build.data.pr_id as u64 }
+}
+
+/// The one place a build's flag identity comes from: stored data only.
+pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
+    match &build.data.flag_label {
+        Some(label) => FlagKey::instance_build(
+            ctx.config.deployment,
+            &build_pr(build),
+            label,
+            &build.target,
+            &build.data.commit_sha,
+        ),
+        None => FlagKey::build(ctx.config.deployment, &build_pr(build), &build.target, &build.data.commit_sha),
+    }
+}
+
+/// The Koji client of the hub a build belongs to.
+pub fn build_koji(ctx: &Context, build: &BuildRow) -> Result<Arc<KojiClient>, String> {
+    ctx.clients
+        .koji_for(&build.koji_instance)
+        .cloned()
+        .ok_or_else(|| format!("Koji instance '{}' is not configured", build.koji_instance))
+}
+
+/// Calls Koji `build` for a recorded build and stores the result with its flag in
+/// one transaction. Transient failures (Koji unreachable, Kerberos trouble) become
+/// `retry` with the next backoff step; after the last step, or on a permanent
+/// fault, the build ends in `error` and the flag says so — it never stays pending.
+/// Returns the flags it changed: the build's, and those of tests that waited for it.
+pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted, Vec<String>), sqlx::Error> {
+    let key = build_flag(ctx, build);
+    let pr = build_pr(build);
+    let koji = match build_koji(ctx, build) {
+        Ok(koji) => koji,
+        Err(reason) => {
+            let mut tx = ctx.pool.begin().await?;
+            builds::mark_final(&mut tx, build.id, "error", &reason, &key.uid).await?;
+            let abandoned = waiting::abandon(&mut tx, ctx, build, "error").await?;
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &format!("{reason}."), &url).await?;
+            tx.commit().await?;
+            telemetry::metrics::build_finished("error");
+            return Ok((Submitted::Failed(reason), [vec![key.uid], abandoned].concat()));
+        }
+    };
+    let result = koji.build(&build.data.src, &build.target, true, None).await;
+    let mut tx = ctx.pool.begin().await?;
+    let mut flags = vec![key.uid.clone()];
+    let outcome = match result {
+        Ok(task_id) => {
+            let url = koji.task_url(task_id);
+            builds::mark_submitted(&mut tx, build.id, task_id, &url, &key.uid).await?;
+            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, "RPM build was submitted to Koji.", &url)
+                .await?;
+            Submitted::Task(task_id)
+        }
+        Err(e) => {
+            let attempt = build.retry_count as usize;
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+            // A Kerberos failure may be a KDC blip or a keytab being rotated: retry it too.
+            let retryable = e.is_transient() || matches!(e, KojiError::Auth(_));
+            match ctx.config.retry.backoff.get(attempt).filter(|_| retryable) {
+                Some(delay) => {
+                    let minutes_left = whole_minutes(*delay);
+                    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
+                    let (status, comment) = match &e {
+                        KojiError::Auth(reason) => (
+                            FlagStatus::Error,
+                            format!("{reason}. The task will be retried in {}.", minutes(minutes_left)),
+                        ),
+                        _ => (
+                            FlagStatus::Pending,
+                            format!(
+                                "Failed to submit the build. The task will be retried in {}.",
+                                minutes(minutes_left)
+                            ),
+                        ),
+                    };
+                    builds::mark_retry(&mut tx, build.id, at, &e.to_string(), &key.uid).await?;
+                    reporting::set_flag(&mut tx, &pr, &key, status, &comment, &url).await?;
+                    Submitted::Retry { minutes: minutes_left }
+                }
+                None => {
+                    let comment = match &e {
+                        KojiError::Auth(reason) => format!("{reason}."),
+                        e if e.is_transient() => "Submit of the build failed.".to_owned(),
+                        e => format!("Submit of the build failed: {e}."),
+                    };
+                    builds::mark_final(&mut tx, build.id, "error", &e.to_string(), &key.uid).await?;
+                    flags.extend(waiting::abandon(&mut tx, ctx, build, "error").await?);
+                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
+                    Submitted::Failed(e.to_string())
+                }
+            }
+        }
+    };
+    tx.commit().await?;
+    match &outcome {
+        Submitted::Task(_) => telemetry::metrics::build_submitted(&build.target),
+        Submitted::Retry { .. } => telemetry::metrics::submission_retry("build"),
+        Submitted::Failed(_) => telemetry::metrics::build_finished("error"),
+    }
+    Ok((outcome, flags))
+}
+
+/// Cancels a build's Koji task because of `reason` ("superseded by b2b2b2b", "the
+/// pull request was merged"); the build and its waiting tests end neutral.
+/// Returns the flags it changed, or `None` when the task could not be canceled.
+pub async fn cancel_build(ctx: &Context, build: &BuildRow, reason: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let Some(task_id) = build.task_id.as_deref().and_then(|t| t.parse::<i64>().ok()) else { return Ok(None) };
+    let Ok(koji) = build_koji(ctx, build) else { return Ok(None) };
+    if let Err(e) = koji.cancel_task(task_id).await {
+        tracing::warn!(task_id, error = %e, "could not cancel a superseded build");
+        return Ok(None);
+    }
+    let key = build_flag(ctx, build);
+    let mut tx = ctx.pool.begin().await?;
+    builds::mark_final(&mut tx, build.id, "canceled", reason, &key.uid).await?;
+    let abandoned = waiting::abandon(&mut tx, ctx, build, "canceled").await?;
+    let url = koji.task_url(task_id);
+    reporting::set_flag(
+        &mut tx,
+        &build_pr(build),
+        &key,
+        FlagStatus::Canceled,
+        &format!("Build canceled: {reason}."),
+        &url,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some([vec![key.uid], abandoned].concat()))
+}

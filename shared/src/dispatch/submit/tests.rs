@@ -1,0 +1,148 @@
+//! Testing Farm requests for the Fedora CI tests.
+
+use chrono::Utc;
+
+use crate::clients::pagure::{FlagStatus, PrId};
+use crate::clients::testing_farm::TestingFarmError;
+use crate::context::Context;
+use crate::dispatch::ci_messages::{self, Stage};
+use crate::dispatch::reporting::{self, FlagKey};
+use crate::rules::suite::{self, RequestContext};
+use crate::store::test_runs::{self, TestRunRow};
+use crate::telemetry;
+use crate::workflows::lookups;
+
+use super::{minutes, whole_minutes};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmittedTest {
+    Request(String),
+    Retry {
+        minutes: u64,
+    },
+    Failed(String),
+    /// No Testing Farm environment for the branch: ended neutral, never submitted.
+    NotAvailable,
+}
+
+pub fn test_pr(row: &TestRunRow) -> PrId {
+    PrId { namespace: row.data.namespace.clone(), repo: row.data.repo.clone(), id: row.data.pr_id as u64 }
+}
+
+/// The flag of a test run, from stored data only.
+pub fn test_flag(ctx: &Context, row: &TestRunRow) -> FlagKey {
+    FlagKey::test(ctx.config.deployment, &test_pr(row), &row.test_name, &row.target, &row.data.commit_sha)
+}
+
+/// The artifacts page of a request: what the flag and the status page link to.
+pub fn artifacts_url(ctx: &Context, request_id: &str) -> String {
+    format!("{}/{request_id}", ctx.config.testing_farm.artifacts_url.as_str().trim_end_matches('/'))
+}
+
+/// Builds the request for a recorded test run and submits it; stores the outcome
+/// and the flag in one transaction. Unreachable TF → `retry` with backoff; TF
+/// refusing the request → `error` with its message on a failure flag.
+pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTest, FlagKey), sqlx::Error> {
+    let key = test_flag(ctx, row);
+    let pr = test_pr(row);
+    let result = request(ctx, row).await;
+    let mut tx = ctx.pool.begin().await?;
+    let outcome = match result {
+        Ok(request_id) => {
+            let url = artifacts_url(ctx, &request_id);
+            test_runs::mark_queued(&mut tx, row.id, &request_id, &url, &key.uid).await?;
+            reporting::set_flag(
+                &mut tx,
+                &pr,
+                &key,
+                FlagStatus::Pending,
+                "Tests have been submitted to Testing Farm.",
+                &url,
+            )
+            .await?;
+            let body = ci_messages::body(
+                ctx.config.distgit_url.as_str(),
+                ctx.config.docs_url.as_str(),
+                row,
+                &url,
+                Stage::Queued,
+                &ci_messages::Outcome::default(),
+            );
+            let topic = ci_messages::topic(ctx.config.deployment, Stage::Queued);
+            ci_messages::queue(&mut tx, &format!("tf:{}:queued", row.id), &topic, &body).await?;
+            SubmittedTest::Request(request_id)
+        }
+        Err(TestingFarmError::NoEnvironment(distro)) => {
+            // Not the package's fault: a neutral flag, never a red one.
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+            let reason = format!("not available for {} (Testing Farm has no {distro} environment)", row.data.branch);
+            test_runs::transition(&mut tx, row.id, "skipped", Some(&reason), None, &key.uid).await?;
+            let comment = format!("Not run: {reason}.");
+            reporting::set_flag(&mut tx, &pr, &key, reporting::NEUTRAL, &comment, &url).await?;
+            SubmittedTest::NotAvailable
+        }
+        Err(e) => {
+            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+            match ctx.config.retry.backoff.get(row.retry_count as usize).filter(|_| e.is_transient()) {
+                Some(delay) => {
+                    let m = whole_minutes(*delay);
+                    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
+                    test_runs::mark_retry(&mut tx, row.id, at, &e.to_string(), &key.uid).await?;
+                    let comment = format!("Failed to submit tests. They will be retried in {}.", minutes(m));
+                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, &comment, &url).await?;
+                    SubmittedTest::Retry { minutes: m }
+                }
+                None => {
+                    let comment = match &e {
+                        TestingFarmError::Refused(message) => format!("Failed to submit tests: {message}."),
+                        _ => "Failed to submit tests.".to_owned(),
+                    };
+                    test_runs::transition(&mut tx, row.id, "error", Some(&e.to_string()), None, &key.uid).await?;
+                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Failure, &comment, &url).await?;
+                    SubmittedTest::Failed(e.to_string())
+                }
+            }
+        }
+    };
+    tx.commit().await?;
+    match &outcome {
+        SubmittedTest::Request(_) => telemetry::metrics::test_submitted(&row.test_name),
+        SubmittedTest::Retry { .. } => telemetry::metrics::submission_retry("test"),
+        SubmittedTest::Failed(_) => telemetry::metrics::test_finished(&row.test_name, "error"),
+        SubmittedTest::NotAvailable => telemetry::metrics::test_finished(&row.test_name, "skipped"),
+    }
+    ci_messages::flush(ctx).await;
+    Ok((outcome, key))
+}
+
+async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmError> {
+    let Some(test) = suite::definition(ctx.config.deployment, &row.test_name) else {
+        return Err(TestingFarmError::Refused(format!("unknown test '{}'", row.test_name)));
+    };
+    let compose = if test.compose {
+        match lookups::tf_compose(&ctx.pool, &ctx.clients.testing_farm, &row.target).await {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => return Err(TestingFarmError::NoEnvironment(row.target.clone())),
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let webhook_url = ctx.config.testing_farm.webhook_url.to_string();
+    let token = ctx.config.testing_farm.webhook_secrets.first();
+    let git_url = row.data.git_url(ctx.config.distgit_url.as_str());
+    let payload = suite::payload(
+        &test,
+        &RequestContext {
+            deployment: ctx.config.deployment,
+            distro: &row.target,
+            compose: compose.as_deref(),
+            koji_task_id: row.data.koji_task_id,
+            git_url: &git_url,
+            commit_sha: &row.data.commit_sha,
+            branch: &row.data.branch,
+            webhook: token.map(|t| (webhook_url.as_str(), t.expose())),
+        },
+    );
+    ctx.clients.testing_farm.submit(&payload).await
+}

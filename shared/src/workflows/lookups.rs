@@ -1,0 +1,169 @@
+//! Policy inputs that live elsewhere (FAS groups, the ELN package lists, dist-git
+//! branches), cached in Postgres so replicas and cold starts share them.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::clients::fasjson::FasJsonClient;
+use crate::clients::koji::KojiClient;
+use crate::clients::pagure::{PagureClient, PagureError};
+use crate::clients::testing_farm::{TestingFarmClient, TestingFarmError};
+use crate::rules::policy::PACKAGER_GROUP;
+use crate::runtime::error::HandlerError;
+use crate::store::cache;
+
+const GROUPS_TTL: Duration = Duration::from_secs(3600);
+const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// `PermissionOnDistgitForFedoraCI`: is `user` in the FAS `packager` group? A FASJSON
+/// outage falls back to a stale cached answer, and without one asks for redelivery
+/// (503) instead of refusing a packager.
+pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Result<bool, HandlerError> {
+    let key = format!("fasjson:groups:{user}");
+    let cached = cache::get::<Vec<String>>(pool, &key, GROUPS_TTL).await?;
+    if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
+        return Ok(c.value.iter().any(|g| g == PACKAGER_GROUP));
+    }
+    match fas.user_groups(user).await {
+        Ok(groups) => {
+            cache::put(pool, &key, &groups).await?;
+            Ok(groups.iter().any(|g| g == PACKAGER_GROUP))
+        }
+        Err(e) => match cached {
+            Some(stale) => {
+                tracing::warn!(user, error = %e, "FASJSON unavailable; using the cached groups");
+                Ok(stale.value.iter().any(|g| g == PACKAGER_GROUP))
+            }
+            None => Err(HandlerError::Upstream { service: "FASJSON", reason: e.to_string() }),
+        },
+    }
+}
+
+/// Is `package` in the ELN package lists? The lists are fetched (all of them) and
+/// cached; when they cannot be fetched and nothing is cached, ELN is skipped with a
+/// warning rather than holding up the rawhide build.
+pub async fn is_eln_package(
+    pool: &PgPool,
+    http: &reqwest::Client,
+    urls: &[url::Url],
+    package: &str,
+) -> Result<bool, HandlerError> {
+    const KEY: &str = "eln:packages";
+    let cached = cache::get::<BTreeSet<String>>(pool, KEY, ELN_TTL).await?;
+    if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
+        return Ok(c.value.contains(package));
+    }
+    match fetch_eln_lists(http, urls).await {
+        Ok(packages) => {
+            cache::put(pool, KEY, &packages).await?;
+            Ok(packages.contains(package))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "ELN package lists unavailable");
+            Ok(cached.is_some_and(|c| c.value.contains(package)))
+        }
+    }
+}
+
+async fn fetch_eln_lists(http: &reqwest::Client, urls: &[url::Url]) -> Result<BTreeSet<String>, String> {
+    let mut packages = BTreeSet::new();
+    for url in urls {
+        let response = http
+            .get(url.clone())
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("{url}: {}", e.without_url()))?;
+        let text = response.text().await.map_err(|e| format!("{url}: {e}"))?;
+        packages
+            .extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned));
+    }
+    Ok(packages)
+}
+
+/// Does the dist-git repository have its own `eln` branch? (Then ELN builds from
+/// it, not from rawhide PRs.)
+pub async fn has_eln_branch(pagure: &PagureClient, namespace: &str, repo: &str) -> Result<bool, HandlerError> {
+    match pagure.branches(namespace, repo).await {
+        Ok(branches) => Ok(branches.iter().any(|b| b == "eln")),
+        Err(PagureError::Http { status: 404, .. }) => Ok(false),
+        Err(e) => Err(HandlerError::Upstream { service: "Pagure", reason: e.to_string() }),
+    }
+}
+
+/// Does the PR head carry its own tmt plans (an fmf tree)? Only then is `custom`
+/// part of its suite.
+pub async fn has_fmf_tree(
+    pagure: &PagureClient,
+    source_repo_path: &str,
+    commit_sha: &str,
+) -> Result<bool, HandlerError> {
+    pagure
+        .raw_file(source_repo_path, commit_sha, ".fmf/version")
+        .await
+        .map(|f| f.is_some())
+        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
+}
+
+const TARGET_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The Koji build target for a PR's branch, looked up on the hub (cached a day);
+/// `None` when the branch has none (a feature branch, say).
+pub async fn resolve_build_target(
+    pool: &PgPool,
+    koji: &KojiClient,
+    branch: &str,
+) -> Result<Option<String>, HandlerError> {
+    let candidates = crate::rules::policy::build_target_candidates(branch);
+    if candidates.len() == 1 {
+        return Ok(candidates.into_iter().next());
+    }
+    let key = format!("koji:target:{branch}");
+    if let Some(c) = cache::get::<Option<String>>(pool, &key, TARGET_TTL).await?.filter(|c| c.fresh) {
+        return Ok(c.value);
+    }
+    for name in candidates {
+        match koji.get_build_target(&name).await {
+            Ok(Some(target)) => {
+                cache::put(pool, &key, &Some(target.name.clone())).await?;
+                return Ok(Some(target.name));
+            }
+            Ok(None) => continue,
+            Err(e) => return Err(HandlerError::Upstream { service: "Koji", reason: e.to_string() }),
+        }
+    }
+    cache::put(pool, &key, &None::<String>).await?;
+    Ok(None)
+}
+
+const COMPOSES_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// The compose Testing Farm offers for a distro (`fedora-rawhide` → `Fedora-Rawhide`),
+/// from TF's own list (cached), so a new release needs no code change.
+pub async fn tf_compose(
+    pool: &PgPool,
+    tf: &TestingFarmClient,
+    distro: &str,
+) -> Result<Option<String>, TestingFarmError> {
+    const KEY: &str = "tf:composes";
+    let cached = cache::get::<Vec<String>>(pool, KEY, COMPOSES_TTL).await.ok().flatten();
+    let composes = match cached {
+        Some(c) if c.fresh => c.value,
+        stale => match tf.composes().await {
+            Ok(list) => {
+                if let Err(e) = cache::put(pool, KEY, &list).await {
+                    tracing::warn!(error = %e, "could not cache the compose list");
+                }
+                list
+            }
+            Err(e) => match stale {
+                Some(s) => s.value,
+                None => return Err(e),
+            },
+        },
+    };
+    Ok(composes.into_iter().find(|c| c.eq_ignore_ascii_case(distro)))
+}

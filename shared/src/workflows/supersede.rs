@@ -1,0 +1,182 @@
+//! Work a PR no longer wants: everything unfinished of its older heads once it
+//! moves to a new head (superseded), and everything unfinished once it is closed
+//! or merged. Nothing ended here is ever submitted later.
+//!
+//! What the PR shows: each ended check gets a neutral (`canceled`) flag saying why
+//! ("Build canceled: superseded by b2b2b2b.", "Not run: the pull request was
+//! merged."), under the uid of the commit the work was for. Pagure stores a flag on
+//! the commit that is the PR's head when it is posted, so on a superseded commit
+//! this line shows on the new head beside the new head's own checks (another uid):
+//! neutral, naming the commit that replaced it, it claims neither success nor
+//! failure for the new head, and the old commit's pending flag never hangs.
+
+use sqlx::PgConnection;
+
+use crate::clients::pagure::FlagStatus;
+use crate::context::Context;
+use crate::dispatch::reporting;
+use crate::dispatch::submit::build::{build_flag, build_pr};
+use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
+use crate::dispatch::submit::waiting;
+use crate::store::builds::{self, BuildRow};
+use crate::store::test_runs::{self, TestRunRow};
+
+/// Why a PR's work ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// The PR moved to this head commit.
+    Superseded { new_sha: String },
+    /// The PR was closed (merged or not).
+    Closed { merged: bool },
+}
+
+impl Why {
+    pub fn reason(&self) -> String {
+        match self {
+            Why::Superseded { new_sha } => format!("superseded by {}", new_sha.chars().take(7).collect::<String>()),
+            Why::Closed { merged: true } => "the pull request was merged".into(),
+            Why::Closed { merged: false } => "the pull request was closed".into(),
+        }
+    }
+
+    /// The head commit whose work goes on (`None`: nothing goes on).
+    fn keep(&self) -> Option<&str> {
+        match self {
+            Why::Superseded { new_sha } => Some(new_sha),
+            Why::Closed { .. } => None,
+        }
+    }
+}
+
+const BUILD_COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, koji_instance, data";
+const TEST_COLUMNS: &str = "id, pipeline_id, status, target, test_name, retry_count, web_url, data";
+
+/// Ends, in the caller's transaction, the PR's work that never reached Koji or
+/// Testing Farm: builds waiting for a retry (or never submitted), tests not yet
+/// submitted, waiting for a retry, or waiting for a build. Locked, so a poller pass
+/// that claimed one of them first is waited for and then sees it ended. Returns
+/// the flags changed.
+pub async fn end_unsubmitted(
+    tx: &mut PgConnection,
+    ctx: &Context,
+    pull_request_id: i32,
+    why: &Why,
+) -> Result<Vec<String>, sqlx::Error> {
+    let reason = why.reason();
+    let mut flags = Vec::new();
+    let stale: Vec<BuildRow> = sqlx::query_as(&format!(
+        "SELECT {BUILD_COLUMNS} FROM koji_build_targets WHERE pull_request_id = $1 \
+           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
+           AND (status = 'retry' OR (status = 'pending' AND task_id IS NULL)) ORDER BY id FOR UPDATE"
+    ))
+    .bind(pull_request_id)
+    .bind(why.keep())
+    .fetch_all(&mut *tx)
+    .await?;
+    for build in &stale {
+        let key = build_flag(ctx, build);
+        builds::mark_final(tx, build.id, "canceled", &reason, &key.uid).await?;
+        flags.extend(waiting::abandon(tx, ctx, build, "canceled").await?);
+        let pr = build_pr(build);
+        let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+        let comment = format!("Build canceled: {reason}.");
+        reporting::set_flag(tx, &pr, &key, FlagStatus::Canceled, &comment, &url).await?;
+        flags.push(key.uid);
+    }
+    let tests: Vec<TestRunRow> = sqlx::query_as(&format!(
+        "SELECT {TEST_COLUMNS} FROM tft_test_run_targets WHERE pull_request_id = $1 \
+           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
+           AND status IN ('new', 'retry', 'pending') ORDER BY id FOR UPDATE"
+    ))
+    .bind(pull_request_id)
+    .bind(why.keep())
+    .fetch_all(&mut *tx)
+    .await?;
+    for run in &tests {
+        flags.extend(end_test(tx, ctx, run, &format!("Not run: {reason}."), None).await?);
+    }
+    Ok(flags)
+}
+
+/// The PR's work running in Koji and Testing Farm, to cancel after the commit.
+#[derive(Debug, Default)]
+pub struct Running {
+    pub builds: Vec<BuildRow>,
+    pub tests: Vec<TestRunRow>,
+}
+
+pub async fn running(conn: &mut PgConnection, pull_request_id: i32, why: &Why) -> Result<Running, sqlx::Error> {
+    let builds = sqlx::query_as(&format!(
+        "SELECT {BUILD_COLUMNS} FROM koji_build_targets WHERE pull_request_id = $1 \
+           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
+           AND status IN ('pending', 'running') AND task_id IS NOT NULL ORDER BY id"
+    ))
+    .bind(pull_request_id)
+    .bind(why.keep())
+    .fetch_all(&mut *conn)
+    .await?;
+    let tests = sqlx::query_as(&format!(
+        "SELECT {TEST_COLUMNS} FROM tft_test_run_targets WHERE pull_request_id = $1 \
+           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
+           AND status IN ('queued', 'running') AND pipeline_id IS NOT NULL ORDER BY id"
+    ))
+    .bind(pull_request_id)
+    .bind(why.keep())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Running { builds, tests })
+}
+
+/// Cancels running Koji tasks and Testing Farm requests; each one canceled ends
+/// with a neutral flag. One that cannot be canceled (upstream down) is left to
+/// report its own result. Returns the flags changed and a summary per item.
+pub async fn cancel_running(
+    ctx: &Context,
+    running: &Running,
+    why: &Why,
+) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
+    let reason = why.reason();
+    let (mut flags, mut done) = (Vec::new(), Vec::new());
+    for build in &running.builds {
+        if let Some(changed) = crate::dispatch::submit::build::cancel_build(ctx, build, &reason).await? {
+            done.push(format!("canceled task {}", build.task_id.as_deref().unwrap_or("?")));
+            flags.extend(changed);
+        }
+    }
+    for run in &running.tests {
+        let Some(request) = run.pipeline_id.as_deref() else { continue };
+        if let Err(e) = ctx.clients.testing_farm.cancel(request).await {
+            tracing::warn!(request, error = %e, "could not cancel a Testing Farm request");
+            continue;
+        }
+        let mut tx = ctx.pool.begin().await?;
+        let url = artifacts_url(ctx, request);
+        flags.extend(end_test(&mut tx, ctx, run, &format!("Tests canceled: {reason}."), Some(&url)).await?);
+        tx.commit().await?;
+        done.push(format!("canceled request {request}"));
+    }
+    Ok((flags, done))
+}
+
+/// Ends one test run as `canceled`; its flag only when no newer run of the same
+/// test owns it.
+async fn end_test(
+    tx: &mut PgConnection,
+    ctx: &Context,
+    run: &TestRunRow,
+    comment: &str,
+    url: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
+    let key = test_flag(ctx, run);
+    let reason = comment.trim_end_matches('.');
+    if !test_runs::transition(tx, run.id, "canceled", Some(reason), None, &key.uid).await? {
+        return Ok(None);
+    }
+    if test_runs::has_newer_run(tx, run.id).await? {
+        return Ok(None);
+    }
+    let pr = test_pr(run);
+    let url = url.map(str::to_owned).unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &pr));
+    reporting::set_flag(tx, &pr, &key, FlagStatus::Canceled, comment, &url).await?;
+    Ok(Some(key.uid))
+}

@@ -1,0 +1,129 @@
+//! What a Testing Farm request's state does to our test run: the one code path for
+//! the webhook (tf-finished) and the poller's `GET /requests/{id}`.
+
+use crate::clients::pagure::FlagStatus;
+use crate::clients::testing_farm::RequestInfo;
+use crate::context::Context;
+use crate::dispatch::ci_messages::{self, Stage};
+use crate::dispatch::reporting;
+use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
+use crate::store::test_runs::{self, TestRunRow};
+
+/// Our run status, the flag, and the Fedora CI message for a TF state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub status: &'static str,
+    pub flag: FlagStatus,
+    pub comment: String,
+    pub stage: Stage,
+    /// `result` of a complete message.
+    pub result: Option<&'static str>,
+}
+
+/// `queued`/`running` → running; `complete` → by the overall result; `error` →
+/// error with TF's summary; `canceled` → canceled. `None` for `new` (nothing yet).
+pub fn map(info: &RequestInfo) -> Option<Mapped> {
+    let summary = info.result.as_ref().and_then(|r| r.summary.clone()).filter(|s| !s.trim().is_empty());
+    let overall = info.result.as_ref().and_then(|r| r.overall.as_deref()).unwrap_or("unknown");
+    let m = |status, flag, comment: String, stage, result| Mapped { status, flag, comment, stage, result };
+    // A request in `error`, or complete with an `error` result: the same to a packager.
+    let tf_error = || {
+        let comment = format!("Testing Farm error: {}.", summary.as_deref().unwrap_or("no summary"));
+        m("error", FlagStatus::Error, comment, Stage::Error, None)
+    };
+    Some(match info.state.as_str() {
+        "queued" => m("queued", FlagStatus::Pending, "Tests are queued…".into(), Stage::Queued, None),
+        "running" => m("running", FlagStatus::Pending, "Tests are running…".into(), Stage::Running, None),
+        "complete" => match overall {
+            "passed" => m("passed", FlagStatus::Success, "Tests passed.".into(), Stage::Complete, Some("passed")),
+            "failed" => m("failed", FlagStatus::Failure, "Tests failed.".into(), Stage::Complete, Some("failed")),
+            "skipped" => {
+                m("skipped", FlagStatus::Success, "Tests were skipped.".into(), Stage::Complete, Some("not_applicable"))
+            }
+            "error" => tf_error(),
+            _ => m(
+                "needs_inspection",
+                FlagStatus::Error,
+                format!("Tests ended with result '{overall}'."),
+                Stage::Complete,
+                Some("needs_inspection"),
+            ),
+        },
+        "error" => tf_error(),
+        "canceled" | "cancel-requested" => {
+            m("canceled", FlagStatus::Canceled, "Tests were canceled.".into(), Stage::Error, None)
+        }
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Already in that state, or already final: a duplicate or late notification.
+    Unchanged,
+    Updated {
+        status: &'static str,
+    },
+}
+
+/// Applies a request's state to its run: status, flag and message in one
+/// transaction, then sends the flag and publishes the message.
+pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Result<Applied, sqlx::Error> {
+    let Some(m) = map(info) else { return Ok(Applied::Unchanged) };
+    let url = info.run.as_ref().and_then(|r| r.artifacts.clone()).unwrap_or_else(|| artifacts_url(ctx, &info.id));
+    let key = test_flag(ctx, run);
+    let summary = info.result.as_ref().and_then(|r| r.summary.clone());
+    let mut tx = ctx.pool.begin().await?;
+    if !test_runs::transition(&mut tx, run.id, m.status, summary.as_deref(), Some(&url), &key.uid).await? {
+        return Ok(Applied::Unchanged);
+    }
+    // The run's own state is kept either way; the flag shows the newest run only.
+    let owns_flag = !test_runs::has_newer_run(&mut tx, run.id).await?;
+    if owns_flag {
+        reporting::set_flag(&mut tx, &test_pr(run), &key, m.flag, &m.comment, &url).await?;
+    }
+    let reason = match m.status {
+        "canceled" => Some("Canceled"),
+        _ => summary.as_deref().or(Some("Infrastructure Failure")),
+    };
+    let xunit = info.result.as_ref().and_then(|r| r.xunit.as_deref());
+    let body = ci_messages::body(
+        ctx.config.distgit_url.as_str(),
+        ctx.config.docs_url.as_str(),
+        run,
+        &url,
+        m.stage,
+        &ci_messages::Outcome { result: m.result, xunit, error_reason: reason },
+    );
+    let topic = ci_messages::topic(ctx.config.deployment, m.stage);
+    ci_messages::queue(&mut tx, &format!("tf:{}:{}", run.id, m.status), &topic, &body).await?;
+    tx.commit().await?;
+    if !matches!(m.status, "queued" | "running") {
+        crate::telemetry::metrics::test_finished(&run.test_name, m.status);
+    }
+    if owns_flag {
+        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&[key.uid])).await?;
+    }
+    ci_messages::flush(ctx).await;
+    Ok(Applied::Updated { status: m.status })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> RequestInfo {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/testing-farm");
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn fixtures_map_to_success_and_error() {
+        let passed = map(&fixture("results.json")).unwrap();
+        assert_eq!((passed.status, passed.flag, passed.stage), ("passed", FlagStatus::Success, Stage::Complete));
+        let error = map(&fixture("results_error.json")).unwrap();
+        assert_eq!((error.status, error.flag), ("error", FlagStatus::Error));
+        assert_eq!(error.comment, "Testing Farm error: something went wrong.");
+    }
+}
