@@ -9,6 +9,8 @@
 //! - [`store`]: all SQL (idempotency keys, rows, outboxes, the poller's claims).
 //! - [`rules`]: pure decisions (policy, commands, suite, package settings).
 //! - [`context`]: the dependencies a workflow step runs with.
+//! - [`lookups`]: read-only questions to upstreams (FAS groups, ELN lists,
+//!   Koji targets, composes, `.fedora-ci.yaml`), cached in the store.
 //! - [`dispatch`]: sends what a step recorded (builds, tests, flags, comments,
 //!   messages) and records each answer.
 //! - [`workflows`]: what an event does: plan → record → commit → dispatch.
@@ -23,6 +25,7 @@ pub mod context;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod dispatch;
+pub mod lookups;
 pub mod messages;
 pub mod rules;
 pub mod runtime;

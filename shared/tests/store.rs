@@ -1,7 +1,7 @@
 //! The schema and the idempotency records against a real Postgres.
 
 use fedora_ci::dev::db::TestDatabase;
-use fedora_ci::runtime::intake::EventMeta;
+use fedora_ci::messages::EventMeta;
 use fedora_ci::store::events;
 
 fn meta(id: &str) -> EventMeta {

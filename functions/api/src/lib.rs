@@ -13,7 +13,7 @@ use fedora_ci::Context;
 
 pub fn routes(ctx: Context) -> Router {
     Router::new()
-        .route("/", post(fedora_ci::runtime::intake::ignore_event))
+        .route("/", post(fedora_ci::runtime::error::ignore_event))
         .merge(read_api::routes(&ctx))
         .merge(status_page::routes())
         .with_state(ctx)

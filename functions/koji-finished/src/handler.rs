@@ -12,8 +12,9 @@ use fedora_ci::messages::koji::TaskHeader;
 use fedora_ci::messages::log_detective::AnalysisResult;
 use fedora_ci::messages::{KojiTaskStateChange, Topic};
 use fedora_ci::runtime::intake::CloudEventRequest;
-use fedora_ci::workflows::build_state::{self, Applied, TaskUpdate};
+use fedora_ci::workflows::build_state::{self, Applied};
 use fedora_ci::workflows::log_analysis;
+use fedora_ci::workflows::task_update::TaskUpdate;
 use fedora_ci::{Context, HandlerError, Outcome};
 
 /// Log Detective's answer about a failed build of ours (the interface server's

@@ -1,11 +1,11 @@
 //! What an event asks for, decided before anything is written: builds for which
 //! Koji targets, test requests, a skip, or an answer comment.
 
+use fedora_ci::lookups;
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::rules::commands::{self, Command};
-use fedora_ci::rules::package_settings::{self, FILE_NAME, Loaded, PackageSettings};
+use fedora_ci::rules::package_settings::{FILE_NAME, Loaded, PackageSettings};
 use fedora_ci::rules::policy::{self, Skip};
-use fedora_ci::workflows::lookups;
 use fedora_ci::{Context, HandlerError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Plan {
 /// `.fedora-ci.yaml` at the PR head.
 async fn settings(ctx: &Context, msg: &PullRequestMessage) -> Result<Loaded, HandlerError> {
     let pr = &msg.pullrequest;
-    package_settings::fetch(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop)
+    lookups::package_settings(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop)
         .await
         .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
 }

@@ -1,5 +1,5 @@
 //! How every Fedora CI process reaches an AMQP broker: the fedmsg-bridge to
-//! consume, the publishing functions to send Fedora CI messages ([`crate::clients::bus`]).
+//! consume, the publishing functions to send Fedora CI messages (`clients::bus`).
 //! Fedora's broker (`amqps://rabbitmq.fedoraproject.org/%2Fpubsub`) wants TLS with
 //! its CA and a client certificate whose CN is the user (SASL EXTERNAL); a local
 //! broker takes a plain `amqp://user:password@…` URL. One reader of the variables

@@ -5,11 +5,13 @@
 //! the fields we use and tolerate everything else, because Pagure and Koji add fields
 //! over time and a new field must never turn into a 400.
 
+pub mod event;
 pub mod json_input;
 pub mod koji;
 pub mod log_detective;
 pub mod pagure;
 
+pub use event::EventMeta;
 pub use koji::{KojiTaskState, KojiTaskStateChange, TaskStateName};
 pub use pagure::{Comment, PullRequest, PullRequestAction, PullRequestMessage, RepoRef, UserRef};
 

@@ -10,7 +10,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clients::pagure::{PagureClient, PagureError};
 use crate::rules::commands::TEST_NAMES;
 
 pub const FILE_NAME: &str = ".fedora-ci.yaml";
@@ -108,19 +107,6 @@ pub fn parse(text: &str) -> Result<PackageSettings, SettingsError> {
 pub struct Loaded {
     pub settings: PackageSettings,
     pub config_error: Option<SettingsError>,
-}
-
-/// Reads the file at `commit` of `repo_path` (`rpms/foo` or `fork/<user>/rpms/foo`)
-/// through Pagure's raw file URL. No file is the defaults; Pagure being down is an
-/// error (the event is redelivered) — never "the defaults", which would run CI on
-/// a package that opted out.
-pub async fn fetch(pagure: &PagureClient, repo_path: &str, commit: &str) -> Result<Loaded, PagureError> {
-    let text = pagure.raw_file(repo_path, commit, FILE_NAME).await?;
-    Ok(match text.as_deref().map(parse) {
-        None => Loaded { settings: PackageSettings::default(), config_error: None },
-        Some(Ok(settings)) => Loaded { settings, config_error: None },
-        Some(Err(e)) => Loaded { settings: PackageSettings::default(), config_error: Some(e) },
-    })
 }
 
 #[cfg(test)]

@@ -26,6 +26,28 @@ pub enum HandlerError {
     Internal(String),
 }
 
+impl From<crate::lookups::LookupError> for HandlerError {
+    fn from(e: crate::lookups::LookupError) -> Self {
+        match e {
+            crate::lookups::LookupError::Database(e) => HandlerError::Database(e),
+            crate::lookups::LookupError::Upstream { service, reason } => HandlerError::Upstream { service, reason },
+        }
+    }
+}
+
+impl From<crate::workflows::WorkflowError> for HandlerError {
+    fn from(e: crate::workflows::WorkflowError) -> Self {
+        use crate::workflows::WorkflowError as W;
+        match e {
+            W::Database(e) => HandlerError::Database(e),
+            W::SharedDatabase(e) => HandlerError::SharedDatabase(e),
+            W::Lookup(e) => e.into(),
+            W::Upstream { service, reason } => HandlerError::Upstream { service, reason },
+            W::UnconfiguredInstance(e) => HandlerError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::messages::ParseError> for HandlerError {
     fn from(e: crate::messages::ParseError) -> Self {
         HandlerError::Intake(IntakeError::Message(e))
@@ -126,4 +148,9 @@ impl IntoResponse for Outcome {
         response.extensions_mut().insert(outcome);
         response
     }
+}
+
+/// The answer of a function to an event it does not act on (yet): 202, no effect.
+pub async fn ignore_event(event: crate::runtime::intake::CloudEventRequest) -> Outcome {
+    Outcome::ignored(format!("event type '{}' is not handled here", event.meta.event_type))
 }

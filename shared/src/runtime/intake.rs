@@ -7,17 +7,16 @@
 //! [`Received<T>`] gives the parsed Fedora Messaging message, or tells the handler
 //! the event is not one it handles (answer 202, do nothing).
 
-use std::collections::BTreeMap;
-
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+
 use cloudevents::event::{Data, ExtensionValue};
 use cloudevents::{AttributesReader, Event};
 use serde_json::json;
 
+use crate::messages::EventMeta;
 use crate::messages::{FedoraMessage, KojiTaskStateChange, ParseError, PullRequestMessage, Topic, Topics};
 
 /// Largest request body we accept. Fedora Messaging bodies are a few KiB; anything
@@ -55,24 +54,6 @@ impl IntoResponse for IntakeError {
         tracing::warn!(reason = %self, "rejected delivery");
         (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "bad_request", "reason": self.to_string() })))
             .into_response()
-    }
-}
-
-/// The CloudEvent attributes we log, key idempotency on and route by.
-#[derive(Debug, Clone)]
-pub struct EventMeta {
-    pub id: String,
-    /// The Fedora Messaging topic for Fedora events.
-    pub event_type: String,
-    pub source: String,
-    pub time: Option<DateTime<Utc>>,
-    /// Extensions as strings (`kojiowner`, `traceparent`, …).
-    pub extensions: BTreeMap<String, String>,
-}
-
-impl EventMeta {
-    pub fn extension(&self, name: &str) -> Option<&str> {
-        self.extensions.get(name).map(String::as_str)
     }
 }
 
@@ -181,7 +162,7 @@ where
         let (parts, body) = req.into_parts();
         let body = read_body(body).await?;
         let event = Self::decode(&parts.headers, body, &Topics::from_ref(state))?;
-        if let Some(crate::runtime::request_scope::Function(function)) = parts.extensions.get() {
+        if let Some(crate::telemetry::Function(function)) = parts.extensions.get() {
             crate::telemetry::metrics::event_received(function, event.type_label());
         }
         Ok(event)
@@ -287,11 +268,6 @@ where
             }
         }
     }
-}
-
-/// The answer of a function to an event it does not act on (yet): 202, no effect.
-pub async fn ignore_event(event: CloudEventRequest) -> crate::runtime::error::Outcome {
-    crate::runtime::error::Outcome::ignored(format!("event type '{}' is not handled here", event.meta.event_type))
 }
 
 #[cfg(test)]

@@ -17,12 +17,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::runtime::error::OutcomeStatus;
-use crate::telemetry::{PANIC_TARGET, metrics, sentry, trace};
-
-/// The function a request is for, put in the request's extensions by
-/// [`request_scope`] so the intake can label what it counts.
-#[derive(Debug, Clone, Copy)]
-pub struct Function(pub &'static str);
+use crate::telemetry::{Function, PANIC_TARGET, metrics, sentry, trace};
 
 /// The CloudEvent attributes the middleware needs before the handler runs.
 #[derive(Debug, Default, Deserialize)]

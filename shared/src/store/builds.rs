@@ -216,7 +216,7 @@ pub async fn by_task_id(
 }
 
 /// The builds among `(instance, task id)` pairs, in one statement (see
-/// [`super::build_lookup`]). The two arrays select a superset when several hubs
+/// `store::build_lookup`). The two arrays select a superset when several hubs
 /// are asked at once; the caller matches each pair with [`BuildRow::is_task`].
 pub async fn by_task_ids(pool: &PgPool, keys: &[(&str, i64)]) -> Result<Vec<BuildRow>, sqlx::Error> {
     let mut instances: Vec<&str> = keys.iter().map(|(i, _)| *i).collect();

@@ -8,7 +8,7 @@
 
 use sqlx::PgConnection;
 
-use crate::runtime::intake::EventMeta;
+use crate::messages::EventMeta;
 
 /// Inserts the event for `consumer`; `true` when this is the first delivery.
 /// A concurrent insert of the same id waits for the other transaction and then

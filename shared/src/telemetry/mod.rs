@@ -21,6 +21,11 @@ use tracing_subscriber::{Layer, Registry};
 use crate::config::TelemetryConfig;
 use crate::config::secret::Secret;
 
+/// The function a request is for, put in the request's extensions by
+/// `runtime::request_scope` so the intake can label what it counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Function(pub &'static str);
+
 /// Log target of the line that reports a caught panic. Sentry skips it: the
 /// panic integration has already sent that panic as its event.
 pub const PANIC_TARGET: &str = "fedora_ci::panic";

@@ -4,7 +4,6 @@
 
 use serde_json::json;
 
-use crate::clients::koji::client::TaskInfo;
 use crate::clients::pagure::FlagStatus;
 use crate::config::koji::PRIMARY;
 use crate::context::Context;
@@ -12,71 +11,14 @@ use crate::dispatch::reporting;
 use crate::dispatch::submit::build::{build_flag, build_koji, build_pr};
 use crate::dispatch::submit::tests::submit_test;
 use crate::dispatch::submit::waiting;
-use crate::messages::{KojiTaskState, KojiTaskStateChange};
+use crate::messages::KojiTaskState;
 use crate::rules::package_settings::PackageSettings;
 use crate::rules::suite;
-use crate::runtime::error::HandlerError;
 use crate::store::builds::{self, BuildRow};
 use crate::store::package_settings;
 use crate::store::test_runs::{self, NewTest, TestRequestData, TestRunRow};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChildTask {
-    pub id: i64,
-    pub method: String,
-    pub arch: Option<String>,
-    pub state: Option<KojiTaskState>,
-}
-
-/// A task's state, wherever we learned it from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskUpdate {
-    pub task_id: i64,
-    pub state: KojiTaskState,
-    pub start_time: Option<f64>,
-    pub completion_time: Option<f64>,
-    pub children: Vec<ChildTask>,
-}
-
-impl TaskUpdate {
-    /// `None` for a state name Koji may add later: ignored rather than refused.
-    pub fn from_message(msg: &KojiTaskStateChange) -> Option<Self> {
-        Some(Self {
-            task_id: msg.id,
-            state: msg.new.state()?,
-            start_time: msg.info.start_time,
-            completion_time: msg.info.completion_time,
-            children: msg
-                .info
-                .children
-                .iter()
-                .map(|c| ChildTask {
-                    id: c.id,
-                    method: c.method.clone(),
-                    arch: c.arch.clone(),
-                    state: c.state.and_then(KojiTaskState::from_number),
-                })
-                .collect(),
-        })
-    }
-
-    pub fn from_task_info(info: &TaskInfo, children: &[TaskInfo]) -> Self {
-        Self {
-            task_id: info.id,
-            state: info.state,
-            start_time: info.start_time,
-            completion_time: info.completion_time,
-            children: children
-                .iter()
-                .map(|c| ChildTask { id: c.id, method: c.method.clone(), arch: c.arch.clone(), state: Some(c.state) })
-                .collect(),
-        }
-    }
-
-    fn build_arches(&self) -> impl Iterator<Item = &ChildTask> {
-        self.children.iter().filter(|c| c.method == "buildArch")
-    }
-}
+use crate::workflows::WorkflowError;
+use crate::workflows::task_update::TaskUpdate;
 
 /// Our build status for a Koji state, and the states it may come from (never
 /// backwards: a late OPEN after CLOSED changes nothing).
@@ -102,19 +44,19 @@ pub enum Applied {
     },
 }
 
-pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<Option<BuildRow>, HandlerError> {
+pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<Option<BuildRow>, WorkflowError> {
     Ok(ctx.builds_by_task.by_task_id(instance, task_id).await?)
 }
 
 /// Applies a task update of Koji `instance` to the build with that task id.
-pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, HandlerError> {
+pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, WorkflowError> {
     let Some(build) = find_build(ctx, instance, update.task_id).await? else { return Ok(Applied::NotOurs) };
     crate::telemetry::annotate_pr(&format!("{}/{}", build.data.namespace, build.data.repo), build.data.pr_id as u64);
     apply_to(ctx, &build, update).await
 }
 
 /// Applies a task update to a known build (the poller already has the row).
-pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Result<Applied, HandlerError> {
+pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Result<Applied, WorkflowError> {
     let Some((status, from)) = transition(update.state) else { return Ok(Applied::Unchanged) };
     // Whether the PR carries its own tmt plans decides the `custom` test; asked
     // before the transaction so no lock is held over the network.
@@ -122,12 +64,7 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     // primary builds are tested.
     let tested = status == "success" && build.koji_instance == PRIMARY;
     let has_fmf = if tested && !build.data.requested_tests_only {
-        crate::workflows::lookups::has_fmf_tree(
-            &ctx.clients.pagure,
-            &build.data.source_repo_path,
-            &build.data.commit_sha,
-        )
-        .await?
+        crate::lookups::has_fmf_tree(&ctx.clients.pagure, &build.data.source_repo_path, &build.data.commit_sha).await?
     } else {
         false
     };
@@ -136,7 +73,7 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     let pr = build_pr(build);
     let task_url = match build_koji(ctx, build) {
         Ok(koji) => koji.task_url(update.task_id),
-        Err(reason) => return Err(HandlerError::Internal(reason)),
+        Err(unconfigured) => return Err(unconfigured.into()),
     };
     let logs = build_logs(ctx, build, update);
     let mut tx = ctx.pool.begin().await?;

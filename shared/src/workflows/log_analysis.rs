@@ -26,10 +26,10 @@ use crate::dispatch::reporting::{self, FlagKey};
 use crate::dispatch::submit::{minutes, whole_minutes};
 use crate::messages::KojiTaskState;
 use crate::messages::log_detective::{AnalysisResult, Explanation};
-use crate::runtime::error::HandlerError;
 use crate::store::builds::{self, BuildRow};
 use crate::telemetry;
-use crate::workflows::build_state::ChildTask;
+use crate::workflows::WorkflowError;
+use crate::workflows::task_update::ChildTask;
 
 /// One `log_detective_run` row, as the trigger and the result need it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -335,7 +335,7 @@ pub enum Applied {
 
 /// Applies a `logdetective.analysis` message: stores the explanation or the
 /// error and sets the run's flag. Moves a run forward only.
-pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied, HandlerError> {
+pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied, WorkflowError> {
     if msg.build_system != "koji" {
         return Ok(Applied::NotOurs);
     }
@@ -357,7 +357,7 @@ pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied
     let Some(run) = run else { return Ok(Applied::NotOurs) };
     if run.analysis_id.as_deref() != Some(msg.log_detective_analysis_id.as_str()) {
         // Our request for this subtask is not recorded yet: 503, redelivered.
-        return Err(HandlerError::Upstream {
+        return Err(WorkflowError::Upstream {
             service: "Log Detective",
             reason: format!("result for task {} arrived before its request was recorded", msg.target_build),
         });

@@ -43,12 +43,15 @@ pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
     }
 }
 
+/// A build stored for a Koji hub that is no longer in the configuration
+/// (`KOJI_INSTANCES` changed): it can be neither submitted nor asked about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Koji instance '{0}' is not configured")]
+pub struct UnconfiguredInstance(pub String);
+
 /// The Koji client of the hub a build belongs to.
-pub fn build_koji(ctx: &Context, build: &BuildRow) -> Result<Arc<KojiClient>, String> {
-    ctx.clients
-        .koji_for(&build.koji_instance)
-        .cloned()
-        .ok_or_else(|| format!("Koji instance '{}' is not configured", build.koji_instance))
+pub fn build_koji(ctx: &Context, build: &BuildRow) -> Result<Arc<KojiClient>, UnconfiguredInstance> {
+    ctx.clients.koji_for(&build.koji_instance).cloned().ok_or_else(|| UnconfiguredInstance(build.koji_instance.clone()))
 }
 
 /// Calls Koji `build` for a recorded build and stores the result with its flag in
@@ -61,7 +64,8 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
     let pr = build_pr(build);
     let koji = match build_koji(ctx, build) {
         Ok(koji) => koji,
-        Err(reason) => {
+        Err(unconfigured) => {
+            let reason = unconfigured.to_string();
             let mut tx = ctx.pool.begin().await?;
             builds::mark_final(&mut tx, build.id, "error", &reason, &key.uid).await?;
             let abandoned = waiting::abandon(&mut tx, ctx, build, "error").await?;

@@ -7,10 +7,10 @@ use crate::clients::testing_farm::TestingFarmError;
 use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
 use crate::dispatch::reporting::{self, FlagKey};
+use crate::lookups;
 use crate::rules::suite::{self, RequestContext};
 use crate::store::test_runs::{self, TestRunRow};
 use crate::telemetry;
-use crate::workflows::lookups;
 
 use super::{minutes, whole_minutes};
 

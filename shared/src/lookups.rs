@@ -1,5 +1,8 @@
 //! Policy inputs that live elsewhere (FAS groups, the ELN package lists, dist-git
-//! branches), cached in Postgres so replicas and cold starts share them.
+//! branches, Koji targets, Testing Farm composes, `.fedora-ci.yaml`), cached in
+//! Postgres where they change slowly, so replicas and cold starts share them.
+//! Read-only: a lookup never changes anything upstream. Between the store and
+//! the dispatcher, since both the workflows and the Testing Farm sender ask.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,9 +13,19 @@ use crate::clients::fasjson::FasJsonClient;
 use crate::clients::koji::KojiClient;
 use crate::clients::pagure::{PagureClient, PagureError};
 use crate::clients::testing_farm::{TestingFarmClient, TestingFarmError};
+use crate::rules::package_settings::{self, Loaded, PackageSettings};
 use crate::rules::policy::PACKAGER_GROUP;
-use crate::runtime::error::HandlerError;
 use crate::store::cache;
+
+/// Why a lookup has no answer: the database or an upstream is unavailable (the
+/// event is redelivered; never a guessed answer).
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{service} is unavailable: {reason}")]
+    Upstream { service: &'static str, reason: String },
+}
 
 const GROUPS_TTL: Duration = Duration::from_secs(3600);
 const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -20,7 +33,7 @@ const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
 /// `PermissionOnDistgitForFedoraCI`: is `user` in the FAS `packager` group? A FASJSON
 /// outage falls back to a stale cached answer, and without one asks for redelivery
 /// (503) instead of refusing a packager.
-pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Result<bool, HandlerError> {
+pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Result<bool, LookupError> {
     let key = format!("fasjson:groups:{user}");
     let cached = cache::get::<Vec<String>>(pool, &key, GROUPS_TTL).await?;
     if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
@@ -36,7 +49,7 @@ pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Resu
                 tracing::warn!(user, error = %e, "FASJSON unavailable; using the cached groups");
                 Ok(stale.value.iter().any(|g| g == PACKAGER_GROUP))
             }
-            None => Err(HandlerError::Upstream { service: "FASJSON", reason: e.to_string() }),
+            None => Err(LookupError::Upstream { service: "FASJSON", reason: e.to_string() }),
         },
     }
 }
@@ -49,7 +62,7 @@ pub async fn is_eln_package(
     http: &reqwest::Client,
     urls: &[url::Url],
     package: &str,
-) -> Result<bool, HandlerError> {
+) -> Result<bool, LookupError> {
     const KEY: &str = "eln:packages";
     let cached = cache::get::<BTreeSet<String>>(pool, KEY, ELN_TTL).await?;
     if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
@@ -86,11 +99,11 @@ async fn fetch_eln_lists(http: &reqwest::Client, urls: &[url::Url]) -> Result<BT
 
 /// Does the dist-git repository have its own `eln` branch? (Then ELN builds from
 /// it, not from rawhide PRs.)
-pub async fn has_eln_branch(pagure: &PagureClient, namespace: &str, repo: &str) -> Result<bool, HandlerError> {
+pub async fn has_eln_branch(pagure: &PagureClient, namespace: &str, repo: &str) -> Result<bool, LookupError> {
     match pagure.branches(namespace, repo).await {
         Ok(branches) => Ok(branches.iter().any(|b| b == "eln")),
         Err(PagureError::Http { status: 404, .. }) => Ok(false),
-        Err(e) => Err(HandlerError::Upstream { service: "Pagure", reason: e.to_string() }),
+        Err(e) => Err(LookupError::Upstream { service: "Pagure", reason: e.to_string() }),
     }
 }
 
@@ -100,12 +113,12 @@ pub async fn has_fmf_tree(
     pagure: &PagureClient,
     source_repo_path: &str,
     commit_sha: &str,
-) -> Result<bool, HandlerError> {
+) -> Result<bool, LookupError> {
     pagure
         .raw_file(source_repo_path, commit_sha, ".fmf/version")
         .await
         .map(|f| f.is_some())
-        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
+        .map_err(|e| LookupError::Upstream { service: "Pagure", reason: e.to_string() })
 }
 
 const TARGET_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -116,7 +129,7 @@ pub async fn resolve_build_target(
     pool: &PgPool,
     koji: &KojiClient,
     branch: &str,
-) -> Result<Option<String>, HandlerError> {
+) -> Result<Option<String>, LookupError> {
     let candidates = crate::rules::policy::build_target_candidates(branch);
     if candidates.len() == 1 {
         return Ok(candidates.into_iter().next());
@@ -132,7 +145,7 @@ pub async fn resolve_build_target(
                 return Ok(Some(target.name));
             }
             Ok(None) => continue,
-            Err(e) => return Err(HandlerError::Upstream { service: "Koji", reason: e.to_string() }),
+            Err(e) => return Err(LookupError::Upstream { service: "Koji", reason: e.to_string() }),
         }
     }
     cache::put(pool, &key, &None::<String>).await?;
@@ -166,4 +179,17 @@ pub async fn tf_compose(
         },
     };
     Ok(composes.into_iter().find(|c| c.eq_ignore_ascii_case(distro)))
+}
+
+/// Reads `.fedora-ci.yaml` at `commit` of `repo_path` (`rpms/foo` or
+/// `fork/<user>/rpms/foo`) through Pagure's raw file URL. No file is the
+/// defaults; Pagure being down is an error (the event is redelivered) — never
+/// "the defaults", which would run CI on a package that opted out.
+pub async fn package_settings(pagure: &PagureClient, repo_path: &str, commit: &str) -> Result<Loaded, PagureError> {
+    let text = pagure.raw_file(repo_path, commit, package_settings::FILE_NAME).await?;
+    Ok(match text.as_deref().map(package_settings::parse) {
+        None => Loaded { settings: PackageSettings::default(), config_error: None },
+        Some(Ok(settings)) => Loaded { settings, config_error: None },
+        Some(Err(e)) => Loaded { settings: PackageSettings::default(), config_error: Some(e) },
+    })
 }
