@@ -92,10 +92,8 @@ fn each_layer_imports_only_the_layers_below_it() {
         let top = module.split("::").next().unwrap().to_owned();
         let own = rank(&top).unwrap_or_else(|| panic!("{module}: top-level module '{top}' is in no layer"));
         for path in crate_paths(&code) {
-            if let Some(other) = path.first().and_then(|p| rank(p)) {
-                if other > own {
-                    wrong.push(format!("{module} ({top}) uses crate::{}", path.join("::")));
-                }
+            if path.first().and_then(|p| rank(p)).is_some_and(|other| other > own) {
+                wrong.push(format!("{module} ({top}) uses crate::{}", path.join("::")));
             }
         }
     }
