@@ -3,6 +3,7 @@
 
 mod handler;
 mod plan;
+mod record;
 mod skip_flags;
 
 use axum::Router;

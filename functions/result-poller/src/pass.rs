@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use fedora_ci::clients::pagure::FlagStatus;
 use fedora_ci::dispatch::submit::build::{build_flag, build_pr};
 use fedora_ci::dispatch::submit::tests::{test_flag, test_pr};
-use fedora_ci::dispatch::{ci_messages, reporting, submit};
+use fedora_ci::dispatch::{self, Recorded, dispatch, reporting, submit};
 use fedora_ci::store::builds::{self, BuildRow};
 use fedora_ci::store::test_runs::{self, TestRunRow};
 use fedora_ci::workflows::build_state;
@@ -48,9 +48,7 @@ async fn pass(ctx: &Context) -> Result<Summary, HandlerError> {
     testing_farm(ctx, start, &mut s).await?;
     retries(ctx, start, &mut s).await?;
     log_detective(ctx, start, &mut s).await?;
-    reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, None).await?;
-    reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, None).await?;
-    ci_messages::flush(ctx).await;
+    dispatch::unsent(ctx).await?;
     tracing::info!(?s, "reconciliation pass");
     Ok(s)
 }
@@ -279,7 +277,7 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
                 continue;
             }
             s.retried += 1;
-            submit::submit_build(ctx, row).await?;
+            dispatch(ctx, Recorded { builds: vec![row.clone()], ..Recorded::default() }).await?;
         }
     }
     loop {
@@ -309,7 +307,7 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
                 continue;
             }
             s.retried += 1;
-            submit::tests::submit_test(ctx, row).await?;
+            dispatch(ctx, Recorded { tests: vec![row.clone()], ..Recorded::default() }).await?;
         }
     }
 }
@@ -329,7 +327,7 @@ async fn log_detective(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> 
         }
         for run in due {
             s.retried += 1;
-            fedora_ci::workflows::log_analysis::request_run(ctx, run).await?;
+            dispatch(ctx, Recorded { analyses: vec![run], ..Recorded::default() }).await?;
         }
     }
 }

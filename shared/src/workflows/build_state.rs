@@ -7,10 +7,9 @@ use serde_json::json;
 use crate::clients::pagure::FlagStatus;
 use crate::config::koji::PRIMARY;
 use crate::context::Context;
-use crate::dispatch::reporting;
 use crate::dispatch::submit::build::{build_flag, build_koji, build_pr};
-use crate::dispatch::submit::tests::submit_test;
 use crate::dispatch::submit::waiting;
+use crate::dispatch::{Recorded, dispatch, reporting};
 use crate::messages::KojiTaskState;
 use crate::rules::package_settings::PackageSettings;
 use crate::rules::suite;
@@ -106,43 +105,31 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         Some(head) => package_settings::for_head(&mut tx, head).await?,
         None => Default::default(),
     };
-    let mut flags = vec![key.uid];
-    let mut analyses = Vec::new();
+    let mut recorded = Recorded::default();
+    recorded.flag(key.uid);
     if status == "failure" && crate::workflows::log_analysis::wanted(ctx, build, &settings) {
         let (runs, run_flags) =
             crate::workflows::log_analysis::record_runs(&mut tx, ctx, build, &update.children).await?;
-        analyses = runs;
-        flags.extend(run_flags);
+        recorded.analyses = runs;
+        recorded.flags.extend(run_flags);
     }
-    let mut tests = Vec::new();
     if tested {
         if !build.data.requested_tests_only {
-            tests = record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await?;
+            recorded.tests = record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await?;
         }
         if let Some(group) = build.koji_build_group_id {
-            tests.extend(test_runs::release_waiting(&mut tx, group, update.task_id).await?);
+            recorded.tests.extend(test_runs::release_waiting(&mut tx, group, update.task_id).await?);
         }
     } else if matches!(status, "failure" | "canceled") {
-        flags.extend(waiting::abandon(&mut tx, ctx, build, status).await?);
+        recorded.flags.extend(waiting::abandon(&mut tx, ctx, build, status).await?);
     }
     tx.commit().await?;
     if status != "running" {
         crate::telemetry::metrics::build_finished(status);
     }
-
-    // One request per failed arch, at once: the handler's time stays that of one
-    // (bounded by the upstream timeout) however many arches failed.
-    let requests = analyses.into_iter().map(|run| crate::workflows::log_analysis::request_run(ctx, run));
-    for requested in futures_util::future::join_all(requests).await {
-        let (_, run_flags) = requested?;
-        flags.extend(run_flags.into_iter().filter(|uid| !flags.contains(uid)).collect::<Vec<_>>());
-    }
-    for test in &tests {
-        let (_, test_key) = submit_test(ctx, test).await?;
-        flags.push(test_key.uid);
-    }
-    reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
-    Ok(Applied::Updated { status, tests_submitted: tests.len() })
+    let tests = recorded.tests.len();
+    dispatch(ctx, recorded).await?;
+    Ok(Applied::Updated { status, tests_submitted: tests })
 }
 
 /// The Fedora CI test requests for a successful build (status `new`), keyed by the

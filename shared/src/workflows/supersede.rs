@@ -14,12 +14,12 @@ use sqlx::PgConnection;
 
 use crate::clients::pagure::FlagStatus;
 use crate::context::Context;
+use crate::dispatch::cancel::{Cancel, end_test};
 use crate::dispatch::reporting;
 use crate::dispatch::submit::build::{build_flag, build_pr};
-use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
 use crate::dispatch::submit::waiting;
 use crate::store::builds::{self, BuildRow};
-use crate::store::test_runs::{self, TestRunRow};
+use crate::store::test_runs::TestRunRow;
 
 /// Why a PR's work ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,14 +98,9 @@ pub async fn end_unsubmitted(
     Ok(flags)
 }
 
-/// The PR's work running in Koji and Testing Farm, to cancel after the commit.
-#[derive(Debug, Default)]
-pub struct Running {
-    pub builds: Vec<BuildRow>,
-    pub tests: Vec<TestRunRow>,
-}
-
-pub async fn running(conn: &mut PgConnection, pull_request_id: i32, why: &Why) -> Result<Running, sqlx::Error> {
+/// The PR's work running in Koji and Testing Farm, to cancel after the commit
+/// (the dispatcher does, with `why` on each ended check's flag).
+pub async fn running(conn: &mut PgConnection, pull_request_id: i32, why: &Why) -> Result<Cancel, sqlx::Error> {
     let builds = sqlx::query_as(&format!(
         "SELECT {BUILD_COLUMNS} FROM koji_build_targets WHERE pull_request_id = $1 \
            AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
@@ -124,59 +119,5 @@ pub async fn running(conn: &mut PgConnection, pull_request_id: i32, why: &Why) -
     .bind(why.keep())
     .fetch_all(&mut *conn)
     .await?;
-    Ok(Running { builds, tests })
-}
-
-/// Cancels running Koji tasks and Testing Farm requests; each one canceled ends
-/// with a neutral flag. One that cannot be canceled (upstream down) is left to
-/// report its own result. Returns the flags changed and a summary per item.
-pub async fn cancel_running(
-    ctx: &Context,
-    running: &Running,
-    why: &Why,
-) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
-    let reason = why.reason();
-    let (mut flags, mut done) = (Vec::new(), Vec::new());
-    for build in &running.builds {
-        if let Some(changed) = crate::dispatch::submit::build::cancel_build(ctx, build, &reason).await? {
-            done.push(format!("canceled task {}", build.task_id.as_deref().unwrap_or("?")));
-            flags.extend(changed);
-        }
-    }
-    for run in &running.tests {
-        let Some(request) = run.pipeline_id.as_deref() else { continue };
-        if let Err(e) = ctx.clients.testing_farm.cancel(request).await {
-            tracing::warn!(request, error = %e, "could not cancel a Testing Farm request");
-            continue;
-        }
-        let mut tx = ctx.pool.begin().await?;
-        let url = artifacts_url(ctx, request);
-        flags.extend(end_test(&mut tx, ctx, run, &format!("Tests canceled: {reason}."), Some(&url)).await?);
-        tx.commit().await?;
-        done.push(format!("canceled request {request}"));
-    }
-    Ok((flags, done))
-}
-
-/// Ends one test run as `canceled`; its flag only when no newer run of the same
-/// test owns it.
-async fn end_test(
-    tx: &mut PgConnection,
-    ctx: &Context,
-    run: &TestRunRow,
-    comment: &str,
-    url: Option<&str>,
-) -> Result<Option<String>, sqlx::Error> {
-    let key = test_flag(ctx, run);
-    let reason = comment.trim_end_matches('.');
-    if !test_runs::transition(tx, run.id, "canceled", Some(reason), None, &key.uid).await? {
-        return Ok(None);
-    }
-    if test_runs::has_newer_run(tx, run.id).await? {
-        return Ok(None);
-    }
-    let pr = test_pr(run);
-    let url = url.map(str::to_owned).unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &pr));
-    reporting::set_flag(tx, &pr, &key, FlagStatus::Canceled, comment, &url).await?;
-    Ok(Some(key.uid))
+    Ok(Cancel { builds, tests, reason: why.reason() })
 }

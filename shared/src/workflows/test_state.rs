@@ -5,8 +5,8 @@ use crate::clients::pagure::FlagStatus;
 use crate::clients::testing_farm::RequestInfo;
 use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
-use crate::dispatch::reporting;
 use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
+use crate::dispatch::{Recorded, dispatch, reporting};
 use crate::store::test_runs::{self, TestRunRow};
 
 /// Our run status, the flag, and the Fedora CI message for a TF state.
@@ -101,10 +101,8 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     if !matches!(m.status, "queued" | "running") {
         crate::telemetry::metrics::test_finished(&run.test_name, m.status);
     }
-    if owns_flag {
-        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&[key.uid])).await?;
-    }
-    ci_messages::flush(ctx).await;
+    let flags = if owns_flag { vec![key.uid] } else { Vec::new() };
+    dispatch(ctx, Recorded { flags, messages: true, ..Recorded::default() }).await?;
     Ok(Applied::Updated { status: m.status })
 }
 
