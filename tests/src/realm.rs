@@ -430,6 +430,9 @@ pub fn start_for_this_process() -> Option<TestRealm> {
         }
     };
     // SAFETY: called before any other thread is started (see above).
-    unsafe { std::env::set_var("KRB5_CONFIG", realm.krb5_config()) };
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("KRB5_CONFIG", realm.krb5_config())
+    };
     Some(realm)
 }

@@ -13,7 +13,8 @@
 use chrono::{DateTime, Duration, Utc};
 use fedora_ci::config::koji::PRIMARY;
 use fedora_ci::store::builds::{self, BuildData};
-use fedora_ci::store::pipelines::{self, PrHead};
+use fedora_ci::store::pipelines::{self, PrHead, PrSource};
+use fedora_ci::store::status::{BuildStatus, TestStatus};
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use sqlx::PgPool;
 
@@ -30,18 +31,24 @@ pub const REQUESTS: [&str; 3] = [
     "0b4c5a9e-0000-4000-8000-000000000003",
 ];
 
-fn build_data(sha: &str) -> BuildData {
-    BuildData {
-        src: format!("git+{DISTGIT}/{NAMESPACE}/{REPO}.git#{sha}"),
+fn source(sha: &str) -> PrSource {
+    PrSource {
         namespace: NAMESPACE.into(),
         repo: REPO.into(),
         pr_id: PR_ID,
         commit_sha: sha.into(),
         branch: "rawhide".into(),
         source_repo_path: format!("fork/alice/{NAMESPACE}/{REPO}"),
-        trigger: "pull-request.new".into(),
         pr_uid: None,
         pr_author: Some("alice".into()),
+    }
+}
+
+fn build_data(sha: &str) -> BuildData {
+    BuildData {
+        src: format!("git+{DISTGIT}/{NAMESPACE}/{REPO}.git#{sha}"),
+        pr: source(sha),
+        trigger: "pull-request.new".into(),
         flag_label: None,
         requested_tests_only: false,
     }
@@ -51,16 +58,9 @@ fn test_data(test: &str, task: i64) -> TestRequestData {
     TestRequestData {
         base_project_url: format!("{DISTGIT}/{NAMESPACE}/{REPO}"),
         fedora_ci_test: test.into(),
-        namespace: NAMESPACE.into(),
-        repo: REPO.into(),
-        pr_id: PR_ID,
-        commit_sha: HEAD_SHA.into(),
-        branch: "rawhide".into(),
-        source_repo_path: format!("fork/alice/{NAMESPACE}/{REPO}"),
+        pr: source(HEAD_SHA),
         koji_task_id: Some(task),
         requested_by: None,
-        pr_uid: None,
-        pr_author: Some("alice".into()),
     }
 }
 
@@ -92,8 +92,10 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
         .expect("build")
         .expect("new build");
     builds::mark_submitted(&mut tx, b1.id, 1001, &task_url(1001), "uid-b1").await.expect("submitted");
-    builds::transition(&mut tx, b1.id, "running", &["pending"], Some(epoch(at(1))), None, None).await.expect("run");
-    builds::mark_final(&mut tx, b1.id, "canceled", "superseded by 2222222", "uid-b1").await.expect("cancel");
+    builds::transition(&mut tx, b1.id, BuildStatus::Running, &[BuildStatus::Pending], Some(epoch(at(1))), None, None)
+        .await
+        .expect("run");
+    builds::mark_final(&mut tx, b1.id, BuildStatus::Canceled, "superseded by 2222222", "uid-b1").await.expect("cancel");
 
     // The head: build 2 (group 2, pipeline 2), build 3 (group 3, pipeline 3).
     let new = pipelines::record_pr_head(&mut tx, &head(HEAD_SHA)).await.expect("head");
@@ -102,14 +104,24 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
         .expect("build")
         .expect("new build");
     builds::mark_submitted(&mut tx, b2.id, 1002, &task_url(1002), "uid-b2").await.expect("submitted");
-    builds::transition(&mut tx, b2.id, "running", &["pending"], Some(epoch(at(11))), None, None).await.expect("run");
+    builds::transition(&mut tx, b2.id, BuildStatus::Running, &[BuildStatus::Pending], Some(epoch(at(11))), None, None)
+        .await
+        .expect("run");
     let logs = serde_json::json!({
         "x86_64": "https://kojipkgs.sandbox.example/work/tasks/1003/1003/build.log",
         "aarch64": "https://kojipkgs.sandbox.example/work/tasks/1004/1004/build.log",
     });
-    builds::transition(&mut tx, b2.id, "success", &["running"], None, Some(epoch(at(31))), Some(&logs))
-        .await
-        .expect("success");
+    builds::transition(
+        &mut tx,
+        b2.id,
+        BuildStatus::Success,
+        &[BuildStatus::Running],
+        None,
+        Some(epoch(at(31))),
+        Some(&logs),
+    )
+    .await
+    .expect("success");
     let b3 = builds::create(&mut tx, new.project_event_id, PRIMARY, "eln", "seed:b3", &build_data(HEAD_SHA))
         .await
         .expect("build")
@@ -119,7 +131,7 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
         .expect("retry");
 
     // Tests of build 2: runs 1-3, test group 1, pipeline 4.
-    let tests: Vec<NewTest> = ["installability", "rpmlint", "rpminspect"]
+    let tests: Vec<NewTest<'_>> = ["installability", "rpmlint", "rpminspect"]
         .iter()
         .map(|t| NewTest { distro: "fedora-rawhide", key: format!("seed:{t}"), data: test_data(t, 1002) })
         .collect();
@@ -128,8 +140,8 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
         let url = format!("{}/{request}", artifacts.trim_end_matches('/'));
         test_runs::mark_queued(&mut tx, run.id, request, &url, &format!("uid-t{}", run.id)).await.expect("queued");
     }
-    for (run, status) in runs.iter().zip(["passed", "failed", "running"]) {
-        let reason = (status == "failed").then_some("2 of 40 checks failed");
+    for (run, status) in runs.iter().zip([TestStatus::Passed, TestStatus::Failed, TestStatus::Running]) {
+        let reason = (status == TestStatus::Failed).then_some("2 of 40 checks failed");
         test_runs::transition(&mut tx, run.id, status, reason, None, &format!("uid-t{}", run.id))
             .await
             .expect("transition");
@@ -175,9 +187,17 @@ pub async fn log_detective_story(pool: &PgPool, base: DateTime<Utc>) {
     builds::mark_submitted(&mut tx, b4.id, 1005, "https://koji.sandbox.example/koji/taskinfo?taskID=1005", "uid-b4")
         .await
         .expect("submitted");
-    builds::transition(&mut tx, b4.id, "failure", &["pending"], Some(epoch(at(50))), Some(epoch(at(60))), None)
-        .await
-        .expect("failure");
+    builds::transition(
+        &mut tx,
+        b4.id,
+        BuildStatus::Failure,
+        &[BuildStatus::Pending],
+        Some(epoch(at(50))),
+        Some(epoch(at(60))),
+        None,
+    )
+    .await
+    .expect("failure");
     let group: i32 = sqlx::query_scalar(
         "INSERT INTO log_detective_run_groups (koji_build_target_id, submitted_time) VALUES ($1, $2) RETURNING id",
     )

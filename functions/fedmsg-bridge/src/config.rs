@@ -97,9 +97,48 @@ impl BridgeConfig {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let env = Env(source);
         let server = ServerConfig::from_source(source)?;
-
         let amqp = AmqpSettings::required(source)?;
+        let queues = Queues::from_env(&env)?;
+        let topics = topics(source, &env, &queues.dead_letter_key)?;
+        let prefetch = env.parsed("FEDMSG_BRIDGE_PREFETCH", 32u16, "a number of messages (1-65535)")?;
+        if prefetch == 0 {
+            // 0 means "unlimited" to the broker: the opposite of bounded.
+            return Err(ConfigError::new("FEDMSG_BRIDGE_PREFETCH", "must be at least 1"));
+        }
+        let promotions = match env.opt("FEDMSG_BRIDGE_PROMOTE").as_deref() {
+            None => Promotions::parse(DEFAULT_PROMOTE).expect("the default promotion table parses"),
+            Some("none") => Promotions::default(),
+            Some(spec) => Promotions::parse(spec).map_err(|r| ConfigError::new("FEDMSG_BRIDGE_PROMOTE", r))?,
+        };
+        let (sink, sink_timeout, retry) = sink(&env)?;
+        Ok(Self {
+            server,
+            amqp,
+            queue: queues.queue,
+            dead_letter_queue: queues.dead_letter_queue,
+            dead_letter_key: queues.dead_letter_key,
+            declare: queues.declare,
+            topics,
+            prefetch,
+            promotions,
+            sink,
+            sink_timeout,
+            retry,
+            telemetry: TelemetryConfig::from_source(source)?,
+        })
+    }
+}
 
+/// The queue, its dead-letter queue and key, and whether we declare them.
+struct Queues {
+    queue: String,
+    dead_letter_queue: String,
+    dead_letter_key: String,
+    declare: Declare,
+}
+
+impl Queues {
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let queue = env.opt("FEDORA_MESSAGING_QUEUE").ok_or_else(|| {
             ConfigError::new(
                 "FEDORA_MESSAGING_QUEUE",
@@ -129,78 +168,60 @@ impl BridgeConfig {
                 ));
             }
         };
-
-        let (_, prefix) = fedora_ci::config::deployment_and_topic_prefix(source)?;
-        let mut topics = env.list("FEDMSG_BRIDGE_TOPICS");
-        if topics.is_empty() {
-            topics = DEFAULT_TOPIC_SUFFIXES.iter().map(|s| format!("{prefix}{s}")).collect();
-            // Extra Koji hubs announce their tasks under their own prefix.
-            topics.extend(fedora_ci::config::koji::task_topics(&env));
-        }
-        if let Some(t) = topics.iter().find(|t| t.len() > 255) {
-            return Err(ConfigError::new("FEDMSG_BRIDGE_TOPICS", format!("'{t}' is longer than 255 bytes")));
-        }
-        // A dead letter our own queue took back would come round for ever.
-        if let Some(t) = topics.iter().find(|t| topic_matches(t, &dead_letter_key)) {
-            return Err(ConfigError::new(
-                "FEDMSG_BRIDGE_TOPICS",
-                format!("'{t}' matches the dead-letter routing key '{dead_letter_key}'"),
-            ));
-        }
-
-        let prefetch = env.parsed("FEDMSG_BRIDGE_PREFETCH", 32u16, "a number of messages (1-65535)")?;
-        if prefetch == 0 {
-            // 0 means "unlimited" to the broker: the opposite of bounded.
-            return Err(ConfigError::new("FEDMSG_BRIDGE_PREFETCH", "must be at least 1"));
-        }
-
-        let promotions = match env.opt("FEDMSG_BRIDGE_PROMOTE").as_deref() {
-            None => Promotions::parse(DEFAULT_PROMOTE).expect("the default promotion table parses"),
-            Some("none") => Promotions::default(),
-            Some(spec) => Promotions::parse(spec).map_err(|r| ConfigError::new("FEDMSG_BRIDGE_PROMOTE", r))?,
-        };
-
-        let sink_raw = env.opt("K_SINK").ok_or_else(|| {
-            ConfigError::new("K_SINK", "required: the URL CloudEvents are posted to (set by a Knative SinkBinding)")
-        })?;
-        let sink = Url::parse(&sink_raw)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| ConfigError::new("K_SINK", format!("'{sink_raw}' is not an http(s) URL")))?;
-
-        let sink_timeout = env.duration_secs("FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS", Duration::from_secs(10))?;
-        if sink_timeout.is_zero() {
-            return Err(ConfigError::new("FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS", "must be at least 1"));
-        }
-        let initial =
-            Duration::from_millis(env.parsed("FEDMSG_BRIDGE_RETRY_INITIAL_MS", 500u64, "a number of milliseconds")?);
-        let max = env.duration_secs("FEDMSG_BRIDGE_RETRY_MAX_SECONDS", Duration::from_secs(60))?;
-        if initial.is_zero() {
-            return Err(ConfigError::new("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "must be at least 1"));
-        }
-        if max < initial {
-            return Err(ConfigError::new(
-                "FEDMSG_BRIDGE_RETRY_MAX_SECONDS",
-                "must not be below FEDMSG_BRIDGE_RETRY_INITIAL_MS",
-            ));
-        }
-
-        Ok(Self {
-            server,
-            amqp,
-            queue,
-            dead_letter_queue,
-            dead_letter_key,
-            declare,
-            topics,
-            prefetch,
-            promotions,
-            sink,
-            sink_timeout,
-            retry: Backoff { initial, max },
-            telemetry: TelemetryConfig::from_source(source)?,
-        })
+        Ok(Self { queue, dead_letter_queue, dead_letter_key, declare })
     }
+}
+
+/// The topics to bind: the configured list, or our defaults under the
+/// deployment's prefix plus the extra Koji hubs' task topics.
+fn topics(source: &dyn Source, env: &Env<'_>, dead_letter_key: &str) -> Result<Vec<String>, ConfigError> {
+    let (_, prefix) = fedora_ci::config::deployment_and_topic_prefix(source)?;
+    let mut topics = env.list("FEDMSG_BRIDGE_TOPICS");
+    if topics.is_empty() {
+        topics = DEFAULT_TOPIC_SUFFIXES.iter().map(|s| format!("{prefix}{s}")).collect();
+        // Extra Koji hubs announce their tasks under their own prefix.
+        topics.extend(fedora_ci::config::koji::task_topics(env));
+    }
+    if let Some(t) = topics.iter().find(|t| t.len() > 255) {
+        return Err(ConfigError::new("FEDMSG_BRIDGE_TOPICS", format!("'{t}' is longer than 255 bytes")));
+    }
+    // A dead letter our own queue took back would come round for ever.
+    if let Some(t) = topics.iter().find(|t| topic_matches(t, dead_letter_key)) {
+        return Err(ConfigError::new(
+            "FEDMSG_BRIDGE_TOPICS",
+            format!("'{t}' matches the dead-letter routing key '{dead_letter_key}'"),
+        ));
+    }
+    Ok(topics)
+}
+
+/// Where CloudEvents go (`K_SINK`), how long a post may take, and the backoff
+/// between tries.
+fn sink(env: &Env<'_>) -> Result<(Url, Duration, Backoff), ConfigError> {
+    let sink_raw = env.opt("K_SINK").ok_or_else(|| {
+        ConfigError::new("K_SINK", "required: the URL CloudEvents are posted to (set by a Knative SinkBinding)")
+    })?;
+    let sink = Url::parse(&sink_raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| ConfigError::new("K_SINK", format!("'{sink_raw}' is not an http(s) URL")))?;
+    let sink_timeout = env.duration_secs("FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS", Duration::from_secs(10))?;
+    if sink_timeout.is_zero() {
+        return Err(ConfigError::new("FEDMSG_BRIDGE_SINK_TIMEOUT_SECONDS", "must be at least 1"));
+    }
+    let initial =
+        Duration::from_millis(env.parsed("FEDMSG_BRIDGE_RETRY_INITIAL_MS", 500u64, "a number of milliseconds")?);
+    let max = env.duration_secs("FEDMSG_BRIDGE_RETRY_MAX_SECONDS", Duration::from_secs(60))?;
+    if initial.is_zero() {
+        return Err(ConfigError::new("FEDMSG_BRIDGE_RETRY_INITIAL_MS", "must be at least 1"));
+    }
+    if max < initial {
+        return Err(ConfigError::new(
+            "FEDMSG_BRIDGE_RETRY_MAX_SECONDS",
+            "must not be below FEDMSG_BRIDGE_RETRY_INITIAL_MS",
+        ));
+    }
+    Ok((sink, sink_timeout, Backoff { initial, max }))
 }
 
 /// Whether the AMQP topic binding `pattern` matches routing key `key`: words

@@ -13,7 +13,8 @@ use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
 use fedora_ci::rules::package_settings::{Loaded, PackageSettings};
 use fedora_ci::rules::suite;
 use fedora_ci::store::builds::{self, BuildData, BuildRow};
-use fedora_ci::store::pipelines::{self, PrHead, PrRows};
+use fedora_ci::store::pipelines::{self, PrHead, PrRows, PrSource};
+use fedora_ci::store::status::BuildStatus;
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
 use fedora_ci::store::{package_settings, skips};
 use fedora_ci::workflows::supersede::{self, Why};
@@ -53,40 +54,39 @@ impl<'a> PrEvent<'a> {
         Self { ctx, msg, id, head, request }
     }
 
-    fn build_data(&self, trigger: &str) -> BuildData {
+    /// The PR the work is for, as stored with each build and test run.
+    fn source(&self) -> PrSource {
         let pr = &self.msg.pullrequest;
-        let distgit = self.ctx.config.distgit_url.as_str().trim_end_matches('/');
-        BuildData {
-            src: pr.koji_source(distgit),
+        PrSource {
             namespace: self.head.namespace.clone(),
             repo: self.head.repo.clone(),
             pr_id: self.head.pr_id,
             commit_sha: self.head.commit_sha.clone(),
             branch: pr.branch.clone(),
             source_repo_path: pr.source_repo_path(),
-            trigger: trigger.to_owned(),
             pr_uid: Some(pr.uid.clone()),
             pr_author: Some(pr.user.name.clone()),
+        }
+    }
+
+    fn build_data(&self, trigger: &str) -> BuildData {
+        let distgit = self.ctx.config.distgit_url.as_str().trim_end_matches('/');
+        BuildData {
+            src: self.msg.pullrequest.koji_source(distgit),
+            pr: self.source(),
+            trigger: trigger.to_owned(),
             flag_label: None,
             requested_tests_only: false,
         }
     }
 
     fn test_request(&self, name: &str, koji_task_id: Option<i64>, requested_by: Option<String>) -> TestRequestData {
-        let pr = &self.msg.pullrequest;
         TestRequestData {
             base_project_url: self.head.project_url.clone(),
             fedora_ci_test: name.to_owned(),
-            namespace: self.head.namespace.clone(),
-            repo: self.head.repo.clone(),
-            pr_id: self.head.pr_id,
-            commit_sha: self.head.commit_sha.clone(),
-            branch: pr.branch.clone(),
-            source_repo_path: pr.source_repo_path(),
+            pr: self.source(),
             koji_task_id,
             requested_by,
-            pr_uid: Some(pr.uid.clone()),
-            pr_author: Some(pr.user.name.clone()),
         }
     }
 
@@ -237,7 +237,7 @@ async fn tests_on_head(
             .collect()
     };
     match builds::for_test_request(tx, rows.project_event_id, target).await? {
-        Some(build) if build.status == "success" => {
+        Some(build) if build.status == BuildStatus::Success => {
             let task = build.task_id.as_deref().and_then(|t| t.parse().ok());
             let tests = requested(&|name| format!("comment:{}/{name}/{distro}", pr.request), task);
             recorded

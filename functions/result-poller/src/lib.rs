@@ -10,6 +10,7 @@ pub mod pass;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use fedora_ci::runtime::app::ScheduleError;
 use fedora_ci::{Context, HandlerError};
 
 pub fn routes(ctx: Context) -> Router {
@@ -22,9 +23,10 @@ async fn tick(State(ctx): State<Context>) -> Result<Json<pass::Summary>, Handler
 }
 
 /// Runs passes on `schedule` (six-field cron, seconds first) until the process ends.
-pub async fn schedule(ctx: Context, schedule: String) -> Result<(), String> {
+pub async fn schedule(ctx: Context, schedule: String) -> Result<(), ScheduleError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
-    let scheduler = JobScheduler::new().await.map_err(|e| e.to_string())?;
+    let failed = |e: tokio_cron_scheduler::JobSchedulerError| ScheduleError(e.to_string());
+    let scheduler = JobScheduler::new().await.map_err(failed)?;
     let job = Job::new_async(schedule.as_str(), move |_, _| {
         let ctx = ctx.clone();
         Box::pin(async move {
@@ -33,9 +35,9 @@ pub async fn schedule(ctx: Context, schedule: String) -> Result<(), String> {
             }
         })
     })
-    .map_err(|e| format!("invalid --schedule '{schedule}': {e}"))?;
-    scheduler.add(job).await.map_err(|e| e.to_string())?;
-    scheduler.start().await.map_err(|e| e.to_string())?;
+    .map_err(|e| ScheduleError(format!("invalid --schedule '{schedule}': {e}")))?;
+    scheduler.add(job).await.map_err(failed)?;
+    scheduler.start().await.map_err(failed)?;
     std::future::pending::<()>().await;
     Ok(())
 }

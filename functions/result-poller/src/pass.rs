@@ -11,6 +11,7 @@ use fedora_ci::dispatch::submit::build::{build_flag, build_pr};
 use fedora_ci::dispatch::submit::tests::{test_flag, test_pr};
 use fedora_ci::dispatch::{self, Recorded, dispatch, reporting, submit};
 use fedora_ci::store::builds::{self, BuildRow};
+use fedora_ci::store::status::{BuildStatus, TestStatus};
 use fedora_ci::store::test_runs::{self, TestRunRow};
 use fedora_ci::workflows::build_state;
 use fedora_ci::workflows::task_update::TaskUpdate;
@@ -48,7 +49,7 @@ async fn pass(ctx: &Context) -> Result<Summary, HandlerError> {
     testing_farm(ctx, start, &mut s).await?;
     retries(ctx, start, &mut s).await?;
     log_detective(ctx, start, &mut s).await?;
-    dispatch::unsent(ctx).await?;
+    dispatch::flush_unsent(ctx).await?;
     tracing::info!(?s, "reconciliation pass");
     Ok(s)
 }
@@ -369,8 +370,8 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
     for id in stuck_builds {
         let Some(row) = builds::get(&mut tx, id).await? else { continue };
         let key = build_flag(ctx, &row);
-        builds::mark_final(&mut tx, id, "error", "timed out", &key.uid).await?;
-        fedora_ci::dispatch::submit::waiting::abandon(&mut tx, ctx, &row, "error").await?;
+        builds::mark_final(&mut tx, id, BuildStatus::Error, "timed out", &key.uid).await?;
+        fedora_ci::dispatch::submit::waiting::abandon(&mut tx, ctx, &row, BuildStatus::Error).await?;
         let url = reporting::pr_page_url(&ctx.config.public_url, &build_pr(&row));
         reporting::set_flag(
             &mut tx,
@@ -394,7 +395,7 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
     for id in stuck_runs {
         let Some(row) = test_runs::get(&mut tx, id).await? else { continue };
         let key = test_flag(ctx, &row);
-        test_runs::transition(&mut tx, id, "error", Some("timed out"), None, &key.uid).await?;
+        test_runs::transition(&mut tx, id, TestStatus::Error, Some("timed out"), None, &key.uid).await?;
         let url = row.web_url.clone().unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &test_pr(&row)));
         if !test_runs::has_newer_run(&mut tx, id).await? {
             let comment = "Timed out waiting for the tests.";

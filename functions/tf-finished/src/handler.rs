@@ -102,7 +102,10 @@ async fn process(ctx: &Context, request_id: &str) -> Result<Outcome, HandlerErro
     let Some(run) = run else {
         return Ok(Outcome::ignored(format!("request {request_id} is not one of ours")));
     };
-    fedora_ci::telemetry::annotate_pr(&format!("{}/{}", run.data.namespace, run.data.repo), run.data.pr_id as u64);
+    fedora_ci::telemetry::annotate_pr(
+        &format!("{}/{}", run.data.pr.namespace, run.data.pr.repo),
+        run.data.pr.pr_id as u64,
+    );
     let info = ctx
         .clients
         .testing_farm

@@ -8,6 +8,11 @@
 //! (`client_keytab`, plus a `ccache` private to this process), which MIT Kerberos
 //! supports since 1.11; the environment is only consulted when no keytab is given.
 
+//!
+//! The one module of the library that may use `unsafe` (the workspace denies it
+//! elsewhere): the GSSAPI calls `libgssapi` has no safe wrapper for.
+#![allow(unsafe_code)]
+
 use std::{
     ffi::{CStr, CString, c_void},
     fs::File,

@@ -8,6 +8,7 @@ use crate::context::Context;
 use crate::dispatch::reporting;
 use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
 use crate::store::builds::BuildRow;
+use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
 
 /// Running work to cancel after the commit, and why (the flags say it:
@@ -58,7 +59,7 @@ pub async fn end_test(
 ) -> Result<Option<String>, sqlx::Error> {
     let key = test_flag(ctx, run);
     let reason = comment.trim_end_matches('.');
-    if !test_runs::transition(tx, run.id, "canceled", Some(reason), None, &key.uid).await? {
+    if !test_runs::transition(tx, run.id, TestStatus::Canceled, Some(reason), None, &key.uid).await? {
         return Ok(None);
     }
     if test_runs::has_newer_run(tx, run.id).await? {

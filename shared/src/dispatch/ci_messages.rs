@@ -65,7 +65,7 @@ pub fn body(
     stage: Stage,
     outcome: &Outcome<'_>,
 ) -> Value {
-    let d = &run.data;
+    let d = &run.data.pr;
     let repository = format!("{}/{}/{}", distgit_url.trim_end_matches('/'), d.namespace, d.repo);
     // Stable for one test of one PR commit on one distro, queued → complete.
     let pipeline_id = {

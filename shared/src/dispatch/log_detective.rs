@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::clients::log_detective::{
-    AnalyzeRequest, BuildMetadata, KOJI_ARTIFACTS, KOJI_COMMENTARY, LogDetectiveError, koji_log_url, truncate,
+    Accepted, AnalyzeRequest, BuildMetadata, KOJI_ARTIFACTS, KOJI_COMMENTARY, LogDetectiveError, koji_log_url, truncate,
 };
 use crate::clients::pagure::{FlagStatus, PrId};
 use crate::context::Context;
@@ -44,7 +44,7 @@ pub async fn get_run(conn: &mut PgConnection, id: i32) -> Result<Option<RunRow>,
 /// The flag of one run: the build's target (or its extra hub's label) and the arch.
 pub fn run_flag(ctx: &Context, build: &BuildRow, arch: &str) -> FlagKey {
     let target = build.data.flag_label.as_deref().unwrap_or(&build.target);
-    FlagKey::log_detective(ctx.config.deployment, &pr_of(build), target, arch, &build.data.commit_sha)
+    FlagKey::log_detective(ctx.config.deployment, &pr_of(build), target, arch, &build.data.pr.commit_sha)
 }
 
 /// Where a run's flag links: the run on the PR's status page.
@@ -54,7 +54,7 @@ pub fn run_url(ctx: &Context, build: &BuildRow, run_id: i32) -> String {
 }
 
 pub fn pr_of(build: &BuildRow) -> PrId {
-    PrId { namespace: build.data.namespace.clone(), repo: build.data.repo.clone(), id: build.data.pr_id as u64 }
+    build.data.pr.pr()
 }
 
 /// What one request attempt did.
@@ -74,138 +74,20 @@ pub enum Requested {
 /// the flag. An outage is retried with the submission backoff; it never leaves
 /// the flag pending for good. Returns the outcome and the flags it changed.
 pub async fn request_run(ctx: &Context, run_id: i32) -> Result<(Requested, Vec<String>), sqlx::Error> {
-    let mut conn = ctx.pool.acquire().await?;
-    let Some(run) = get_run(&mut conn, run_id).await? else { return Ok((Requested::NotDue, Vec::new())) };
-    if run.status != "running" || run.analysis_id.is_some() {
-        return Ok((Requested::NotDue, Vec::new()));
-    }
-    let Some(build) = builds::get(&mut conn, run.koji_build_target_id.unwrap_or_default()).await? else {
-        return Ok((Requested::NotDue, Vec::new()));
-    };
-    drop(conn);
-    let arch = run.arch.clone().unwrap_or_default();
+    let Some((run, build)) = due(ctx, run_id).await? else { return Ok((Requested::NotDue, Vec::new())) };
     let task: i64 = run.target_build.as_deref().and_then(|t| t.parse().ok()).unwrap_or_default();
-    let key = run_flag(ctx, &build, &arch);
-    let url = run_url(ctx, &build, run.id);
-    let pr = pr_of(&build);
-
-    let attempt = async {
-        let pkgs = match ctx.config.koji_instance(&build.koji_instance) {
-            Some(instance) => &instance.koji.pkgs_url,
-            None => &ctx.config.koji.pkgs_url,
-        };
-        let mut artifacts = BTreeMap::new();
-        for name in KOJI_ARTIFACTS {
-            let log = koji_log_url(pkgs, task, name);
-            if ctx.clients.log_detective.log_exists(&log).await? {
-                artifacts.insert(name.to_owned(), log);
-            }
-        }
-        if artifacts.is_empty() {
-            return Ok((artifacts, None));
-        }
-        let request = AnalyzeRequest {
-            artifacts: artifacts.clone(),
-            build_metadata: BuildMetadata { commentary: KOJI_COMMENTARY.to_owned() },
-            target_build: task.to_string(),
-            build_system: "koji".to_owned(),
-            commit_sha: build.data.commit_sha.clone(),
-            project_url: format!(
-                "{}/{}/{}",
-                ctx.config.distgit_url.as_str().trim_end_matches('/'),
-                build.data.namespace,
-                build.data.repo
-            ),
-            pr_id: build.data.pr_id,
-        };
-        let accepted = ctx.clients.log_detective.analyze(&request).await?;
-        Ok::<_, LogDetectiveError>((artifacts, Some(accepted)))
+    let sent = send(ctx, &build, task).await;
+    let flag = RunFlag {
+        pr: pr_of(&build),
+        key: run_flag(ctx, &build, run.arch.as_deref().unwrap_or_default()),
+        url: run_url(ctx, &build, run.id),
+        arch: run.arch.clone().unwrap_or_default(),
     };
-    let result = attempt.await;
-
     let mut tx = ctx.pool.begin().await?;
-    let outcome = match result {
-        Ok((artifacts, Some(accepted))) => {
-            let done = sqlx::query(
-                "UPDATE log_detective_run SET analysis_id = $2, artifacts = $3, requested_time = now(), \
-                   next_attempt_at = NULL WHERE id = $1 AND analysis_id IS NULL AND status = 'running'",
-            )
-            .bind(run.id)
-            .bind(&accepted.log_detective_analysis_id)
-            .bind(serde_json::json!(artifacts))
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                reporting::set_flag(
-                    &mut tx,
-                    &pr,
-                    &key,
-                    FlagStatus::Pending,
-                    &format!("Log Detective is analysing the {arch} build logs…"),
-                    &url,
-                )
-                .await?;
-            }
-            Requested::Accepted(accepted.log_detective_analysis_id)
-        }
-        Ok((_, None)) => {
-            let reason = format!("no build logs ({}) found for Koji task {task}", KOJI_ARTIFACTS.join(", "));
-            finish_unrequested(&mut tx, run.id, "error", &reason).await?;
-            reporting::set_flag(
-                &mut tx,
-                &pr,
-                &key,
-                reporting::NEUTRAL,
-                &format!("Not analysed: no build logs of {arch} to send."),
-                &url,
-            )
-            .await?;
-            Requested::Failed(reason)
-        }
-        Err(e) => {
-            let delay = ctx.config.retry.backoff.get(run.retry_count as usize).filter(|_| e.is_transient());
-            match delay {
-                Some(delay) => {
-                    let minutes_left = whole_minutes(*delay);
-                    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
-                    sqlx::query(
-                        "UPDATE log_detective_run SET retry_count = retry_count + 1, next_attempt_at = $2, \
-                           error_msg = $3 WHERE id = $1 AND analysis_id IS NULL AND status = 'running'",
-                    )
-                    .bind(run.id)
-                    .bind(at)
-                    .bind(e.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                    reporting::set_flag(
-                        &mut tx,
-                        &pr,
-                        &key,
-                        FlagStatus::Pending,
-                        &format!(
-                            "Log Detective is unavailable. The analysis will be retried in {}.",
-                            minutes(minutes_left)
-                        ),
-                        &url,
-                    )
-                    .await?;
-                    Requested::Retry { minutes: minutes_left }
-                }
-                None => {
-                    finish_unrequested(&mut tx, run.id, "error", &e.to_string()).await?;
-                    let comment = match &e {
-                        LogDetectiveError::Unavailable(_) => "Log Detective could not be reached.".to_owned(),
-                        e => {
-                            let text = e.to_string();
-                            let end = if text.ends_with('.') { "" } else { "." };
-                            truncate(&format!("{text}{end}"), 140)
-                        }
-                    };
-                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
-                    Requested::Failed(e.to_string())
-                }
-            }
-        }
+    let outcome = match sent {
+        Ok((artifacts, Some(accepted))) => accepted_run(&mut tx, &run, &flag, artifacts, accepted).await?,
+        Ok((_, None)) => no_logs(&mut tx, &run, &flag, task).await?,
+        Err(e) => failed_attempt(&mut tx, ctx, &run, &flag, e).await?,
     };
     tx.commit().await?;
     match &outcome {
@@ -214,7 +96,140 @@ pub async fn request_run(ctx: &Context, run_id: i32) -> Result<(Requested, Vec<S
         Requested::Failed(_) => telemetry::metrics::log_detective_finished("error", None),
         Requested::NotDue => {}
     }
-    Ok((outcome, vec![key.uid]))
+    Ok((outcome, vec![flag.key.uid]))
+}
+
+/// The run and its build, when the run still waits for its request.
+async fn due(ctx: &Context, run_id: i32) -> Result<Option<(RunRow, BuildRow)>, sqlx::Error> {
+    let mut conn = ctx.pool.acquire().await?;
+    let Some(run) = get_run(&mut conn, run_id).await? else { return Ok(None) };
+    if run.status != "running" || run.analysis_id.is_some() {
+        return Ok(None);
+    }
+    let build = builds::get(&mut conn, run.koji_build_target_id.unwrap_or_default()).await?;
+    Ok(build.map(|build| (run, build)))
+}
+
+/// The logs Koji has for `task` on the build's own log server, sent for analysis
+/// (`None` when there are none to send).
+async fn send(
+    ctx: &Context,
+    build: &BuildRow,
+    task: i64,
+) -> Result<(BTreeMap<String, String>, Option<Accepted>), LogDetectiveError> {
+    let pkgs = match ctx.config.koji_instance(&build.koji_instance) {
+        Some(instance) => &instance.koji.pkgs_url,
+        None => &ctx.config.koji.pkgs_url,
+    };
+    let mut artifacts = BTreeMap::new();
+    for name in KOJI_ARTIFACTS {
+        let log = koji_log_url(pkgs, task, name);
+        if ctx.clients.log_detective.log_exists(&log).await? {
+            artifacts.insert(name.to_owned(), log);
+        }
+    }
+    if artifacts.is_empty() {
+        return Ok((artifacts, None));
+    }
+    let request = AnalyzeRequest {
+        artifacts: artifacts.clone(),
+        build_metadata: BuildMetadata { commentary: KOJI_COMMENTARY.to_owned() },
+        target_build: task.to_string(),
+        build_system: "koji".to_owned(),
+        commit_sha: build.data.pr.commit_sha.clone(),
+        project_url: format!(
+            "{}/{}/{}",
+            ctx.config.distgit_url.as_str().trim_end_matches('/'),
+            build.data.pr.namespace,
+            build.data.pr.repo
+        ),
+        pr_id: build.data.pr.pr_id,
+    };
+    let accepted = ctx.clients.log_detective.analyze(&request).await?;
+    Ok((artifacts, Some(accepted)))
+}
+
+/// Where a run's state shows: its flag on the PR.
+struct RunFlag {
+    pr: PrId,
+    key: FlagKey,
+    url: String,
+    arch: String,
+}
+
+impl RunFlag {
+    async fn set(&self, tx: &mut PgConnection, status: FlagStatus, comment: &str) -> Result<(), sqlx::Error> {
+        reporting::set_flag(tx, &self.pr, &self.key, status, comment, &self.url).await
+    }
+}
+
+async fn accepted_run(
+    tx: &mut PgConnection,
+    run: &RunRow,
+    flag: &RunFlag,
+    artifacts: BTreeMap<String, String>,
+    accepted: Accepted,
+) -> Result<Requested, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE log_detective_run SET analysis_id = $2, artifacts = $3, requested_time = now(), \
+           next_attempt_at = NULL WHERE id = $1 AND analysis_id IS NULL AND status = 'running'",
+    )
+    .bind(run.id)
+    .bind(&accepted.log_detective_analysis_id)
+    .bind(serde_json::json!(artifacts))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        let comment = format!("Log Detective is analysing the {} build logs…", flag.arch);
+        flag.set(tx, FlagStatus::Pending, &comment).await?;
+    }
+    Ok(Requested::Accepted(accepted.log_detective_analysis_id))
+}
+
+async fn no_logs(tx: &mut PgConnection, run: &RunRow, flag: &RunFlag, task: i64) -> Result<Requested, sqlx::Error> {
+    let reason = format!("no build logs ({}) found for Koji task {task}", KOJI_ARTIFACTS.join(", "));
+    finish_unrequested(tx, run.id, "error", &reason).await?;
+    flag.set(tx, reporting::NEUTRAL, &format!("Not analysed: no build logs of {} to send.", flag.arch)).await?;
+    Ok(Requested::Failed(reason))
+}
+
+/// An outage is retried with the submission backoff; after the last try, or on
+/// a refusal, the run ends in error with Log Detective's reason on the flag.
+async fn failed_attempt(
+    tx: &mut PgConnection,
+    ctx: &Context,
+    run: &RunRow,
+    flag: &RunFlag,
+    e: LogDetectiveError,
+) -> Result<Requested, sqlx::Error> {
+    let delay = ctx.config.retry.backoff.get(run.retry_count as usize).filter(|_| e.is_transient());
+    let Some(delay) = delay else {
+        finish_unrequested(tx, run.id, "error", &e.to_string()).await?;
+        let comment = match &e {
+            LogDetectiveError::Unavailable(_) => "Log Detective could not be reached.".to_owned(),
+            e => {
+                let text = e.to_string();
+                let end = if text.ends_with('.') { "" } else { "." };
+                truncate(&format!("{text}{end}"), 140)
+            }
+        };
+        flag.set(tx, FlagStatus::Error, &comment).await?;
+        return Ok(Requested::Failed(e.to_string()));
+    };
+    let minutes_left = whole_minutes(*delay);
+    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
+    sqlx::query(
+        "UPDATE log_detective_run SET retry_count = retry_count + 1, next_attempt_at = $2, \
+           error_msg = $3 WHERE id = $1 AND analysis_id IS NULL AND status = 'running'",
+    )
+    .bind(run.id)
+    .bind(at)
+    .bind(e.to_string())
+    .execute(&mut *tx)
+    .await?;
+    let comment = format!("Log Detective is unavailable. The analysis will be retried in {}.", minutes(minutes_left));
+    flag.set(tx, FlagStatus::Pending, &comment).await?;
+    Ok(Requested::Retry { minutes: minutes_left })
 }
 
 pub async fn finish_unrequested(tx: &mut PgConnection, id: i32, status: &str, reason: &str) -> Result<(), sqlx::Error> {

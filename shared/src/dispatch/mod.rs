@@ -99,7 +99,7 @@ pub async fn dispatch(ctx: &Context, recorded: Recorded) -> Result<Vec<String>, 
 /// Everything still unsent, whoever recorded it: flags, comments and Fedora CI
 /// messages whose send failed or never ran (a crash after a commit, an outage).
 /// The poller's pass ends with it.
-pub async fn unsent(ctx: &Context) -> Result<(), sqlx::Error> {
+pub async fn flush_unsent(ctx: &Context) -> Result<(), sqlx::Error> {
     reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, None).await?;
     reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, None).await?;
     ci_messages::flush(ctx).await;

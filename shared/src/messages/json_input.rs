@@ -16,10 +16,15 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// Parses `text` as JSON and checks every string (keys included) for NUL;
-/// `Err` says what is wrong without quoting the input.
-pub fn check_storable(text: &str) -> Result<(), String> {
-    serde_json::from_str::<Storable>(text).map(|_| ()).map_err(|e| describe(&e))
+/// A body that is not JSON, or holds what Postgres cannot store; the reason
+/// says what and where without quoting the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotStorable(pub String);
+
+/// Parses `text` as JSON and checks every string (keys included) for NUL.
+pub fn check_storable(text: &str) -> Result<(), NotStorable> {
+    serde_json::from_str::<Storable>(text).map(|_| ()).map_err(|e| NotStorable(describe(&e)))
 }
 
 /// A JSON value that is only walked: strings are decoded (so escapes such as
@@ -132,7 +137,7 @@ mod tests {
     fn nul_anywhere_is_refused_without_quoting() {
         for body in [r#"{"a": "raw\u0000hide"}"#, r#"{"a\u0000": 1}"#, r#"[1, {"b": ["x", "\u0000"]}]"#, r#""\u0000""#]
         {
-            let reason = check_storable(body).unwrap_err();
+            let reason = check_storable(body).unwrap_err().0;
             assert!(reason.contains("NUL"), "{body}: {reason}");
         }
         assert!(check_storable(r#"{"a": "\\u0000 is only text"}"#).is_ok());

@@ -33,7 +33,39 @@ enum Mode {
 
 /// A background job started next to the server (the poller's cron schedule).
 pub type Scheduled =
-    fn(Context, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+    fn(Context, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ScheduleError>> + Send>>;
+
+/// A schedule that cannot run: a bad cron expression, or the scheduler failing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ScheduleError(pub String);
+
+/// Why a function stopped or could not start. Exit code 2 for what the operator
+/// must fix in the configuration or flags, 1 for the rest.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("migration failed: {0}")]
+    Migration(sqlx::migrate::MigrateError),
+    #[error("cannot build HTTP clients: {0}")]
+    Clients(reqwest::Error),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+impl RunError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            RunError::Config(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
 
 /// The whole `main` of a function binary. Exit codes: 0 clean shutdown,
 /// 2 bad flags or configuration, 1 runtime failure.
@@ -61,67 +93,70 @@ fn run(function: &'static str, routes: fn(Context) -> Router, scheduled: Option<
             return ExitCode::from(2);
         }
     };
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{function}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let migrate_on_start = match std::env::var("FEDORA_CI_MIGRATE_ON_START").as_deref() {
-        Ok("true" | "1" | "yes") => true,
-        Ok("" | "false" | "0" | "no") | Err(_) => false,
-        Ok(other) => {
-            eprintln!("{function}: configuration error: FEDORA_CI_MIGRATE_ON_START: '{other}' is not a boolean");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{function}: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let telemetry = match runtime.block_on(async { telemetry::init(function, &config.telemetry, &config.secrets()) }) {
-        Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("{function}: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result: Result<(), String> = runtime.block_on(async move {
-        let pool = crate::store::connect_lazy(&config.database_url, config.database_max_connections)
-            .map_err(|e| format!("configuration error: DATABASE_URL: {e}"))?;
-        if matches!(mode, Mode::MigrateOnly) || migrate_on_start {
-            crate::store::migrate(&pool).await.map_err(|e| format!("migration failed: {e}"))?;
-            tracing::info!("database migrated");
-            if matches!(mode, Mode::MigrateOnly) {
-                return Ok(());
-            }
-        }
-        let server = config.server.clone();
-        let ctx = Context::new(function, config, pool).map_err(|e| format!("cannot build HTTP clients: {e}"))?;
-        let app = app(ctx.clone(), routes);
-        match (mode, scheduled) {
-            (Mode::Serve { schedule: Some(cron) }, Some(job)) => {
-                tokio::select! {
-                    served = serve::serve(&server, app) => served.map_err(|e| e.to_string()),
-                    scheduled = job(ctx, cron) => scheduled,
-                }
-            }
-            _ => serve::serve(&server, app).await.map_err(|e| e.to_string()),
-        }
-    });
-    let code = match result {
+    match start(function, routes, scheduled, mode) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");
             eprintln!("{function}: {e}");
-            ExitCode::FAILURE
+            e.exit_code()
+        }
+    }
+}
+
+/// Configuration, runtime and telemetry, then the function until it stops.
+fn start(
+    function: &'static str,
+    routes: fn(Context) -> Router,
+    scheduled: Option<Scheduled>,
+    mode: Mode,
+) -> Result<(), RunError> {
+    // A ConfigError names its variable and says "configuration error" itself.
+    let config =
+        Config::from_env().map_err(|e| RunError::Config(e.to_string().replacen("configuration error: ", "", 1)))?;
+    let migrate_on_start = match std::env::var("FEDORA_CI_MIGRATE_ON_START").as_deref() {
+        Ok("true" | "1" | "yes") => true,
+        Ok("" | "false" | "0" | "no") | Err(_) => false,
+        Ok(other) => {
+            return Err(RunError::Config(format!("FEDORA_CI_MIGRATE_ON_START: '{other}' is not a boolean")));
         }
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let telemetry = runtime
+        .block_on(async { telemetry::init(function, &config.telemetry, &config.secrets()) })
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let result = runtime.block_on(serve_function(function, routes, scheduled, mode, config, migrate_on_start));
     // Flushes queued Sentry events and spans while the runtime can still send them.
     drop(telemetry);
-    code
+    result
+}
+
+async fn serve_function(
+    function: &'static str,
+    routes: fn(Context) -> Router,
+    scheduled: Option<Scheduled>,
+    mode: Mode,
+    config: Config,
+    migrate_on_start: bool,
+) -> Result<(), RunError> {
+    let pool = crate::store::connect_lazy(&config.database_url, config.database_max_connections)
+        .map_err(|e| RunError::Config(format!("DATABASE_URL: {e}")))?;
+    if matches!(mode, Mode::MigrateOnly) || migrate_on_start {
+        crate::store::migrate(&pool).await.map_err(RunError::Migration)?;
+        tracing::info!("database migrated");
+        if matches!(mode, Mode::MigrateOnly) {
+            return Ok(());
+        }
+    }
+    let server = config.server.clone();
+    let ctx = Context::new(function, config, pool).map_err(RunError::Clients)?;
+    let app = app(ctx.clone(), routes);
+    match (mode, scheduled) {
+        (Mode::Serve { schedule: Some(cron) }, Some(job)) => {
+            tokio::select! {
+                served = serve::serve(&server, app) => Ok(served?),
+                scheduled = job(ctx, cron) => Ok(scheduled?),
+            }
+        }
+        _ => Ok(serve::serve(&server, app).await?),
+    }
 }

@@ -136,7 +136,7 @@ impl CloudEventRequest {
         let text = std::str::from_utf8(data).map_err(|e| IntakeError::NotJson(format!("not UTF-8: {e}")))?;
         // Walked once, strings decoded: what Postgres cannot store (NUL, a lone
         // surrogate) is refused here, before any handler writes a row of it.
-        crate::messages::json_input::check_storable(text).map_err(IntakeError::NotJson)?;
+        crate::messages::json_input::check_storable(text).map_err(|e| IntakeError::NotJson(e.0))?;
         Ok(data)
     }
 }

@@ -8,27 +8,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
+use super::pipelines::PrSource;
+use super::status::BuildStatus;
+
 /// Everything needed to (re)submit a build and report on it, kept in the row's
 /// `data` so retries and the Koji message handler need nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildData {
     /// What Koji builds: `git+https://…#sha`.
     pub src: String,
-    pub namespace: String,
-    pub repo: String,
-    pub pr_id: i64,
-    pub commit_sha: String,
-    /// The PR's target branch.
-    pub branch: String,
-    /// `fork/<user>/rpms/foo` when the PR comes from a fork.
-    pub source_repo_path: String,
+    #[serde(flatten)]
+    pub pr: PrSource,
     /// What started it: `pull-request.new`, `comment`, …
     pub trigger: String,
-    /// Pagure's PR uid and author, for Fedora CI messages (`artifact.uid`, `issuer`).
-    #[serde(default)]
-    pub pr_uid: Option<String>,
-    #[serde(default)]
-    pub pr_author: Option<String>,
     /// For a build on an extra Koji instance: the label its flag shows instead of
     /// the target ("scratch build (riscv64)"), kept with the build so every state
     /// of the flag gets the same name even if the configuration changes.
@@ -44,7 +36,7 @@ pub struct BuildData {
 pub struct BuildRow {
     pub id: i32,
     pub task_id: Option<String>,
-    pub status: String,
+    pub status: BuildStatus,
     pub target: String,
     pub retry_count: i32,
     pub koji_build_group_id: Option<i32>,
@@ -96,7 +88,7 @@ pub async fn create(
         sqlx::query_scalar("INSERT INTO koji_build_groups DEFAULT VALUES RETURNING id").fetch_one(&mut *conn).await?;
     sqlx::query("INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id) VALUES ($1, $2, $3)")
         .bind(project_event_id)
-        .bind(&data.repo)
+        .bind(&data.pr.repo)
         .bind(group_id)
         .execute(&mut *conn)
         .await?;
@@ -163,7 +155,7 @@ pub async fn mark_retry(
 pub async fn mark_final(
     conn: &mut PgConnection,
     id: i32,
-    status: &str,
+    status: BuildStatus,
     reason: &str,
     flag_uid: &str,
 ) -> Result<(), sqlx::Error> {
@@ -249,13 +241,13 @@ pub async fn project_event_id(conn: &mut PgConnection, build_id: i32) -> Result<
 pub async fn transition(
     conn: &mut PgConnection,
     id: i32,
-    status: &str,
-    from: &[&str],
+    status: BuildStatus,
+    from: &[BuildStatus],
     start_time: Option<f64>,
     completion_time: Option<f64>,
     logs: Option<&serde_json::Value>,
 ) -> Result<bool, sqlx::Error> {
-    let done = matches!(status, "success" | "failure" | "canceled" | "error");
+    let done = status.is_final();
     let changed = sqlx::query(
         "UPDATE koji_build_targets SET status = $2, \
            build_start_time = COALESCE(build_start_time, to_timestamp($4), now()), \

@@ -11,6 +11,7 @@ pub mod events;
 pub mod package_settings;
 pub mod pipelines;
 pub mod skips;
+pub mod status;
 pub mod test_runs;
 
 use std::time::Duration;

@@ -4,6 +4,37 @@
 
 use sqlx::PgConnection;
 
+/// The PR a build or test run is for, kept in the row's `data` JSON. Flattened
+/// there, so the keys stay the ones packit-service's dashboard and our earlier
+/// rows have (`namespace`, `repo`, `pr_id`, `commit_sha`, …).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PrSource {
+    pub namespace: String,
+    pub repo: String,
+    pub pr_id: i64,
+    /// The PR head the work is for.
+    pub commit_sha: String,
+    /// The PR's target branch.
+    pub branch: String,
+    /// `fork/<user>/rpms/foo` when the PR comes from a fork, else `rpms/foo`.
+    pub source_repo_path: String,
+    /// Pagure's PR uid and author, for Fedora CI messages (`artifact.uid`, `issuer`).
+    #[serde(default)]
+    pub pr_uid: Option<String>,
+    #[serde(default)]
+    pub pr_author: Option<String>,
+}
+
+impl PrSource {
+    pub fn pr(&self) -> crate::clients::pagure::PrId {
+        crate::clients::pagure::PrId {
+            namespace: self.namespace.clone(),
+            repo: self.repo.clone(),
+            id: self.pr_id as u64,
+        }
+    }
+}
+
 /// A PR head commit on dist-git.
 #[derive(Debug, Clone)]
 pub struct PrHead {

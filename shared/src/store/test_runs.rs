@@ -8,33 +8,27 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
+use super::pipelines::PrSource;
+use super::status::TestStatus;
+
 /// What a test request needs to be submitted and reported, kept in `data`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestRequestData {
     pub base_project_url: String,
     pub fedora_ci_test: String,
-    pub namespace: String,
-    pub repo: String,
-    pub pr_id: i64,
-    pub commit_sha: String,
-    pub branch: String,
-    pub source_repo_path: String,
+    #[serde(flatten)]
+    pub pr: PrSource,
     /// The Koji task the test installs; `None` for `tests/` PRs (nothing is built).
     pub koji_task_id: Option<i64>,
     pub requested_by: Option<String>,
-    /// Pagure's PR uid and author, for Fedora CI messages (`artifact.uid`, `issuer`).
-    #[serde(default)]
-    pub pr_uid: Option<String>,
-    #[serde(default)]
-    pub pr_author: Option<String>,
 }
 
 impl TestRequestData {
     /// The git URL holding the PR head (`custom` runs the PR's own tmt plans).
     pub fn git_url(&self, distgit: &str) -> String {
-        let path = match self.source_repo_path.strip_prefix("fork/") {
+        let path = match self.pr.source_repo_path.strip_prefix("fork/") {
             Some(rest) => format!("forks/{rest}"),
-            None => self.source_repo_path.clone(),
+            None => self.pr.source_repo_path.clone(),
         };
         format!("{}/{path}.git", distgit.trim_end_matches('/'))
     }
@@ -45,7 +39,7 @@ pub struct TestRunRow {
     pub id: i32,
     /// The Testing Farm request id, once submitted.
     pub pipeline_id: Option<String>,
-    pub status: String,
+    pub status: TestStatus,
     /// TF distro (`fedora-rawhide`).
     pub target: String,
     pub test_name: String,
@@ -72,7 +66,7 @@ pub async fn record(
     koji_build_group_id: Option<i32>,
     tests: &[NewTest<'_>],
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
-    record_as(conn, "new", project_event_id, koji_build_group_id, tests).await
+    record_as(conn, TestStatus::New, project_event_id, koji_build_group_id, tests).await
 }
 
 /// Records tests asked for while their build is still running (status `pending`,
@@ -86,7 +80,7 @@ pub async fn record_waiting(
     koji_build_group_id: i32,
     tests: &[NewTest<'_>],
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
-    record_as(conn, "pending", project_event_id, Some(koji_build_group_id), tests).await
+    record_as(conn, TestStatus::Pending, project_event_id, Some(koji_build_group_id), tests).await
 }
 
 /// The flag a waiting test shows, so the flag is known to be backed by its build.
@@ -106,7 +100,7 @@ pub fn after_build_key(build_id: i32, test: &str, distro: &str) -> String {
 
 async fn record_as(
     conn: &mut PgConnection,
-    status: &str,
+    status: TestStatus,
     project_event_id: i32,
     koji_build_group_id: Option<i32>,
     tests: &[NewTest<'_>],
@@ -139,7 +133,7 @@ async fn record_as(
          VALUES ($1, $2, $3, $4)",
     )
     .bind(project_event_id)
-    .bind(&rows[0].data.repo)
+    .bind(&rows[0].data.pr.repo)
     .bind(koji_build_group_id)
     .bind(group)
     .execute(&mut *conn)
@@ -215,7 +209,7 @@ pub async fn mark_retry(
 pub async fn transition(
     conn: &mut PgConnection,
     id: i32,
-    status: &str,
+    status: TestStatus,
     reason: Option<&str>,
     web_url: Option<&str>,
     flag_uid: &str,
@@ -279,7 +273,7 @@ pub async fn release_waiting(
 pub async fn end_waiting(
     conn: &mut PgConnection,
     koji_build_group_id: i32,
-    status: &str,
+    status: TestStatus,
     reason: &str,
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
     sqlx::query_as(&format!(

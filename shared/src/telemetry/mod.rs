@@ -47,11 +47,21 @@ impl Drop for Guard {
 /// (default [`logs::DEFAULT_FILTER`]), spans for the tracer, and — with a DSN —
 /// Sentry. Call it inside the runtime (the OTLP exporter runs on it). A second
 /// call (tests running several functions in one process) keeps the first setup.
-pub fn init(function: &'static str, config: &TelemetryConfig, secrets: &[Secret]) -> Result<Guard, String> {
+/// Why telemetry could not start: a broken setting or exporter (the function
+/// exits with the reason rather than run blind).
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("traces: {0}")]
+    Traces(String),
+    #[error("Sentry: {0}")]
+    Sentry(String),
+}
+
+pub fn init(function: &'static str, config: &TelemetryConfig, secrets: &[Secret]) -> Result<Guard, TelemetryError> {
     logs::set_function(function);
-    let provider = trace::provider(function, config.otlp_endpoint.is_some())?;
+    let provider = trace::provider(function, config.otlp_endpoint.is_some()).map_err(TelemetryError::Traces)?;
     let sentry = match &config.sentry_dsn {
-        Some(dsn) => Some(sentry::init(function, dsn, secrets)?),
+        Some(dsn) => Some(sentry::init(function, dsn, secrets).map_err(TelemetryError::Sentry)?),
         None => None,
     };
     install(&provider, sentry.is_some());

@@ -15,18 +15,20 @@ use crate::rules::package_settings::PackageSettings;
 use crate::rules::suite;
 use crate::store::builds::{self, BuildRow};
 use crate::store::package_settings;
+use crate::store::status::BuildStatus;
 use crate::store::test_runs::{self, NewTest, TestRequestData, TestRunRow};
 use crate::workflows::WorkflowError;
 use crate::workflows::task_update::TaskUpdate;
 
 /// Our build status for a Koji state, and the states it may come from (never
 /// backwards: a late OPEN after CLOSED changes nothing).
-fn transition(state: KojiTaskState) -> Option<(&'static str, &'static [&'static str])> {
+fn transition(state: KojiTaskState) -> Option<(BuildStatus, &'static [BuildStatus])> {
+    use BuildStatus::{Canceled, Failure, Pending, Running, Success};
     match state {
-        KojiTaskState::Open => Some(("running", &["pending"])),
-        KojiTaskState::Closed => Some(("success", &["pending", "running"])),
-        KojiTaskState::Failed => Some(("failure", &["pending", "running"])),
-        KojiTaskState::Canceled => Some(("canceled", &["pending", "running"])),
+        KojiTaskState::Open => Some((Running, &[Pending])),
+        KojiTaskState::Closed => Some((Success, &[Pending, Running])),
+        KojiTaskState::Failed => Some((Failure, &[Pending, Running])),
+        KojiTaskState::Canceled => Some((Canceled, &[Pending, Running])),
         KojiTaskState::Free | KojiTaskState::Assigned => None,
     }
 }
@@ -38,7 +40,7 @@ pub enum Applied {
     /// Already in this state or beyond: a duplicate, late or out-of-order update.
     Unchanged,
     Updated {
-        status: &'static str,
+        status: BuildStatus,
         tests_submitted: usize,
     },
 }
@@ -50,7 +52,10 @@ pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<O
 /// Applies a task update of Koji `instance` to the build with that task id.
 pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, WorkflowError> {
     let Some(build) = find_build(ctx, instance, update.task_id).await? else { return Ok(Applied::NotOurs) };
-    crate::telemetry::annotate_pr(&format!("{}/{}", build.data.namespace, build.data.repo), build.data.pr_id as u64);
+    crate::telemetry::annotate_pr(
+        &format!("{}/{}", build.data.pr.namespace, build.data.pr.repo),
+        build.data.pr.pr_id as u64,
+    );
     apply_to(ctx, &build, update).await
 }
 
@@ -61,9 +66,10 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     // before the transaction so no lock is held over the network.
     // Testing Farm has no machines for the extra instances' architectures: only
     // primary builds are tested.
-    let tested = status == "success" && build.koji_instance == PRIMARY;
+    let tested = status == BuildStatus::Success && build.koji_instance == PRIMARY;
     let has_fmf = if tested && !build.data.requested_tests_only {
-        crate::lookups::has_fmf_tree(&ctx.clients.pagure, &build.data.source_repo_path, &build.data.commit_sha).await?
+        crate::lookups::has_fmf_tree(&ctx.clients.pagure, &build.data.pr.source_repo_path, &build.data.pr.commit_sha)
+            .await?
     } else {
         false
     };
@@ -83,9 +89,9 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         return Ok(Applied::Unchanged);
     }
     let (flag_status, comment) = match status {
-        "running" => (FlagStatus::Pending, "RPM build is in progress…".to_owned()),
-        "success" => (FlagStatus::Success, "RPM build succeeded.".to_owned()),
-        "failure" => {
+        BuildStatus::Running => (FlagStatus::Pending, "RPM build is in progress…".to_owned()),
+        BuildStatus::Success => (FlagStatus::Success, "RPM build succeeded.".to_owned()),
+        BuildStatus::Failure => {
             let failed: Vec<&str> = update
                 .build_arches()
                 .filter(|c| c.state == Some(KojiTaskState::Failed))
@@ -107,7 +113,7 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     };
     let mut recorded = Recorded::default();
     recorded.flag(key.uid);
-    if status == "failure" && crate::workflows::log_analysis::wanted(ctx, build, &settings) {
+    if status == BuildStatus::Failure && crate::workflows::log_analysis::wanted(ctx, build, &settings) {
         let (runs, run_flags) =
             crate::workflows::log_analysis::record_runs(&mut tx, ctx, build, &update.children).await?;
         recorded.analyses = runs;
@@ -120,12 +126,12 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
         if let Some(group) = build.koji_build_group_id {
             recorded.tests.extend(test_runs::release_waiting(&mut tx, group, update.task_id).await?);
         }
-    } else if matches!(status, "failure" | "canceled") {
+    } else if matches!(status, BuildStatus::Failure | BuildStatus::Canceled) {
         recorded.flags.extend(waiting::abandon(&mut tx, ctx, build, status).await?);
     }
     tx.commit().await?;
-    if status != "running" {
-        crate::telemetry::metrics::build_finished(status);
+    if status != BuildStatus::Running {
+        crate::telemetry::metrics::build_finished(status.as_str());
     }
     let tests = recorded.tests.len();
     dispatch(ctx, recorded).await?;
@@ -143,7 +149,7 @@ async fn record_tests(
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
     let Some(project_event_id) = builds::project_event_id(conn, build.id).await? else { return Ok(Vec::new()) };
     let distro = suite::distro_for_target(&build.target);
-    let d = &build.data;
+    let d = &build.data.pr;
     // Only the tests of the deployment's suite; staging or prod does not change the names.
     let tests: Vec<NewTest<'_>> = suite::suite(crate::config::Deployment::Prod, has_fmf)
         .iter()
@@ -154,16 +160,9 @@ async fn record_tests(
             data: TestRequestData {
                 base_project_url: format!("{}/{}", d.namespace, d.repo),
                 fedora_ci_test: t.name.to_owned(),
-                namespace: d.namespace.clone(),
-                repo: d.repo.clone(),
-                pr_id: d.pr_id,
-                commit_sha: d.commit_sha.clone(),
-                branch: d.branch.clone(),
-                source_repo_path: d.source_repo_path.clone(),
+                pr: d.clone(),
                 koji_task_id: Some(task_id),
                 requested_by: None,
-                pr_uid: d.pr_uid.clone(),
-                pr_author: d.pr_author.clone(),
             },
         })
         .collect();

@@ -31,7 +31,7 @@ use crate::workflows::task_update::ChildTask;
 /// Whether a failed build goes to Log Detective: the service switch, the deny
 /// list, and the package's `log_detective: false`.
 pub fn wanted(ctx: &Context, build: &BuildRow, settings: &crate::rules::package_settings::PackageSettings) -> bool {
-    let project = format!("{}/{}", build.data.namespace, build.data.repo);
+    let project = format!("{}/{}", build.data.pr.namespace, build.data.pr.repo);
     let ld = &ctx.config.log_detective;
     ld.enabled && !ld.deny.contains(&project) && settings.log_detective
 }
@@ -154,7 +154,10 @@ pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied
     let Some(build) = builds::get(&mut tx, run.koji_build_target_id.unwrap_or_default()).await? else {
         return Ok(Applied::NotOurs);
     };
-    crate::telemetry::annotate_pr(&format!("{}/{}", build.data.namespace, build.data.repo), build.data.pr_id as u64);
+    crate::telemetry::annotate_pr(
+        &format!("{}/{}", build.data.pr.namespace, build.data.pr.repo),
+        build.data.pr.pr_id as u64,
+    );
     let (response, error) = match (&msg.log_detective_response, status) {
         (Some(response), _) if !response.is_null() => (Some(response.clone()), None),
         (_, "error") => (None, Some(msg.error_msg.clone().unwrap_or_else(|| "Unknown error".to_owned()))),

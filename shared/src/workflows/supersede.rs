@@ -19,6 +19,7 @@ use crate::dispatch::reporting;
 use crate::dispatch::submit::build::{build_flag, build_pr};
 use crate::dispatch::submit::waiting;
 use crate::store::builds::{self, BuildRow};
+use crate::store::status::BuildStatus;
 use crate::store::test_runs::TestRunRow;
 
 /// Why a PR's work ends.
@@ -75,8 +76,8 @@ pub async fn end_unsubmitted(
     .await?;
     for build in &stale {
         let key = build_flag(ctx, build);
-        builds::mark_final(tx, build.id, "canceled", &reason, &key.uid).await?;
-        flags.extend(waiting::abandon(tx, ctx, build, "canceled").await?);
+        builds::mark_final(tx, build.id, BuildStatus::Canceled, &reason, &key.uid).await?;
+        flags.extend(waiting::abandon(tx, ctx, build, BuildStatus::Canceled).await?);
         let pr = build_pr(build);
         let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
         let comment = format!("Build canceled: {reason}.");

@@ -7,12 +7,13 @@ use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
 use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
 use crate::dispatch::{Recorded, dispatch, reporting};
+use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
 
 /// Our run status, the flag, and the Fedora CI message for a TF state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapped {
-    pub status: &'static str,
+    pub status: TestStatus,
     pub flag: FlagStatus,
     pub comment: String,
     pub stage: Stage,
@@ -29,20 +30,28 @@ pub fn map(info: &RequestInfo) -> Option<Mapped> {
     // A request in `error`, or complete with an `error` result: the same to a packager.
     let tf_error = || {
         let comment = format!("Testing Farm error: {}.", summary.as_deref().unwrap_or("no summary"));
-        m("error", FlagStatus::Error, comment, Stage::Error, None)
+        m(TestStatus::Error, FlagStatus::Error, comment, Stage::Error, None)
     };
     Some(match info.state.as_str() {
-        "queued" => m("queued", FlagStatus::Pending, "Tests are queued…".into(), Stage::Queued, None),
-        "running" => m("running", FlagStatus::Pending, "Tests are running…".into(), Stage::Running, None),
+        "queued" => m(TestStatus::Queued, FlagStatus::Pending, "Tests are queued…".into(), Stage::Queued, None),
+        "running" => m(TestStatus::Running, FlagStatus::Pending, "Tests are running…".into(), Stage::Running, None),
         "complete" => match overall {
-            "passed" => m("passed", FlagStatus::Success, "Tests passed.".into(), Stage::Complete, Some("passed")),
-            "failed" => m("failed", FlagStatus::Failure, "Tests failed.".into(), Stage::Complete, Some("failed")),
-            "skipped" => {
-                m("skipped", FlagStatus::Success, "Tests were skipped.".into(), Stage::Complete, Some("not_applicable"))
+            "passed" => {
+                m(TestStatus::Passed, FlagStatus::Success, "Tests passed.".into(), Stage::Complete, Some("passed"))
             }
+            "failed" => {
+                m(TestStatus::Failed, FlagStatus::Failure, "Tests failed.".into(), Stage::Complete, Some("failed"))
+            }
+            "skipped" => m(
+                TestStatus::Skipped,
+                FlagStatus::Success,
+                "Tests were skipped.".into(),
+                Stage::Complete,
+                Some("not_applicable"),
+            ),
             "error" => tf_error(),
             _ => m(
-                "needs_inspection",
+                TestStatus::NeedsInspection,
                 FlagStatus::Error,
                 format!("Tests ended with result '{overall}'."),
                 Stage::Complete,
@@ -51,7 +60,7 @@ pub fn map(info: &RequestInfo) -> Option<Mapped> {
         },
         "error" => tf_error(),
         "canceled" | "cancel-requested" => {
-            m("canceled", FlagStatus::Canceled, "Tests were canceled.".into(), Stage::Error, None)
+            m(TestStatus::Canceled, FlagStatus::Canceled, "Tests were canceled.".into(), Stage::Error, None)
         }
         _ => return None,
     })
@@ -62,7 +71,7 @@ pub enum Applied {
     /// Already in that state, or already final: a duplicate or late notification.
     Unchanged,
     Updated {
-        status: &'static str,
+        status: TestStatus,
     },
 }
 
@@ -83,7 +92,7 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
         reporting::set_flag(&mut tx, &test_pr(run), &key, m.flag, &m.comment, &url).await?;
     }
     let reason = match m.status {
-        "canceled" => Some("Canceled"),
+        TestStatus::Canceled => Some("Canceled"),
         _ => summary.as_deref().or(Some("Infrastructure Failure")),
     };
     let xunit = info.result.as_ref().and_then(|r| r.xunit.as_deref());
@@ -98,8 +107,8 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     let topic = ci_messages::topic(ctx.config.deployment, m.stage);
     ci_messages::queue(&mut tx, &format!("tf:{}:{}", run.id, m.status), &topic, &body).await?;
     tx.commit().await?;
-    if !matches!(m.status, "queued" | "running") {
-        crate::telemetry::metrics::test_finished(&run.test_name, m.status);
+    if m.status.is_final() {
+        crate::telemetry::metrics::test_finished(&run.test_name, m.status.as_str());
     }
     let flags = if owns_flag { vec![key.uid] } else { Vec::new() };
     dispatch(ctx, Recorded { flags, messages: true, ..Recorded::default() }).await?;
@@ -119,9 +128,12 @@ mod tests {
     #[test]
     fn fixtures_map_to_success_and_error() {
         let passed = map(&fixture("results.json")).unwrap();
-        assert_eq!((passed.status, passed.flag, passed.stage), ("passed", FlagStatus::Success, Stage::Complete));
+        assert_eq!(
+            (passed.status, passed.flag, passed.stage),
+            (TestStatus::Passed, FlagStatus::Success, Stage::Complete)
+        );
         let error = map(&fixture("results_error.json")).unwrap();
-        assert_eq!((error.status, error.flag), ("error", FlagStatus::Error));
+        assert_eq!((error.status, error.flag), (TestStatus::Error, FlagStatus::Error));
         assert_eq!(error.comment, "Testing Farm error: something went wrong.");
     }
 }

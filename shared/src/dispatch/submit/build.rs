@@ -9,6 +9,7 @@ use crate::clients::pagure::{FlagStatus, PrId};
 use crate::context::Context;
 use crate::dispatch::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};
+use crate::store::status::BuildStatus;
 use crate::telemetry;
 
 use super::waiting;
@@ -26,7 +27,7 @@ pub enum Submitted {
 }
 
 pub fn build_pr(build: &BuildRow) -> PrId {
-    PrId { namespace: build.data.namespace.clone(), repo: build.data.repo.clone(), id: build.data.pr_id as u64 }
+    build.data.pr.pr()
 }
 
 /// The one place a build's flag identity comes from: stored data only.
@@ -37,9 +38,9 @@ pub fn build_flag(ctx: &Context, build: &BuildRow) -> FlagKey {
             &build_pr(build),
             label,
             &build.target,
-            &build.data.commit_sha,
+            &build.data.pr.commit_sha,
         ),
-        None => FlagKey::build(ctx.config.deployment, &build_pr(build), &build.target, &build.data.commit_sha),
+        None => FlagKey::build(ctx.config.deployment, &build_pr(build), &build.target, &build.data.pr.commit_sha),
     }
 }
 
@@ -67,8 +68,8 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         Err(unconfigured) => {
             let reason = unconfigured.to_string();
             let mut tx = ctx.pool.begin().await?;
-            builds::mark_final(&mut tx, build.id, "error", &reason, &key.uid).await?;
-            let abandoned = waiting::abandon(&mut tx, ctx, build, "error").await?;
+            builds::mark_final(&mut tx, build.id, BuildStatus::Error, &reason, &key.uid).await?;
+            let abandoned = waiting::abandon(&mut tx, ctx, build, BuildStatus::Error).await?;
             let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &format!("{reason}."), &url).await?;
             tx.commit().await?;
@@ -119,8 +120,8 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
                         e if e.is_transient() => "Submit of the build failed.".to_owned(),
                         e => format!("Submit of the build failed: {e}."),
                     };
-                    builds::mark_final(&mut tx, build.id, "error", &e.to_string(), &key.uid).await?;
-                    flags.extend(waiting::abandon(&mut tx, ctx, build, "error").await?);
+                    builds::mark_final(&mut tx, build.id, BuildStatus::Error, &e.to_string(), &key.uid).await?;
+                    flags.extend(waiting::abandon(&mut tx, ctx, build, BuildStatus::Error).await?);
                     reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
                     Submitted::Failed(e.to_string())
                 }
@@ -148,8 +149,8 @@ pub async fn cancel_build(ctx: &Context, build: &BuildRow, reason: &str) -> Resu
     }
     let key = build_flag(ctx, build);
     let mut tx = ctx.pool.begin().await?;
-    builds::mark_final(&mut tx, build.id, "canceled", reason, &key.uid).await?;
-    let abandoned = waiting::abandon(&mut tx, ctx, build, "canceled").await?;
+    builds::mark_final(&mut tx, build.id, BuildStatus::Canceled, reason, &key.uid).await?;
+    let abandoned = waiting::abandon(&mut tx, ctx, build, BuildStatus::Canceled).await?;
     let url = koji.task_url(task_id);
     reporting::set_flag(
         &mut tx,

@@ -9,6 +9,7 @@ use crate::dispatch::ci_messages::{self, Stage};
 use crate::dispatch::reporting::{self, FlagKey};
 use crate::lookups;
 use crate::rules::suite::{self, RequestContext};
+use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
 use crate::telemetry;
 
@@ -26,12 +27,12 @@ pub enum SubmittedTest {
 }
 
 pub fn test_pr(row: &TestRunRow) -> PrId {
-    PrId { namespace: row.data.namespace.clone(), repo: row.data.repo.clone(), id: row.data.pr_id as u64 }
+    row.data.pr.pr()
 }
 
 /// The flag of a test run, from stored data only.
 pub fn test_flag(ctx: &Context, row: &TestRunRow) -> FlagKey {
-    FlagKey::test(ctx.config.deployment, &test_pr(row), &row.test_name, &row.target, &row.data.commit_sha)
+    FlagKey::test(ctx.config.deployment, &test_pr(row), &row.test_name, &row.target, &row.data.pr.commit_sha)
 }
 
 /// The artifacts page of a request: what the flag and the status page link to.
@@ -75,8 +76,8 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
         Err(TestingFarmError::NoEnvironment(distro)) => {
             // Not the package's fault: a neutral flag, never a red one.
             let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
-            let reason = format!("not available for {} (Testing Farm has no {distro} environment)", row.data.branch);
-            test_runs::transition(&mut tx, row.id, "skipped", Some(&reason), None, &key.uid).await?;
+            let reason = format!("not available for {} (Testing Farm has no {distro} environment)", row.data.pr.branch);
+            test_runs::transition(&mut tx, row.id, TestStatus::Skipped, Some(&reason), None, &key.uid).await?;
             let comment = format!("Not run: {reason}.");
             reporting::set_flag(&mut tx, &pr, &key, reporting::NEUTRAL, &comment, &url).await?;
             SubmittedTest::NotAvailable
@@ -97,7 +98,8 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
                         TestingFarmError::Refused(message) => format!("Failed to submit tests: {message}."),
                         _ => "Failed to submit tests.".to_owned(),
                     };
-                    test_runs::transition(&mut tx, row.id, "error", Some(&e.to_string()), None, &key.uid).await?;
+                    test_runs::transition(&mut tx, row.id, TestStatus::Error, Some(&e.to_string()), None, &key.uid)
+                        .await?;
                     reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Failure, &comment, &url).await?;
                     SubmittedTest::Failed(e.to_string())
                 }
@@ -139,8 +141,8 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
             compose: compose.as_deref(),
             koji_task_id: row.data.koji_task_id,
             git_url: &git_url,
-            commit_sha: &row.data.commit_sha,
-            branch: &row.data.branch,
+            commit_sha: &row.data.pr.commit_sha,
+            branch: &row.data.pr.branch,
             webhook: token.map(|t| (webhook_url.as_str(), t.expose())),
         },
     );

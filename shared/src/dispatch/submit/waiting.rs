@@ -8,6 +8,7 @@ use crate::clients::pagure::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::reporting;
 use crate::store::builds::BuildRow;
+use crate::store::status::{BuildStatus, TestStatus};
 use crate::store::test_runs;
 
 use super::tests::{test_flag, test_pr};
@@ -21,13 +22,13 @@ pub async fn abandon(
     conn: &mut PgConnection,
     ctx: &Context,
     build: &BuildRow,
-    build_status: &str,
+    build_status: BuildStatus,
 ) -> Result<Vec<String>, sqlx::Error> {
     let Some(group) = build.koji_build_group_id else { return Ok(Vec::new()) };
     let (status, flag_status, reason) = match build_status {
-        "canceled" => ("canceled", FlagStatus::Canceled, "the RPM build was canceled"),
-        "failure" => ("error", FlagStatus::Error, "the RPM build failed"),
-        _ => ("error", FlagStatus::Error, "the RPM build could not be done"),
+        BuildStatus::Canceled => (TestStatus::Canceled, FlagStatus::Canceled, "the RPM build was canceled"),
+        BuildStatus::Failure => (TestStatus::Error, FlagStatus::Error, "the RPM build failed"),
+        _ => (TestStatus::Error, FlagStatus::Error, "the RPM build could not be done"),
     };
     let ended = test_runs::end_waiting(conn, group, status, reason).await?;
     let mut uids = Vec::new();
