@@ -93,12 +93,11 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
                     SubmittedTest::Retry { minutes: m }
                 }
                 None => {
-                    let comment = match &e {
-                        TestingFarmError::Refused(message) => format!("Failed to submit tests: {message}."),
-                        _ => "Failed to submit tests.".to_owned(),
-                    };
+                    // The last word: an error flag (never a red failure: nothing
+                    // says the package is at fault) with the upstream's reason.
+                    let comment = final_comment(ctx, &e);
                     test_runs::transition(&mut tx, row.id, "error", Some(&e.to_string()), None, &key.uid).await?;
-                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Failure, &comment, &url).await?;
+                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
                     SubmittedTest::Failed(e.to_string())
                 }
             }
@@ -113,6 +112,35 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
     }
     ci_messages::flush(ctx).await;
     Ok((outcome, key))
+}
+
+/// How long the upstream's reason may be on a flag: a few words, not a dump.
+const REASON_CHARS: usize = 120;
+
+/// The flag comment when tests could not be submitted for good: what happened
+/// in a few words, with Testing Farm's own message (trimmed to one line of
+/// [`REASON_CHARS`], our API key and webhook tokens blanked out should TF echo them).
+pub fn final_comment(ctx: &Context, e: &TestingFarmError) -> String {
+    let reason = |text: &str| {
+        let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let secrets = ctx.config.testing_farm.api_key.iter().chain(&ctx.config.testing_farm.webhook_secrets);
+        for secret in secrets.filter(|s| !s.expose().is_empty()) {
+            text = text.replace(secret.expose(), "<secret>");
+        }
+        let text = text.trim_end_matches(['.', ' ']);
+        crate::log_detective::truncate(text, REASON_CHARS)
+    };
+    match e {
+        TestingFarmError::Refused(message) => format!("Testing Farm refused the tests: {}.", reason(message)),
+        TestingFarmError::Unauthorized(message) => format!(
+            "Not submitted: Testing Farm rejected Fedora CI's API key ({}). An infrastructure problem, not the package's.",
+            reason(message)
+        ),
+        TestingFarmError::Unreachable(why) => {
+            format!("Testing Farm was unreachable on every try ({}). Tests were not run.", reason(why))
+        }
+        other => format!("Tests could not be submitted: {}.", reason(&other.to_string())),
+    }
 }
 
 async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmError> {
