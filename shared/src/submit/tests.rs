@@ -121,11 +121,17 @@ const REASON_CHARS: usize = 120;
 /// in a few words, with Testing Farm's own message (trimmed to one line of
 /// [`REASON_CHARS`], our API key and webhook tokens blanked out should TF echo them).
 pub fn final_comment(ctx: &Context, e: &TestingFarmError) -> String {
+    let tf = &ctx.config.testing_farm;
+    let secrets: Vec<&str> = tf.api_key.iter().chain(&tf.webhook_secrets).map(|s| s.expose()).collect();
+    failure_comment(e, &secrets)
+}
+
+/// [`final_comment`] with the secrets to blank out given.
+fn failure_comment(e: &TestingFarmError, secrets: &[&str]) -> String {
     let reason = |text: &str| {
         let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        let secrets = ctx.config.testing_farm.api_key.iter().chain(&ctx.config.testing_farm.webhook_secrets);
-        for secret in secrets.filter(|s| !s.expose().is_empty()) {
-            text = text.replace(secret.expose(), "<secret>");
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            text = text.replace(secret, "<secret>");
         }
         let text = text.trim_end_matches(['.', ' ']);
         crate::log_detective::truncate(text, REASON_CHARS)
@@ -173,4 +179,25 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
         },
     );
     ctx.clients.testing_farm.submit(&payload).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_is_one_short_line_without_our_secrets() {
+        let echoed = TestingFarmError::Refused("token 'hook-secret' is\n  not valid for key tf-key.".into());
+        assert_eq!(
+            failure_comment(&echoed, &["tf-key", "hook-secret"]),
+            "Testing Farm refused the tests: token '<secret>' is not valid for key <secret>."
+        );
+        let long = TestingFarmError::Refused("x".repeat(500));
+        let comment = failure_comment(&long, &[]);
+        assert!(comment.chars().count() < REASON_CHARS + 40, "{comment}");
+        assert!(comment.ends_with("…."), "{comment}");
+        let key = TestingFarmError::Unauthorized("Token has expired".into());
+        assert!(failure_comment(&key, &[]).contains("rejected Fedora CI's API key (Token has expired)"));
+        assert!(failure_comment(&key, &[]).contains("not the package's"));
+    }
 }
