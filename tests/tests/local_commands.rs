@@ -40,6 +40,17 @@ async fn story(realm: &TestRealm) {
     // The sandbox answers only Kerberos clients now, like Fedora's FASJSON.
     let anonymous = reqwest::get(format!("{}/v1/users/apackager/groups/", h.fas.url)).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Negotiate");
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "message": fedora_ci_tests::sandbox::fasjson::UNAUTHORIZED }));
+    // A ticket-looking token that is not one is refused the same way.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/v1/users/apackager/groups/", h.fas.url))
+        .header("Authorization", "Negotiate YIIBhwYJKoZIhvcSAQICAQBuggF2MIIBcqADAgEF")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let pr_opened = RunningBinary::start(binary_path("pr-opened").to_str().unwrap(), &env).await;
