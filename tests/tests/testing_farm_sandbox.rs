@@ -4,7 +4,7 @@
 //! installed by scripts/tft-cli-venv.sh) sends and reads: `list` (which checks the
 //! token with `whoami`), `watch`, `cancel`, and `request` itself.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fedora_ci_tests::sandbox::testing_farm::{API_KEY, TestingFarmSandbox};
@@ -65,6 +65,9 @@ async fn requests_are_accepted_as_the_schema_accepts_them() {
     assert_eq!(tf.requests().len(), 4);
 }
 
+/// A change to our request, the path of the field error it causes, words of it.
+type Case = (fn(&mut Value), &'static [&'static str], &'static str);
+
 #[tokio::test]
 async fn requests_are_refused_as_testing_farm_refuses_them_with_its_bodies() {
     let tf = TestingFarmSandbox::start().await;
@@ -78,7 +81,7 @@ async fn requests_are_refused_as_testing_farm_refuses_them_with_its_bodies() {
         body
     };
     // Field errors: 400, nested as TF nests them, and a `message` summing them up.
-    let cases: [(fn(&mut Value), &[&str], &str); 7] = [
+    let cases: [Case; 7] = [
         (|b| b["environments"][0]["arch"] = "riscv64".into(), &["environments", "0", "arch"], "enumeration"),
         (|b| b["environments"][0].as_object_mut().unwrap().clear(), &["environments", "0", "arch"], "field required"),
         (|b| b["test"]["tmt"]["url"] = "not a url".into(), &["test", "tmt", "url"], "URL"),
@@ -222,8 +225,8 @@ fn testing_farm_cli() -> PathBuf {
 }
 
 /// Runs the CLI against the sandbox; (exit code, stdout + stderr).
-async fn cli(exe: &PathBuf, tf: &TestingFarmSandbox, token: &str, args: &[&str]) -> (i32, String) {
-    let (exe, url, token) = (exe.clone(), tf.url.clone(), token.to_owned());
+async fn cli(exe: &Path, tf: &TestingFarmSandbox, token: &str, args: &[&str]) -> (i32, String) {
+    let (exe, url, token) = (exe.to_path_buf(), tf.url.clone(), token.to_owned());
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let home = std::env::temp_dir().join("tft-cli-home");

@@ -182,7 +182,7 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
 }
 
 #[cfg(test)]
-mod tests {
+mod comment_tests {
     use super::*;
 
     #[test]

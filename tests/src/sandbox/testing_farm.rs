@@ -314,11 +314,11 @@ fn string_map(v: &Value) -> Result<(), &'static str> {
 const TEST_TYPES: [&str; 4] = ["fmf", "tmt", "sti", "script"];
 
 /// `RequestCreateIn`, field by field (`schemes/test_request.py`). `Err` carries the
-/// response: 400 with the nested field errors, or 422 from `test_one_of`.
-fn validate(body: &Value, arches: &[String]) -> Result<(), Response> {
+/// answer: 400 with the nested field errors, or 422 from `test_one_of`.
+fn validate(body: &Value, arches: &[String]) -> Result<(), (StatusCode, Value)> {
     let mut p = Problems::default();
     if !body.is_object() {
-        return Err(message(StatusCode::BAD_REQUEST, "Request body must be a JSON object"));
+        return Err((StatusCode::BAD_REQUEST, json!({ "message": "Request body must be a JSON object" })));
     }
     match body.get("test") {
         None => p.add(&["test"], "field required"),
@@ -329,13 +329,18 @@ fn validate(body: &Value, arches: &[String]) -> Result<(), Response> {
             // `test_one_of`: raised as UnprocessableEntityError, a 422 with a message.
             match given.len() {
                 0 => {
-                    return Err(message(
+                    return Err((
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        "Test section is empty or test type is wrong.",
+                        json!({ "message": "Test section is empty or test type is wrong." }),
                     ));
                 }
                 1 => {}
-                _ => return Err(message(StatusCode::UNPROCESSABLE_ENTITY, "Test section has more than one type.")),
+                _ => {
+                    return Err((
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!({ "message": "Test section has more than one type." }),
+                    ));
+                }
             }
             let kind = given[0];
             let section = &test[kind];
@@ -390,7 +395,7 @@ fn validate(body: &Value, arches: &[String]) -> Result<(), Response> {
         Ok(())
     } else {
         let summary = p.flat().join("; ");
-        Err((StatusCode::BAD_REQUEST, Json(json!({ "message": summary, "errors": p.0 }))).into_response())
+        Err((StatusCode::BAD_REQUEST, json!({ "message": summary, "errors": p.0 })))
     }
 }
 
@@ -460,8 +465,8 @@ async fn submit(State(state): State<AppState>, headers: HeaderMap, body: axum::b
     };
     let mut data = state.data.lock().unwrap();
     let arches = data.architectures.clone().unwrap_or_else(|| ARCHITECTURES.iter().map(|a| a.to_string()).collect());
-    if let Err(response) = validate(&payload, &arches) {
-        return response;
+    if let Err((status, body)) = validate(&payload, &arches) {
+        return (status, Json(body)).into_response();
     }
     data.next += 1;
     let id = format!("00000000-0000-4000-8000-{:012x}", data.next);
