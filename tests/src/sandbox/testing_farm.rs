@@ -549,8 +549,8 @@ fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
 fn request_out(state: &AppState, r: &TfRequest) -> Value {
     let now = Utc::now();
     let result = r.overall.as_ref().map(|o| json!({ "overall": o, "summary": r.summary, "xunit": "<testsuites/>" }));
-    // An error before any result still says why (tft-cli's `watch` reads
-    // `result.summary`, else the notes).
+    // A request in `error` says why under `result` (overall `error`, the reason in
+    // `summary`), as the recorded tests/fixtures/testing-farm/results_error.json.
     let result = result
         .or_else(|| (r.state == "error").then(|| json!({ "overall": "error", "summary": r.summary, "xunit": null })));
     let run = r.started.map(|_| json!({ "artifacts": format!("{}/{}", state.artifacts, r.id) }));
