@@ -544,7 +544,7 @@ fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
 }
 
 /// `GET /requests/{id}` (`RequestGetUpdateOut`): `queued_time` is the wait from
-/// `created` to the start of the run, `run_time` the run so far (tft-cli's
+/// `created` to the start of the run, `run_time` the run so far or in all (tft-cli's
 /// `list` computes started = created + queued_time, finished = started + run_time).
 fn request_out(state: &AppState, r: &TfRequest) -> Value {
     let now = Utc::now();
@@ -554,10 +554,8 @@ fn request_out(state: &AppState, r: &TfRequest) -> Value {
     let result = result
         .or_else(|| (r.state == "error").then(|| json!({ "overall": "error", "summary": r.summary, "xunit": null })));
     let run = r.started.map(|_| json!({ "artifacts": format!("{}/{}", state.artifacts, r.id) }));
-    let queued_time = match r.started {
-        Some(s) => seconds(r.created, s),
-        None => seconds(r.created, now),
-    };
+    // Both `null` until the run starts: the CLI then shows no start time.
+    let queued_time = r.started.map(|s| seconds(r.created, s)).unwrap_or(Value::Null);
     let run_time = r.started.map(|s| seconds(s, r.finished.unwrap_or(now))).unwrap_or(Value::Null);
     json!({
         "id": r.id,
