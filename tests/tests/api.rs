@@ -171,8 +171,8 @@ async fn koji_builds_list_item_and_group_match_packit_service() {
             "error_message",
         ]),
     );
-    // Build 2's group is in its own pipeline and in the tests' pipeline.
-    assert_eq!(item["run_ids"], serde_json::json!([2, 4]));
+    // Build 2 and its tests are one pipeline, as packit-service joins them.
+    assert_eq!(item["run_ids"], serde_json::json!([2]));
     assert_eq!(item["build_finished_time"].as_i64().unwrap() - item["build_start_time"].as_i64().unwrap(), 1200);
     let (_, _, retried) = get(&format!("{url}/api/koji-builds/3")).await;
     golden("koji-build-3", &retried);
@@ -225,10 +225,14 @@ async fn testing_farm_list_item_and_group_match_packit_service() {
             "commit_sha",
             "web_url",
             "copr_build_ids",
+            "koji_build_ids",
             "run_ids",
             "submitted_time",
         ]),
     );
+    // The dashboard's "Koji build(s)" section: the build the run tested (build 2).
+    assert_eq!(item["koji_build_ids"], serde_json::json!([2]));
+    assert_eq!(item["run_ids"], serde_json::json!([2]));
     let (_, _, group) = get(&format!("{url}/api/testing-farm/groups/1")).await;
     golden("testing-farm-group-1", &group);
     assert_keys("test run group", &group, &with_project(&["submitted_time", "run_ids", "test_target_ids"]));
@@ -259,9 +263,20 @@ async fn runs_list_item_and_merged_run_match_packit_service() {
         assert_keys("run trigger", &r["trigger"], &PROJECT_INFO);
     }
 
-    let (status, _, run) = get(&format!("{url}/api/runs/4")).await;
+    // One row per pipeline: build 2 and its three tests are one, as the dashboard's
+    // pipelines list shows them (packit-service's `TFTTestRunGroupModel.create`).
+    let runs = list.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{list}");
+    let with_tests: Vec<&Value> = runs.iter().filter(|r| !r["test_run"].as_array().unwrap().is_empty()).collect();
+    assert_eq!(with_tests.len(), 1, "{list}");
+    assert_eq!(with_tests[0]["merged_run_id"], 2);
+    assert_eq!(with_tests[0]["koji"].as_array().unwrap().len(), 1);
+    assert_eq!(with_tests[0]["koji"][0]["packit_id"], 2);
+    assert_eq!(with_tests[0]["test_run"].as_array().unwrap().len(), 3);
+
+    let (status, _, run) = get(&format!("{url}/api/runs/2")).await;
     assert_eq!(status, StatusCode::OK);
-    golden("run-4", &run);
+    golden("run-2", &run);
     assert_keys(
         "run",
         &run,
@@ -276,9 +291,9 @@ async fn runs_list_item_and_merged_run_match_packit_service() {
         ],
     );
 
-    let (status, _, merged) = get(&format!("{url}/api/runs/merged/4")).await;
+    let (status, _, merged) = get(&format!("{url}/api/runs/merged/2")).await;
     assert_eq!(status, StatusCode::OK);
-    golden("run-merged-4", &merged);
+    golden("run-merged-2", &merged);
     assert_keys("merged run", &merged, &merged_keys);
     // Like packit-service, an id below the first run finds the next one within 100.
     let (status, _, next) = get(&format!("{url}/api/runs/merged/0")).await;
@@ -422,7 +437,7 @@ async fn log_detective_list_item_and_group_match_packit_service() {
     assert_keys("log-detective item", &item, &with_project(&LOG_DETECTIVE_RUN));
     assert_eq!(item["status"], "complete");
     assert_eq!(item["chroot"], "rawhide-x86_64");
-    assert_eq!(item["run_ids"], serde_json::json!([5]));
+    assert_eq!(item["run_ids"], serde_json::json!([4]));
 
     let (status, _, group) = get(&format!("{url}/api/log-detective/groups/1")).await;
     assert_eq!(status, StatusCode::OK);
@@ -443,4 +458,93 @@ async fn log_detective_list_item_and_group_match_packit_service() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body, serde_json::json!({ "error": message }), "{path}");
     }
+}
+
+/// The dashboard's other pages (Copr, SRPM, sync releases, Bodhi, OpenScanHub, Koji
+/// tags, Projects, Usage) read packit-service endpoints Fedora CI has no data for:
+/// they answer as packit-service answers an empty database, with CORS, so the
+/// browser hands the answer to the page instead of failing the fetch.
+#[tokio::test]
+async fn the_dashboards_other_pages_get_packit_services_empty_answers_with_cors() {
+    let origin = "https://dashboard.packit.dev";
+    let h = Harness::with_env(&[("FEDORA_CI_DASHBOARD_ORIGIN", origin)]).await;
+    seed::pr_story(&h.db.pool, "https://koji.sandbox.example/koji", "https://artifacts.sandbox.example", base()).await;
+    let url = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
+    let client = reqwest::Client::new();
+    let fetch = |path: String| {
+        let req = client.get(format!("{url}{path}")).header("Origin", origin);
+        async move {
+            let r = req.send().await.unwrap();
+            let cors = r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(cors.as_deref(), Some(origin), "{path}: no CORS header");
+            let range = r.headers().get(CONTENT_RANGE).map(|v| v.to_str().unwrap().to_owned());
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
+            (status, range, body)
+        }
+    };
+    // The lists (each page's table): 206, [] and the unit of its Content-Range.
+    for (path, unit) in [
+        ("copr-builds", "copr-builds"),
+        ("srpm-builds", "srpm-builds"),
+        ("propose-downstream", "propose-downstreams"),
+        ("pull-from-upstream", "pull-from-upstreams"),
+        ("bodhi-updates", "bodhi-updates"),
+        ("openscanhub-scans", "openscanhub-scans"),
+        ("koji-tag-requests", "koji-tag-requests"),
+    ] {
+        let (status, range, body) = fetch(format!("/api/{path}?page=2&per_page=20")).await;
+        assert_eq!((status, body), (StatusCode::PARTIAL_CONTENT, serde_json::json!([])), "{path}");
+        assert_eq!(range.as_deref(), Some(format!("{unit} 21-40/*").as_str()));
+    }
+    // Their detail pages: packit-service's 404 bodies.
+    for (path, error) in [
+        ("copr-builds/5", "No info about build stored in DB"),
+        ("copr-builds/groups/5", "No info about group stored in DB"),
+        ("propose-downstream/5", "No info about propose downstream target stored in DB"),
+        ("openscanhub-scans/5", "No info about scan stored in DB"),
+        ("projects/src.fedoraproject.org/rpms/bash", "No info about project stored in DB"),
+    ] {
+        let (status, _, body) = fetch(format!("/api/{path}")).await;
+        assert_eq!((status, body), (StatusCode::NOT_FOUND, serde_json::json!({ "error": error })), "{path}");
+    }
+    // Projects: 200 (not 206) when empty, as projects.py answers.
+    for (path, unit) in [
+        ("projects", "git-projects"),
+        ("projects/src.fedoraproject.org", "git-projects"),
+        ("projects/src.fedoraproject.org/rpms/bash/prs", "git-project-prs"),
+        ("projects/src.fedoraproject.org/rpms/bash/branches", "git-project-branches"),
+    ] {
+        let (status, range, body) = fetch(format!("/api/{path}")).await;
+        assert_eq!((status, body), (StatusCode::OK, serde_json::json!([])), "{path}");
+        assert_eq!(range.as_deref(), Some(format!("{unit} 1-10/*").as_str()));
+    }
+    let (_, _, bad) = fetch("/api/copr-builds?per_page=7".into()).await;
+    assert_eq!(bad["message"], "Input payload validation failed");
+    // Usage: the page reads `usage/<granularity>` and `usage/intervals`.
+    for granularity in ["past-day", "past-week", "past-month", "past-year", "total"] {
+        let (status, _, body) = fetch(format!("/api/usage/{granularity}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["active_projects"]["project_count"], 0, "{granularity}: {body}");
+        assert_eq!(body["jobs"]["tft_test_run_groups"]["job_runs"], 0);
+        assert_eq!(body["onboarded_projects_q1_2024"], 0);
+    }
+    let (status, _, body) = fetch("/api/usage/intervals?days=7&hours=0&count=4".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let points = body["jobs"]["koji_build_groups"].as_array().unwrap();
+    assert_eq!(points.len(), 4, "{body}");
+    assert!(points.iter().all(|p| p["y"] == 0 && p["x"].as_str().is_some_and(|x| x.len() == 10)), "{body}");
+    assert_eq!(body["events"]["pull_request"].as_array().unwrap().len(), 4);
+    let (status, _, body) = fetch("/api/usage?from=2026-01-01".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["all_projects"], serde_json::json!({ "project_count": 0, "instances": {} }));
+    let (status, _, body) = fetch("/api/usage?from=yesterday".into()).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::BAD_REQUEST, serde_json::json!({ "errors": ["From timestamp: invalid format"] }))
+    );
+    // Anything else: a JSON 404, still with CORS.
+    let (status, _, body) = fetch("/api/no-such-thing/1".into()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["message"].as_str().unwrap().starts_with("The requested URL was not found"), "{body}");
 }

@@ -225,7 +225,7 @@ async fn foreign_owners_are_dropped_without_touching_the_database() {
 }
 
 #[tokio::test]
-async fn testing_farm_down_leaves_retries_and_a_refusal_fails_the_flag() {
+async fn testing_farm_down_leaves_retries_and_a_rejected_key_is_an_error_flag() {
     let s = setup(false).await;
     s.h.tf.faults.set_down(true);
     post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
@@ -239,7 +239,8 @@ async fn testing_farm_down_leaves_retries_and_a_refusal_fails_the_flag() {
         ("pending", "Failed to submit tests. They will be retried in 1 minute.")
     );
 
-    // Testing Farm refuses (here: our API key is wrong): a failure flag with its words.
+    // Testing Farm rejects our API key: an error flag (our infrastructure, not the
+    // package) with TF's words, and nothing retried.
     let s = setup(false).await;
     let mut ctx = s.h.context("koji-finished");
     ctx.clients.testing_farm = fedora_ci::clients::testing_farm::TestingFarmClient::new(
@@ -252,9 +253,37 @@ async fn testing_farm_down_leaves_retries_and_a_refusal_fails_the_flag() {
     let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
     assert_eq!(
         (flag.status.as_str(), flag.comment.as_str()),
-        ("failure", "Failed to submit tests: Not authorized to perform this action.")
+        (
+            "error",
+            "Not submitted: Testing Farm rejected Fedora CI's API key (Not authorized to perform this action). \
+             An infrastructure problem, not the package's."
+        )
     );
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&s.h.db.pool).await.unwrap();
     assert_eq!(statuses, ["error"; 5]);
+}
+
+/// Testing Farm refuses the request (here: the ranch does not provision x86_64):
+/// an error flag with Testing Farm's own reason, not a red failure and not the
+/// bare "Failed to submit tests." of before; nothing retried.
+#[tokio::test]
+async fn a_refused_test_request_is_an_error_flag_with_testing_farms_reason() {
+    let s = setup(false).await;
+    s.h.tf.set_architectures(&["aarch64"]);
+    post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
+    let key = FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rpmlint", "fedora-rawhide", SHA);
+    let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
+    assert_eq!(
+        (flag.status.as_str(), flag.comment.as_str()),
+        (
+            "error",
+            "Testing Farm refused the tests: environments.0.arch: value is not a valid enumeration member; \
+             permitted: 'aarch64'."
+        )
+    );
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&s.h.db.pool).await.unwrap();
+    assert_eq!(statuses, ["error"; 5]);
+    assert!(s.h.tf.requests().is_empty());
 }

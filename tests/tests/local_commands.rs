@@ -40,8 +40,32 @@ async fn story(realm: &TestRealm) {
     // The sandbox answers only Kerberos clients now, like Fedora's FASJSON.
     let anonymous = reqwest::get(format!("{}/v1/users/apackager/groups/", h.fas.url)).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Negotiate");
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "message": fedora_ci_tests::sandbox::fasjson::UNAUTHORIZED }));
+    // A ticket-looking token that is not one is refused the same way.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/v1/users/apackager/groups/", h.fas.url))
+        .header("Authorization", "Negotiate YIIBhwYJKoZIhvcSAQICAQBuggF2MIIBcqADAgEF")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+
+    // A function without the keytab asks FASJSON anonymously and is refused (401):
+    // the command is neither run nor refused, but asked again later (503), as for
+    // a FASJSON outage; no packager is told they are not one.
+    let anonymous_env: Vec<(&str, String)> = env.iter().filter(|(k, _)| *k != "KOJI_KEYTAB").cloned().collect();
+    let without_keytab = RunningBinary::start(binary_path("pr-opened").to_str().unwrap(), &anonymous_env).await;
+    let command = story::comment(story::FIRST_SHA, "apackager", "/packit-ci scratch-build");
+    let (status, body) = story::post(&without_keytab.url("/"), &command, "command-0").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["reason"], "FASJSON unavailable, retry later");
+    assert!(koji.builds().is_empty() && h.pagure.comments().is_empty());
+    drop(without_keytab);
+
     let pr_opened = RunningBinary::start(binary_path("pr-opened").to_str().unwrap(), &env).await;
     let url = pr_opened.url("/");
     let command = story::comment(story::FIRST_SHA, "apackager", "/packit-ci scratch-build");

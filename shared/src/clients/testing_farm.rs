@@ -15,6 +15,10 @@ pub enum TestingFarmError {
     /// TF refused the request (`errors` in the reply); retrying will not help.
     #[error("{0}")]
     Refused(String),
+    /// TF rejected our API key (401, or 403 for a key without the right): our
+    /// infrastructure's problem, never the package's; `message` is TF's reason.
+    #[error("Testing Farm rejected our API key: {0}")]
+    Unauthorized(String),
     #[error("Testing Farm answered {0}")]
     Http(u16),
     #[error("unexpected Testing Farm response: {0}")]
@@ -92,7 +96,16 @@ impl TestingFarmClient {
         }
         if status.is_client_error() {
             let body: Value = response.json().await.unwrap_or(Value::Null);
-            return Err(match body.get("errors").or_else(|| body.get("message")) {
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                // TF's NotAuthorizedError / ForbiddenError body: `{"message": …}`.
+                let reason = body.get("message").map(describe).unwrap_or_else(|| format!("HTTP {status}"));
+                return Err(TestingFarmError::Unauthorized(reason));
+            }
+            // A 400 carries the field errors under `errors` and a summary under
+            // `message`; a 422 (`test_one_of`), 404 or 409 only `message`. The
+            // summary reads best; the errors are the fallback.
+            let message = body.get("message").filter(|m| m.as_str().is_some_and(|m| !m.trim().is_empty()));
+            return Err(match message.or_else(|| body.get("errors")) {
                 Some(errors) => TestingFarmError::Refused(describe(errors)),
                 None => TestingFarmError::Http(status.as_u16()),
             });
@@ -116,7 +129,8 @@ impl TestingFarmClient {
     }
 
     /// `DELETE /requests/{id}`: asks TF to cancel a request that has not finished.
-    /// A request already finished (409) counts as done.
+    /// A request already finished (409), already canceled (204) or unknown (404)
+    /// counts as done.
     pub async fn cancel(&self, id: &str) -> Result<(), TestingFarmError> {
         match self.send(self.http.delete(self.url(&["requests", id]))).await {
             Ok(_) => Ok(()),

@@ -1,6 +1,14 @@
 //! FASJSON sandbox: `GET /v1/users/<user>/groups/` with FASJSON's response shape.
 //! Anonymous by default; [`FasJsonSandbox::require_spnego`] makes it answer only
-//! clients with a valid Kerberos (SPNEGO) ticket, as Fedora's FASJSON does.
+//! clients with a valid Kerberos (SPNEGO) ticket, as Fedora's FASJSON does:
+//! fasjson's deploy/httpd.conf puts every `/v<N>/` path behind mod_auth_gssapi
+//! (`AuthType GSSAPI`, `Require valid-user`), whose 401 carries
+//! `WWW-Authenticate: Negotiate` and the body of `ErrorDocument 401 /errors/401`,
+//! i.e. fasjson/web/apis/errors.py `abort(401)`: flask-restx's `{"message": …}`
+//! with werkzeug's `Unauthorized` description. `make run` with a realm and the
+//! Kerberos tests (tests/tests/local_commands.rs) use it that way; the in-process
+//! tests stay anonymous because their client cannot get a ticket without
+//! `KRB5_CONFIG` in the test process (see crate::realm).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,6 +22,11 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::faults::{self, Faults};
+
+/// werkzeug's `Unauthorized.description`, which flask-restx's `abort(401)` answers.
+pub const UNAUTHORIZED: &str = "The server could not verify that you are authorized to access the URL requested. \
+You either supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply \
+the credentials required.";
 
 type Groups = Arc<Mutex<HashMap<String, Vec<String>>>>;
 
@@ -68,7 +81,12 @@ async fn user_groups(State(state): State<AppState>, headers: HeaderMap, Path(use
             None => Err("no Negotiate token".into()),
         };
         if let Err(reason) = accepted {
-            return (StatusCode::UNAUTHORIZED, [("www-authenticate", "Negotiate")], Json(json!({ "message": reason })))
+            tracing::debug!(%reason, "FASJSON sandbox: Kerberos login refused");
+            return (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Negotiate")],
+                Json(json!({ "message": UNAUTHORIZED })),
+            )
                 .into_response();
         }
     }

@@ -2,6 +2,7 @@
 //! field names and paging, over the same tables (packit_service/service/api/ in
 //! packit-service). Read-only: GET (and HEAD) only, CORS for the dashboard's origin.
 
+mod empty;
 mod error;
 mod groups;
 mod koji_builds;
@@ -44,6 +45,9 @@ pub fn routes(ctx: &Context) -> Router<Context> {
         .route("/api/healthz/", get(system::healthz))
         .route("/api/system", get(system::system))
         .route("/api/system/", get(system::system))
+        // Everything else under /api: packit-service's empty answers or a JSON 404,
+        // with CORS like the rest (the static routes above take precedence).
+        .route("/api/{*rest}", get(empty::answer))
         .layer(cors(&ctx.config.dashboard_origin))
 }
 

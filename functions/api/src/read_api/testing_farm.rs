@@ -89,6 +89,10 @@ pub async fn list(State(ctx): State<Context>, Query(q): Query<PagingQuery>) -> R
 }
 
 /// One test run. `copr_build_ids` is always empty: Fedora CI tests Koji builds.
+/// `koji_build_ids` are the builds the run tests: packit-service reads them from
+/// `tf_koji_build_association_table`; here they are the builds of the pipeline
+/// the run's group belongs to (a test group joins its build's pipeline, see
+/// `store::test_runs::record`), which is the same set: one build per group.
 #[derive(Serialize)]
 struct Item {
     pipeline_id: Option<String>,
@@ -97,6 +101,7 @@ struct Item {
     commit_sha: Option<String>,
     web_url: Option<String>,
     copr_build_ids: Vec<i32>,
+    koji_build_ids: Vec<i32>,
     run_ids: Vec<i32>,
     submitted_time: Option<i64>,
     #[serde(flatten)]
@@ -119,11 +124,24 @@ pub async fn item(State(ctx): State<Context>, Path(id): Path<String>) -> Result<
         commit_sha: run.origin.commit_sha.clone(),
         web_url: run.web_url,
         copr_build_ids: Vec::new(),
+        koji_build_ids: koji_build_ids(&ctx, run.tft_test_run_group_id).await?,
         run_ids: groups::run_ids(&ctx, &groups::TESTS, run.tft_test_run_group_id).await?,
         submitted_time: timestamp(run.submitted_time),
         project: run.origin.project_info(),
     };
     Ok(Json(serde_json::to_value(item).unwrap_or_default()))
+}
+
+async fn koji_build_ids(ctx: &Context, test_group: Option<i32>) -> Result<Vec<i32>, sqlx::Error> {
+    let Some(group) = test_group else { return Ok(Vec::new()) };
+    sqlx::query_scalar(
+        "SELECT DISTINCT k.id FROM pipelines p \
+         JOIN koji_build_targets k ON k.koji_build_group_id = p.koji_build_group_id \
+         WHERE p.test_run_group_id = $1 ORDER BY k.id",
+    )
+    .bind(group)
+    .fetch_all(&ctx.pool)
+    .await
 }
 
 pub async fn group(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -94,13 +94,12 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
                     SubmittedTest::Retry { minutes: m }
                 }
                 None => {
-                    let comment = match &e {
-                        TestingFarmError::Refused(message) => format!("Failed to submit tests: {message}."),
-                        _ => "Failed to submit tests.".to_owned(),
-                    };
+                    // The last word: an error flag (never a red failure: nothing
+                    // says the package is at fault) with the upstream's reason.
+                    let comment = final_comment(ctx, &e);
                     test_runs::transition(&mut tx, row.id, TestStatus::Error, Some(&e.to_string()), None, &key.uid)
                         .await?;
-                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Failure, &comment, &url).await?;
+                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
                     SubmittedTest::Failed(e.to_string())
                 }
             }
@@ -115,6 +114,41 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
     }
     ci_messages::flush(ctx).await;
     Ok((outcome, key))
+}
+
+/// How long the upstream's reason may be on a flag: a few words, not a dump.
+const REASON_CHARS: usize = 120;
+
+/// The flag comment when tests could not be submitted for good: what happened
+/// in a few words, with Testing Farm's own message (trimmed to one line of
+/// [`REASON_CHARS`], our API key and webhook tokens blanked out should TF echo them).
+pub fn final_comment(ctx: &Context, e: &TestingFarmError) -> String {
+    let tf = &ctx.config.testing_farm;
+    let secrets: Vec<&str> = tf.api_key.iter().chain(&tf.webhook_secrets).map(|s| s.expose()).collect();
+    failure_comment(e, &secrets)
+}
+
+/// [`final_comment`] with the secrets to blank out given.
+fn failure_comment(e: &TestingFarmError, secrets: &[&str]) -> String {
+    let reason = |text: &str| {
+        let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            text = text.replace(secret, "<secret>");
+        }
+        let text = text.trim_end_matches(['.', ' ']);
+        crate::clients::log_detective::truncate(text, REASON_CHARS)
+    };
+    match e {
+        TestingFarmError::Refused(message) => format!("Testing Farm refused the tests: {}.", reason(message)),
+        TestingFarmError::Unauthorized(message) => format!(
+            "Not submitted: Testing Farm rejected Fedora CI's API key ({}). An infrastructure problem, not the package's.",
+            reason(message)
+        ),
+        TestingFarmError::Unreachable(why) => {
+            format!("Testing Farm was unreachable on every try ({}). Tests were not run.", reason(why))
+        }
+        other => format!("Tests could not be submitted: {}.", reason(&other.to_string())),
+    }
 }
 
 async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmError> {
@@ -147,4 +181,25 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
         },
     );
     ctx.clients.testing_farm.submit(&payload).await
+}
+
+#[cfg(test)]
+mod comment_tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_is_one_short_line_without_our_secrets() {
+        let echoed = TestingFarmError::Refused("token 'hook-secret' is\n  not valid for key tf-key.".into());
+        assert_eq!(
+            failure_comment(&echoed, &["tf-key", "hook-secret"]),
+            "Testing Farm refused the tests: token '<secret>' is not valid for key <secret>."
+        );
+        let long = TestingFarmError::Refused("x".repeat(500));
+        let comment = failure_comment(&long, &[]);
+        assert!(comment.chars().count() < REASON_CHARS + 40, "{comment}");
+        assert!(comment.ends_with("…."), "{comment}");
+        let key = TestingFarmError::Unauthorized("Token has expired".into());
+        assert!(failure_comment(&key, &[]).contains("rejected Fedora CI's API key (Token has expired)"));
+        assert!(failure_comment(&key, &[]).contains("not the package's"));
+    }
 }
