@@ -259,6 +259,12 @@ impl PagureSandbox {
         pr.json["commit_stop"] = sha.into();
     }
 
+    /// The PR disappears (its project retired or renamed): Pagure answers 404
+    /// ENOREQ for it from now on.
+    pub fn forget_pr(&self, project: &str, id: u64) {
+        self.data.lock().unwrap().prs.remove(&(project.to_owned(), id));
+    }
+
     /// The PR's head commit, `None` for a PR the sandbox does not know.
     pub fn head(&self, project: &str, id: u64) -> Option<String> {
         self.data.lock().unwrap().prs.get(&(project.to_owned(), id)).map(Pr::head)
