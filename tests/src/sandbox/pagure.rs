@@ -48,7 +48,7 @@ pub struct CommentPost {
 /// The API token the sandbox accepts (a known value, so logs can be checked for it).
 pub const TOKEN: &str = "sandbox-pagure-token";
 /// The user the token belongs to (what `whoami` answers).
-pub const TOKEN_USER: &str = "fedora-ci";
+pub const TOKEN_USER: &str = "packit-ci";
 /// The ACLs of the product's token: exactly what it needs.
 pub const TOKEN_ACLS: [&str; 2] = ["pull_request_flag", "pull_request_comment"];
 
