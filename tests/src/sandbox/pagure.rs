@@ -223,6 +223,19 @@ impl PagureSandbox {
         PagureSandbox { url, token: TOKEN.to_owned(), faults, data }
     }
 
+    /// Learns PRs from the events it is given (type, data), on any thread: for a
+    /// broker that sees the messages (`make run`'s local broker).
+    pub fn event_observer(&self) -> crate::broker::EventObserver {
+        let weak = Arc::downgrade(&self.data);
+        Arc::new(move |topic: &str, body: &Value| {
+            if topic.contains(".pagure.pull-request.")
+                && let Some(data) = weak.upgrade()
+            {
+                data.lock().unwrap().learn_pr(topic, body);
+            }
+        })
+    }
+
     /// Declares the branches of `ns/repo` (the project then exists).
     pub fn set_branches(&self, project: &str, branches: &[&str]) {
         let mut data = self.data.lock().unwrap();
