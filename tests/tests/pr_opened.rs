@@ -213,6 +213,16 @@ async fn an_update_cancels_the_running_build_of_the_old_commit() {
     let old_key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", NEW_SHA);
     let old_flag = h.pagure.flags().into_iter().find(|f| f.uid == old_key.uid).unwrap();
     assert_eq!(old_flag.status, "canceled");
+    // What the PR shows (Pagure's read-back: the flags of its new head): the new
+    // commit's build, pending. (The superseded build's `canceled` flag is posted
+    // after the push, so Pagure stores it on the new head too; what to post for
+    // superseded commits is the PR-shapes issue's to decide.)
+    let head = "2222222222222222222222222222222222222222";
+    let shown = h.pagure.shown("rpms/optee_os", 2);
+    assert!(shown.iter().all(|f| f.commit == head), "{shown:?}");
+    let new_key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", head);
+    let new_flag = shown.iter().find(|f| f.uid == new_key.uid).expect("the new build's flag shows");
+    assert_eq!((new_flag.username.as_str(), new_flag.status.as_str()), ("Fedora CI - scratch build", "pending"));
 }
 
 #[tokio::test]

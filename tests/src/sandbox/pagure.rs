@@ -329,9 +329,11 @@ impl PagureSandbox {
         let data = self.data.lock().unwrap();
         let Some(pr) = data.prs.get(&(project.to_owned(), id)) else { return vec![] };
         let head = pr.head();
-        data.commit_flags
-            .iter()
-            .filter(|f| f.project == project && f.commit == head)
+        let mut flags: Vec<&CommitFlag> =
+            data.commit_flags.iter().filter(|f| f.project == project && f.commit == head).collect();
+        flags.sort_by_key(|f| f.date_updated);
+        flags
+            .into_iter()
             .map(|f| FlagPost {
                 pr: format!("{project}#{id}"),
                 username: f.username.clone(),
@@ -655,13 +657,17 @@ async fn get_flags(State(state): State<AppState>, Path((ns, repo, id)): Path<(St
     let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
     let Some(pr) = data.prs.get(&(project.clone(), id)) else { return not_found_pr() };
     let head = pr.head();
-    let flags: Vec<Value> = data
-        .commit_flags
-        .iter()
-        .filter(|f| f.project == project && f.commit == head)
-        .map(|f| f.to_json(TOKEN_USER))
-        .collect();
+    let flags: Vec<Value> = commit_flags_of(&data, &project, &head).iter().map(|f| f.to_json(TOKEN_USER)).collect();
     Json(json!({ "flags": flags })).into_response()
+}
+
+/// `pagure.lib.query.get_commit_flag(project, commit)`: the commit's flags in
+/// the project, oldest update first.
+fn commit_flags_of<'a>(data: &'a Data, project: &str, commit: &str) -> Vec<&'a CommitFlag> {
+    let mut flags: Vec<&CommitFlag> =
+        data.commit_flags.iter().filter(|f| f.project == project && f.commit == commit).collect();
+    flags.sort_by_key(|f| f.date_updated);
+    flags
 }
 
 /// `api_commit_flags` (pagure/api/project.py): the flags of one commit of the
@@ -675,12 +681,7 @@ async fn commit_flags(
     if !data.projects.contains_key(&project) {
         return not_found_project();
     }
-    let flags: Vec<Value> = data
-        .commit_flags
-        .iter()
-        .filter(|f| f.project == project && f.commit == commit)
-        .map(|f| f.to_json(TOKEN_USER))
-        .collect();
+    let flags: Vec<Value> = commit_flags_of(&data, &project, &commit).iter().map(|f| f.to_json(TOKEN_USER)).collect();
     Json(json!({ "total_flags": flags.len(), "flags": flags })).into_response()
 }
 
