@@ -380,6 +380,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_success_and_refusals_that_can_never_succeed_settle() {
+        let http = |status: u16| Err(PagureError::Http { status, message: "m".into() });
+        assert!(settled(&Ok(())).0);
+        for status in [400, 404, 410, 413, 414, 422] {
+            assert!(settled(&http(status)).0, "{status} settles");
+        }
+        // A rejected token (expired, revoked, missing ACL, blocked user), and
+        // anything unknown or transient, keeps the flag unsent.
+        for status in [401, 403, 405, 408, 409, 418] {
+            let (done, error) = settled(&http(status));
+            assert!(!done && error.is_some(), "{status} stays unsent");
+        }
+        assert!(!settled(&Err(PagureError::Unreachable("down".into()))).0);
+        assert!(!settled(&Err(PagureError::Decode("?".into()))).0);
+        assert!(PagureError::Http { status: 401, message: String::new() }.is_token_rejected());
+        assert!(PagureError::Http { status: 403, message: String::new() }.is_token_rejected());
+        assert!(!PagureError::Http { status: 404, message: String::new() }.is_token_rejected());
+    }
+
+    #[test]
     fn uid_is_stable_and_depends_on_pr_name_target_and_short_sha() {
         let pr = PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 };
         let a = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07af35d27bbcaf9c535c17a63b974aa42ee3");

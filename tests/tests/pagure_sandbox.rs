@@ -210,6 +210,26 @@ async fn tokens_are_checked_with_pagures_acls_and_401_bodies() {
         (status, body),
         (StatusCode::UNAUTHORIZED, json!({ "error": EINVALIDTOK, "error_code": "EINVALIDTOK" }))
     );
+    // A project token works on its project only (`_check_token`).
+    p.set_branches("rpms/bash", &["rawhide"]);
+    p.add_project_token("bash-only", "someone", "rpms/bash", &["pull_request_flag"]);
+    let (status, body) = post_form(&p, FLAG, Some("bash-only"), &flag_form("success")).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::UNAUTHORIZED, json!({ "error": EINVALIDTOK, "error_code": "EINVALIDTOK" }))
+    );
+    // A user the project blocked: 403 EUBLOCKED (`api_login_required`).
+    p.block_user("rpms/optee_os", TOKEN_USER);
+    let (status, body) = post_form(&p, FLAG, Some(TOKEN), &flag_form("success")).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::FORBIDDEN,
+            json!({ "error": "You have been blocked from this project", "error_code": "EUBLOCKED" })
+        )
+    );
+    let (status, _) = post_form(&p, "/api/0/rpms/optee_os/pull-request/2/comment", Some(TOKEN), &comment).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(p.flag_posts().is_empty() && p.comments().is_empty());
 }
 

@@ -61,6 +61,8 @@ struct Token {
     user: String,
     acls: Vec<String>,
     expired: bool,
+    /// A project token works on that project only (`_check_token`).
+    project: Option<String>,
 }
 
 /// A project: its JSON (`Project.to_json`) and git branches.
@@ -124,6 +126,8 @@ struct Data {
     commit_flags: Vec<CommitFlag>,
     files: HashMap<String, String>,
     tokens: HashMap<String, Token>,
+    /// (project, user) pairs of `Project.block_users`.
+    blocked: Vec<(String, String)>,
     /// A stand-in clock for `date_created`/`date_updated`, always increasing.
     clock: i64,
 }
@@ -194,7 +198,12 @@ impl PagureSandbox {
         let mut data = Data::default();
         data.tokens.insert(
             TOKEN.to_owned(),
-            Token { user: TOKEN_USER.into(), acls: TOKEN_ACLS.iter().map(|a| a.to_string()).collect(), expired: false },
+            Token {
+                user: TOKEN_USER.into(),
+                acls: TOKEN_ACLS.iter().map(|a| a.to_string()).collect(),
+                expired: false,
+                project: None,
+            },
         );
         let data = Arc::new(Mutex::new(data));
         let faults = Arc::new(Faults::default());
@@ -295,8 +304,29 @@ impl PagureSandbox {
 
     /// Adds another token of `user` with `acls`.
     pub fn add_token(&self, value: &str, user: &str, acls: &[&str]) {
-        let token = Token { user: user.into(), acls: acls.iter().map(|a| a.to_string()).collect(), expired: false };
+        let token = Token {
+            user: user.into(),
+            acls: acls.iter().map(|a| a.to_string()).collect(),
+            expired: false,
+            project: None,
+        };
         self.data.lock().unwrap().tokens.insert(value.to_owned(), token);
+    }
+
+    /// Adds a project token (`ns/repo`): valid on that project only.
+    pub fn add_project_token(&self, value: &str, user: &str, project: &str, acls: &[&str]) {
+        let token = Token {
+            user: user.into(),
+            acls: acls.iter().map(|a| a.to_string()).collect(),
+            expired: false,
+            project: Some(project.to_owned()),
+        };
+        self.data.lock().unwrap().tokens.insert(value.to_owned(), token);
+    }
+
+    /// Blocks `user` on `project` (`Project.block_users`): its POSTs there are 403.
+    pub fn block_user(&self, project: &str, user: &str) {
+        self.data.lock().unwrap().blocked.push((project.to_owned(), user.to_owned()));
     }
 
     /// Adds a file at a commit; `repo_path` is `rpms/foo` or `fork/<user>/rpms/foo`.
@@ -393,6 +423,24 @@ fn check_api_acls(data: &Data, headers: &HeaderMap, acls: &[&str]) -> Result<Str
         return Err(refuse(format!("Missing ACLs: {}", missing.join(", "))));
     }
     Ok(token.user)
+}
+
+/// The rest of `api_login_required` for a POST on `project`: a user the project
+/// blocked is 403 EUBLOCKED; then, once the project is found, `_check_token`:
+/// a project token used on another project is 401 EINVALIDTOK.
+fn check_blocked(data: &Data, project: &str, user: &str) -> Result<(), Response> {
+    if data.blocked.iter().any(|(p, u)| p == project && u == user) {
+        return Err(error(StatusCode::FORBIDDEN, "EUBLOCKED", "You have been blocked from this project"));
+    }
+    Ok(())
+}
+
+fn check_token_project(data: &Data, headers: &HeaderMap, project: &str) -> Result<(), Response> {
+    let token = token_str(headers).and_then(|t| data.tokens.get(&t));
+    match token.and_then(|t| t.project.as_deref()) {
+        Some(p) if p != project => Err(error(StatusCode::UNAUTHORIZED, "EINVALIDTOK", EINVALIDTOK)),
+        _ => Ok(()),
+    }
 }
 
 /// `pagure.api.get_request_data` and Flask-WTF's form data: JSON when the
@@ -537,8 +585,14 @@ async fn add_flag(
         Err(r) => return r,
     };
     let project = format!("{ns}/{repo}");
+    if let Err(r) = check_blocked(&data, &project, &user) {
+        return r;
+    }
     if !data.projects.contains_key(&project) {
         return not_found_project();
+    }
+    if let Err(r) = check_token_project(&data, &headers, &project) {
+        return r;
     }
     // `<int:requestid>`: anything else is no route at all.
     let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
@@ -710,12 +764,19 @@ async fn add_comment(
     body: Bytes,
 ) -> Response {
     let mut data = state.data.lock().unwrap();
-    if let Err(r) = check_api_acls(&data, &headers, &["pull_request_comment"]) {
+    let user = match check_api_acls(&data, &headers, &["pull_request_comment"]) {
+        Ok(user) => user,
+        Err(r) => return r,
+    };
+    let project = format!("{ns}/{repo}");
+    if let Err(r) = check_blocked(&data, &project, &user) {
         return r;
     }
-    let project = format!("{ns}/{repo}");
     if !data.projects.contains_key(&project) {
         return not_found_project();
+    }
+    if let Err(r) = check_token_project(&data, &headers, &project) {
+        return r;
     }
     let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
     if !data.prs.contains_key(&(project.clone(), id)) {
