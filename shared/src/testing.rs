@@ -81,11 +81,14 @@ pub fn binary_headers(ce_type: &str, id: &str) -> [(&'static str, String); 5] {
     ]
 }
 
+/// Something told of each fixture a test sends.
+type SendObserver = std::rc::Rc<dyn Fn(&Fixture)>;
+
 thread_local! {
     /// Who hears of each message a test sends, on this (the test's) thread: the
     /// Pagure sandbox learns a PR and its head commit from a pull-request message,
     /// as real Pagure has the PR before it announces it.
-    static SEND_OBSERVERS: std::cell::RefCell<Vec<std::rc::Rc<dyn Fn(&Fixture)>>> =
+    static SEND_OBSERVERS: std::cell::RefCell<Vec<SendObserver>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 

@@ -8,7 +8,7 @@ use fedora_ci_tests::harness::{Harness, SECRETS, WEBHOOK_SECRET, WEBHOOK_SECRET_
 use fedora_ci_tests::secret_scan;
 use fedora_ci_tests::stack::binary_path;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const HOSTILE_PACKAGE: &str = "'; DROP TABLE koji_build_targets; --";
 const HOSTILE_BRANCH: &str = "f41'\"; DELETE FROM pipelines; -- ü\u{1F600}";

@@ -409,18 +409,18 @@ fn token_str(headers: &HeaderMap) -> Option<String> {
 /// `pagure.utils.check_api_acls(acls)` (behind `api_login_required`): 401
 /// EINVALIDTOK with `errors` "Invalid token", "Expired token" or "Missing ACLs:
 /// …" (Pagure answers a missing ACL 401 too, never 403). The token's user.
-fn check_api_acls(data: &Data, headers: &HeaderMap, acls: &[&str]) -> Result<String, Response> {
+fn check_api_acls(data: &Data, headers: &HeaderMap, acls: &[&str]) -> Result<String, Box<Response>> {
     let refuse = |why: String| error_with(StatusCode::UNAUTHORIZED, "EINVALIDTOK", EINVALIDTOK, why.into());
     let Some(token) = token_str(headers).and_then(|t| data.tokens.get(&t).cloned()) else {
-        return Err(refuse("Invalid token".into()));
+        return Err(Box::new(refuse("Invalid token".into())));
     };
     if token.expired {
-        return Err(refuse("Expired token".into()));
+        return Err(Box::new(refuse("Expired token".into())));
     }
     if !acls.iter().any(|a| token.acls.iter().any(|t| t == a)) {
         let mut missing: Vec<&str> = acls.iter().copied().filter(|a| !token.acls.iter().any(|t| t == a)).collect();
         missing.sort();
-        return Err(refuse(format!("Missing ACLs: {}", missing.join(", "))));
+        return Err(Box::new(refuse(format!("Missing ACLs: {}", missing.join(", ")))));
     }
     Ok(token.user)
 }
@@ -428,51 +428,47 @@ fn check_api_acls(data: &Data, headers: &HeaderMap, acls: &[&str]) -> Result<Str
 /// The rest of `api_login_required` for a POST on `project`: a user the project
 /// blocked is 403 EUBLOCKED; then, once the project is found, `_check_token`:
 /// a project token used on another project is 401 EINVALIDTOK.
-fn check_blocked(data: &Data, project: &str, user: &str) -> Result<(), Response> {
+fn check_blocked(data: &Data, project: &str, user: &str) -> Result<(), Box<Response>> {
     if data.blocked.iter().any(|(p, u)| p == project && u == user) {
-        return Err(error(StatusCode::FORBIDDEN, "EUBLOCKED", "You have been blocked from this project"));
+        return Err(Box::new(error(StatusCode::FORBIDDEN, "EUBLOCKED", "You have been blocked from this project")));
     }
     Ok(())
 }
 
-fn check_token_project(data: &Data, headers: &HeaderMap, project: &str) -> Result<(), Response> {
+fn check_token_project(data: &Data, headers: &HeaderMap, project: &str) -> Result<(), Box<Response>> {
     let token = token_str(headers).and_then(|t| data.tokens.get(&t));
     match token.and_then(|t| t.project.as_deref()) {
-        Some(p) if p != project => Err(error(StatusCode::UNAUTHORIZED, "EINVALIDTOK", EINVALIDTOK)),
+        Some(p) if p != project => Err(Box::new(error(StatusCode::UNAUTHORIZED, "EINVALIDTOK", EINVALIDTOK))),
         _ => Ok(()),
     }
 }
 
-/// `pagure.api.get_request_data` and Flask-WTF's form data: JSON when the
-/// Content-Type is exactly `application/json` (invalid JSON is no data), else the
-/// urlencoded form, else a JSON body. Values as strings (a JSON number as its text).
+/// `pagure.api.get_request_data` and Flask-WTF's form data: a JSON object when
+/// the Content-Type is exactly `application/json` (invalid JSON is no data), the
+/// form when it is urlencoded (`request.form`), else JSON only for a `+json`
+/// type (`request.get_json()`), else nothing. Values as strings (a JSON number
+/// as its text).
 fn request_data(headers: &HeaderMap, body: &Bytes) -> BTreeMap<String, String> {
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let from_json = |body: &Bytes| -> BTreeMap<String, String> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => map
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k, s)),
-                    Value::Number(n) => Some((k, n.to_string())),
-                    Value::Bool(b) => Some((k, b.to_string())),
-                    _ => None,
-                })
-                .collect(),
-            _ => BTreeMap::new(),
-        }
-    };
-    if content_type == "application/json" {
-        return from_json(body);
+    let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if mime == "application/x-www-form-urlencoded" {
+        return url::form_urlencoded::parse(body).into_owned().collect();
     }
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    if !form.is_empty() || !content_type.starts_with("application/x-www-form-urlencoded") {
-        if form.is_empty() {
-            return from_json(body);
-        }
-        return form;
+    if content_type != "application/json" && !mime.ends_with("+json") {
+        return BTreeMap::new();
     }
-    form
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Number(n) => Some((k, n.to_string())),
+                Value::Bool(b) => Some((k, b.to_string())),
+                _ => None,
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
 }
 
 /// wtforms' `DataRequired`: present and not only whitespace.
@@ -582,17 +578,17 @@ async fn add_flag(
     let mut data = state.data.lock().unwrap();
     let user = match check_api_acls(&data, &headers, &["pull_request_flag"]) {
         Ok(user) => user,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let project = format!("{ns}/{repo}");
     if let Err(r) = check_blocked(&data, &project, &user) {
-        return r;
+        return *r;
     }
     if !data.projects.contains_key(&project) {
         return not_found_project();
     }
     if let Err(r) = check_token_project(&data, &headers, &project) {
-        return r;
+        return *r;
     }
     // `<int:requestid>`: anything else is no route at all.
     let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
@@ -766,17 +762,17 @@ async fn add_comment(
     let mut data = state.data.lock().unwrap();
     let user = match check_api_acls(&data, &headers, &["pull_request_comment"]) {
         Ok(user) => user,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let project = format!("{ns}/{repo}");
     if let Err(r) = check_blocked(&data, &project, &user) {
-        return r;
+        return *r;
     }
     if !data.projects.contains_key(&project) {
         return not_found_project();
     }
     if let Err(r) = check_token_project(&data, &headers, &project) {
-        return r;
+        return *r;
     }
     let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
     if !data.prs.contains_key(&(project.clone(), id)) {
