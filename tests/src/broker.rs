@@ -19,9 +19,13 @@ use serde_json::json;
 
 use crate::triggers::{Routing, TriggerRoute};
 
+/// Told of every event the broker accepts (its type and data), before delivery.
+pub type EventObserver = Arc<dyn Fn(&str, &serde_json::Value) + Send + Sync>;
+
 #[derive(Clone)]
 struct Broker {
     routes: Arc<Vec<TriggerRoute>>,
+    observer: Option<EventObserver>,
     /// Subscriber (Knative Service name) → the local function's URL.
     subscribers: Arc<HashMap<String, String>>,
     http: reqwest::Client,
@@ -29,7 +33,20 @@ struct Broker {
 
 /// Serves the broker; returns its URL.
 pub async fn start(routes: Vec<TriggerRoute>, subscribers: HashMap<String, String>) -> String {
-    let broker = Broker { routes: Arc::new(routes), subscribers: Arc::new(subscribers), http: reqwest::Client::new() };
+    start_observed(routes, subscribers, None).await
+}
+
+/// The broker, telling `observer` of each event: `make run`'s Pagure sandbox
+/// learns the PRs (and new heads) announced to it, whether a developer POSTs
+/// the message or the bridge brings it, as real Pagure has a PR before it
+/// announces it.
+pub async fn start_observed(
+    routes: Vec<TriggerRoute>,
+    subscribers: HashMap<String, String>,
+    observer: Option<EventObserver>,
+) -> String {
+    let broker =
+        Broker { routes: Arc::new(routes), observer, subscribers: Arc::new(subscribers), http: reqwest::Client::new() };
     crate::sandbox::spawn(Router::new().route("/", post(deliver)).with_state(broker)).await
 }
 
@@ -38,6 +55,16 @@ async fn deliver(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) 
         Ok(e) => e,
         Err(e) => return e.into_response(),
     };
+    if let Some(observer) = &broker.observer {
+        let structured = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/cloudevents+json"));
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
+            let data = if structured { json.get("data").cloned().unwrap_or_default() } else { json };
+            observer(&event.meta.event_type, &data);
+        }
+    }
     let extensions: BTreeMap<String, String> = event.meta.extensions.clone().into_iter().collect();
     let targets = broker.routes.routes_to(&event.meta.event_type, &extensions);
     let mut results = Vec::new();

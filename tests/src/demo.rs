@@ -69,11 +69,17 @@ pub async fn play(broker: &str, tf_finished: &str, koji: &KojiHub, h: &Harness) 
     let passed: i64 = sqlx::query_scalar("SELECT count(*) FROM tft_test_run_targets WHERE status = 'passed'")
         .fetch_one(&h.db.pool)
         .await?;
+    // What the PR shows (Pagure's read-back: the flags of its head commit).
+    let shown = h.pagure.shown("rpms/optee_os", 2);
     println!("\nFlags on the PR:");
-    for flag in h.pagure.flags() {
+    for flag in &shown {
         println!("  {:<32} {:<8} {}", flag.username, flag.status, flag.comment);
     }
-    if build != "success" || passed != requests.len() as i64 || h.pagure.flags().iter().any(|f| f.status != "success") {
+    if build != "success"
+        || passed != requests.len() as i64
+        || shown.is_empty()
+        || shown.iter().any(|f| f.status != "success")
+    {
         bail!("demo did not end green: build {build}, {passed} of {} tests passed", requests.len());
     }
     // With AMQP_URL the functions publish the Fedora CI messages as in production;
@@ -111,7 +117,7 @@ pub async fn play_log_detective(broker: &str, koji: &KojiHub, h: &Harness) -> an
     println!("6. build failed on x86_64 and aarch64; {} analyses sent to Log Detective", h.ld.analyses().len());
     let analysis = |arch: &str| {
         let name = format!("Fedora CI - Log Detective analysis ({arch})");
-        h.pagure.flags().into_iter().find(|f| f.username == name && f.status == "success")
+        h.pagure.shown("rpms/optee_os", 2).into_iter().find(|f| f.username == name && f.status == "success")
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while analysis("x86_64").is_none() || analysis("aarch64").is_none() {
@@ -121,8 +127,11 @@ pub async fn play_log_detective(broker: &str, koji: &KojiHub, h: &Harness) -> an
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     println!("7. Log Detective's results came back through the broker\n\nFlags on the new commit:");
-    for flag in
-        h.pagure.flags().iter().filter(|f| f.username.contains("scratch build") || f.username.contains("Log Detective"))
+    for flag in h
+        .pagure
+        .shown("rpms/optee_os", 2)
+        .iter()
+        .filter(|f| f.username.contains("scratch build") || f.username.contains("Log Detective"))
     {
         println!("  {:<45} {:<8} {}", flag.username, flag.status, flag.comment);
     }

@@ -213,6 +213,16 @@ async fn an_update_cancels_the_running_build_of_the_old_commit() {
     let old_key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", NEW_SHA);
     let old_flag = h.pagure.flags().into_iter().find(|f| f.uid == old_key.uid).unwrap();
     assert_eq!(old_flag.status, "canceled");
+    // What the PR shows (Pagure's read-back: the flags of its new head): the new
+    // commit's build, pending. (The superseded build's `canceled` flag is posted
+    // after the push, so Pagure stores it on the new head too; what to post for
+    // superseded commits is the PR-shapes issue's to decide.)
+    let head = "2222222222222222222222222222222222222222";
+    let shown = h.pagure.shown("rpms/optee_os", 2);
+    assert!(shown.iter().all(|f| f.commit == head), "{shown:?}");
+    let new_key = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", head);
+    let new_flag = shown.iter().find(|f| f.uid == new_key.uid).expect("the new build's flag shows");
+    assert_eq!((new_flag.username.as_str(), new_flag.status.as_str()), ("Fedora CI - scratch build", "pending"));
 }
 
 #[tokio::test]
@@ -415,18 +425,68 @@ async fn a_tests_repository_pr_records_its_tests_without_a_build() {
     assert!(requests[0].payload["environments"][0]["variables"].get("KOJI_TASK_ID").is_none());
 }
 
+/// Identifiers that cannot be Pagure's (#20): each hostile project name,
+/// namespace, fork path, head commit and branch is answered 2xx and ignored;
+/// nothing is written, built, flagged or fetched, since each would otherwise be
+/// built into a Koji `src`, a tmt URL or a Pagure API path.
 #[tokio::test]
-async fn hostile_names_are_stored_verbatim_and_break_nothing() {
+async fn hostile_identifiers_are_answered_and_ignored() {
     let h = Harness::start().await;
     let url = start(&h).await;
-    let mut fixture = Fixture::load("pagure_pr_new.json");
-    let hostile = "x'; DROP TABLE koji_build_targets; --";
-    fixture.body["pullrequest"]["project"]["name"] = hostile.into();
-    fixture.body["pullrequest"]["project"]["fullname"] = format!("rpms/{hostile}").into();
-    let (status, body) = post(&url, &fixture, "hostile").await;
-    assert!(status.is_success(), "{body}");
-    let repo: String = sqlx::query_scalar("SELECT repo_name FROM git_projects").fetch_one(&h.db.pool).await.unwrap();
-    assert_eq!(repo, hostile);
+    let mut cases: Vec<(String, Fixture)> = Vec::new();
+    let mut case = |what: String, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut f = Fixture::load("pagure_pr_new.json");
+        edit(&mut f.body["pullrequest"]);
+        cases.push((what, f));
+    };
+    for name in ["x'; DROP TABLE koji_build_targets; --", "..", "a#b", "a?b", "a/../../b", "optee os", "%2e%2e"] {
+        case(format!("project name {name:?}"), &|pr| {
+            pr["project"]["name"] = name.into();
+            pr["project"]["fullname"] = format!("rpms/{name}").into();
+        });
+    }
+    for ns in ["..", "rpms#", "rp?ms", "a.b"] {
+        case(format!("namespace {ns:?}"), &|pr| {
+            pr["project"]["namespace"] = ns.into();
+            pr["project"]["fullname"] = format!("{ns}/optee_os").into();
+        });
+    }
+    case("a fullname that is not namespace/name".into(), &|pr| pr["project"]["fullname"] = "rpms/bash".into());
+    for fork in [
+        "forks/../rpms/optee_os",
+        "forks/zwhite/rpms/optee_os#x",
+        "forks/zw?hite/rpms/optee_os",
+        "forks/zwhite/rpms/a/b",
+    ] {
+        case(format!("fork {fork:?}"), &|pr| pr["repo_from"]["fullname"] = fork.into());
+    }
+    let long = "a".repeat(41);
+    for sha in [
+        "889f07a",
+        "889F07AF35D27BBCAF9C535C17A63B974AA42EE3",
+        "zz9f07af35d27bbcaf9c535c17a63b974aa42ee3",
+        &long,
+        "main#../x",
+    ] {
+        case(format!("commit {sha:?}"), &|pr| pr["commit_stop"] = sha.into());
+    }
+    for branch in ["raw..hide", "rawhide#x", "-rawhide", "raw hide", "rawhide?x"] {
+        case(format!("branch {branch:?}"), &|pr| pr["branch"] = branch.into());
+    }
+    for (i, (what, fixture)) in cases.iter().enumerate() {
+        let (status, body) = post(&url, fixture, &format!("hostile-{i}")).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{what}: {body}");
+    }
+    assert!(h.koji.calls().is_empty(), "no Koji call");
+    assert!(h.pagure.faults.requests().is_empty(), "no Pagure request");
+    assert!(h.pagure.flag_posts().is_empty());
+    assert!(h.tf.requests().is_empty());
+    assert_eq!(count(&h, "git_projects").await, 0);
+    assert_eq!(count(&h, "koji_build_targets").await, 0);
+    assert_eq!(count(&h, "pr_flags").await, 0);
+    // The recorded PR itself is acted on.
+    let (status, body) = post(&url, &Fixture::load("pagure_pr_new.json"), "recorded").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(count(&h, "koji_build_targets").await, 1);
 }
 

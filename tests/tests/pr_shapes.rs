@@ -101,13 +101,35 @@ impl Functions {
     }
 }
 
-/// What Pagure shows on one PR: the last state of each of its flags, by check name.
+/// What Pagure shows on one PR, by check name: its read-back (`GET
+/// …/pull-request/<id>/flag`, the flags of the PR's head commit). Two flags of one
+/// name on a PR fail the test: a packager could not tell them apart.
 fn shown(h: &Harness, pr: &str) -> std::collections::BTreeMap<String, FlagPost> {
-    h.pagure.flags().into_iter().filter(|f| f.pr == pr).map(|f| (f.username.clone(), f)).collect()
+    let (project, id) = pr.split_once('#').unwrap();
+    let flags = h.pagure.shown(project, id.parse().unwrap());
+    let by_name: std::collections::BTreeMap<String, FlagPost> =
+        flags.iter().map(|f| (f.username.clone(), f.clone())).collect();
+    assert_eq!(by_name.len(), flags.len(), "two flags of one name on {pr}: {flags:#?}");
+    by_name
 }
 
 fn statuses(h: &Harness, pr: &str) -> Vec<(String, String)> {
     shown(h, pr).into_values().map(|f| (f.username, f.status)).collect()
+}
+
+/// What we sent to one PR: the last state of each flag posted to it, by check
+/// name. For the cases of two PRs with one head commit: Pagure keeps flags on
+/// the commit (`add_pull_request_flag` → `add_commit_flag(request.project,
+/// request.commit_stop)`) and shows a PR the flags of its head
+/// (`get_commit_flag(project, commit_stop)`), so on real Pagure such PRs show each
+/// other's flags whatever uid we give them; what we send each PR is what these
+/// cases can check.
+fn sent(h: &Harness, pr: &str) -> std::collections::BTreeMap<String, FlagPost> {
+    h.pagure.flags().into_iter().filter(|f| f.pr == pr).map(|f| (f.username.clone(), f)).collect()
+}
+
+fn sent_statuses(h: &Harness, pr: &str) -> Vec<(String, String)> {
+    sent(h, pr).into_values().map(|f| (f.username, f.status)).collect()
 }
 
 const SUITE: [&str; 5] = ["installability", "rpminspect", "rpmlint", "rmdepcheck", "license-validate"];
@@ -145,13 +167,13 @@ async fn two_branches_keep_their_own_builds_tests_and_flags() {
     );
     f.send_ok(&case("two-branches", "03-koji-closed-rawhide.json")).await;
     f.send_ok(&case("two-branches", "04-koji-closed-f43.json")).await;
-    let pr2_before = shown(&h, "rpms/optee_os#2");
+    let pr2_before = sent(&h, "rpms/optee_os#2");
     assert_eq!(pr2_before.len(), 6, "PR #2: the rawhide build and five tests: {pr2_before:?}");
     assert_eq!(pr2_before["Fedora CI - scratch build"].status, "success");
     for t in SUITE {
         assert_eq!(pr2_before[&format!("Fedora CI - {t}")].comment, "Tests have been submitted to Testing Farm.");
     }
-    let pr3 = shown(&h, "rpms/optee_os#3");
+    let pr3 = sent(&h, "rpms/optee_os#3");
     assert_eq!(pr3.len(), 6, "PR #3: the f43 build and five tests: {pr3:?}");
     assert_eq!(pr3["Fedora CI - scratch build (f43-candidate)"].status, "success");
     for t in SUITE {
@@ -167,9 +189,9 @@ async fn two_branches_keep_their_own_builds_tests_and_flags() {
     for r in &again {
         assert_eq!((tf_distro(r), tf_task(r)), ("fedora-43".to_owned(), "70030002".to_owned()), "{:?}", r.payload);
     }
-    assert_eq!(shown(&h, "rpms/optee_os#2"), pr2_before, "nothing of PR #3 reaches PR #2");
+    assert_eq!(sent(&h, "rpms/optee_os#2"), pr2_before, "nothing of PR #3 reaches PR #2");
     assert!(h.pagure.flag_posts().iter().filter(|p| p.pr == "rpms/optee_os#2").count() <= 12);
-    let pr3 = shown(&h, "rpms/optee_os#3");
+    let pr3 = sent(&h, "rpms/optee_os#3");
     assert_eq!(pr3.len(), 6, "the same six flags of PR #3, updated: {pr3:?}");
     for t in SUITE {
         let flag = &pr3[&format!("Fedora CI - {t} (fedora-43)")];
@@ -203,20 +225,20 @@ async fn one_commit_on_one_branch_in_two_prs_keeps_two_sets_of_flags() {
     assert_eq!(h.koji.builds().len(), 2, "one build per PR");
     let mut done = case("two-branches", "03-koji-closed-rawhide.json");
     f.send_ok(&done).await;
-    assert_eq!(statuses(&h, "rpms/optee_os#2")[0], ("Fedora CI - installability".into(), "pending".into()));
-    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
-    assert_eq!(shown(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "pending", "#4 still builds");
-    assert_eq!(shown(&h, "rpms/optee_os#4").len(), 1);
+    assert_eq!(sent_statuses(&h, "rpms/optee_os#2")[0], ("Fedora CI - installability".into(), "pending".into()));
+    assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
+    assert_eq!(sent(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "pending", "#4 still builds");
+    assert_eq!(sent(&h, "rpms/optee_os#4").len(), 1);
     // PR #4's build fails: PR #2 stays green.
     done.body["id"] = 70030002.into();
     done.body["info"]["id"] = 70030002.into();
     done.body["new"] = "FAILED".into();
     done.body["info"]["state"] = 5.into();
     f.send_ok(&done).await;
-    assert_eq!(shown(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "failure");
-    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
-    let uids2: Vec<String> = shown(&h, "rpms/optee_os#2").into_values().map(|f| f.uid).collect();
-    assert!(shown(&h, "rpms/optee_os#4").values().all(|f| !uids2.contains(&f.uid)), "uids differ per PR");
+    assert_eq!(sent(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "failure");
+    assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
+    let uids2: Vec<String> = sent(&h, "rpms/optee_os#2").into_values().map(|f| f.uid).collect();
+    assert!(sent(&h, "rpms/optee_os#4").values().all(|f| !uids2.contains(&f.uid)), "uids differ per PR");
 }
 
 /// The repository's copy of the cases follows the shared originals, `fullname`
@@ -337,6 +359,18 @@ async fn a_superseded_commit_waiting_for_a_retry_is_never_built() {
         ("canceled", format!("Build canceled: superseded by {}.", &b[..7]).as_str())
     );
     assert_eq!(flag_of(&h, "rpms/optee_os#2", "rawhide", &b).status, "pending");
+    // What the PR shows: B's flags only, B's build pending. (A's `canceled` is
+    // posted after the push, so Pagure stores it on B as well: two "scratch
+    // build" flags show; what to post for a superseded commit is #19's call.)
+    let on_pr = h.pagure.shown("rpms/optee_os", 2);
+    assert!(on_pr.iter().all(|f| f.commit == b), "{on_pr:#?}");
+    let b_key = fedora_ci::dispatch::reporting::FlagKey::build(
+        fedora_ci::config::Deployment::Prod,
+        &pr_id("rpms/optee_os#2"),
+        "rawhide",
+        &b,
+    );
+    assert_eq!(on_pr.iter().find(|f| f.uid == b_key.uid).map(|f| f.status.as_str()), Some("pending"), "{on_pr:#?}");
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT data ->> 'commit_sha', status FROM koji_build_targets ORDER BY id")
             .fetch_all(&h.db.pool)
@@ -379,6 +413,10 @@ async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
         assert_eq!(flag.status, "canceled", "{t}: {flag:?}");
         assert!(flag.comment.ends_with(&format!("superseded by {}.", &b[..7])), "{t}: {flag:?}");
     }
+    // What the PR shows after the push: only flags on B (none of A's results).
+    let on_pr = h.pagure.shown("rpms/optee_os", 2);
+    assert!(!on_pr.is_empty() && on_pr.iter().all(|f| f.commit == b), "{on_pr:#?}");
+    assert!(on_pr.iter().all(|f| f.status != "success" && f.status != "failure"), "no result of A shows: {on_pr:#?}");
     let open: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM tft_test_run_targets WHERE status NOT IN ('canceled') AND data ->> 'commit_sha' = $1",
     )
@@ -594,7 +632,7 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
     pr3.body["pullrequest"]["repo_from"]["fullname"] = "forks/apackager/rpms/optee_os".into();
     f.send_ok(&pr3).await;
     h.koji.set_down(false);
-    let pr2_before = shown(&h, "rpms/optee_os#2");
+    let pr2_before = sent(&h, "rpms/optee_os#2");
 
     let mut close3 = case("pr-closed", "02-pr-closed-merged.json");
     close3.body["merged"] = false.into();
@@ -604,9 +642,9 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
     retries_due(&h).await;
     f.poll().await;
     assert_eq!(h.koji.builds().len(), 1, "PR #3's retry never happens");
-    let pr3 = shown(&h, "rpms/optee_os#3");
+    let pr3 = sent(&h, "rpms/optee_os#3");
     assert_eq!(pr3["Fedora CI - scratch build"].comment, "Build canceled: the pull request was closed.");
-    assert_eq!(shown(&h, "rpms/optee_os#2"), pr2_before, "closing PR #3 leaves PR #2 alone");
+    assert_eq!(sent(&h, "rpms/optee_os#2"), pr2_before, "closing PR #3 leaves PR #2 alone");
     assert!(h.tf.requests().iter().all(|r| r.state == "new"), "PR #2's requests still run");
 
     let mut close2 = close3.clone();
@@ -614,19 +652,19 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
     f.send_ok(&close2).await;
     assert!(h.tf.requests().iter().all(|r| r.state == "canceled"), "PR #2's requests canceled");
     for t in SUITE {
-        let flag = &shown(&h, "rpms/optee_os#2")[&format!("Fedora CI - {t}")];
+        let flag = &sent(&h, "rpms/optee_os#2")[&format!("Fedora CI - {t}")];
         assert_eq!(
             (flag.status.as_str(), flag.comment.as_str()),
             ("canceled", "Tests canceled: the pull request was closed.")
         );
     }
-    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success", "finished work stays");
+    assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success", "finished work stays");
 
     let mut reopened = case("two-branches", "01-pr2-rawhide.json");
     reopened.topic = "org.fedoraproject.prod.pagure.pull-request.reopened".into();
     f.send_ok(&reopened).await;
     assert_eq!(h.koji.builds().len(), 2, "the head is built again");
-    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "pending");
+    assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "pending");
     let open: bool = sqlx::query_scalar("SELECT closed_at IS NULL FROM pull_requests WHERE pr_id = 2")
         .fetch_one(&h.db.pool)
         .await
@@ -670,7 +708,7 @@ async fn eln_commands_act_on_the_prs_own_eln_build() {
         f.send_ok(&done).await;
     }
     assert_eq!(h.tf.requests().len(), 20, "five tests per build");
-    let pr5 = shown(&h, "rpms/python-teamcity-messages#5");
+    let pr5 = sent(&h, "rpms/python-teamcity-messages#5");
     let mut command = as_teamcity("05-comment-test-on-pr3.json", 6);
     command.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint --target eln".into();
     f.send_ok(&command).await;
@@ -678,8 +716,8 @@ async fn eln_commands_act_on_the_prs_own_eln_build() {
     assert_eq!(again.len(), 1);
     assert_eq!((tf_distro(&again[0]), tf_task(&again[0])), ("fedora-eln".to_owned(), "70060004".to_owned()));
     assert_eq!(again[0].payload["environments"][0]["tmt"]["context"]["variant"], "eln");
-    assert_eq!(shown(&h, "rpms/python-teamcity-messages#5"), pr5, "PR #5 untouched");
-    let flag = &shown(&h, "rpms/python-teamcity-messages#6")["Fedora CI - rpmlint (fedora-eln)"];
+    assert_eq!(sent(&h, "rpms/python-teamcity-messages#5"), pr5, "PR #5 untouched");
+    let flag = &sent(&h, "rpms/python-teamcity-messages#6")["Fedora CI - rpmlint (fedora-eln)"];
     assert!(flag.url.ends_with(&again[0].id), "{flag:?}");
     assert_eq!(h.koji.builds().len(), 4);
 }
@@ -716,8 +754,8 @@ async fn an_extra_hub_keeps_each_prs_builds_apart() {
     );
     riscv.set_task_state(9002, fedora_ci::messages::KojiTaskState::Failed);
     f.send_ok(&ended).await;
-    assert_eq!(shown(&h, "rpms/optee_os#7")["Fedora CI - scratch build (riscv64)"].status, "failure");
-    assert_eq!(shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build (riscv64)"].status, "pending");
-    let uid2 = &shown(&h, "rpms/optee_os#2")["Fedora CI - scratch build (riscv64)"].uid;
-    assert_ne!(uid2, &shown(&h, "rpms/optee_os#7")["Fedora CI - scratch build (riscv64)"].uid);
+    assert_eq!(sent(&h, "rpms/optee_os#7")["Fedora CI - scratch build (riscv64)"].status, "failure");
+    assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build (riscv64)"].status, "pending");
+    let uid2 = &sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build (riscv64)"].uid;
+    assert_ne!(uid2, &sent(&h, "rpms/optee_os#7")["Fedora CI - scratch build (riscv64)"].uid);
 }

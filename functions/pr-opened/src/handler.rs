@@ -23,6 +23,12 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
         }
         Received::Message { meta, message, .. } => (meta, message),
     };
+    // Identifiers that cannot be Pagure's are never built into a Koji `src`, a
+    // tmt URL or an API path: logged and ignored (a 2xx, not a redelivery).
+    if let Err(why) = msg.check_identifiers() {
+        tracing::warn!(reason = %why, "not a dist-git PR we can act on");
+        return Ok(Outcome::ignored(why));
+    }
     let pr = &msg.pullrequest;
     let project = pr.project_path();
     if let Err(skip) = policy::project_enabled(&ctx.config, pr.project.namespace.as_deref(), &project) {

@@ -21,6 +21,24 @@ impl PagureError {
     pub fn is_transient(&self) -> bool {
         matches!(self, PagureError::Unreachable(_))
     }
+
+    /// Pagure refused our token (`PAGURE_TOKEN`): 401 EINVALIDTOK (invalid,
+    /// expired, or without the ACL; `pagure.utils.check_api_acls`) or 403 (the
+    /// token's user blocked, `api_login_required`). Nothing we send can succeed
+    /// until someone renews the token, and then all of it must.
+    pub fn is_token_rejected(&self) -> bool {
+        matches!(self, PagureError::Http { status: 401 | 403, .. })
+    }
+
+    /// An answer that sending the same request again can never change: 404 (the
+    /// project or PR no longer exists: ENOPROJECT, ENOREQ), 410, 400 (Pagure
+    /// refused the form, EINVALIDREQ, or could not store it, EDBERROR: the same
+    /// values fail the same way), 413, 414, 422. Every other refusal (401, 403,
+    /// 408, 409, a 4xx Pagure does not send today) keeps the flag or comment
+    /// unsent for the poller: losing a result is worse than retrying it.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, PagureError::Http { status: 400 | 404 | 410 | 413 | 414 | 422, .. })
+    }
 }
 
 /// Pagure's flag states (`FLAG_STATUSES`).

@@ -81,8 +81,35 @@ pub fn binary_headers(ce_type: &str, id: &str) -> [(&'static str, String); 5] {
     ]
 }
 
+/// Something told of each fixture a test sends.
+type SendObserver = std::rc::Rc<dyn Fn(&Fixture)>;
+
+thread_local! {
+    /// Who hears of each message a test sends, on this (the test's) thread: the
+    /// Pagure sandbox learns a PR and its head commit from a pull-request message,
+    /// as real Pagure has the PR before it announces it.
+    static SEND_OBSERVERS: std::cell::RefCell<Vec<SendObserver>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Registers `observer` for every fixture this thread sends through
+/// [`binary_request`] or [`structured_request`] (or announces with [`announce`]).
+pub fn observe_sends(observer: impl Fn(&Fixture) + 'static) {
+    SEND_OBSERVERS.with(|o| o.borrow_mut().push(std::rc::Rc::new(observer)));
+}
+
+/// Tells this thread's observers that `fixture` is being sent (also for messages
+/// sent another way, e.g. published to a broker).
+pub fn announce(fixture: &Fixture) {
+    let observers: Vec<_> = SEND_OBSERVERS.with(|o| o.borrow().clone());
+    for observer in observers {
+        observer(fixture);
+    }
+}
+
 /// A binary-mode CloudEvent POST, as the Knative Broker delivers.
 pub fn binary_request(client: &reqwest::Client, url: &str, fixture: &Fixture, id: &str) -> reqwest::RequestBuilder {
+    announce(fixture);
     binary_headers(&fixture.topic, id)
         .into_iter()
         .fold(client.post(url), |request, (name, value)| request.header(name, value))
@@ -91,6 +118,7 @@ pub fn binary_request(client: &reqwest::Client, url: &str, fixture: &Fixture, id
 
 /// A structured-mode CloudEvent POST (`application/cloudevents+json`).
 pub fn structured_request(client: &reqwest::Client, url: &str, fixture: &Fixture, id: &str) -> reqwest::RequestBuilder {
+    announce(fixture);
     let envelope = serde_json::json!({
         "specversion": "1.0",
         "id": id,

@@ -212,6 +212,7 @@ pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[St
         }
     };
     let mut outcome = Sent::default();
+    let mut stop = false;
     for uid in pending {
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&uid).execute(&mut *tx).await?;
@@ -238,23 +239,48 @@ pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[St
             match result {
                 Ok(()) => outcome.sent += 1,
                 Err(e) => {
-                    crate::telemetry::metrics::upstream_failure("pagure", "flag");
-                    tracing::warn!(uid, pr = %pr.path(), error = %e, "flag not sent");
+                    report_failure("flag", &pr, &e);
                     outcome.failed += 1;
+                    stop = e.is_token_rejected();
                 }
             }
         }
         tx.commit().await?;
+        // The rest would fail the same way; they stay unsent for the poller.
+        if stop {
+            break;
+        }
     }
     Ok(outcome)
 }
 
-/// A permanent error (4xx: PR gone, closed…) counts as done so it is not retried
-/// forever; a transient one stays unsent for the poller.
+/// Only a success or a permanent refusal ([`PagureError::is_permanent`]: the PR
+/// is gone, the form can never be taken) settles a flag or comment. A rejected
+/// token (401/403) and a transient failure keep it unsent, so the poller sends
+/// it once Pagure or the renewed token works again: an expired token must never
+/// drop packagers' results.
 fn settled(result: &Result<(), PagureError>) -> (bool, Option<String>) {
     match result {
         Ok(()) => (true, None),
-        Err(e) => (!e.is_transient(), Some(e.to_string())),
+        Err(e) => (e.is_permanent(), Some(e.to_string())),
+    }
+}
+
+/// Counts and logs a failed flag or comment; a rejected token is named, since
+/// only renewing `PAGURE_TOKEN` fixes it.
+fn report_failure(call: &'static str, pr: &PrId, error: &PagureError) {
+    crate::telemetry::metrics::upstream_failure("pagure", call);
+    if error.is_token_rejected() {
+        crate::telemetry::metrics::pagure_token_rejected(call);
+        tracing::error!(
+            pr = %pr.path(),
+            error = %error,
+            "Pagure rejected PAGURE_TOKEN: {call} kept unsent until the token is renewed"
+        );
+    } else if error.is_permanent() {
+        tracing::warn!(pr = %pr.path(), error = %error, "{call} refused for good by Pagure, not retried");
+    } else {
+        tracing::warn!(pr = %pr.path(), error = %error, "{call} not sent, left for the poller");
     }
 }
 
@@ -337,11 +363,11 @@ pub async fn flush_comments(
         match result {
             Ok(()) => outcome.sent += 1,
             Err(e) => {
-                crate::telemetry::metrics::upstream_failure("pagure", "comment");
-                tracing::warn!(pr = %pr.path(), error = %e, "comment not sent");
+                report_failure("comment", &pr, &e);
                 outcome.failed += 1;
-                // Leave the rest for the poller rather than hammering a failing Pagure.
-                if e.is_transient() {
+                // Leave the rest for the poller rather than hammering a failing
+                // Pagure or sending a refused token again.
+                if !e.is_permanent() {
                     return Ok(outcome);
                 }
             }
@@ -352,6 +378,26 @@ pub async fn flush_comments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_success_and_refusals_that_can_never_succeed_settle() {
+        let http = |status: u16| Err(PagureError::Http { status, message: "m".into() });
+        assert!(settled(&Ok(())).0);
+        for status in [400, 404, 410, 413, 414, 422] {
+            assert!(settled(&http(status)).0, "{status} settles");
+        }
+        // A rejected token (expired, revoked, missing ACL, blocked user), and
+        // anything unknown or transient, keeps the flag unsent.
+        for status in [401, 403, 405, 408, 409, 418] {
+            let (done, error) = settled(&http(status));
+            assert!(!done && error.is_some(), "{status} stays unsent");
+        }
+        assert!(!settled(&Err(PagureError::Unreachable("down".into()))).0);
+        assert!(!settled(&Err(PagureError::Decode("?".into()))).0);
+        assert!(PagureError::Http { status: 401, message: String::new() }.is_token_rejected());
+        assert!(PagureError::Http { status: 403, message: String::new() }.is_token_rejected());
+        assert!(!PagureError::Http { status: 404, message: String::new() }.is_token_rejected());
+    }
 
     #[test]
     fn uid_is_stable_and_depends_on_pr_name_target_and_short_sha() {

@@ -195,6 +195,37 @@ impl PullRequestMessage {
         Ok(())
     }
 
+    /// The identifiers we build into URLs and paths (a Koji `src`, a tmt URL, a
+    /// Pagure API path, a raw-file path), against what Pagure can hold. A message
+    /// that fails this is well-formed JSON about something that cannot be a
+    /// dist-git PR: the handler answers it 2xx, logs why and ignores it (a 400
+    /// would make the Broker dead-letter a message that is merely not ours).
+    ///
+    /// Pagure's rules (github.com/Pagure/pagure): a project name matches
+    /// `PROJECT_NAME_REGEX` `^[a-zA-z0-9_][a-zA-Z0-9-_.+]*$` (pagure/forms.py,
+    /// `ProjectFormSimplified`; we read its `A-z` as `A-Z`, stricter); a namespace
+    /// is a group name, `STRICT_REGEX` `^[a-zA-Z0-9-_]+$`; a fork is
+    /// `forks/<user>/[<namespace>/]<name>`, the user a FAS name (letters, digits,
+    /// `_`, `.`, `-`, not starting with `.` or `-`); the head commit is a git object
+    /// id, 40 (SHA-1) or 64 (SHA-256) lowercase hex digits. No name may hold `..`
+    /// (a path step), and the branch must be a git ref name (`git check-ref-format`).
+    pub fn check_identifiers(&self) -> Result<(), String> {
+        let pr = &self.pullrequest;
+        check_commit("pullrequest.commit_stop", &pr.commit_stop)?;
+        check_project_name("pullrequest.project.name", &pr.project.name)?;
+        if let Some(ns) = &pr.project.namespace {
+            check_namespace("pullrequest.project.namespace", ns)?;
+        }
+        if pr.project.fullname != self.pullrequest.project_path() {
+            return Err("pullrequest.project.fullname is not its namespace and name".into());
+        }
+        if let Some(from) = &pr.repo_from {
+            check_fullname("pullrequest.repo_from.fullname", &from.fullname)?;
+        }
+        check_branch("pullrequest.branch", &pr.branch)?;
+        Ok(())
+    }
+
     /// The comment a `comment.added` message announces.
     pub fn new_comment(&self) -> Option<&Comment> {
         match self.action {
@@ -216,5 +247,122 @@ fn check_id(field: &str, id: u64) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{field} {id} is out of range (Pagure ids are 1 to {MAX_PAGURE_ID})"))
+    }
+}
+
+/// A git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
+fn check_commit(field: &str, sha: &str) -> Result<(), String> {
+    if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(format!("{field} is not a commit hash (40 or 64 hex digits)"))
+    }
+}
+
+/// Pagure's `PROJECT_NAME_REGEX`, without `..`.
+fn check_project_name(field: &str, name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c));
+    if first_ok && rest_ok && !name.contains("..") {
+        Ok(())
+    } else {
+        Err(format!("{field} is not a Pagure project name"))
+    }
+}
+
+/// Pagure's `STRICT_REGEX` (group names, hence namespaces).
+fn check_namespace(field: &str, ns: &str) -> Result<(), String> {
+    if !ns.is_empty() && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        Ok(())
+    } else {
+        Err(format!("{field} is not a Pagure namespace"))
+    }
+}
+
+/// A FAS (and so Pagure) user name.
+fn check_user(field: &str, user: &str) -> Result<(), String> {
+    let ok = user.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && user.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && !user.contains("..");
+    if ok { Ok(()) } else { Err(format!("{field} is not a Pagure user name")) }
+}
+
+/// `[<namespace>/]<name>` or `forks/<user>/[<namespace>/]<name>`.
+fn check_fullname(field: &str, fullname: &str) -> Result<(), String> {
+    let parts: Vec<&str> = fullname.split('/').collect();
+    let project = match parts.as_slice() {
+        ["forks", user, rest @ ..] => {
+            check_user(field, user)?;
+            rest
+        }
+        all => all,
+    };
+    match project {
+        [name] => check_project_name(field, name),
+        [ns, name] => check_namespace(field, ns).and_then(|()| check_project_name(field, name)),
+        _ => Err(format!("{field} is not a Pagure project path")),
+    }
+}
+
+/// `git check-ref-format` for a branch: no control characters, space, `~^:?*[\`,
+/// no `..`, `@{`, `//`, no part starting with `.` or ending with `.lock`, not
+/// starting with `-` or `/`, not ending with `/` or `.`; and no `#` (it would end
+/// a Koji `src` URL).
+fn check_branch(field: &str, branch: &str) -> Result<(), String> {
+    let bad_char = |c: char| c.is_control() || " ~^:?*[\\#".contains(c);
+    let ok = !branch.is_empty()
+        && !branch.chars().any(bad_char)
+        && !branch.contains("..")
+        && !branch.contains("@{")
+        && !branch.contains("//")
+        && branch != "@"
+        && !branch.starts_with(['-', '/'])
+        && !branch.ends_with(['/', '.'])
+        && branch.split('/').all(|part| !part.starts_with('.') && !part.ends_with(".lock"));
+    if ok { Ok(()) } else { Err(format!("{field} is not a git branch name")) }
+}
+
+#[cfg(test)]
+mod identifier_tests {
+    use super::*;
+
+    #[test]
+    fn pagure_identifiers_are_checked_as_pagure_and_git_allow_them() {
+        assert!(check_commit("c", &"a".repeat(40)).is_ok());
+        assert!(check_commit("c", &"0".repeat(64)).is_ok());
+        for bad in [
+            "",
+            "889f07a",
+            &"a".repeat(41),
+            &"g".repeat(40),
+            &"A".repeat(40),
+            "../../etc/passwd#aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            assert!(check_commit("c", bad).is_err(), "{bad}");
+        }
+        for ok in ["optee_os", "python-teamcity-messages", "gcc", "perl-Foo-Bar", "libstdc++", "_x", "a.b"] {
+            assert!(check_project_name("n", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", "a..b", ".hidden", "-x", "a/b", "a#b", "a?b", "a b", "x';DROP", "a%2Fb", "é"] {
+            assert!(check_project_name("n", bad).is_err(), "{bad}");
+        }
+        assert!(check_namespace("ns", "rpms").is_ok());
+        for bad in ["", "..", "rpms/x", "a.b", "r#", "r?"] {
+            assert!(check_namespace("ns", bad).is_err(), "{bad}");
+        }
+        for ok in ["forks/zwhite/rpms/optee_os", "rpms/optee_os", "forks/a.b/rpms/x", "forks/u/x", "x"] {
+            assert!(check_fullname("f", ok).is_ok(), "{ok}");
+        }
+        for bad in ["forks/../rpms/x", "forks/u/rpms/x/y", "rpms/../x", "forks//rpms/x", "rpms/x#y", "forks/-u/rpms/x"]
+        {
+            assert!(check_fullname("f", bad).is_err(), "{bad}");
+        }
+        for ok in ["rawhide", "f43", "epel10", "epel10.1", "feature/x", "private-foo"] {
+            assert!(check_branch("b", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a..b", "a b", "a#b", "a?b", "-x", "x/", "x.", ".x", "x.lock", "a//b", "a@{b", "a:b", "a\\b"] {
+            assert!(check_branch("b", bad).is_err(), "{bad}");
+        }
     }
 }

@@ -39,6 +39,7 @@ struct Metrics {
     tests_finished: Counters,
     submission_retries: Counters,
     upstream_failures: Counters,
+    pagure_token_rejected: Counters,
     poller_passes: Counters,
     poller_errors: Counters,
     bridge_messages: Counters,
@@ -76,6 +77,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let upstream_failures = counters(
         "upstream_failures",
         "Calls to Pagure (flags, comments), Koji or Testing Farm that failed, by service and call",
+    );
+    let pagure_token_rejected = counters(
+        "pagure_token_rejected",
+        "Flags and comments Pagure refused because of PAGURE_TOKEN (401/403: expired, revoked, missing ACL), \
+         kept unsent until the token is renewed, by call",
     );
     let poller_passes = counters("poller_passes", "result-poller reconciliation passes, by outcome");
     let poller_errors =
@@ -115,6 +121,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         tests_finished,
         submission_retries,
         upstream_failures,
+        pagure_token_rejected,
         poller_passes,
         poller_errors,
         bridge_messages,
@@ -182,6 +189,12 @@ pub fn submission_retry(kind: &'static str) {
 /// `fedora_ci_upstream_failures_total{service,call}`.
 pub fn upstream_failure(service: &'static str, call: &'static str) {
     inc(&METRICS.upstream_failures, vec![("service", service.to_owned()), ("call", call.to_owned())]);
+}
+
+/// `fedora_ci_pagure_token_rejected_total{call}` (`flag` or `comment`): Pagure
+/// refused `PAGURE_TOKEN`; what was refused waits for a renewed token.
+pub fn pagure_token_rejected(call: &'static str) {
+    inc(&METRICS.pagure_token_rejected, vec![("call", call.to_owned())]);
 }
 
 /// `fedora_ci_poller_passes_total{outcome}` (`ok` or `error`) and

@@ -45,7 +45,8 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         functions.iter().map(|f| (f.name.to_owned(), f.process.url("/"))).collect();
     let routes = fedora_ci_tests::triggers::try_load(&fedora_ci_tests::triggers::overlay_dir("prod"))
         .context("reading the Trigger table in knative/overlays/prod")?;
-    let broker = fedora_ci_tests::broker::start(routes, subscribers.clone()).await;
+    let broker =
+        fedora_ci_tests::broker::start_observed(routes, subscribers.clone(), Some(h.pagure.event_observer())).await;
     // With a broker to read from, the bridge feeds the local broker like the
     // ContainerSource feeds the Knative one.
     let bridge = match amqp {
