@@ -19,6 +19,7 @@ const TASK: i64 = 7000;
 #[tokio::test]
 async fn scratch_builds_go_to_the_configured_channel() {
     let h = Harness::with_env(&[("KOJI_CHANNEL", "ci")]).await;
+    h.koji.add_channel("ci");
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     let url = h.serve("pr-opened", pr_opened::routes).await;
     let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
@@ -26,6 +27,41 @@ async fn scratch_builds_go_to_the_configured_channel() {
     let builds = h.koji.builds();
     assert_eq!(builds.len(), 1);
     assert_eq!(builds[0].channel.as_deref(), Some("ci"));
+}
+
+/// A channel the hub does not have, has disabled, or does not grant our user is
+/// the hub's refusal (`kojihub.make_task`): the build flag is an error with the
+/// hub's reason, and nothing is built or retried.
+#[tokio::test]
+async fn a_channel_the_hub_refuses_ends_the_build_in_an_error_with_the_hub_s_reason() {
+    for (case, setup, reason) in [
+        ("unknown", None, "No such channel: ci"),
+        ("disabled", Some(false), "Channel ci is disabled."),
+        ("not ours", Some(true), "invalid channel policy"),
+    ] {
+        let h = Harness::with_env(&[("KOJI_CHANNEL", "ci")]).await;
+        match setup {
+            None => {}
+            Some(false) => {
+                h.koji.add_channel("ci");
+                h.koji.set_channel_enabled("ci", false);
+            }
+            Some(true) => {
+                h.koji.add_channel("ci");
+                h.koji.restrict_channel("ci", &["kojira"]);
+            }
+        }
+        h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        let url = h.serve("pr-opened", pr_opened::routes).await;
+        let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+        assert_eq!(status, StatusCode::OK, "{case}: {body}");
+        assert!(h.koji.builds().is_empty(), "{case}");
+        let key = FlagKey::build(Deployment::Prod, &story::recorded_pr(), "rawhide", FIRST_SHA);
+        let f = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).expect("build flag");
+        let expected = format!("Koji refused the build: {}.", reason.trim_end_matches('.'));
+        assert_eq!((f.status.as_str(), f.comment.as_str()), ("error", expected.as_str()), "{case}");
+        assert_eq!(status_of(&h, "primary").await, "error", "{case}");
+    }
 }
 
 async fn two_hubs() -> (Harness, KojiHub) {
@@ -42,6 +78,7 @@ async fn two_hubs() -> (Harness, KojiHub) {
     ])
     .await;
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    riscv.add_channel("riscv-ci");
     h.koji.set_next_task_id(TASK);
     riscv.set_next_task_id(TASK);
     (h, riscv)

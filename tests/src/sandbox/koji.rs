@@ -281,6 +281,28 @@ impl KojiHub {
         }
     }
 
+    /// A channel the hub has (an admin's `add-channel`), enabled, open to anyone.
+    pub fn add_channel(&self, name: &str) {
+        let mut hub = self.hub();
+        if !hub.channels.iter().any(|c| c.name == name) {
+            hub.channels.push(Channel { name: name.to_owned(), enabled: true, users: None });
+        }
+    }
+
+    /// `koji disable-channel` / `enable-channel` on an existing channel.
+    pub fn set_channel_enabled(&self, name: &str, enabled: bool) {
+        let mut hub = self.hub();
+        let channel = hub.channels.iter_mut().find(|c| c.name == name).expect("no such channel in the sandbox hub");
+        channel.enabled = enabled;
+    }
+
+    /// The channel policy lets only `users` (Koji user names) request `name`.
+    pub fn restrict_channel(&self, name: &str, users: &[&str]) {
+        let mut hub = self.hub();
+        let channel = hub.channels.iter_mut().find(|c| c.name == name).expect("no such channel in the sandbox hub");
+        channel.users = Some(users.iter().map(|u| (*u).to_owned()).collect());
+    }
+
     /// Task ids continue from here (e.g. above i32 to exercise `<i8>`).
     pub fn set_next_task_id(&self, id: i64) {
         self.hub().next_task_id = id;
@@ -306,6 +328,14 @@ struct User {
     id: i64,
     name: String,
     principal: String,
+}
+
+/// A hub channel (`channels` table): `enabled`, and the users the channel policy
+/// lets request it (`None`: anyone).
+struct Channel {
+    name: String,
+    enabled: bool,
+    users: Option<Vec<String>>,
 }
 
 struct SessionRec {
@@ -446,7 +476,8 @@ struct Hub {
     key_counter: u64,
     tasks: BTreeMap<i64, Task>,
     next_task_id: i64,
-    channels: Vec<String>,
+    /// Channel id = index + 1; `default` is channel 1, as on every hub.
+    channels: Vec<Channel>,
     calls: Vec<RecordedCall>,
     builds: Vec<RecordedBuild>,
     /// The W3C `traceparent` header of every request that carried one.
@@ -559,7 +590,7 @@ impl Hub {
             key_counter: 0,
             tasks: BTreeMap::new(),
             next_task_id: 140_000_000,
-            channels: vec!["default".to_owned()],
+            channels: vec![Channel { name: "default".to_owned(), enabled: true, users: None }],
             calls: Vec::new(),
             builds: Vec::new(),
             traceparents: Vec::new(),
@@ -572,6 +603,31 @@ impl Hub {
         let id = self.next_task_id;
         self.next_task_id += 1;
         id
+    }
+
+    /// `kojihub.make_task`'s channel choice for a `build` the user `owner` asks
+    /// to put in `requested`: `get_channel` — "No such channel: X" for a name the
+    /// hub does not know, "Channel X is disabled." for a disabled one — then the
+    /// `channel` policy. The hub's policy is `has req_channel && <allowed> :: req`,
+    /// `all :: use default`; a restricted channel's rule for anyone else answers
+    /// `deny`, which `make_task` does not know as a channel result and refuses
+    /// with "invalid channel policy". Never a new channel.
+    fn channel_for(&self, requested: Option<&str>, owner: i64) -> Result<i64, Fault> {
+        let Some(name) = requested else { return Ok(1) };
+        let (index, channel) = self
+            .channels
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
+            .ok_or_else(|| generic(format!("No such channel: {name}")))?;
+        if !channel.enabled {
+            return Err(generic(format!("Channel {name} is disabled.")));
+        }
+        let user = self.user(owner).map(|u| u.name.as_str()).unwrap_or_default();
+        if channel.users.as_ref().is_some_and(|users| !users.iter().any(|u| u == user)) {
+            return Err(generic("invalid channel policy"));
+        }
+        Ok(index as i64 + 1)
     }
 
     fn user(&self, id: i64) -> Option<&User> {
@@ -746,16 +802,7 @@ impl Hub {
                     });
                 }
                 let channel = args.get("channel").as_str().map(str::to_owned);
-                let channel_id = match &channel {
-                    None => 1,
-                    Some(name) => match self.channels.iter().position(|c| c == name) {
-                        Some(i) => i as i64 + 1,
-                        None => {
-                            self.channels.push(name.clone());
-                            self.channels.len() as i64
-                        }
-                    },
-                };
+                let channel_id = self.channel_for(channel.as_deref(), owner)?;
                 let id = self.next_task_id();
                 let request = vec![src.into(), target.into(), opts];
                 let mut task = Task::new(id, "build", "noarch", owner, request.clone());
