@@ -74,6 +74,7 @@ async fn two_hubs() -> (Harness, KojiHub) {
         ("KOJI_RISCV_TARGETS", "rawhide=f44-riscv"),
         ("KOJI_RISCV_FLAG_NAME", "riscv64"),
         ("KOJI_RISCV_CHANNEL", "riscv-ci"),
+        ("KOJI_RISCV_PKGS_URL", &riscv.pkgs_url()),
         ("FEDORA_CI_POLL_GRACE_SECONDS", "0"),
     ])
     .await;
@@ -228,4 +229,40 @@ async fn the_status_page_and_read_api_link_each_build_to_its_own_hub() {
     urls.sort();
     expected.sort();
     assert_eq!(urls, expected, "{list}");
+}
+
+/// `KOJI_<NAME>_PKGS_URL`: an extra hub's build logs are served by its own log
+/// server, so the links a packager follows from the status page (and the API)
+/// point there — and answer — not at the main hub's.
+#[tokio::test]
+async fn an_extra_hub_s_build_logs_link_to_its_own_log_server() {
+    let (h, riscv) = two_hubs().await;
+    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+    let api = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    riscv.set_task_state(TASK, KojiTaskState::Closed);
+    let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(status_of(&h, "riscv").await, "success");
+
+    let child = riscv.child(TASK, "buildArch", "x86_64").expect("x86_64 subtask");
+    let log = format!("{}/work/tasks/{}/{child}/build.log", riscv.pkgs_url(), child % 10000);
+    assert_ne!(riscv.pkgs_url(), h.koji.pkgs_url());
+    let stored: Value =
+        sqlx::query_scalar("SELECT build_logs_urls FROM koji_build_targets WHERE koji_instance = 'riscv'")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored["x86_64"], log.as_str(), "{stored}");
+    let pr = h.pagure.flags()[0].pr.clone();
+    let html = reqwest::get(format!("{api}/pr/rpms/optee_os/{}", pr.rsplit('#').next().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("href=\"{log}\"")), "{html}");
+    let served = reqwest::get(&log).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK, "the link answers on the RISC-V hub's log server");
 }
