@@ -106,6 +106,40 @@ pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<O
     Ok(ctx.builds_by_task.by_task_id(instance, task_id).await?)
 }
 
+/// What the hub says about a task a message called finished.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmation {
+    /// The hub agrees the task is finished: apply this (the message's update, or
+    /// the hub's own when it names another final state — the hub is the truth).
+    Apply(TaskUpdate),
+    /// The hub still reports the task in this unfinished state.
+    NotFinished(KojiTaskState),
+    /// The hub does not know the task.
+    Unknown,
+}
+
+/// Asks the build's own hub (`getTaskInfo`) whether a task a message reports as
+/// CLOSED, FAILED or CANCELED has really finished, before tests are requested or
+/// logs analysed on the message's word: a message can be forged, replayed from
+/// another deployment or simply wrong. Not finished there → the message is not
+/// acted on, and the build stays as it is: the poller asks the hub again for
+/// every pending or running build (`result-poller`'s Koji pass) and applies the
+/// hub's state through [`apply_to`] once it is final, so tests go out once, then.
+pub async fn confirm(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Result<Confirmation, HandlerError> {
+    let koji = build_koji(ctx, build).map_err(HandlerError::Internal)?;
+    let upstream = |e: crate::koji::KojiError| HandlerError::Upstream { service: "Koji", reason: e.to_string() };
+    let info = koji.get_task_info(&[update.task_id]).await.map_err(upstream)?.into_iter().next().flatten();
+    let Some(info) = info else { return Ok(Confirmation::Unknown) };
+    if !info.state.is_done() {
+        return Ok(Confirmation::NotFinished(info.state));
+    }
+    if info.state == update.state {
+        return Ok(Confirmation::Apply(update.clone()));
+    }
+    let children = koji.get_task_children(info.id).await.map_err(upstream)?;
+    Ok(Confirmation::Apply(TaskUpdate::from_task_info(&info, &children)))
+}
+
 /// Applies a task update of Koji `instance` to the build with that task id.
 pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, HandlerError> {
     let Some(build) = find_build(ctx, instance, update.task_id).await? else { return Ok(Applied::NotOurs) };

@@ -125,6 +125,7 @@ async fn a_second_hub_builds_its_targets_and_its_messages_reach_its_builds() {
 
     // The RISC-V hub's message (same task id as the primary build) finishes only
     // the RISC-V build, and no tests follow it.
+    riscv.set_task_state(TASK, KojiTaskState::Closed);
     let done = story::task_message(RISCV_PREFIX, TASK, KojiTaskState::Closed, "packit");
     let (status, body) = story::post(&koji_finished, &done, "riscv-closed").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -142,6 +143,7 @@ async fn a_second_hub_builds_its_targets_and_its_messages_reach_its_builds() {
     assert_eq!(status, StatusCode::ACCEPTED);
 
     // The primary hub's message finishes the primary build; its tests run.
+    h.koji.set_task_state(TASK, KojiTaskState::Closed);
     let done = story::task_message(PREFIX, TASK, KojiTaskState::Closed, "packit");
     let (status, body) = story::post(&koji_finished, &done, "primary-closed").await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -7,7 +7,7 @@
 //! merged with the lookups of concurrent messages (`store::build_lookup`).
 
 use axum::extract::State;
-use fedora_ci::build_state::{self, Applied, TaskUpdate};
+use fedora_ci::build_state::{self, Applied, Confirmation, TaskUpdate};
 use fedora_ci::intake::CloudEventRequest;
 use fedora_ci::koji_instances::PRIMARY;
 use fedora_ci::log_analysis;
@@ -66,7 +66,35 @@ pub async fn handle(State(ctx): State<Context>, event: CloudEventRequest) -> Res
     let Some(update) = TaskUpdate::from_message(&message) else {
         return Ok(Outcome::ignored(format!("unknown task state '{}'", message.new.0)));
     };
-    Ok(match build_state::apply(&ctx, instance, &update).await? {
+    // A finished task is confirmed with its hub before anything follows from it
+    // (tests, log analysis); one the hub still runs is left to the poller.
+    let applied = if update.state.is_done() {
+        let Some(build) = build_state::find_build(&ctx, instance, update.task_id).await? else {
+            return Ok(Outcome::ignored(format!("task {} is not one of our builds", update.task_id)));
+        };
+        fedora_ci::telemetry::annotate_pr(
+            &format!("{}/{}", build.data.namespace, build.data.repo),
+            build.data.pr_id as u64,
+        );
+        if !matches!(build.status.as_str(), "pending" | "running") {
+            return Ok(Outcome::duplicate(format!("task {} already at or past {}", update.task_id, message.new.0)));
+        }
+        match build_state::confirm(&ctx, &build, &update).await? {
+            Confirmation::Apply(confirmed) => build_state::apply_to(&ctx, &build, &confirmed).await?,
+            Confirmation::NotFinished(state) => {
+                return Ok(Outcome::ignored(format!(
+                    "task {}: the message says {} but the hub reports {state:?}; the poller will follow the hub",
+                    update.task_id, message.new.0
+                )));
+            }
+            Confirmation::Unknown => {
+                return Ok(Outcome::ignored(format!("task {}: the hub does not know it", update.task_id)));
+            }
+        }
+    } else {
+        build_state::apply(&ctx, instance, &update).await?
+    };
+    Ok(match applied {
         Applied::NotOurs => Outcome::ignored(format!("task {} is not one of our builds", update.task_id)),
         Applied::Unchanged => {
             Outcome::duplicate(format!("task {} already at or past {}", update.task_id, message.new.0))
