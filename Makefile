@@ -25,6 +25,7 @@ run: deps
 
 test: deps ansible-venv
 	@scripts/fedora-messaging-venv.sh
+	@scripts/koji-venv.sh
 	# The end-to-end tests start the function binaries as processes.
 	$(CARGO) build --workspace --bins
 	@rm -rf $${CARGO_TARGET_DIR:-target}/test-logs
