@@ -8,7 +8,9 @@ use std::process::Output;
 
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::realm::TestRealm;
 use fedora_ci_tests::sandbox::koji::{KOJI_VERSION, KojiHub};
+use fedora_ci_tests::sandbox::spnego;
 
 /// The CLI of the pinned virtualenv; made here when missing (the script is a
 /// no-op when it is there), and a failure to make it fails the test.
@@ -40,26 +42,34 @@ impl Drop for Cli {
 
 impl Cli {
     fn new(hub: &KojiHub, auth: &str) -> Cli {
+        Cli::with_server(hub, &hub.url(), auth)
+    }
+
+    /// `server` is the hub's URL as the CLI should reach it; `auth` more lines
+    /// of the profile.
+    fn with_server(hub: &KojiHub, server: &str, auth: &str) -> Cli {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("fci-koji-cli-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = format!(
-            "[sandbox]\nserver = {}\nweburl = {}\ntopurl = {}\n{auth}\n",
-            hub.url(),
-            hub.web_url(),
-            hub.pkgs_url()
-        );
+        let config =
+            format!("[sandbox]\nserver = {server}\nweburl = {}\ntopurl = {}\n{auth}\n", hub.web_url(), hub.pkgs_url());
         std::fs::write(dir.join("koji.conf"), config).unwrap();
         Cli { bin: koji_cli(), dir }
     }
 
     async fn run(&self, args: &[&str]) -> Output {
+        self.run_as(&["--noauth"], args).await
+    }
+
+    /// With `global` options (`--noauth`, or none to log in as the profile says).
+    async fn run_as(&self, global: &[&str], args: &[&str]) -> Output {
         let config = self.dir.join("koji.conf");
         tokio::process::Command::new(&self.bin)
             .arg("--config")
             .arg(&config)
-            .args(["-p", "sandbox", "--noauth"])
+            .args(["-p", "sandbox"])
+            .args(global)
             .args(args)
             .env("HOME", &self.dir)
             .env_remove("KOJI_CONFIG")
@@ -197,4 +207,100 @@ async fn the_koji_cli_shows_a_failed_build_s_fault() {
     assert!(stderr(&o).contains("BuildError: error building package (arch x86_64)"), "{}", shown(&o));
     let o = cli.run(&["call", "getTaskResult", &x86.to_string(), "raise_fault=False"]).await;
     assert!(stdout(&o).contains("'faultCode': 1005"), "{}", shown(&o));
+}
+
+/// Runs `checks` in a child process whose Kerberos environment names a fresh
+/// realm (see `fedora_ci_tests::realm`; the environment is never changed
+/// in-process), as `tests/tests/kerberos.rs` does.
+fn in_realm(test: &str, checks: impl FnOnce(&TestRealm)) {
+    if let Some(realm) = TestRealm::from_parent() {
+        return checks(&realm);
+    }
+    if let Some(reason) = TestRealm::missing_tools() {
+        println!("skipped: {test}: {reason}");
+        return;
+    }
+    let realm = match TestRealm::start() {
+        Ok(Some(realm)) => realm,
+        Ok(None) => return println!("skipped: {test}: MIT Kerberos KDC tools not found"),
+        Err(e) => panic!("starting the test realm: {e}"),
+    };
+    if let Err(e) = realm.run_in_child(test, &[]) {
+        panic!("{e}");
+    }
+}
+
+/// A self-signed certificate for `localhost` (the hub's Kerberos service is
+/// `HTTP/localhost`), made with openssl into `dir`: (cert, key).
+fn localhost_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("hub-cert.pem"), dir.join("hub-key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian: apt-get install openssl)");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+/// Logged in with GSSAPI as our Koji user (its keytab, a real KDC): `koji hello`
+/// greets our user, `list-tasks --mine` shows the build the product submitted,
+/// and the owner's `koji cancel` cancels it.
+#[test]
+fn the_koji_cli_logs_in_as_our_user_and_cancels_its_build() {
+    in_realm("the_koji_cli_logs_in_as_our_user_and_cancels_its_build", |realm| {
+        use fedora_ci::koji::client::{Auth, KojiClient};
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let service_keytab = realm.service_keytab();
+            let hub = KojiHub::start_with_verifier(std::sync::Arc::new(move |token: &str| {
+                spnego::accept(token, &service_keytab)
+            }))
+            .await;
+            let (cert, key) = localhost_certificate(realm.dir());
+            let tls_port = hub.serve_tls(&cert, &key).await;
+
+            // The product submits a build as its Kerberos user.
+            let product = KojiClient::new(
+                reqwest::Client::new(),
+                hub.url().replace("127.0.0.1", "localhost").parse().unwrap(),
+                hub.web_url().parse().unwrap(),
+                Auth::Kerberos(fedora_ci::kerberos::Kerberos { keytab: Some(realm.client_keytab()), principal: None }),
+                None,
+            );
+            let task = product
+                .build(&format!("git+https://src.fedoraproject.org/rpms/optee_os.git#{SHA}"), "rawhide", true, None)
+                .await
+                .expect("the product's build");
+            hub.set_task_state(task, KojiTaskState::Open);
+
+            let cli = Cli::with_server(
+                &hub,
+                &format!("https://localhost:{tls_port}/kojihub"),
+                &format!(
+                    "authtype = kerberos\nkeytab = {}\nprincipal = {}\nserverca = {}",
+                    realm.client_keytab().display(),
+                    realm.client_principal(),
+                    cert.display()
+                ),
+            );
+            let o = cli.run_as(&[], &["hello"]).await;
+            assert!(o.status.success(), "{}", shown(&o));
+            assert!(stdout(&o).contains(", packit-ci!\n"), "{}", shown(&o));
+            assert!(stdout(&o).contains("Authenticated via GSSAPI"), "{}", shown(&o));
+
+            let o = cli.run_as(&[], &["list-tasks", "--mine", "--quiet"]).await;
+            assert!(o.status.success(), "{}", shown(&o));
+            assert!(stdout(&o).starts_with(&format!("{task} 20   packit-ci            OPEN")), "{}", shown(&o));
+
+            let o = cli.run_as(&[], &["cancel", &task.to_string()]).await;
+            assert!(o.status.success(), "{}", shown(&o));
+            assert_eq!(hub.task_state(task), Some(KojiTaskState::Canceled));
+            let o = cli.run_as(&[], &["list-tasks", "--mine"]).await;
+            assert_eq!(stdout(&o), "(no tasks)\n", "{}", shown(&o));
+        });
+    });
 }

@@ -131,11 +131,17 @@ pub struct KojiHub {
     addr: SocketAddr,
     state: Arc<Mutex<Hub>>,
     server: tokio::task::JoinHandle<()>,
+    /// The routes, for an https front on another port ([`KojiHub::serve_tls`]).
+    app: Router,
+    tls_server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for KojiHub {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(tls) = self.tls_server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            tls.abort();
+        }
     }
 }
 
@@ -158,10 +164,48 @@ impl KojiHub {
             .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
+        let tls_app = app.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("sandbox Koji hub");
         });
-        KojiHub { faults, addr, state, server }
+        KojiHub { faults, addr, state, server, app: tls_app, tls_server: Mutex::new(None) }
+    }
+
+    /// The same hub over https on a port of its own, with the PEM certificate
+    /// chain and key given, as Fedora's Apache terminates TLS in front of
+    /// kojihub. The koji CLI needs it to log in: `ClientSession.gssapi_login`
+    /// forces `https://` for `ssllogin` whatever the configured server says.
+    /// Returns the port.
+    pub async fn serve_tls(&self, cert_pem: &std::path::Path, key_pem: &std::path::Path) -> u16 {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
+            .and_then(|certs| certs.collect())
+            .unwrap_or_else(|e| panic!("reading {}: {e}", cert_pem.display()));
+        let key =
+            PrivateKeyDer::from_pem_file(key_pem).unwrap_or_else(|e| panic!("reading {}: {e}", key_pem.display()));
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+            .expect("a TLS configuration for the sandbox hub");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let app = self.app.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        *self.tls_server.lock().unwrap_or_else(|p| p.into_inner()) = Some(server);
+        port
     }
 
     pub fn addr(&self) -> SocketAddr {
