@@ -13,6 +13,11 @@ venv="${CARGO_TARGET_DIR:-target}/venv-koji"
 # requests-gssapi and gssapi for `koji hello` / `cancel` with a keytab.
 pins=(koji==1.35.3 requests-gssapi==1.4.0 gssapi==1.12.0)
 stamp="$venv/.pins"
+# Tests run this concurrently (each koji CLI test makes sure of the venv): one
+# at a time, so none removes a venv another is creating or using.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ -x "$venv/bin/koji" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${pins[*]}" ]; then
   exit 0
 fi
@@ -20,7 +25,7 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   echo "python3 with venv is missing; install it with: sudo apt-get install python3-venv" >&2
   exit 1
 fi
-echo "creating $venv (pip install ${pins[*]})"
+echo "creating $venv (pip install ${pins[*]})" >&2
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv"

@@ -19,11 +19,17 @@ fn koji_cli() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/koji-venv.sh");
-    let status = std::process::Command::new(&script)
+    let out = std::process::Command::new(&script)
         .env("CARGO_TARGET_DIR", &target)
-        .status()
+        .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    assert!(status.success(), "{} could not install the koji CLI from PyPI", script.display());
+    assert!(
+        out.status.success(),
+        "{} could not install the koji CLI from PyPI:\n{}{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     target.join("venv-koji/bin/koji")
 }
 
