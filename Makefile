@@ -27,6 +27,7 @@ test: deps ansible-venv
 	@scripts/fedora-messaging-venv.sh
 	@scripts/tft-cli-venv.sh
 	@scripts/ogr-venv.sh
+	@scripts/koji-venv.sh
 	# The end-to-end tests start the function binaries as processes.
 	$(CARGO) build --workspace --bins
 	@rm -rf $${CARGO_TARGET_DIR:-target}/test-logs

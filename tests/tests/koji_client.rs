@@ -24,8 +24,32 @@ fn client(hub: &KojiHub, auth: Auth) -> KojiClient {
 
 async fn hub_and_client() -> (KojiHub, KojiClient) {
     let hub = KojiHub::start_with_verifier(accept_token(TOKEN, PRINCIPAL)).await;
+    hub.add_channel("ci");
     let c = client(&hub, Auth::StaticToken(TOKEN.to_owned()));
     (hub, c)
+}
+
+/// `kojihub.make_task`: the requested channel must exist, be enabled and be one
+/// the channel policy grants the user; the hub never makes a channel up.
+#[tokio::test]
+async fn a_channel_the_hub_refuses_is_its_fault_not_a_new_channel() {
+    let hub = KojiHub::start_with_verifier(accept_token(TOKEN, PRINCIPAL)).await;
+    let c = client(&hub, Auth::StaticToken(TOKEN.to_owned()));
+    let refused = |r: Result<i64, KojiError>| match r {
+        Err(KojiError::Fault { code, message }) => (code, message),
+        other => panic!("expected a fault, got {other:?}"),
+    };
+    assert_eq!(refused(c.build(SRC, "rawhide", true, None).await), (fault::GENERIC, "No such channel: ci".into()));
+    hub.add_channel("ci");
+    hub.set_channel_enabled("ci", false);
+    assert_eq!(refused(c.build(SRC, "rawhide", true, None).await), (fault::GENERIC, "Channel ci is disabled.".into()));
+    hub.set_channel_enabled("ci", true);
+    hub.restrict_channel("ci", &["kojira"]);
+    assert_eq!(refused(c.build(SRC, "rawhide", true, None).await), (fault::GENERIC, "invalid channel policy".into()));
+    assert!(hub.builds().is_empty(), "nothing was built");
+    hub.restrict_channel("ci", &["packit"]);
+    c.build(SRC, "rawhide", true, None).await.unwrap();
+    assert_eq!(hub.builds()[0].channel.as_deref(), Some("ci"));
 }
 
 fn fault_code(r: Result<impl std::fmt::Debug, KojiError>) -> i64 {

@@ -4,6 +4,7 @@
 use fedora_ci::config::Deployment;
 use fedora_ci::dev::testing::{Fixture, binary_request};
 use fedora_ci::dispatch::reporting::FlagKey;
+use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::Harness;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -18,7 +19,17 @@ struct Setup {
 
 /// pr-opened submits the fixture PR as Koji task 45270170 (the fixtures' task).
 async fn setup(with_fmf: bool) -> Setup {
-    let h = Harness::start().await;
+    Setup::with_env(with_fmf, &[]).await
+}
+
+impl Setup {
+    async fn with_env(with_fmf: bool, env: &[(&str, &str)]) -> Setup {
+        let h = Harness::with_env(env).await;
+        setup_with(h, with_fmf).await
+    }
+}
+
+async fn setup_with(h: Harness, with_fmf: bool) -> Setup {
     if with_fmf {
         h.pagure.add_file("fork/zwhite/rpms/optee_os", SHA, ".fmf/version", "1\n");
     }
@@ -73,6 +84,7 @@ async fn a_finished_build_submits_the_suite_with_the_golden_payloads() {
     let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == build_flag.uid).unwrap();
     assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("pending", "RPM build is in progress…"));
 
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     let (status, body) = post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(build_status(&s.h).await, "success");
@@ -111,6 +123,7 @@ async fn a_finished_build_submits_the_suite_with_the_golden_payloads() {
 #[tokio::test]
 async fn without_an_fmf_tree_five_tests_run() {
     let s = setup(false).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
     let names: Vec<String> =
         s.h.tf.requests().iter().map(|r| r.payload["test"]["tmt"]["url"].as_str().unwrap().to_owned()).collect();
@@ -121,6 +134,7 @@ async fn without_an_fmf_tree_five_tests_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_concurrent_copies_submit_one_set_of_tests() {
     let s = setup(true).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     let client = reqwest::Client::new();
     let fixture = Fixture::load("koji_build_scratch_end.json");
     let mut sends = tokio::task::JoinSet::new();
@@ -138,6 +152,7 @@ async fn ten_concurrent_copies_submit_one_set_of_tests() {
 #[tokio::test]
 async fn an_open_after_closed_leaves_success() {
     let s = setup(false).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
     let (status, body) = post(&s.koji_finished, &Fixture::load("koji_build_scratch_start.json"), "late-open").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -150,6 +165,7 @@ async fn an_open_after_closed_leaves_success() {
 #[tokio::test]
 async fn a_failed_build_names_the_failed_arches_and_runs_no_tests() {
     let s = setup(false).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Failed);
     let mut failed = Fixture::load("koji_build_scratch_end.json");
     failed.body["new"] = "FAILED".into();
     failed.body["info"]["state"] = 5.into();
@@ -166,6 +182,7 @@ async fn a_failed_build_names_the_failed_arches_and_runs_no_tests() {
 #[tokio::test]
 async fn a_canceled_build_gets_a_canceled_flag() {
     let s = setup(false).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Canceled);
     let mut canceled = Fixture::load("koji_build_scratch_end.json");
     canceled.body["new"] = "CANCELED".into();
     let (status, _) = post(&s.koji_finished, &canceled, "canceled").await;
@@ -228,6 +245,7 @@ async fn foreign_owners_are_dropped_without_touching_the_database() {
 async fn testing_farm_down_leaves_retries_and_a_rejected_key_is_an_error_flag() {
     let s = setup(false).await;
     s.h.tf.faults.set_down(true);
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&s.h.db.pool).await.unwrap();
@@ -242,6 +260,7 @@ async fn testing_farm_down_leaves_retries_and_a_rejected_key_is_an_error_flag() 
     // Testing Farm rejects our API key: an error flag (our infrastructure, not the
     // package) with TF's words, and nothing retried.
     let s = setup(false).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     let mut ctx = s.h.context("koji-finished");
     ctx.clients.testing_farm = fedora_ci::clients::testing_farm::TestingFarmClient::new(
         ctx.clients.http.clone(),
@@ -271,6 +290,7 @@ async fn testing_farm_down_leaves_retries_and_a_rejected_key_is_an_error_flag() 
 async fn a_refused_test_request_is_an_error_flag_with_testing_farms_reason() {
     let s = setup(false).await;
     s.h.tf.set_architectures(&["aarch64"]);
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
     post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "closed").await;
     let key = FlagKey::test(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rpmlint", "fedora-rawhide", SHA);
     let flag = s.h.pagure.flags().into_iter().find(|f| f.uid == key.uid).unwrap();
@@ -286,4 +306,38 @@ async fn a_refused_test_request_is_an_error_flag_with_testing_farms_reason() {
         sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&s.h.db.pool).await.unwrap();
     assert_eq!(statuses, ["error"; 5]);
     assert!(s.h.tf.requests().is_empty());
+}
+
+/// koji-finished confirms a finished task with the hub (`getTaskInfo`) before
+/// anything follows: a CLOSED message for a task the hub still runs requests no
+/// tests and leaves the flag as it was; once the hub closes the task the poller
+/// applies the hub's state, and the tests go out once.
+#[tokio::test]
+async fn a_closed_message_for_a_task_the_hub_still_runs_is_not_acted_on() {
+    let s = Setup::with_env(false, &[("FEDORA_CI_POLL_GRACE_SECONDS", "0")]).await;
+    s.h.koji.set_task_state(TASK, KojiTaskState::Open);
+    let build_flag = FlagKey::build(Deployment::Prod, &fedora_ci_tests::story::recorded_pr(), "rawhide", SHA);
+    let before = s.h.pagure.flags().into_iter().find(|f| f.uid == build_flag.uid).unwrap();
+    let posts_before = s.h.pagure.flag_posts().len();
+
+    let (status, body) = post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "early").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("the hub reports Open"), "{body}");
+    assert!(s.h.tf.requests().is_empty(), "no Testing Farm request on the message's word");
+    assert_eq!(build_status(&s.h).await, "pending");
+    let after = s.h.pagure.flags().into_iter().find(|f| f.uid == build_flag.uid).unwrap();
+    assert_eq!((after.status, after.comment), (before.status, before.comment));
+    assert_eq!(s.h.pagure.flag_posts().len(), posts_before, "no flag was posted");
+
+    // The hub finishes the task: the poller follows the hub, and tests go out once.
+    s.h.koji.set_task_state(TASK, KojiTaskState::Closed);
+    let poller = s.h.serve("result-poller", result_poller::routes).await;
+    let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(build_status(&s.h).await, "success");
+    assert_eq!(s.h.tf.requests().len(), 5);
+    // The message redelivered now changes nothing.
+    let (status, body) = post(&s.koji_finished, &Fixture::load("koji_build_scratch_end.json"), "early").await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(s.h.tf.requests().len(), 5);
 }

@@ -19,6 +19,7 @@ const TASK: i64 = 7000;
 #[tokio::test]
 async fn scratch_builds_go_to_the_configured_channel() {
     let h = Harness::with_env(&[("KOJI_CHANNEL", "ci")]).await;
+    h.koji.add_channel("ci");
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
     let url = h.serve("pr-opened", pr_opened::routes).await;
     let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
@@ -26,6 +27,41 @@ async fn scratch_builds_go_to_the_configured_channel() {
     let builds = h.koji.builds();
     assert_eq!(builds.len(), 1);
     assert_eq!(builds[0].channel.as_deref(), Some("ci"));
+}
+
+/// A channel the hub does not have, has disabled, or does not grant our user is
+/// the hub's refusal (`kojihub.make_task`): the build flag is an error with the
+/// hub's reason, and nothing is built or retried.
+#[tokio::test]
+async fn a_channel_the_hub_refuses_ends_the_build_in_an_error_with_the_hub_s_reason() {
+    for (case, setup, reason) in [
+        ("unknown", None, "No such channel: ci"),
+        ("disabled", Some(false), "Channel ci is disabled."),
+        ("not ours", Some(true), "invalid channel policy"),
+    ] {
+        let h = Harness::with_env(&[("KOJI_CHANNEL", "ci")]).await;
+        match setup {
+            None => {}
+            Some(false) => {
+                h.koji.add_channel("ci");
+                h.koji.set_channel_enabled("ci", false);
+            }
+            Some(true) => {
+                h.koji.add_channel("ci");
+                h.koji.restrict_channel("ci", &["kojira"]);
+            }
+        }
+        h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        let url = h.serve("pr-opened", pr_opened::routes).await;
+        let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+        assert_eq!(status, StatusCode::OK, "{case}: {body}");
+        assert!(h.koji.builds().is_empty(), "{case}");
+        let key = FlagKey::build(Deployment::Prod, &story::recorded_pr(), "rawhide", FIRST_SHA);
+        let f = h.pagure.flags().into_iter().find(|f| f.uid == key.uid).expect("build flag");
+        let expected = format!("Koji refused the build: {}.", reason.trim_end_matches('.'));
+        assert_eq!((f.status.as_str(), f.comment.as_str()), ("error", expected.as_str()), "{case}");
+        assert_eq!(status_of(&h, "primary").await, "error", "{case}");
+    }
 }
 
 async fn two_hubs() -> (Harness, KojiHub) {
@@ -38,10 +74,12 @@ async fn two_hubs() -> (Harness, KojiHub) {
         ("KOJI_RISCV_TARGETS", "rawhide=f44-riscv"),
         ("KOJI_RISCV_FLAG_NAME", "riscv64"),
         ("KOJI_RISCV_CHANNEL", "riscv-ci"),
+        ("KOJI_RISCV_PKGS_URL", &riscv.pkgs_url()),
         ("FEDORA_CI_POLL_GRACE_SECONDS", "0"),
     ])
     .await;
     h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+    riscv.add_channel("riscv-ci");
     h.koji.set_next_task_id(TASK);
     riscv.set_next_task_id(TASK);
     (h, riscv)
@@ -87,6 +125,7 @@ async fn a_second_hub_builds_its_targets_and_its_messages_reach_its_builds() {
 
     // The RISC-V hub's message (same task id as the primary build) finishes only
     // the RISC-V build, and no tests follow it.
+    riscv.set_task_state(TASK, KojiTaskState::Closed);
     let done = story::task_message(RISCV_PREFIX, TASK, KojiTaskState::Closed, "packit");
     let (status, body) = story::post(&koji_finished, &done, "riscv-closed").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -104,6 +143,7 @@ async fn a_second_hub_builds_its_targets_and_its_messages_reach_its_builds() {
     assert_eq!(status, StatusCode::ACCEPTED);
 
     // The primary hub's message finishes the primary build; its tests run.
+    h.koji.set_task_state(TASK, KojiTaskState::Closed);
     let done = story::task_message(PREFIX, TASK, KojiTaskState::Closed, "packit");
     let (status, body) = story::post(&koji_finished, &done, "primary-closed").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -191,4 +231,40 @@ async fn the_status_page_and_read_api_link_each_build_to_its_own_hub() {
     urls.sort();
     expected.sort();
     assert_eq!(urls, expected, "{list}");
+}
+
+/// `KOJI_<NAME>_PKGS_URL`: an extra hub's build logs are served by its own log
+/// server, so the links a packager follows from the status page (and the API)
+/// point there — and answer — not at the main hub's.
+#[tokio::test]
+async fn an_extra_hub_s_build_logs_link_to_its_own_log_server() {
+    let (h, riscv) = two_hubs().await;
+    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+    let api = h.serve("api", api::routes).await.trim_end_matches('/').to_owned();
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+    riscv.set_task_state(TASK, KojiTaskState::Closed);
+    let r = reqwest::Client::new().post(&poller).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(status_of(&h, "riscv").await, "success");
+
+    let child = riscv.child(TASK, "buildArch", "x86_64").expect("x86_64 subtask");
+    let log = format!("{}/work/tasks/{}/{child}/build.log", riscv.pkgs_url(), child % 10000);
+    assert_ne!(riscv.pkgs_url(), h.koji.pkgs_url());
+    let stored: Value =
+        sqlx::query_scalar("SELECT build_logs_urls FROM koji_build_targets WHERE koji_instance = 'riscv'")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored["x86_64"], log.as_str(), "{stored}");
+    let pr = h.pagure.flags()[0].pr.clone();
+    let html = reqwest::get(format!("{api}/pr/rpms/optee_os/{}", pr.rsplit('#').next().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("href=\"{log}\"")), "{html}");
+    let served = reqwest::get(&log).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK, "the link answers on the RISC-V hub's log server");
 }

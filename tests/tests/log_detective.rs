@@ -359,6 +359,8 @@ async fn a_canceled_build_and_an_srpm_failure_are_not_analysed() {
 
     let w = world(&[]).await;
     let mut canceled = fail_build(&w.h, &["x86_64"]);
+    // The hub agrees (koji-finished follows the hub's final state, not the message's).
+    w.h.koji.set_task_state(TASK, KojiTaskState::Canceled);
     canceled.body["new"] = "CANCELED".into();
     canceled.body["info"]["state"] = 3.into();
     story::post(&w.koji_finished, &canceled, "canceled").await;

@@ -50,11 +50,13 @@ async fn a_pr_story_with_failures_and_retries_posts_no_comment() {
     assert_eq!(first.len(), 1, "the retry submitted the build");
 
     // The build fails; a new commit builds again and succeeds while Testing Farm is down.
+    h.koji.set_task_state(first[0].task_id, KojiTaskState::Failed);
     let failed = story::task_message(PREFIX, first[0].task_id, KojiTaskState::Failed, "packit");
     story::post(&koji_finished, &failed, "k-1").await;
     story::post(&pr_opened, &story::pr_event("updated", SECOND_SHA), "pr-2").await;
     let second = h.koji.builds()[1].task_id;
     h.tf.faults.set_down(true);
+    h.koji.set_task_state(second, KojiTaskState::Closed);
     let done = story::task_message(PREFIX, second, KojiTaskState::Closed, "packit");
     let (status, _) = story::post(&koji_finished, &done, "k-2").await;
     assert_eq!(status, StatusCode::OK);

@@ -45,6 +45,7 @@ async fn eln_off_and_a_skipped_test_change_what_runs() {
     assert_eq!(builds.iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["rawhide"]);
 
     let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    h.koji.set_task_state(builds[0].task_id, KojiTaskState::Closed);
     let done = story::task_message(PREFIX, builds[0].task_id, KojiTaskState::Closed, "packit");
     let (status, body) = story::post(&koji_finished, &done, "closed").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -142,4 +143,54 @@ async fn log_detective_off_in_the_file_wins_over_the_service_switch() {
     let settings = fedora_ci::store::package_settings::for_head(&mut conn, head).await.unwrap();
     assert!(!fedora_ci::workflows::log_analysis::wanted(&ctx, &build, &settings));
     assert!(fedora_ci::workflows::log_analysis::wanted(&ctx, &build, &Default::default()));
+}
+
+/// `/packit-ci scratch-build --target eln` (and `test --target eln`) builds ELN
+/// only where a push would: `eln: false` and the ELN deny list win, and the
+/// answer says why there is no ELN build.
+#[tokio::test]
+async fn scratch_build_target_eln_respects_eln_false_and_the_deny_list() {
+    let eln_package = || {
+        let mut pr = story::pr_event("new", FIRST_SHA);
+        pr.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
+        pr.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
+        pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/rpms/python-teamcity-messages".into();
+        pr
+    };
+    let eln_builds = |h: &Harness| h.koji.builds().iter().filter(|b| b.target() == "eln").count();
+
+    // `eln: false` in the package's settings.
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.pagure.add_file("fork/zwhite/rpms/python-teamcity-messages", FIRST_SHA, ".fedora-ci.yaml", "eln: false\n");
+    for (i, command) in ["/packit-ci scratch-build --target eln", "/packit-ci test --target eln"].iter().enumerate() {
+        let cmd = story::with_comment(&eln_package(), "mjones", command);
+        let (status, body) = story::post(&url, &cmd, &format!("off-{i}")).await;
+        assert!(status.is_success(), "{body}");
+    }
+    assert_eq!(eln_builds(&h), 0);
+    let answers: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
+    let why = "No ELN build for this pull request: the package turns ELN off (`eln: false` in .fedora-ci.yaml).";
+    assert_eq!(answers, [why, why]);
+
+    // On the ELN deny list.
+    let h = Harness::with_env(&[("FEDORA_CI_ELN_DENY_LIST", "rpms/python-teamcity-messages")]).await;
+    let url = start(&h).await;
+    let cmd = story::with_comment(&eln_package(), "mjones", "/packit-ci scratch-build --target eln");
+    let (status, body) = story::post(&url, &cmd, "deny").await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(eln_builds(&h), 0);
+    let answers: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
+    assert_eq!(
+        answers,
+        ["No ELN build for this pull request: `rpms/python-teamcity-messages` is on the ELN deny list."]
+    );
+
+    // Neither: the command builds ELN.
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    let cmd = story::with_comment(&eln_package(), "mjones", "/packit-ci scratch-build --target eln");
+    let (status, body) = story::post(&url, &cmd, "on").await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(eln_builds(&h), 1);
 }

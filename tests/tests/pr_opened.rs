@@ -278,10 +278,49 @@ async fn retries_run_out_into_an_error_flag() {
     assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Failed(_)));
     fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
-    assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("error", "Submit of the build failed."));
+    // The hub's reason, not a bare "Submit of the build failed." (#20).
+    assert_eq!(
+        (flag.status.as_str(), flag.comment.as_str()),
+        (
+            "error",
+            "Koji did not take the build after 2 attempts: the Koji hub did not answer (HTTP 503 Service Unavailable)."
+        )
+    );
     let status: String =
         sqlx::query_scalar("SELECT status FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
     assert_eq!(status, "error");
+}
+
+/// The hub refusing our credentials (koji's `AuthError` class on `build`) is an
+/// infrastructure error the flag owns up to, never a failure of the package.
+#[tokio::test]
+async fn a_refused_login_is_an_error_that_blames_the_service_not_the_package() {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    h.koji.set_down(true);
+    post(&url, &Fixture::load("pagure_pr_new.json"), "x").await;
+    h.koji.set_down(false);
+    let ctx = h.context("result-poller");
+    ctx.clients.koji.login().await.unwrap();
+    h.koji.fault_next(fedora_ci::clients::koji::Fault {
+        code: fedora_ci::clients::koji::client::fault::AUTH_ERROR,
+        message: "Invalid session or bad credentials".into(),
+    });
+    let mut conn = h.db.pool.acquire().await.unwrap();
+    let id: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&mut *conn).await.unwrap();
+    let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
+    let (submitted, changed) = fedora_ci::dispatch::submit::submit_build(&ctx, &row).await.unwrap();
+    assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Failed(_)), "{submitted:?}");
+    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
+    assert_eq!(
+        (flag.status.as_str(), flag.comment.as_str()),
+        (
+            "error",
+            "Koji refused the CI service's login (not a problem of the package): Invalid session or bad credentials."
+        )
+    );
+    assert!(h.koji.builds().is_empty());
 }
 
 #[tokio::test]

@@ -23,6 +23,20 @@ fn case(folder: &str, file: &str) -> Fixture {
     Fixture { name: format!("{folder}/{file}"), topic, body }
 }
 
+/// A Koji message as the hub's own doing: the sandbox hub moves the task to the
+/// state the message announces (koji-finished confirms a finished task with the
+/// hub before acting on it, as it would against real Koji).
+fn hub_agrees(h: &Harness, message: Fixture) -> Fixture {
+    let task = message.body["id"].as_i64().expect("task id");
+    let state = message.body["new"].as_str().and_then(fedora_ci::messages::KojiTaskState::from_name);
+    if let Some(state) = state
+        && h.koji.task_state(task).is_some()
+    {
+        h.koji.set_task_state(task, state);
+    }
+    message
+}
+
 /// The functions a case's events go to, served for one harness.
 struct Functions {
     pr_opened: String,
@@ -165,8 +179,8 @@ async fn two_branches_keep_their_own_builds_tests_and_flags() {
         builds.iter().map(|b| (b.task_id, b.target().to_owned())).collect::<Vec<_>>(),
         [(70030001, "rawhide".to_owned()), (70030002, "f43-candidate".to_owned())]
     );
-    f.send_ok(&case("two-branches", "03-koji-closed-rawhide.json")).await;
-    f.send_ok(&case("two-branches", "04-koji-closed-f43.json")).await;
+    f.send_ok(&hub_agrees(&h, case("two-branches", "03-koji-closed-rawhide.json"))).await;
+    f.send_ok(&hub_agrees(&h, case("two-branches", "04-koji-closed-f43.json"))).await;
     let pr2_before = sent(&h, "rpms/optee_os#2");
     assert_eq!(pr2_before.len(), 6, "PR #2: the rawhide build and five tests: {pr2_before:?}");
     assert_eq!(pr2_before["Fedora CI - scratch build"].status, "success");
@@ -224,7 +238,7 @@ async fn one_commit_on_one_branch_in_two_prs_keeps_two_sets_of_flags() {
     f.send_ok(&second).await;
     assert_eq!(h.koji.builds().len(), 2, "one build per PR");
     let mut done = case("two-branches", "03-koji-closed-rawhide.json");
-    f.send_ok(&done).await;
+    f.send_ok(&hub_agrees(&h, done.clone())).await;
     assert_eq!(sent_statuses(&h, "rpms/optee_os#2")[0], ("Fedora CI - installability".into(), "pending".into()));
     assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
     assert_eq!(sent(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "pending", "#4 still builds");
@@ -234,7 +248,7 @@ async fn one_commit_on_one_branch_in_two_prs_keeps_two_sets_of_flags() {
     done.body["info"]["id"] = 70030002.into();
     done.body["new"] = "FAILED".into();
     done.body["info"]["state"] = 5.into();
-    f.send_ok(&done).await;
+    f.send_ok(&hub_agrees(&h, done.clone())).await;
     assert_eq!(sent(&h, "rpms/optee_os#4")["Fedora CI - scratch build"].status, "failure");
     assert_eq!(sent(&h, "rpms/optee_os#2")["Fedora CI - scratch build"].status, "success");
     let uids2: Vec<String> = sent(&h, "rpms/optee_os#2").into_values().map(|f| f.uid).collect();
@@ -265,7 +279,7 @@ async fn the_newest_run_wins_over_a_late_result_of_an_older_one() {
     let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
     h.koji.set_next_task_id(70010001);
     f.send_ok(&case("stale-result", "01-pr-new.json")).await;
-    f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
+    f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
     assert_eq!(h.tf.requests().len(), 5);
     f.send_ok(&case("stale-result", "03-comment-test-rpminspect.json")).await;
     let requests = h.tf.requests();
@@ -294,7 +308,7 @@ async fn an_older_run_ending_first_does_not_take_the_flag() {
     let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
     h.koji.set_next_task_id(70010001);
     f.send_ok(&case("stale-result", "01-pr-new.json")).await;
-    f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
+    f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
     let mut again = case("stale-result", "03-comment-test-rpminspect.json");
     again.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
     f.send_ok(&again).await;
@@ -388,7 +402,7 @@ async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
     h.koji.set_next_task_id(70010001);
     f.send_ok(&case("stale-result", "01-pr-new.json")).await;
     h.tf.faults.fail_next(1);
-    f.send_ok(&case("stale-result", "02-koji-closed.json")).await;
+    f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
     let queued = h.tf.requests();
     assert_eq!(queued.len(), 4, "one test waits for a retry");
     let b_event = case("force-push", "02-pr-updated-B.json");
@@ -437,7 +451,7 @@ async fn an_epel_pr_tests_on_centos_stream_and_the_command_retests_its_build() {
     h.koji.set_next_task_id(70050001);
     f.send_ok(&case("epel", "01-pr-epel10.json")).await;
     assert_eq!(h.koji.builds()[0].target(), "epel10-candidate");
-    f.send_ok(&case("epel", "02-koji-closed.json")).await;
+    f.send_ok(&hub_agrees(&h, case("epel", "02-koji-closed.json"))).await;
     let first = h.tf.requests();
     assert_eq!(first.len(), 5);
     for r in &first {
@@ -475,7 +489,7 @@ async fn a_branch_without_a_testing_farm_environment_ends_neutral() {
     let f = Functions::start(&h).await;
     h.koji.set_next_task_id(70050001);
     f.send_ok(&case("epel", "01-pr-epel10.json")).await;
-    f.send_ok(&case("epel", "02-koji-closed.json")).await;
+    f.send_ok(&hub_agrees(&h, case("epel", "02-koji-closed.json"))).await;
     assert_eq!(h.tf.requests().len(), 4, "all but installability, which needs an OS compose");
     let flag = &shown(&h, "rpms/optee_os#9")["Fedora CI - installability (centos-stream-10)"];
     assert_eq!(
@@ -624,7 +638,7 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
     // fork) waits for a Koji retry.
     h.koji.set_next_task_id(70030001);
     f.send_ok(&case("two-branches", "01-pr2-rawhide.json")).await;
-    f.send_ok(&case("two-branches", "03-koji-closed-rawhide.json")).await;
+    f.send_ok(&hub_agrees(&h, case("two-branches", "03-koji-closed-rawhide.json"))).await;
     assert_eq!(h.tf.requests().len(), 5);
     h.koji.set_down(true);
     let mut pr3 = case("two-branches", "01-pr2-rawhide.json");
@@ -705,7 +719,7 @@ async fn eln_commands_act_on_the_prs_own_eln_build() {
     for task in [70060001i64, 70060002, 70060003, 70060004] {
         done.body["id"] = task.into();
         done.body["info"]["id"] = task.into();
-        f.send_ok(&done).await;
+        f.send_ok(&hub_agrees(&h, done.clone())).await;
     }
     assert_eq!(h.tf.requests().len(), 20, "five tests per build");
     let pr5 = sent(&h, "rpms/python-teamcity-messages#5");

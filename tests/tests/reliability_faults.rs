@@ -161,6 +161,7 @@ async fn build_finished_through(upstream: Upstream, fault: Fault) {
     assert_eq!(h.koji.builds()[0].task_id, TASK);
     faults(&h, upstream).inject(fault, window(fault));
     let url = h.serve("koji-finished", koji_finished::routes).await;
+    h.koji.set_task_state(TASK, fedora_ci::messages::KojiTaskState::Closed);
     let closed = Fixture::load("koji_build_scratch_end.json");
     let first = deliver_during_fault(&url, &closed, "closed", fault).await;
     recover_and_reconcile(&h, upstream, &url, &closed, first, tests_submitted).await;

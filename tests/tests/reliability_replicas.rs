@@ -123,6 +123,7 @@ async fn story(realm: &TestRealm) {
     // The build runs and finishes: one state change each, one suite submitted.
     let owner = [("kojiowner", "packit"), ("kojimethod", "build")];
     koji_finished.deliver("/", &Fixture::load("koji_build_scratch_start.json"), &owner).await;
+    koji.set_task_state(koji.builds()[0].task_id, fedora_ci::messages::KojiTaskState::Closed);
     koji_finished.deliver("/", &Fixture::load("koji_build_scratch_end.json"), &owner).await;
     koji_finished.deliver("/", &Fixture::load("koji_build_completed_rawhide.json"), &[("kojiowner", "packit")]).await;
     let status: String =

@@ -51,6 +51,7 @@ async fn a_lost_closed_message_is_repaired_exactly_like_the_message_would() {
     twin.koji.set_next_task_id(task);
     open_pr(&twin).await;
     let koji_finished = twin.serve("koji-finished", koji_finished::routes).await;
+    twin.koji.set_task_state(task, KojiTaskState::Closed);
     let mut closed = Fixture::load("koji_build_scratch_end.json");
     closed.body["id"] = task.into();
     closed.body["info"]["id"] = task.into();

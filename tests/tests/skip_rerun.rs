@@ -157,7 +157,7 @@ async fn rerun_builds_the_head_again_and_the_tests_follow() {
     let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
     story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
     let first = h.koji.builds()[0].task_id;
-    story::post(&koji_finished, &story::task_message(PREFIX, first, KojiTaskState::Closed, "packit"), "k-1").await;
+    story::post(&koji_finished, &finished(&h, first, KojiTaskState::Closed), "k-1").await;
     assert_eq!(h.tf.requests().len(), 5);
 
     let rerun = story::comment(FIRST_SHA, PACKAGER, "/packit-ci rerun");
@@ -166,12 +166,8 @@ async fn rerun_builds_the_head_again_and_the_tests_follow() {
     let builds = h.koji.builds();
     assert_eq!(builds.len(), 2, "a new build of the same head");
     assert_eq!(builds[1].src(), builds[0].src());
-    let (status, body) = story::post(
-        &koji_finished,
-        &story::task_message(PREFIX, builds[1].task_id, KojiTaskState::Closed, "packit"),
-        "k-2",
-    )
-    .await;
+    let (status, body) =
+        story::post(&koji_finished, &finished(&h, builds[1].task_id, KojiTaskState::Closed), "k-2").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.tf.requests().len(), 10, "all tests again after the new build");
     // The same redelivered comment does nothing more.
@@ -191,8 +187,7 @@ async fn test_without_a_successful_build_builds_first_then_tests() {
     let builds = h.koji.builds();
     assert_eq!(builds.len(), 1, "built first instead of failing");
     assert!(h.tf.requests().is_empty());
-    story::post(&koji_finished, &story::task_message(PREFIX, builds[0].task_id, KojiTaskState::Closed, "packit"), "k")
-        .await;
+    story::post(&koji_finished, &finished(&h, builds[0].task_id, KojiTaskState::Closed), "k").await;
     assert_eq!(h.tf.requests().len(), 5);
     assert!(h.pagure.comments().is_empty());
 }
@@ -221,8 +216,7 @@ async fn named_tests_before_any_build_build_once_then_run_only_those_tests() {
     assert!(h.tf.requests().is_empty());
 
     let task = h.koji.builds()[0].task_id;
-    let (status, body) =
-        story::post(&koji_finished, &story::task_message(PREFIX, task, KojiTaskState::Closed, "packit"), "k").await;
+    let (status, body) = story::post(&koji_finished, &finished(&h, task, KojiTaskState::Closed), "k").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(submitted_tests(&h, FIRST_SHA), ["installability", "rpmlint"]);
     assert_eq!(h.tf.requests().len(), 2, "only the tests asked for");
@@ -230,7 +224,7 @@ async fn named_tests_before_any_build_build_once_then_run_only_those_tests() {
         assert_eq!(request.payload["environments"][0]["variables"]["KOJI_TASK_ID"], task.to_string(), "{request:?}");
     }
     // A repeated CLOSED submits nothing more.
-    story::post(&koji_finished, &story::task_message(PREFIX, task, KojiTaskState::Closed, "packit"), "k2").await;
+    story::post(&koji_finished, &finished(&h, task, KojiTaskState::Closed), "k2").await;
     assert_eq!(h.tf.requests().len(), 2);
 }
 
@@ -268,8 +262,7 @@ async fn a_failed_build_ends_the_waiting_tests_flags_with_the_reason() {
     story::post(&url, &story::comment(FIRST_SHA, PACKAGER, "/packit-ci test rpminspect"), "c-2").await;
     assert_eq!(koji_build_calls(&h), 1);
     let task = h.koji.builds()[0].task_id;
-    let (status, body) =
-        story::post(&koji_finished, &story::task_message(PREFIX, task, KojiTaskState::Failed, "packit"), "k").await;
+    let (status, body) = story::post(&koji_finished, &finished(&h, task, KojiTaskState::Failed), "k").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(h.tf.requests().is_empty());
     for test in ["rpmlint", "rpminspect"] {
@@ -300,4 +293,11 @@ async fn a_new_commit_cancels_the_build_and_its_waiting_tests_say_so() {
     // Since issue #19 the waiting test ends with the new head, saying why.
     assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("canceled", "Not run: superseded by 2222222."));
     assert!(h.tf.requests().is_empty());
+}
+
+/// The hub finishes `task` in `state`, and Koji's message says so (koji-finished
+/// confirms a finished task with the hub before acting on the message).
+fn finished(h: &Harness, task: i64, state: KojiTaskState) -> fedora_ci::dev::testing::Fixture {
+    h.koji.set_task_state(task, state);
+    story::task_message(PREFIX, task, state, "packit")
 }

@@ -88,6 +88,7 @@ async fn queue_tests(h: &Harness, response: &str) -> String {
     let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
     binary_request(&client, &pr_opened, &Fixture::load("pagure_pr_new.json"), "pr").send().await.unwrap();
     let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    h.koji.set_task_state(TASK, fedora_ci::messages::KojiTaskState::Closed);
     let r = binary_request(&client, &koji_finished, &Fixture::load("koji_build_scratch_end.json"), "end")
         .send()
         .await

@@ -67,8 +67,20 @@ pub async fn handle(State(ctx): State<Context>, event: CloudEventRequest) -> Res
     let Some(update) = TaskUpdate::from_message(&message) else {
         return Ok(Outcome::ignored(format!("unknown task state '{}'", message.new.0)));
     };
-    Ok(match build_state::apply(&ctx, instance, &update).await? {
+    // A finished task is confirmed with its hub before anything follows from it
+    // (tests, log analysis); one the hub still runs is left to the poller.
+    let applied = if update.state.is_done() {
+        build_state::apply_confirmed(&ctx, instance, &update).await?
+    } else {
+        build_state::apply(&ctx, instance, &update).await?
+    };
+    Ok(match applied {
         Applied::NotOurs => Outcome::ignored(format!("task {} is not one of our builds", update.task_id)),
+        Applied::NotFinished(state) => Outcome::ignored(format!(
+            "task {}: the message says {} but the hub reports {state:?}; the poller will follow the hub",
+            update.task_id, message.new.0
+        )),
+        Applied::UnknownToHub => Outcome::ignored(format!("task {}: the hub does not know it", update.task_id)),
         Applied::Unchanged => {
             Outcome::duplicate(format!("task {} already at or past {}", update.task_id, message.new.0))
         }

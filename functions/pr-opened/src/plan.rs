@@ -112,15 +112,56 @@ async fn targets_for_branch(
         return Ok(Err(format!("no Koji build target for branch '{}'", pr.branch)));
     };
     let mut targets = vec![main];
-    let project = pr.project_path();
-    if settings.eln
-        && policy::may_need_eln_build(&ctx.config, &project, &pr.branch)
-        && lookups::is_eln_package(&ctx.pool, &ctx.clients.http, &ctx.config.eln_list_urls, &pr.project.name).await?
-        && !lookups::has_eln_branch(&ctx.clients.pagure, "rpms", &pr.project.name).await?
-    {
+    if why_no_eln(ctx, msg, settings).await?.is_none() {
         targets.push("eln".to_owned());
     }
     Ok(Ok(targets))
+}
+
+/// Why this PR gets no ELN build (`None`: it does), in the words a comment
+/// answer uses: each condition of `PackageNeedsELNBuildFromRawhide` and the
+/// package's own `eln: false`, checked in that order.
+async fn why_no_eln(
+    ctx: &Context,
+    msg: &PullRequestMessage,
+    settings: &PackageSettings,
+) -> Result<Option<String>, HandlerError> {
+    let pr = &msg.pullrequest;
+    let project = pr.project_path();
+    Ok(if !settings.eln {
+        Some("the package turns ELN off (`eln: false` in .fedora-ci.yaml)".to_owned())
+    } else if !policy::is_rawhide_branch(&pr.branch) {
+        Some("ELN builds only follow rawhide pull requests".to_owned())
+    } else if !project.starts_with("rpms/") {
+        Some("ELN builds only packages (rpms/)".to_owned())
+    } else if !policy::may_need_eln_build(&ctx.config, &project, &pr.branch) {
+        Some(format!("{} is on the ELN deny list", commands::inert(&project)))
+    } else if !lookups::is_eln_package(&ctx.pool, &ctx.clients.http, &ctx.config.eln_list_urls, &pr.project.name)
+        .await?
+    {
+        Some(format!("{} is not in the ELN package lists", commands::inert(&pr.project.name)))
+    } else if lookups::has_eln_branch(&ctx.clients.pagure, "rpms", &pr.project.name).await? {
+        Some("the package has its own `eln` branch, which ELN builds from".to_owned())
+    } else {
+        None
+    })
+}
+
+/// The answer to a command naming a target the PR does not build: for `eln`,
+/// why this PR has no ELN build; otherwise the valid targets.
+async fn unknown_target(
+    ctx: &Context,
+    msg: &PullRequestMessage,
+    settings: &PackageSettings,
+    asked: &commands::CommandTarget,
+    reason: String,
+) -> Result<String, HandlerError> {
+    if asked.as_str() == "eln"
+        && let Some(why) = why_no_eln(ctx, msg, settings).await?
+    {
+        return Ok(format!("No ELN build for this pull request: {why}."));
+    }
+    Ok(format!("Could not understand the command: {reason}."))
 }
 
 /// A comment: a command from a packager, help for anyone, or nothing.
@@ -195,7 +236,7 @@ pub async fn comment(
                     trigger: "comment".into(),
                     skip: SkipIntent::Resume(author.to_owned()),
                 },
-                Err(reason) => return answer(format!("Could not understand the command: {reason}.")),
+                Err(reason) => return answer(unknown_target(ctx, msg, &loaded.settings, &t, reason).await?),
             },
             Err(skip) => return answer(format!("Cannot build: {skip}.")),
         },
@@ -225,7 +266,7 @@ pub async fn comment(
                 match &target {
                     Some(t) => match commands::resolve_target(t, &pr.branch, &builds) {
                         Ok(target) => target,
-                        Err(reason) => return answer(format!("Could not understand the command: {reason}.")),
+                        Err(reason) => return answer(unknown_target(ctx, msg, &loaded.settings, t, reason).await?),
                     },
                     None => builds.first().cloned().unwrap_or_default(),
                 }

@@ -39,6 +39,10 @@ pub enum Applied {
     NotOurs,
     /// Already in this state or beyond: a duplicate, late or out-of-order update.
     Unchanged,
+    /// A message called the task finished; its hub still reports this state.
+    NotFinished(KojiTaskState),
+    /// A message called the task finished; its hub does not know it.
+    UnknownToHub,
     Updated {
         status: BuildStatus,
         tests_submitted: usize,
@@ -47,6 +51,59 @@ pub enum Applied {
 
 pub async fn find_build(ctx: &Context, instance: &str, task_id: i64) -> Result<Option<BuildRow>, WorkflowError> {
     Ok(ctx.builds_by_task.by_task_id(instance, task_id).await?)
+}
+
+/// What the hub says about a task a message called finished.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmation {
+    /// The hub agrees the task is finished: apply this (the message's update, or
+    /// the hub's own when it names another final state — the hub is the truth).
+    Apply(TaskUpdate),
+    /// The hub still reports the task in this unfinished state.
+    NotFinished(KojiTaskState),
+    /// The hub does not know the task.
+    Unknown,
+}
+
+/// Asks the build's own hub (`getTaskInfo`) whether a task a message reports as
+/// CLOSED, FAILED or CANCELED has really finished, before tests are requested or
+/// logs analysed on the message's word: a message can be forged, replayed from
+/// another deployment or simply wrong. Not finished there → the message is not
+/// acted on, and the build stays as it is: the poller asks the hub again for
+/// every pending or running build (`result-poller`'s Koji pass) and applies the
+/// hub's state through [`apply_to`] once it is final, so tests go out once, then.
+pub async fn confirm(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Result<Confirmation, WorkflowError> {
+    let koji = build_koji(ctx, build)?;
+    let upstream =
+        |e: crate::clients::koji::KojiError| WorkflowError::Upstream { service: "Koji", reason: e.to_string() };
+    let info = koji.get_task_info(&[update.task_id]).await.map_err(upstream)?.into_iter().next().flatten();
+    let Some(info) = info else { return Ok(Confirmation::Unknown) };
+    if !info.state.is_done() {
+        return Ok(Confirmation::NotFinished(info.state));
+    }
+    if info.state == update.state {
+        return Ok(Confirmation::Apply(update.clone()));
+    }
+    let children = koji.get_task_children(info.id).await.map_err(upstream)?;
+    Ok(Confirmation::Apply(TaskUpdate::from_task_info(&info, &children)))
+}
+
+/// Applies a finished-task message of Koji `instance` once the build's hub
+/// confirms it ([`confirm`]); a build already final changes nothing.
+pub async fn apply_confirmed(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result<Applied, WorkflowError> {
+    let Some(build) = find_build(ctx, instance, update.task_id).await? else { return Ok(Applied::NotOurs) };
+    crate::telemetry::annotate_pr(
+        &format!("{}/{}", build.data.pr.namespace, build.data.pr.repo),
+        build.data.pr.pr_id as u64,
+    );
+    if !matches!(build.status, BuildStatus::Pending | BuildStatus::Running) {
+        return Ok(Applied::Unchanged);
+    }
+    match confirm(ctx, &build, update).await? {
+        Confirmation::Apply(confirmed) => apply_to(ctx, &build, &confirmed).await,
+        Confirmation::NotFinished(state) => Ok(Applied::NotFinished(state)),
+        Confirmation::Unknown => Ok(Applied::UnknownToHub),
+    }
 }
 
 /// Applies a task update of Koji `instance` to the build with that task id.

@@ -45,6 +45,10 @@ pub mod fault {
 /// verbatim and an operator knows to look at the keytab, not at Koji.
 pub const AUTH_ERROR_PREFIX: &str = "Kerberos authentication error: ";
 
+/// How much of a hub's reason a flag shows: enough for "No such channel: ci" or
+/// a connection error, short enough for Pagure's flag comment.
+const REASON_CHARS: usize = 160;
+
 #[derive(Debug, thiserror::Error)]
 pub enum KojiError {
     /// Connection refused, timeout, or a 5xx: the hub may answer on the next try.
@@ -71,6 +75,41 @@ impl KojiError {
             KojiError::Fault { code, .. } => *code == fault::SERVER_OFFLINE,
             KojiError::Decode(_) | KojiError::Auth(_) => false,
         }
+    }
+
+    /// Whether the hub refused our identity rather than the call: a failed
+    /// Kerberos login, or one of koji's authentication fault classes
+    /// (`AuthError`, `AuthLockError`, `AuthExpired`, `GSSAPIAuthError` in
+    /// `koji/__init__.py`). That is the service's infrastructure problem — a
+    /// keytab or an account to fix — never the package's.
+    pub fn is_credential_refusal(&self) -> bool {
+        match self {
+            KojiError::Auth(_) => true,
+            KojiError::Fault { code, .. } => {
+                matches!(*code, fault::AUTH_ERROR | fault::AUTH_LOCK | fault::AUTH_EXPIRED | fault::GSSAPI_AUTH_ERROR)
+            }
+            _ => false,
+        }
+    }
+
+    /// Why the hub did not do what we asked, in a few words a packager can read
+    /// on a flag: the hub's own fault string (its first line, so a hub with
+    /// `KojiTraceback` on does not leak a traceback), or what the transport saw.
+    /// Built from the hub's answer and our error text only, which never hold a
+    /// token or session key (see [`KojiError::Auth`]).
+    pub fn reason(&self) -> String {
+        let text = match self {
+            KojiError::Unreachable(detail) => format!("the Koji hub did not answer ({detail})"),
+            KojiError::Http(status) => format!("the Koji hub answered HTTP {status}"),
+            KojiError::Fault { message, .. } => {
+                let first = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+                if first.is_empty() { "the Koji hub refused the call".to_owned() } else { first.to_owned() }
+            }
+            KojiError::Decode(_) => "the Koji hub sent a reply we could not read".to_owned(),
+            KojiError::Auth(reason) => reason.clone(),
+        };
+        let text = text.trim_end_matches('.');
+        crate::clients::log_detective::truncate(text, REASON_CHARS)
     }
 
     fn auth(detail: impl std::fmt::Display) -> Self {
@@ -634,6 +673,22 @@ mod tests {
         assert!(!KojiError::Fault { code: fault::ACTION_NOT_ALLOWED, message: "no".into() }.is_transient());
         assert!(!KojiError::Http(404).is_transient());
         assert!(KojiError::auth("x").to_string().starts_with("Kerberos authentication error: "));
+    }
+
+    #[test]
+    fn reasons_are_the_hubs_first_line_and_short() {
+        let fault = |code, message: &str| KojiError::Fault { code, message: message.into() };
+        assert_eq!(fault(fault::GENERIC, "No such channel: ci").reason(), "No such channel: ci");
+        assert_eq!(
+            fault(fault::GENERIC, "Traceback (most recent call last):\n  File x\nGenericError").reason(),
+            "Traceback (most recent call last):"
+        );
+        assert_eq!(KojiError::Unreachable("HTTP 503".into()).reason(), "the Koji hub did not answer (HTTP 503)");
+        let long = fault(fault::GENERIC, &"x".repeat(1000)).reason();
+        assert_eq!(long.chars().count(), REASON_CHARS + 1, "{long}");
+        assert!(fault(fault::AUTH_ERROR, "Invalid session or bad credentials").is_credential_refusal());
+        assert!(KojiError::auth("keytab").is_credential_refusal());
+        assert!(!fault(fault::GENERIC, "No such channel: ci").is_credential_refusal());
     }
 
     #[test]

@@ -115,10 +115,20 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
                     Submitted::Retry { minutes: minutes_left }
                 }
                 None => {
+                    // The hub's reason in a few words (README: an error flag says
+                    // why). A refused login is ours to fix, and says so.
                     let comment = match &e {
                         KojiError::Auth(reason) => format!("{reason}."),
-                        e if e.is_transient() => "Submit of the build failed.".to_owned(),
-                        e => format!("Submit of the build failed: {e}."),
+                        e if e.is_credential_refusal() => {
+                            format!(
+                                "Koji refused the CI service's login (not a problem of the package): {}.",
+                                e.reason()
+                            )
+                        }
+                        e if retryable => {
+                            format!("Koji did not take the build after {} attempts: {}.", attempt + 1, e.reason())
+                        }
+                        e => format!("Koji refused the build: {}.", e.reason()),
                     };
                     builds::mark_final(&mut tx, build.id, BuildStatus::Error, &e.to_string(), &key.uid).await?;
                     flags.extend(waiting::abandon(&mut tx, ctx, build, BuildStatus::Error).await?);
