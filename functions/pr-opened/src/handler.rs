@@ -13,6 +13,7 @@ use fedora_ci::runtime::intake::Received;
 use fedora_ci::store::events;
 use fedora_ci::{Context, HandlerError, Outcome};
 
+use crate::command;
 use crate::plan::{self, Plan};
 use crate::record::{self, PrEvent};
 
@@ -36,7 +37,7 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
         return Ok(Outcome::ignored(skip));
     }
     let planned = match msg.action {
-        PullRequestAction::CommentAdded => plan::comment(&ctx, &msg, &request_key(&meta, &msg)).await?,
+        PullRequestAction::CommentAdded => command::comment(&ctx, &msg, &request_key(&meta, &msg)).await?,
         PullRequestAction::Closed => return closed(&ctx, &meta, &msg).await,
         _ => plan::pr_event(&ctx, &msg, &meta.id).await?,
     };

@@ -1,6 +1,7 @@
 //! pr-opened: a dist-git pull request was opened, updated or rebased, or a packager
 //! commented a `/packit-ci` command → Koji scratch build and a pending PR flag.
 
+mod command;
 mod handler;
 mod plan;
 mod record;

@@ -3,7 +3,7 @@
 
 use fedora_ci::lookups;
 use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
-use fedora_ci::rules::commands::{self, Command};
+use fedora_ci::rules::commands;
 use fedora_ci::rules::package_settings::{FILE_NAME, Loaded, PackageSettings};
 use fedora_ci::rules::policy::{self, Skip};
 use fedora_ci::{Context, HandlerError};
@@ -45,20 +45,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn new(work: Work, settings: Option<Loaded>) -> Self {
+    pub(crate) fn new(work: Work, settings: Option<Loaded>) -> Self {
         Self { work, settings }
     }
 }
 
 /// `.fedora-ci.yaml` at the PR head.
-async fn settings(ctx: &Context, msg: &PullRequestMessage) -> Result<Loaded, HandlerError> {
+pub(crate) async fn settings(ctx: &Context, msg: &PullRequestMessage) -> Result<Loaded, HandlerError> {
     let pr = &msg.pullrequest;
     lookups::package_settings(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop)
         .await
         .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
 }
 
-fn disabled() -> String {
+pub(crate) fn disabled() -> String {
     format!("Fedora CI is turned off for this package in `{FILE_NAME}` (`enabled: false`).")
 }
 
@@ -102,7 +102,7 @@ pub async fn pr_event(
 
 /// The PR branch's build target, plus `eln` when `PackageNeedsELNBuildFromRawhide`
 /// and the package's settings do not turn ELN off.
-async fn targets_for_branch(
+pub(crate) async fn targets_for_branch(
     ctx: &Context,
     msg: &PullRequestMessage,
     settings: &PackageSettings,
@@ -121,7 +121,7 @@ async fn targets_for_branch(
 /// Why this PR gets no ELN build (`None`: it does), in the words a comment
 /// answer uses: each condition of `PackageNeedsELNBuildFromRawhide` and the
 /// package's own `eln: false`, checked in that order.
-async fn why_no_eln(
+pub(crate) async fn why_no_eln(
     ctx: &Context,
     msg: &PullRequestMessage,
     settings: &PackageSettings,
@@ -149,7 +149,7 @@ async fn why_no_eln(
 
 /// The answer to a command naming a target the PR does not build: for `eln`,
 /// why this PR has no ELN build; otherwise the valid targets.
-async fn unknown_target(
+pub(crate) async fn unknown_target(
     ctx: &Context,
     msg: &PullRequestMessage,
     settings: &PackageSettings,
@@ -162,143 +162,4 @@ async fn unknown_target(
         return Ok(format!("No ELN build for this pull request: {why}."));
     }
     Ok(format!("Could not understand the command: {reason}."))
-}
-
-/// A comment: a command from a packager, help for anyone, or nothing.
-pub async fn comment(
-    ctx: &Context,
-    msg: &PullRequestMessage,
-    event_id: &str,
-) -> Result<Result<Plan, Skip>, HandlerError> {
-    let Some(comment) = msg.new_comment() else { return Ok(Err("comment message without a comment".into())) };
-    let author = comment.user.name.as_str();
-    if policy::is_our_bot(&ctx.config, author) {
-        return Ok(Err("our own comment".into()));
-    }
-    let prefix = ctx.config.comment_prefix.as_str();
-    let Some(command) = commands::parse(prefix, &comment.comment) else {
-        return Ok(Err("not a command for us".into()));
-    };
-    let help = || commands::help_text(prefix, ctx.config.docs_url.as_str());
-    let pr = &msg.pullrequest;
-    let answer = |text: String| Ok(Ok(Plan::new(Work::Comment(text), None)));
-    // Who may be answered comes first: help (which quotes nothing) is for anyone,
-    // the PR's author may skip their own PR, and everything else, a mistaken
-    // command included, needs a packager. A stranger's words are never echoed.
-    match &command {
-        Command::Help => return answer(help()),
-        Command::Skip if author == pr.user.name => {}
-        _ => {
-            if !lookups::is_packager(&ctx.pool, &ctx.clients.fasjson, author).await? {
-                return answer(format!("{} is not a packager, retriggering is not allowed.", commands::inert(author)));
-            }
-        }
-    }
-    if let Command::Invalid { reason } = &command {
-        return answer(format!("Could not understand the command: {reason}.\n\n{}", help()));
-    }
-    // A closed or merged PR runs nothing; say so rather than stay silent.
-    if !pr.status.eq_ignore_ascii_case("open") {
-        let state = if pr.status.eq_ignore_ascii_case("merged") { "merged" } else { "closed" };
-        return answer(format!("This pull request is {state}: reopen it to run Fedora CI again."));
-    }
-    let loaded = settings(ctx, msg).await?;
-    if !loaded.settings.enabled {
-        return answer(disabled());
-    }
-    let is_tests_repo = pr.project.namespace.as_deref() == Some("tests");
-    let all_targets = |loaded: &Loaded| {
-        let settings = loaded.settings.clone();
-        async move {
-            if is_tests_repo {
-                return Ok(Ok(Vec::new()));
-            }
-            targets_for_branch(ctx, msg, &settings).await
-        }
-    };
-    let is_rerun = command == Command::Rerun;
-    let work = match command {
-        // Answered above; repeated so the match stays total without a panic.
-        Command::Help | Command::Invalid { .. } => return answer(help()),
-        Command::Skip => match all_targets(&loaded).await? {
-            Ok(targets) => Work::Skip { targets, by: author.to_owned() },
-            Err(skip) => return answer(format!("Cannot skip: {skip}.")),
-        },
-        Command::ScratchBuild { .. } | Command::Rerun if is_tests_repo => Work::TestsRepository {
-            skip: SkipIntent::Resume(author.to_owned()),
-            rerun_of: Some(format!("comment:{event_id}")),
-        },
-        Command::ScratchBuild { target: Some(t) } => match all_targets(&loaded).await? {
-            Ok(targets) => match commands::resolve_target(&t, &pr.branch, &targets) {
-                Ok(target) => Work::Build {
-                    targets: vec![target],
-                    dedup: format!("comment:{event_id}"),
-                    trigger: "comment".into(),
-                    skip: SkipIntent::Resume(author.to_owned()),
-                },
-                Err(reason) => return answer(unknown_target(ctx, msg, &loaded.settings, &t, reason).await?),
-            },
-            Err(skip) => return answer(format!("Cannot build: {skip}.")),
-        },
-        Command::ScratchBuild { target: None } | Command::Rerun => {
-            let trigger = if is_rerun { "rerun" } else { "comment" };
-            match all_targets(&loaded).await? {
-                Ok(targets) => Work::Build {
-                    targets,
-                    dedup: format!("comment:{event_id}"),
-                    trigger: trigger.into(),
-                    skip: SkipIntent::Resume(author.to_owned()),
-                },
-                Err(skip) => return answer(format!("Cannot build: {skip}.")),
-            }
-        }
-        Command::Test { name, target } => {
-            let name_given = name.is_some();
-            // The PR's own branch target unless the packager names another one the
-            // PR builds (`eln` on a rawhide PR of an ELN package).
-            let target = if is_tests_repo {
-                String::new()
-            } else {
-                let builds = match all_targets(&loaded).await? {
-                    Ok(targets) => targets,
-                    Err(skip) => return answer(format!("Cannot test: {skip}.")),
-                };
-                match &target {
-                    Some(t) => match commands::resolve_target(t, &pr.branch, &builds) {
-                        Ok(target) => target,
-                        Err(reason) => return answer(unknown_target(ctx, msg, &loaded.settings, t, reason).await?),
-                    },
-                    None => builds.first().cloned().unwrap_or_default(),
-                }
-            };
-            let names = match name {
-                // Asked for by name: runs even when the package skips it.
-                Some(n) => vec![n],
-                // The package's suite, as a build would run it: `custom` only when
-                // the PR has its own tmt plans.
-                None => {
-                    let has_fmf = !is_tests_repo
-                        && lookups::has_fmf_tree(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop).await?;
-                    commands::TEST_NAMES
-                        .iter()
-                        .filter(|t| loaded.settings.runs_test(t) && (**t != "custom" || has_fmf))
-                        .map(|s| s.to_string())
-                        .collect()
-                }
-            };
-            if is_tests_repo {
-                // A tests/ repository has only its own plans (`custom`) to run.
-                if name_given && names.iter().any(|n| n != "custom") {
-                    return answer(format!(
-                        "A `tests/` repository runs only its own tmt plans: comment `{prefix} test` or \
-                         `{prefix} test custom`."
-                    ));
-                }
-                Work::TestsRepository { skip: SkipIntent::Keep, rerun_of: Some(format!("comment:{event_id}")) }
-            } else {
-                Work::Tests { names, target, requested_by: author.to_owned() }
-            }
-        }
-    };
-    Ok(Ok(Plan::new(work, Some(loaded))))
 }

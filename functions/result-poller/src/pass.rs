@@ -249,6 +249,12 @@ async fn record_answered(ctx: &Context, table: &str, ids: &[i32]) -> Result<(), 
 /// between recording and calling upstream (no task / request id, older than the
 /// grace period).
 async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    retry_builds(ctx, start, s).await?;
+    retry_tests(ctx, start, s).await
+}
+
+/// Builds due for their next submission, in leased batches.
+async fn retry_builds(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
     loop {
         let mut tx = ctx.pool.begin().await?;
         let ids: Vec<i32> = sqlx::query_scalar(
@@ -264,7 +270,7 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
         .fetch_all(&mut *tx)
         .await?;
         if ids.is_empty() {
-            break;
+            return Ok(());
         }
         lease(&mut tx, "koji_build_targets", &ids).await?;
         let mut rows = Vec::new();
@@ -281,6 +287,10 @@ async fn retries(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result
             dispatch(ctx, Recorded { builds: vec![row.clone()], ..Recorded::default() }).await?;
         }
     }
+}
+
+/// Test runs due for their next submission, in leased batches.
+async fn retry_tests(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
     loop {
         let mut tx = ctx.pool.begin().await?;
         let ids: Vec<i32> = sqlx::query_scalar(

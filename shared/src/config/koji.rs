@@ -42,6 +42,22 @@ pub struct KojiConfig {
     pub pkgs_url: Url,
 }
 
+impl KojiConfig {
+    /// The primary hub (`KOJI_*`).
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let users = env.list("KOJI_USERS");
+        Ok(KojiConfig {
+            hub_url: env.url("KOJI_HUB_URL", "https://koji.fedoraproject.org/kojihub")?,
+            web_url: env.url("KOJI_WEB_URL", "https://koji.fedoraproject.org/koji")?,
+            users: if users.is_empty() { vec!["packit".to_owned()] } else { users },
+            keytab: env.opt("KOJI_KEYTAB").or_else(|| env.opt("KRB5_CLIENT_KTNAME")).map(PathBuf::from),
+            principal: env.opt("KOJI_PRINCIPAL"),
+            channel: env.opt("KOJI_CHANNEL"),
+            pkgs_url: env.url("KOJI_PKGS_URL", "https://kojipkgs.fedoraproject.org")?,
+        })
+    }
+}
+
 /// The name of the main hub's builds (`koji_build_targets.koji_instance` default).
 pub const PRIMARY: &str = "primary";
 

@@ -6,7 +6,6 @@
 //! mounted Kubernetes secret); they are held as [`Secret`] so they never print.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
@@ -201,127 +200,22 @@ impl Config {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let env = Env(source);
         let server = ServerConfig::from_source(source)?;
-
-        let database_url = env.required_secret("DATABASE_URL")?;
-        if !(database_url.expose().starts_with("postgres://") || database_url.expose().starts_with("postgresql://")) {
-            // The value may hold a password: describe the problem, never echo it.
-            return Err(ConfigError::new("DATABASE_URL", "must be a postgres:// or postgresql:// URL"));
-        }
-        let database_max_connections = env.parsed("DATABASE_MAX_CONNECTIONS", 4u32, "a positive number")?;
-        if database_max_connections == 0 {
-            return Err(ConfigError::new("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
-        }
-
+        let (database_url, database_max_connections) = database(&env)?;
         let upstream_timeout = env.duration_secs("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", Duration::from_secs(30))?;
         if !(1..=600).contains(&upstream_timeout.as_secs()) {
             return Err(ConfigError::new("FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS", "must be between 1 and 600"));
         }
-
         let (deployment, topic_prefix) = deployment_and_topic_prefix(source)?;
-        let default_comment_prefix = match deployment {
-            Deployment::Prod => "/packit-ci",
-            Deployment::Stg => "/packit-ci-stg",
-        };
-        let comment_prefix = env.string("FEDORA_CI_COMMENT_PREFIX", default_comment_prefix);
-        if !comment_prefix.starts_with('/') || comment_prefix.contains(char::is_whitespace) {
-            return Err(ConfigError::new(
-                "FEDORA_CI_COMMENT_PREFIX",
-                format!("'{comment_prefix}' must start with '/' and contain no spaces"),
-            ));
-        }
-
+        let comment_prefix = comment_prefix(&env, deployment)?;
         let distgit_url = env.url("DISTGIT_URL", "https://src.fedoraproject.org")?;
-        let project_set = |var: &str| -> Result<BTreeSet<String>, ConfigError> {
-            env.list(var)
-                .iter()
-                .map(|p| normalize_project(&distgit_url, p).map_err(|r| ConfigError::new(var, r)))
-                .collect()
-        };
-        let policy = match env.string("FEDORA_CI_POLICY", "opt-out").as_str() {
-            "opt-out" => ProjectPolicy::OptOut { deny: project_set("FEDORA_CI_DENY_LIST")? },
-            "opt-in" => ProjectPolicy::OptIn { allow: project_set("FEDORA_CI_ALLOW_LIST")? },
-            other => return Err(ConfigError::new("FEDORA_CI_POLICY", format!("'{other}' is not opt-out or opt-in"))),
-        };
-        let eln_deny = project_set("FEDORA_CI_ELN_DENY_LIST")?;
-        let log_detective = LogDetective {
-            enabled: env.bool("FEDORA_CI_LOG_DETECTIVE", false)?,
-            deny: project_set("FEDORA_CI_LOG_DETECTIVE_DENY_LIST")?,
-            // packit-service's LOGDETECTIVE_PACKIT_SERVER_URL (constants.py).
-            url: env.url("FEDORA_CI_LOG_DETECTIVE_URL", "https://logdetective01.fedorainfracloud.org")?,
-            token: env.secret("LOG_DETECTIVE_TOKEN")?,
-            result_timeout: env.duration_secs("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", Duration::from_secs(3600))?,
-        };
-        if log_detective.result_timeout.is_zero() {
-            return Err(ConfigError::new("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", "must be at least 1"));
-        }
-
-        let koji = KojiConfig {
-            hub_url: env.url("KOJI_HUB_URL", "https://koji.fedoraproject.org/kojihub")?,
-            web_url: env.url("KOJI_WEB_URL", "https://koji.fedoraproject.org/koji")?,
-            users: {
-                let users = env.list("KOJI_USERS");
-                if users.is_empty() { vec!["packit".to_owned()] } else { users }
-            },
-            keytab: env.opt("KOJI_KEYTAB").or_else(|| env.opt("KRB5_CLIENT_KTNAME")).map(PathBuf::from),
-            principal: env.opt("KOJI_PRINCIPAL"),
-            channel: env.opt("KOJI_CHANNEL"),
-            pkgs_url: env.url("KOJI_PKGS_URL", "https://kojipkgs.fedoraproject.org")?,
-        };
-
+        let policy = ProjectPolicy::from_env(&env, &distgit_url)?;
+        let eln_deny = project_set(&env, &distgit_url, "FEDORA_CI_ELN_DENY_LIST")?;
+        let log_detective = LogDetective::from_env(&env, &distgit_url)?;
+        let koji = KojiConfig::from_env(&env)?;
         let koji_instances = koji::from_env(&env, &koji, &topic_prefix)?;
-
-        let mut webhook_secrets = Vec::new();
-        webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET")?);
-        webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET_SECONDARY")?);
-        let testing_farm = TestingFarmConfig {
-            api_url: env.url("TESTING_FARM_API_URL", "https://api.testing-farm.io/v0.1")?,
-            api_key: env.secret("TESTING_FARM_API_KEY")?,
-            webhook_secrets,
-            artifacts_url: env.url("TESTING_FARM_ARTIFACTS_URL", "https://artifacts.dev.testing-farm.io")?,
-            webhook_url: {
-                let public = env.string("FEDORA_CI_PUBLIC_URL", "https://prod.fedora-ci.packit.dev");
-                let default = format!("{}/testing-farm/results", public.trim_end_matches('/'));
-                env.url("FEDORA_CI_WEBHOOK_URL", &default)?
-            },
-        };
-
-        let backoff_minutes = env.list("FEDORA_CI_RETRY_BACKOFF_MINUTES");
-        let backoff = if backoff_minutes.is_empty() {
-            [1, 2, 4, 8, 16].map(|m| Duration::from_secs(m * 60)).to_vec()
-        } else {
-            backoff_minutes
-                .iter()
-                .map(|m| {
-                    m.parse::<u64>().map(|m| Duration::from_secs(m * 60)).map_err(|_| {
-                        ConfigError::new("FEDORA_CI_RETRY_BACKOFF_MINUTES", format!("'{m}' is not a number of minutes"))
-                    })
-                })
-                .collect::<Result<_, _>>()?
-        };
-        let retry = RetryConfig {
-            backoff,
-            job_timeout: env.duration_secs("FEDORA_CI_JOB_TIMEOUT_SECONDS", Duration::from_secs(7 * 24 * 3600))?,
-            poll_grace: env.duration_secs("FEDORA_CI_POLL_GRACE_SECONDS", Duration::from_secs(600))?,
-        };
-
-        let eln_list_urls = {
-            let raw = env.list("FEDORA_CI_ELN_LIST_URLS");
-            let raw = if raw.is_empty() {
-                vec![
-                    "https://tiny.distro.builders/view-all-source-package-name-list--view-eln.txt".to_owned(),
-                    "https://tiny.distro.builders/view-all-source-package-name-list--view-eln-extras.txt".to_owned(),
-                ]
-            } else {
-                raw
-            };
-            raw.iter()
-                .map(|u| {
-                    Url::parse(u)
-                        .map_err(|e| ConfigError::new("FEDORA_CI_ELN_LIST_URLS", format!("'{u}' is not a URL: {e}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        };
-
+        let testing_farm = TestingFarmConfig::from_env(&env)?;
+        let retry = RetryConfig::from_env(&env)?;
+        let eln_list_urls = eln_list_urls(&env)?;
         Ok(Self {
             cancel_superseded: env.bool("FEDORA_CI_CANCEL_SUPERSEDED", true)?,
             eln_list_urls,
@@ -400,6 +294,126 @@ fn normalize_project(distgit: &Url, raw: &str) -> Result<String, String> {
         (Some(ns), Some(repo), None) if !ns.is_empty() && !repo.is_empty() => Ok(format!("{ns}/{repo}")),
         _ => Err(format!("'{raw}' is not a project (expected <namespace>/<repo> or its dist-git URL)")),
     }
+}
+
+/// `DATABASE_URL` (a secret: it may hold a password) and the pool size.
+fn database(env: &Env<'_>) -> Result<(Secret, u32), ConfigError> {
+    let url = env.required_secret("DATABASE_URL")?;
+    if !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://")) {
+        // The value may hold a password: describe the problem, never echo it.
+        return Err(ConfigError::new("DATABASE_URL", "must be a postgres:// or postgresql:// URL"));
+    }
+    let max_connections = env.parsed("DATABASE_MAX_CONNECTIONS", 4u32, "a positive number")?;
+    if max_connections == 0 {
+        return Err(ConfigError::new("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+    }
+    Ok((url, max_connections))
+}
+
+/// `/packit-ci` in production, `/packit-ci-stg` in staging, unless set.
+fn comment_prefix(env: &Env<'_>, deployment: Deployment) -> Result<String, ConfigError> {
+    let default = match deployment {
+        Deployment::Prod => "/packit-ci",
+        Deployment::Stg => "/packit-ci-stg",
+    };
+    let prefix = env.string("FEDORA_CI_COMMENT_PREFIX", default);
+    if !prefix.starts_with('/') || prefix.contains(char::is_whitespace) {
+        return Err(ConfigError::new(
+            "FEDORA_CI_COMMENT_PREFIX",
+            format!("'{prefix}' must start with '/' and contain no spaces"),
+        ));
+    }
+    Ok(prefix)
+}
+
+/// A list of projects (`rpms/foo`, or their dist-git URLs) in `var`.
+fn project_set(env: &Env<'_>, distgit_url: &Url, var: &str) -> Result<BTreeSet<String>, ConfigError> {
+    env.list(var).iter().map(|p| normalize_project(distgit_url, p).map_err(|r| ConfigError::new(var, r))).collect()
+}
+
+impl ProjectPolicy {
+    fn from_env(env: &Env<'_>, distgit_url: &Url) -> Result<Self, ConfigError> {
+        match env.string("FEDORA_CI_POLICY", "opt-out").as_str() {
+            "opt-out" => Ok(ProjectPolicy::OptOut { deny: project_set(env, distgit_url, "FEDORA_CI_DENY_LIST")? }),
+            "opt-in" => Ok(ProjectPolicy::OptIn { allow: project_set(env, distgit_url, "FEDORA_CI_ALLOW_LIST")? }),
+            other => Err(ConfigError::new("FEDORA_CI_POLICY", format!("'{other}' is not opt-out or opt-in"))),
+        }
+    }
+}
+
+impl LogDetective {
+    fn from_env(env: &Env<'_>, distgit_url: &Url) -> Result<Self, ConfigError> {
+        let log_detective = LogDetective {
+            enabled: env.bool("FEDORA_CI_LOG_DETECTIVE", false)?,
+            deny: project_set(env, distgit_url, "FEDORA_CI_LOG_DETECTIVE_DENY_LIST")?,
+            // packit-service's LOGDETECTIVE_PACKIT_SERVER_URL (constants.py).
+            url: env.url("FEDORA_CI_LOG_DETECTIVE_URL", "https://logdetective01.fedorainfracloud.org")?,
+            token: env.secret("LOG_DETECTIVE_TOKEN")?,
+            result_timeout: env.duration_secs("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", Duration::from_secs(3600))?,
+        };
+        if log_detective.result_timeout.is_zero() {
+            return Err(ConfigError::new("FEDORA_CI_LOG_DETECTIVE_TIMEOUT_SECONDS", "must be at least 1"));
+        }
+        Ok(log_detective)
+    }
+}
+
+impl TestingFarmConfig {
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let mut webhook_secrets = Vec::new();
+        webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET")?);
+        webhook_secrets.extend(env.secret("TESTING_FARM_WEBHOOK_SECRET_SECONDARY")?);
+        let public = env.string("FEDORA_CI_PUBLIC_URL", "https://prod.fedora-ci.packit.dev");
+        let webhook_default = format!("{}/testing-farm/results", public.trim_end_matches('/'));
+        Ok(TestingFarmConfig {
+            api_url: env.url("TESTING_FARM_API_URL", "https://api.testing-farm.io/v0.1")?,
+            api_key: env.secret("TESTING_FARM_API_KEY")?,
+            webhook_secrets,
+            artifacts_url: env.url("TESTING_FARM_ARTIFACTS_URL", "https://artifacts.dev.testing-farm.io")?,
+            webhook_url: env.url("FEDORA_CI_WEBHOOK_URL", &webhook_default)?,
+        })
+    }
+}
+
+impl RetryConfig {
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let backoff_minutes = env.list("FEDORA_CI_RETRY_BACKOFF_MINUTES");
+        let backoff = if backoff_minutes.is_empty() {
+            [1, 2, 4, 8, 16].map(|m| Duration::from_secs(m * 60)).to_vec()
+        } else {
+            backoff_minutes
+                .iter()
+                .map(|m| {
+                    m.parse::<u64>().map(|m| Duration::from_secs(m * 60)).map_err(|_| {
+                        ConfigError::new("FEDORA_CI_RETRY_BACKOFF_MINUTES", format!("'{m}' is not a number of minutes"))
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok(RetryConfig {
+            backoff,
+            job_timeout: env.duration_secs("FEDORA_CI_JOB_TIMEOUT_SECONDS", Duration::from_secs(7 * 24 * 3600))?,
+            poll_grace: env.duration_secs("FEDORA_CI_POLL_GRACE_SECONDS", Duration::from_secs(600))?,
+        })
+    }
+}
+
+/// The ELN package lists (plain text, one source package per line).
+fn eln_list_urls(env: &Env<'_>) -> Result<Vec<Url>, ConfigError> {
+    let raw = env.list("FEDORA_CI_ELN_LIST_URLS");
+    let raw = if raw.is_empty() {
+        vec![
+            "https://tiny.distro.builders/view-all-source-package-name-list--view-eln.txt".to_owned(),
+            "https://tiny.distro.builders/view-all-source-package-name-list--view-eln-extras.txt".to_owned(),
+        ]
+    } else {
+        raw
+    };
+    raw.iter()
+        .map(|u| {
+            Url::parse(u).map_err(|e| ConfigError::new("FEDORA_CI_ELN_LIST_URLS", format!("'{u}' is not a URL: {e}")))
+        })
+        .collect()
 }
 
 #[cfg(test)]

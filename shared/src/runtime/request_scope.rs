@@ -19,6 +19,35 @@ use tracing::Instrument;
 use crate::runtime::error::OutcomeStatus;
 use crate::telemetry::{Function, PANIC_TARGET, metrics, sentry, trace};
 
+/// Runs the handler in the request's Sentry hub; a panic becomes a 500 (the
+/// Broker redelivers) and one log line, never a dead process.
+async fn run_caught(
+    handler: impl std::future::Future<Output = Response>,
+    hub: Option<std::sync::Arc<::sentry::Hub>>,
+    span: &tracing::Span,
+) -> Response {
+    let handled = AssertUnwindSafe(handler).catch_unwind();
+    let handled = match hub {
+        Some(hub) => ::sentry::SentryFutureExt::bind_hub(handled, hub).await,
+        None => handled.await,
+    };
+    handled.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        span.in_scope(
+            || tracing::error!(target: PANIC_TARGET, panic = %reason, "handler panicked; asking for redelivery"),
+        );
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({ "error": "internal", "reason": "internal error" })),
+        )
+            .into_response()
+    })
+}
+
 /// The CloudEvent attributes the middleware needs before the handler runs.
 #[derive(Debug, Default, Deserialize)]
 struct Attributes {
@@ -108,26 +137,7 @@ pub async fn request_scope(State(function): State<&'static str>, req: Request, n
     }
 
     let started = Instant::now();
-    let handled = AssertUnwindSafe(next.run(req).instrument(span.clone())).catch_unwind();
-    let handled = match hub {
-        Some(hub) => ::sentry::SentryFutureExt::bind_hub(handled, hub).await,
-        None => handled.await,
-    };
-    let response = handled.unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        span.in_scope(
-            || tracing::error!(target: PANIC_TARGET, panic = %reason, "handler panicked; asking for redelivery"),
-        );
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(serde_json::json!({ "error": "internal", "reason": "internal error" })),
-        )
-            .into_response()
-    });
+    let response = run_caught(next.run(req).instrument(span.clone()), hub, &span).await;
     let status = response.status().as_u16();
     metrics::handler_finished(function, status, started.elapsed());
     match response.extensions().get::<OutcomeStatus>() {

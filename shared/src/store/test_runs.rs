@@ -98,6 +98,50 @@ pub fn after_build_key(build_id: i32, test: &str, distro: &str) -> String {
     format!("build:{build_id}/{test}/{distro}")
 }
 
+/// The tests join their build's pipeline row, as packit-service's
+/// `TFTTestRunGroupModel.create` does (packit_service/models.py): the row is
+/// taken only while it has no tests (`test_run_group_id IS NULL`, checked again
+/// under the row lock, so of two concurrent groups one wins) and only for the
+/// same event (a command's tests keep their own event for the status page);
+/// otherwise, and for tests without a build, a new row. One row per build and
+/// its tests is what the dashboard lists as one pipeline.
+async fn join_pipeline(
+    conn: &mut PgConnection,
+    project_event_id: i32,
+    koji_build_group_id: Option<i32>,
+    test_group: i32,
+    package: &str,
+) -> Result<(), sqlx::Error> {
+    if let Some(build_group) = koji_build_group_id {
+        let joined = sqlx::query(
+            "UPDATE pipelines SET test_run_group_id = $1 \
+             WHERE koji_build_group_id = $2 AND project_event_id = $3 AND test_run_group_id IS NULL AND id = \
+               (SELECT min(id) FROM pipelines \
+                WHERE koji_build_group_id = $2 AND project_event_id = $3 AND test_run_group_id IS NULL)",
+        )
+        .bind(test_group)
+        .bind(build_group)
+        .bind(project_event_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if joined > 0 {
+            return Ok(());
+        }
+    }
+    sqlx::query(
+        "INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id, test_run_group_id) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(project_event_id)
+    .bind(package)
+    .bind(koji_build_group_id)
+    .bind(test_group)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn record_as(
     conn: &mut PgConnection,
     status: TestStatus,
@@ -128,43 +172,7 @@ async fn record_as(
     }
     let group: i32 =
         sqlx::query_scalar("INSERT INTO tft_test_run_groups DEFAULT VALUES RETURNING id").fetch_one(&mut *conn).await?;
-    // The tests join their build's pipeline row, as packit-service's
-    // `TFTTestRunGroupModel.create` does (packit_service/models.py): the row is
-    // taken only while it has no tests (`test_run_group_id IS NULL`, checked again
-    // under the row lock, so of two concurrent groups one wins) and only for the
-    // same event (a command's tests keep their own event for the status page);
-    // otherwise, and for tests without a build, a new row.
-    // One row per build and its tests is what the dashboard lists as one pipeline.
-    let joined = match koji_build_group_id {
-        Some(build_group) => {
-            sqlx::query(
-                "UPDATE pipelines SET test_run_group_id = $1 \
-                 WHERE koji_build_group_id = $2 AND project_event_id = $3 AND test_run_group_id IS NULL AND id = \
-                   (SELECT min(id) FROM pipelines \
-                    WHERE koji_build_group_id = $2 AND project_event_id = $3 AND test_run_group_id IS NULL)",
-            )
-            .bind(group)
-            .bind(build_group)
-            .bind(project_event_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-                > 0
-        }
-        None => false,
-    };
-    if !joined {
-        sqlx::query(
-            "INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id, test_run_group_id) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(project_event_id)
-        .bind(&rows[0].data.pr.repo)
-        .bind(koji_build_group_id)
-        .bind(group)
-        .execute(&mut *conn)
-        .await?;
-    }
+    join_pipeline(conn, project_event_id, koji_build_group_id, group, &rows[0].data.pr.repo).await?;
     let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
     sqlx::query("UPDATE tft_test_run_targets SET tft_test_run_group_id = $1 WHERE id = ANY($2)")
         .bind(group)

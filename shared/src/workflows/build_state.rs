@@ -145,7 +145,23 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     if !moved {
         return Ok(Applied::Unchanged);
     }
-    let (flag_status, comment) = match status {
+    let (flag_status, comment) = build_flag_state(status, update);
+    reporting::set_flag(&mut tx, &pr, &key, flag_status, &comment, &task_url).await?;
+    let mut recorded = Recorded::default();
+    recorded.flag(key.uid);
+    record_follow_ups(&mut tx, ctx, build, update, status, has_fmf, &mut recorded).await?;
+    tx.commit().await?;
+    if status != BuildStatus::Running {
+        crate::telemetry::metrics::build_finished(status.as_str());
+    }
+    let tests = recorded.tests.len();
+    dispatch(ctx, recorded).await?;
+    Ok(Applied::Updated { status, tests_submitted: tests })
+}
+
+/// What the PR shows for a build in `status`: the flag's state and words.
+fn build_flag_state(status: BuildStatus, update: &TaskUpdate) -> (FlagStatus, String) {
+    match status {
         BuildStatus::Running => (FlagStatus::Pending, "RPM build is in progress…".to_owned()),
         BuildStatus::Success => (FlagStatus::Success, "RPM build succeeded.".to_owned()),
         BuildStatus::Failure => {
@@ -162,37 +178,41 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
             (FlagStatus::Failure, comment)
         }
         _ => (FlagStatus::Canceled, "RPM build was canceled.".to_owned()),
-    };
-    reporting::set_flag(&mut tx, &pr, &key, flag_status, &comment, &task_url).await?;
-    let settings = match builds::project_event_id(&mut tx, build.id).await? {
-        Some(head) => package_settings::for_head(&mut tx, head).await?,
+    }
+}
+
+/// What follows from the new state, in the same transaction: Log Detective runs
+/// for a failed build (when wanted), the tests of a successful one (the suite,
+/// and those that waited for it), or the end of the waiting tests.
+async fn record_follow_ups(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Context,
+    build: &BuildRow,
+    update: &TaskUpdate,
+    status: BuildStatus,
+    has_fmf: bool,
+    recorded: &mut Recorded,
+) -> Result<(), WorkflowError> {
+    let settings = match builds::project_event_id(tx, build.id).await? {
+        Some(head) => package_settings::for_head(tx, head).await?,
         None => Default::default(),
     };
-    let mut recorded = Recorded::default();
-    recorded.flag(key.uid);
     if status == BuildStatus::Failure && crate::workflows::log_analysis::wanted(ctx, build, &settings) {
-        let (runs, run_flags) =
-            crate::workflows::log_analysis::record_runs(&mut tx, ctx, build, &update.children).await?;
+        let (runs, run_flags) = crate::workflows::log_analysis::record_runs(tx, ctx, build, &update.children).await?;
         recorded.analyses = runs;
         recorded.flags.extend(run_flags);
     }
-    if tested {
+    if status == BuildStatus::Success && build.koji_instance == PRIMARY {
         if !build.data.requested_tests_only {
-            recorded.tests = record_tests(&mut tx, build, update.task_id, has_fmf, &settings).await?;
+            recorded.tests = record_tests(tx, build, update.task_id, has_fmf, &settings).await?;
         }
         if let Some(group) = build.koji_build_group_id {
-            recorded.tests.extend(test_runs::release_waiting(&mut tx, group, update.task_id).await?);
+            recorded.tests.extend(test_runs::release_waiting(tx, group, update.task_id).await?);
         }
     } else if matches!(status, BuildStatus::Failure | BuildStatus::Canceled) {
-        recorded.flags.extend(waiting::abandon(&mut tx, ctx, build, status).await?);
+        recorded.flags.extend(waiting::abandon(tx, ctx, build, status).await?);
     }
-    tx.commit().await?;
-    if status != BuildStatus::Running {
-        crate::telemetry::metrics::build_finished(status.as_str());
-    }
-    let tests = recorded.tests.len();
-    dispatch(ctx, recorded).await?;
-    Ok(Applied::Updated { status, tests_submitted: tests })
+    Ok(())
 }
 
 /// The Fedora CI test requests for a successful build (status `new`), keyed by the

@@ -125,20 +125,7 @@ pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied
         return Ok(Applied::NotOurs);
     }
     let mut tx = ctx.pool.begin().await?;
-    // The answer can overtake our record of the request (the interface server
-    // publishes as soon as Log Detective answers). One statement finds the run by
-    // its analysis id or, while the request's answer is not recorded yet, by its
-    // subtask; FOR UPDATE waits for a recording transaction in flight and then
-    // sees the recorded id, so there is no window between two lookups.
-    let run: Option<RunRow> = sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM log_detective_run WHERE build_system = 'koji' \
-           AND (analysis_id = $1 OR (target_build = $2 AND status = 'running' AND analysis_id IS NULL)) \
-         ORDER BY analysis_id IS NULL, id LIMIT 1 FOR UPDATE"
-    ))
-    .bind(&msg.log_detective_analysis_id)
-    .bind(&msg.target_build)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let run = run_answered(&mut tx, msg).await?;
     let Some(run) = run else { return Ok(Applied::NotOurs) };
     if run.analysis_id.as_deref() != Some(msg.log_detective_analysis_id.as_str()) {
         // Our request for this subtask is not recorded yet: 503, redelivered.
@@ -177,10 +164,44 @@ pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied
     .await?;
     let arch = run.arch.clone().unwrap_or_default();
     let key = run_flag(ctx, &build, &arch);
-    let (flag, comment) = match &response {
+    let (flag, comment) = result_flag(&arch, stored, response.as_ref(), error.as_deref());
+    reporting::set_flag(&mut tx, &pr_of(&build), &key, flag, &comment, &run_url(ctx, &build, run.id)).await?;
+    tx.commit().await?;
+    let took = run.requested_time.and_then(|t| (Utc::now() - t).to_std().ok());
+    telemetry::metrics::log_detective_finished(stored, took);
+    dispatch(ctx, Recorded { flags: vec![key.uid], ..Recorded::default() }).await?;
+    Ok(Applied::Updated { status: stored.to_owned() })
+}
+
+/// The run an answer is for, locked. The answer can overtake our record of the
+/// request (the interface server publishes as soon as Log Detective answers).
+/// One statement finds the run by its analysis id or, while the request's answer
+/// is not recorded yet, by its subtask; FOR UPDATE waits for a recording
+/// transaction in flight and then sees the recorded id, so there is no window
+/// between two lookups.
+async fn run_answered(tx: &mut PgConnection, msg: &AnalysisResult) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RUN_COLUMNS} FROM log_detective_run WHERE build_system = 'koji' \
+           AND (analysis_id = $1 OR (target_build = $2 AND status = 'running' AND analysis_id IS NULL)) \
+         ORDER BY analysis_id IS NULL, id LIMIT 1 FOR UPDATE"
+    ))
+    .bind(&msg.log_detective_analysis_id)
+    .bind(&msg.target_build)
+    .fetch_optional(tx)
+    .await
+}
+
+/// What the PR shows for an answer: success with what Log Detective found, or
+/// an error with its reason.
+fn result_flag(
+    arch: &str,
+    stored: &str,
+    response: Option<&serde_json::Value>,
+    error: Option<&str>,
+) -> (FlagStatus, String) {
+    match response {
         Some(response) if stored == "complete" => {
-            let e = Explanation::from_response(response);
-            if e.no_issue_found {
+            if Explanation::from_response(response).no_issue_found {
                 (FlagStatus::Success, format!("Log Detective found no clear cause in the {arch} logs."))
             } else {
                 (FlagStatus::Success, format!("Log Detective explained the {arch} failure."))
@@ -188,15 +209,9 @@ pub async fn apply_result(ctx: &Context, msg: &AnalysisResult) -> Result<Applied
         }
         _ => (
             FlagStatus::Error,
-            truncate(&format!("Log Detective analysis failed: {}", error.as_deref().unwrap_or("unknown error")), 140),
+            truncate(&format!("Log Detective analysis failed: {}", error.unwrap_or("unknown error")), 140),
         ),
-    };
-    reporting::set_flag(&mut tx, &pr_of(&build), &key, flag, &comment, &run_url(ctx, &build, run.id)).await?;
-    tx.commit().await?;
-    let took = run.requested_time.and_then(|t| (Utc::now() - t).to_std().ok());
-    telemetry::metrics::log_detective_finished(stored, took);
-    dispatch(ctx, Recorded { flags: vec![key.uid], ..Recorded::default() }).await?;
-    Ok(Applied::Updated { status: stored.to_owned() })
+    }
 }
 
 /// Runs requested longer ago than the result timeout without a result: `unknown`,

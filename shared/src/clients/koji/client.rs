@@ -441,6 +441,35 @@ impl KojiClient {
     }
 
     /// `sslLogin` then `getLoggedInUser`; the caller holds `login_lock`.
+    /// `sslLogin` through the web server's GSSAPI: the call as is, and again with a
+    /// Negotiate token when the server answers 401 offering it.
+    async fn post_negotiated(
+        &self,
+        body: &str,
+        headers: Option<&SessionHeaders>,
+    ) -> Result<reqwest::Response, KojiError> {
+        let first = self.post(&self.login_url, body, headers, None).await?;
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        let offers_negotiate = first
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|s| s.trim_start().to_ascii_lowercase().starts_with("negotiate")));
+        if !offers_negotiate {
+            return Err(KojiError::auth("the hub answered 401 without offering Negotiate"));
+        }
+        let token = self.negotiate_token().await?;
+        // The 401 came from the web server before the hub saw the call, so the
+        // same request (and call number) goes again, as requests-gssapi does.
+        let second = self.post(&self.login_url, body, headers, Some(&token)).await?;
+        if second.status() == StatusCode::UNAUTHORIZED {
+            return Err(KojiError::auth("the hub rejected our Kerberos ticket (HTTP 401)"));
+        }
+        Ok(second)
+    }
+
     async fn login_locked(&self, renew: Option<&SessionHeaders>) -> Result<String, KojiError> {
         if matches!(self.auth, Auth::None) {
             return Err(KojiError::auth("no Kerberos credentials configured (KOJI_KEYTAB)"));
@@ -452,27 +481,7 @@ impl KojiClient {
             None => (Vec::new(), None),
         };
         let body = xmlrpc::encode_call("sslLogin", &params);
-        let first = self.post(&self.login_url, &body, headers.as_ref(), None).await?;
-        let response = if first.status() == StatusCode::UNAUTHORIZED {
-            let offers_negotiate = first
-                .headers()
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|s| s.trim_start().to_ascii_lowercase().starts_with("negotiate")));
-            if !offers_negotiate {
-                return Err(KojiError::auth("the hub answered 401 without offering Negotiate"));
-            }
-            let token = self.negotiate_token().await?;
-            // The 401 came from the web server before the hub saw the call, so the
-            // same request (and call number) goes again, as requests-gssapi does.
-            let second = self.post(&self.login_url, &body, headers.as_ref(), Some(&token)).await?;
-            if second.status() == StatusCode::UNAUTHORIZED {
-                return Err(KojiError::auth("the hub rejected our Kerberos ticket (HTTP 401)"));
-            }
-            second
-        } else {
-            first
-        };
+        let response = self.post_negotiated(&body, headers.as_ref()).await?;
         let sinfo = match read_reply(response).await {
             Err(KojiError::Fault { code, message }) if is_auth_fault(code) => {
                 return Err(KojiError::auth(format!("the hub refused the login: {message}")));

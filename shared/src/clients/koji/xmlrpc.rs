@@ -528,40 +528,46 @@ impl<'a> Parser<'a> {
                         .map_err(|e| DecodeError(format!("<base64>: {e}")))?,
                 )
             }
-            "array" => {
-                self.expect_start("data")?;
-                let mut items = Vec::new();
-                loop {
-                    match self.next_structural()? {
-                        Token::Start(n) if n == "value" => items.push(self.value_inner(depth + 1)?),
-                        Token::End(n) if n == "data" => break,
-                        other => return Err(unexpected(&other, "in <array><data>")),
-                    }
-                }
-                self.expect_end("array")?;
-                Value::Array(items)
-            }
-            "struct" => {
-                let mut members = BTreeMap::new();
-                loop {
-                    match self.next_structural()? {
-                        Token::Start(n) if n == "member" => {
-                            self.expect_start("name")?;
-                            let name = self.text_until_end("name")?;
-                            let v = self.value(depth + 1)?;
-                            self.expect_end("member")?;
-                            members.insert(name, v);
-                        }
-                        Token::End(n) if n == "struct" => break,
-                        other => return Err(unexpected(&other, "in <struct>")),
-                    }
-                }
-                Value::Struct(members)
-            }
+            "array" => Value::Array(self.array(depth)?),
+            "struct" => Value::Struct(self.members(depth)?),
             other => return Err(DecodeError(format!("unknown XML-RPC type <{other}>"))),
         };
         self.expect_end("value")?;
         Ok(v)
+    }
+
+    /// `<array><data><value>…</value>…</data></array>`, after `<array>`.
+    fn array(&mut self, depth: usize) -> Result<Vec<Value>, DecodeError> {
+        self.expect_start("data")?;
+        let mut items = Vec::new();
+        loop {
+            match self.next_structural()? {
+                Token::Start(n) if n == "value" => items.push(self.value_inner(depth + 1)?),
+                Token::End(n) if n == "data" => break,
+                other => return Err(unexpected(&other, "in <array><data>")),
+            }
+        }
+        self.expect_end("array")?;
+        Ok(items)
+    }
+
+    /// `<member><name>…</name><value>…</value></member>…</struct>`, after `<struct>`.
+    fn members(&mut self, depth: usize) -> Result<BTreeMap<String, Value>, DecodeError> {
+        let mut members = BTreeMap::new();
+        loop {
+            match self.next_structural()? {
+                Token::Start(n) if n == "member" => {
+                    self.expect_start("name")?;
+                    let name = self.text_until_end("name")?;
+                    let v = self.value(depth + 1)?;
+                    self.expect_end("member")?;
+                    members.insert(name, v);
+                }
+                Token::End(n) if n == "struct" => break,
+                other => return Err(unexpected(&other, "in <struct>")),
+            }
+        }
+        Ok(members)
     }
 }
 

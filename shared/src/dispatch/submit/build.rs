@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use sqlx::PgConnection;
 
 use crate::clients::koji::{KojiClient, KojiError};
 use crate::clients::pagure::{FlagStatus, PrId};
@@ -65,17 +66,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
     let pr = build_pr(build);
     let koji = match build_koji(ctx, build) {
         Ok(koji) => koji,
-        Err(unconfigured) => {
-            let reason = unconfigured.to_string();
-            let mut tx = ctx.pool.begin().await?;
-            builds::mark_final(&mut tx, build.id, BuildStatus::Error, &reason, &key.uid).await?;
-            let abandoned = waiting::abandon(&mut tx, ctx, build, BuildStatus::Error).await?;
-            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
-            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &format!("{reason}."), &url).await?;
-            tx.commit().await?;
-            telemetry::metrics::build_finished("error");
-            return Ok((Submitted::Failed(reason), [vec![key.uid], abandoned].concat()));
-        }
+        Err(unconfigured) => return unconfigured_hub(ctx, build, &key, unconfigured).await,
     };
     let result = koji.build(&build.data.src, &build.target, true, None).await;
     let mut tx = ctx.pool.begin().await?;
@@ -88,55 +79,7 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
                 .await?;
             Submitted::Task(task_id)
         }
-        Err(e) => {
-            let attempt = build.retry_count as usize;
-            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
-            // A Kerberos failure may be a KDC blip or a keytab being rotated: retry it too.
-            let retryable = e.is_transient() || matches!(e, KojiError::Auth(_));
-            match ctx.config.retry.backoff.get(attempt).filter(|_| retryable) {
-                Some(delay) => {
-                    let minutes_left = whole_minutes(*delay);
-                    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
-                    let (status, comment) = match &e {
-                        KojiError::Auth(reason) => (
-                            FlagStatus::Error,
-                            format!("{reason}. The task will be retried in {}.", minutes(minutes_left)),
-                        ),
-                        _ => (
-                            FlagStatus::Pending,
-                            format!(
-                                "Failed to submit the build. The task will be retried in {}.",
-                                minutes(minutes_left)
-                            ),
-                        ),
-                    };
-                    builds::mark_retry(&mut tx, build.id, at, &e.to_string(), &key.uid).await?;
-                    reporting::set_flag(&mut tx, &pr, &key, status, &comment, &url).await?;
-                    Submitted::Retry { minutes: minutes_left }
-                }
-                None => {
-                    // The hub's reason in a few words (README: an error flag says
-                    // why). A refused login is ours to fix, and says so.
-                    let comment = match &e {
-                        KojiError::Auth(reason) => format!("{reason}."),
-                        e if e.is_credential_refusal() => {
-                            format!(
-                                "Koji refused the CI service's login (not a problem of the package): {}.",
-                                e.reason()
-                            )
-                        }
-                        e if retryable => {
-                            format!("Koji did not take the build after {} attempts: {}.", attempt + 1, e.reason())
-                        }
-                        e => format!("Koji refused the build: {}.", e.reason()),
-                    };
-                    builds::mark_final(&mut tx, build.id, BuildStatus::Error, &e.to_string(), &key.uid).await?;
-                    flags.extend(waiting::abandon(&mut tx, ctx, build, BuildStatus::Error).await?);
-                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
-                    Submitted::Failed(e.to_string())
-                }
-            }
-        }
+        Err(e) => not_submitted(&mut tx, ctx, build, &key, e, &mut flags).await?,
     };
     tx.commit().await?;
     match &outcome {
@@ -145,6 +88,72 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         Submitted::Failed(_) => telemetry::metrics::build_finished("error"),
     }
     Ok((outcome, flags))
+}
+
+/// A build of a hub no longer configured ends in error at once.
+async fn unconfigured_hub(
+    ctx: &Context,
+    build: &BuildRow,
+    key: &FlagKey,
+    unconfigured: UnconfiguredInstance,
+) -> Result<(Submitted, Vec<String>), sqlx::Error> {
+    let reason = unconfigured.to_string();
+    let pr = build_pr(build);
+    let mut tx = ctx.pool.begin().await?;
+    builds::mark_final(&mut tx, build.id, BuildStatus::Error, &reason, &key.uid).await?;
+    let abandoned = waiting::abandon(&mut tx, ctx, build, BuildStatus::Error).await?;
+    let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+    reporting::set_flag(&mut tx, &pr, key, FlagStatus::Error, &format!("{reason}."), &url).await?;
+    tx.commit().await?;
+    telemetry::metrics::build_finished("error");
+    Ok((Submitted::Failed(reason), [vec![key.uid.clone()], abandoned].concat()))
+}
+
+/// Koji did not take the build: a retry with the next backoff step while one
+/// is left (outages, Kerberos blips), else an error flag with the hub's reason.
+async fn not_submitted(
+    tx: &mut PgConnection,
+    ctx: &Context,
+    build: &BuildRow,
+    key: &FlagKey,
+    e: KojiError,
+    flags: &mut Vec<String>,
+) -> Result<Submitted, sqlx::Error> {
+    let attempt = build.retry_count as usize;
+    let pr = build_pr(build);
+    let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+    // A Kerberos failure may be a KDC blip or a keytab being rotated: retry it too.
+    let retryable = e.is_transient() || matches!(e, KojiError::Auth(_));
+    if let Some(delay) = ctx.config.retry.backoff.get(attempt).filter(|_| retryable) {
+        let minutes_left = whole_minutes(*delay);
+        let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
+        let (status, comment) = match &e {
+            KojiError::Auth(reason) => {
+                (FlagStatus::Error, format!("{reason}. The task will be retried in {}.", minutes(minutes_left)))
+            }
+            _ => (
+                FlagStatus::Pending,
+                format!("Failed to submit the build. The task will be retried in {}.", minutes(minutes_left)),
+            ),
+        };
+        builds::mark_retry(tx, build.id, at, &e.to_string(), &key.uid).await?;
+        reporting::set_flag(tx, &pr, key, status, &comment, &url).await?;
+        return Ok(Submitted::Retry { minutes: minutes_left });
+    }
+    // The hub's reason in a few words (README: an error flag says why). A
+    // refused login is ours to fix, and says so.
+    let comment = match &e {
+        KojiError::Auth(reason) => format!("{reason}."),
+        e if e.is_credential_refusal() => {
+            format!("Koji refused the CI service's login (not a problem of the package): {}.", e.reason())
+        }
+        e if retryable => format!("Koji did not take the build after {} attempts: {}.", attempt + 1, e.reason()),
+        e => format!("Koji refused the build: {}.", e.reason()),
+    };
+    builds::mark_final(tx, build.id, BuildStatus::Error, &e.to_string(), &key.uid).await?;
+    flags.extend(waiting::abandon(tx, ctx, build, BuildStatus::Error).await?);
+    reporting::set_flag(tx, &pr, key, FlagStatus::Error, &comment, &url).await?;
+    Ok(Submitted::Failed(e.to_string()))
 }
 
 /// Cancels a build's Koji task because of `reason` ("superseded by b2b2b2b", "the

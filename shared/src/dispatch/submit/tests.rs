@@ -1,6 +1,7 @@
 //! Testing Farm requests for the Fedora CI tests.
 
 use chrono::Utc;
+use sqlx::PgConnection;
 
 use crate::clients::pagure::{FlagStatus, PrId};
 use crate::clients::testing_farm::TestingFarmError;
@@ -45,36 +46,13 @@ pub fn artifacts_url(ctx: &Context, request_id: &str) -> String {
 /// refusing the request → `error` with its message on a failure flag.
 pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTest, FlagKey), sqlx::Error> {
     let key = test_flag(ctx, row);
-    let pr = test_pr(row);
     let result = request(ctx, row).await;
     let mut tx = ctx.pool.begin().await?;
     let outcome = match result {
-        Ok(request_id) => {
-            let url = artifacts_url(ctx, &request_id);
-            test_runs::mark_queued(&mut tx, row.id, &request_id, &url, &key.uid).await?;
-            reporting::set_flag(
-                &mut tx,
-                &pr,
-                &key,
-                FlagStatus::Pending,
-                "Tests have been submitted to Testing Farm.",
-                &url,
-            )
-            .await?;
-            let body = ci_messages::body(
-                ctx.config.distgit_url.as_str(),
-                ctx.config.docs_url.as_str(),
-                row,
-                &url,
-                Stage::Queued,
-                &ci_messages::Outcome::default(),
-            );
-            let topic = ci_messages::topic(ctx.config.deployment, Stage::Queued);
-            ci_messages::queue(&mut tx, &format!("tf:{}:queued", row.id), &topic, &body).await?;
-            SubmittedTest::Request(request_id)
-        }
+        Ok(request_id) => queued(&mut tx, ctx, row, &key, request_id).await?,
         Err(TestingFarmError::NoEnvironment(distro)) => {
             // Not the package's fault: a neutral flag, never a red one.
+            let pr = test_pr(row);
             let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
             let reason = format!("not available for {} (Testing Farm has no {distro} environment)", row.data.pr.branch);
             test_runs::transition(&mut tx, row.id, TestStatus::Skipped, Some(&reason), None, &key.uid).await?;
@@ -82,28 +60,7 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
             reporting::set_flag(&mut tx, &pr, &key, reporting::NEUTRAL, &comment, &url).await?;
             SubmittedTest::NotAvailable
         }
-        Err(e) => {
-            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
-            match ctx.config.retry.backoff.get(row.retry_count as usize).filter(|_| e.is_transient()) {
-                Some(delay) => {
-                    let m = whole_minutes(*delay);
-                    let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
-                    test_runs::mark_retry(&mut tx, row.id, at, &e.to_string(), &key.uid).await?;
-                    let comment = format!("Failed to submit tests. They will be retried in {}.", minutes(m));
-                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, &comment, &url).await?;
-                    SubmittedTest::Retry { minutes: m }
-                }
-                None => {
-                    // The last word: an error flag (never a red failure: nothing
-                    // says the package is at fault) with the upstream's reason.
-                    let comment = final_comment(ctx, &e);
-                    test_runs::transition(&mut tx, row.id, TestStatus::Error, Some(&e.to_string()), None, &key.uid)
-                        .await?;
-                    reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Error, &comment, &url).await?;
-                    SubmittedTest::Failed(e.to_string())
-                }
-            }
-        }
+        Err(e) => not_submitted(&mut tx, ctx, row, &key, e).await?,
     };
     tx.commit().await?;
     match &outcome {
@@ -114,6 +71,57 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
     }
     ci_messages::flush(ctx).await;
     Ok((outcome, key))
+}
+
+/// Testing Farm took the request: queued, with its flag and the `queued` message.
+async fn queued(
+    tx: &mut PgConnection,
+    ctx: &Context,
+    row: &TestRunRow,
+    key: &FlagKey,
+    request_id: String,
+) -> Result<SubmittedTest, sqlx::Error> {
+    let url = artifacts_url(ctx, &request_id);
+    test_runs::mark_queued(tx, row.id, &request_id, &url, &key.uid).await?;
+    let comment = "Tests have been submitted to Testing Farm.";
+    reporting::set_flag(tx, &test_pr(row), key, FlagStatus::Pending, comment, &url).await?;
+    let body = ci_messages::body(
+        ctx.config.distgit_url.as_str(),
+        ctx.config.docs_url.as_str(),
+        row,
+        &url,
+        Stage::Queued,
+        &ci_messages::Outcome::default(),
+    );
+    let topic = ci_messages::topic(ctx.config.deployment, Stage::Queued);
+    ci_messages::queue(tx, &format!("tf:{}:queued", row.id), &topic, &body).await?;
+    Ok(SubmittedTest::Request(request_id))
+}
+
+/// Testing Farm did not take the request: a retry with the next backoff step
+/// while one is left (outages), else the last word: an error flag (never a red
+/// failure: nothing says the package is at fault) with the upstream's reason.
+async fn not_submitted(
+    tx: &mut PgConnection,
+    ctx: &Context,
+    row: &TestRunRow,
+    key: &FlagKey,
+    e: TestingFarmError,
+) -> Result<SubmittedTest, sqlx::Error> {
+    let pr = test_pr(row);
+    let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+    if let Some(delay) = ctx.config.retry.backoff.get(row.retry_count as usize).filter(|_| e.is_transient()) {
+        let m = whole_minutes(*delay);
+        let at = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or_default();
+        test_runs::mark_retry(tx, row.id, at, &e.to_string(), &key.uid).await?;
+        let comment = format!("Failed to submit tests. They will be retried in {}.", minutes(m));
+        reporting::set_flag(tx, &pr, key, FlagStatus::Pending, &comment, &url).await?;
+        return Ok(SubmittedTest::Retry { minutes: m });
+    }
+    let comment = final_comment(ctx, &e);
+    test_runs::transition(tx, row.id, TestStatus::Error, Some(&e.to_string()), None, &key.uid).await?;
+    reporting::set_flag(tx, &pr, key, FlagStatus::Error, &comment, &url).await?;
+    Ok(SubmittedTest::Failed(e.to_string()))
 }
 
 /// How long the upstream's reason may be on a flag: a few words, not a dump.
