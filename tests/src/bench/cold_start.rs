@@ -46,6 +46,54 @@ pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, Strin
     result
 }
 
+/// One start of `exe` as a scale-from-zero replica meets its first event:
+/// milliseconds from spawn to the answer to `request` (a whole HTTP/1.1 request,
+/// sent as soon as the port accepts), its first database connection included.
+/// The answer must be 2xx.
+pub fn start_to_first_answer(exe: &Path, env: &[(String, String)], request: &[u8]) -> Result<f64, String> {
+    let port = fedora_ci::dev::testing::free_port();
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+    let result = loop {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            break answer(stream, request).map(|()| super::ms(started.elapsed()));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!("{} exited with {status} before it listened", exe.display()));
+        }
+        if started.elapsed() > START_LIMIT {
+            break Err(format!("{} not listening within {START_LIMIT:?}", exe.display()));
+        }
+        // Polling, as above: a refused connection returns at once.
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Sends `request` and reads the status line: `Ok` for a 2xx.
+fn answer(mut stream: TcpStream, request: &[u8]) -> Result<(), String> {
+    let _ = stream.set_read_timeout(Some(START_LIMIT));
+    stream.write_all(request).map_err(|e| format!("sending the event: {e}"))?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).map_err(|e| format!("reading the answer: {e}"))?;
+    if head.starts_with(b"HTTP/1.1 2") {
+        Ok(())
+    } else {
+        Err(format!("the first event was answered {}", String::from_utf8_lossy(&head)))
+    }
+}
+
 /// A bare HTTP/1.1 request: a client library's own setup would be measured too.
 fn readyz_ok(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };

@@ -7,25 +7,53 @@ use std::sync::Arc;
 use fedora_ci::dev::testing::Fixture;
 
 use super::load::{MakeRequest, cloudevent};
+use crate::sandbox::pagure::PagureSandbox;
 
 /// The project every benchmark PR is on (its branches are set on the Pagure sandbox).
 pub const PROJECT: &str = "rpms/optee_os";
 
+/// The `pull-request.new` message of PR `n`, with a commit of its own.
+pub fn pr_message(n: u64) -> Fixture {
+    let mut f = Fixture::load("pagure_pr_new.json");
+    let pr = &mut f.body["pullrequest"];
+    pr["id"] = n.into();
+    pr["uid"] = format!("{n:032x}").into();
+    pr["commit_stop"] = format!("{n:040x}").into();
+    f
+}
+
+/// Opens PRs `first..first + count` on the Pagure sandbox, which, like Pagure,
+/// answers 404 to a flag on a PR it does not know: the flag each event sets must
+/// really be set.
+pub fn open_prs(pagure: &PagureSandbox, first: u64, count: u64) {
+    for n in first..first + count {
+        pagure.open_pr(&pr_message(n).body["pullrequest"]);
+    }
+}
+
 /// PR `first + i` with a commit of its own: every event is new work, none a
 /// duplicate or a superseding update of another.
 pub fn pr_request(url: &str, first: u64) -> MakeRequest {
-    let fixture = Fixture::load("pagure_pr_new.json");
     let url = url.to_owned();
     Arc::new(move |i: u64| {
         let n = first + i;
-        let mut f = fixture.clone();
-        let pr = &mut f.body["pullrequest"];
-        pr["id"] = n.into();
-        pr["uid"] = format!("{n:032x}").into();
-        pr["commit_stop"] = format!("{n:040x}").into();
+        let f = pr_message(n);
         cloudevent(&url, &f.topic, &format!("bench-pr-{n}"))
             .header("ce-pagurenamespace", "rpms")
             .body(f.body_bytes().into())
             .expect("a valid request")
     })
+}
+
+/// PR `n`'s event as the bytes of one HTTP/1.1 request (binary-mode CloudEvent,
+/// `Connection: close`), for a measurement that must not time a client library.
+pub fn pr_request_bytes(n: u64) -> Vec<u8> {
+    let f = pr_message(n);
+    let body = f.body_bytes();
+    let mut head = String::from("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (name, value) in fedora_ci::dev::testing::binary_headers(&f.topic, &format!("bench-pr-{n}")) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("ce-pagurenamespace: rpms\r\ncontent-length: {}\r\n\r\n", body.len()));
+    [head.into_bytes(), body.to_vec()].concat()
 }

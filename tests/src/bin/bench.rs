@@ -246,6 +246,32 @@ async fn cold_starts(b: &mut Bench) -> anyhow::Result<()> {
             .at_most(20.0),
         );
     }
+    first_event_after_cold_start(b).await
+}
+
+/// What a packager waits for beyond the pod start when pr-opened scales from
+/// zero: exec → its first PR event answered (a Koji build submitted, with the
+/// Kerberos login, and the flag set), the first database connection included.
+async fn first_event_after_cold_start(b: &mut Bench) -> anyhow::Result<()> {
+    const FIRST_PR: u64 = 800_000;
+    latency::open_prs(&b.h.pagure, FIRST_PR, COLD_STARTS as u64);
+    let (exe, env) = (binary_path("pr-opened"), b.env.clone());
+    let mut samples = tokio::task::spawn_blocking(move || {
+        (0..COLD_STARTS as u64)
+            .map(|i| cold_start::start_to_first_answer(&exe, &env, &latency::pr_request_bytes(FIRST_PR + i)))
+            .collect::<Result<Vec<f64>, String>>()
+    })
+    .await?
+    .map_err(anyhow::Error::msg)?;
+    let (min, median, max) = spread(&mut samples);
+    b.push(
+        Line::info(
+            format!("exec → first PR event answered, pr-opened (median of {COLD_STARTS}; min {min:.1}, max {max:.1})"),
+            median,
+            "ms",
+        )
+        .at_most(40.0),
+    );
     Ok(())
 }
 
@@ -321,8 +347,12 @@ async fn end_to_end(b: &mut Bench, pr_opened: &RunningBinary) -> anyhow::Result<
     for rate in [50u32, 200] {
         let builds_before = b.koji.builds().len();
         let retries_before = retry_rows(&b.h.db.pool).await?;
+        // Every event the open loop may send, and some: it sends on schedule.
+        latency::open_prs(&b.h.pagure, first, u64::from(rate) * secs * 2);
+        let flags_before = b.h.pagure.flag_posts().len();
         let make = latency::pr_request(&url, first);
         let mut out = load::open_loop(rate, Duration::from_secs(secs), 1024, make).await;
+        let flags = b.h.pagure.flag_posts().len() - flags_before;
         first += out.sent + 1;
         let builds = b.koji.builds().len() - builds_before;
         // A submission that failed transiently (e.g. the hub timed out under the
@@ -366,6 +396,10 @@ async fn end_to_end(b: &mut Bench, pr_opened: &RunningBinary) -> anyhow::Result<
             )
             .at_least(out.ok as f64),
         );
+        b.push(
+            Line::info(format!("  flags Pagure accepted at {rate} ev/s (one per event)"), flags as f64, "")
+                .at_least(out.ok as f64),
+        );
         if out.failed > 0 {
             eprintln!("  failures at {rate} ev/s: {:?}", out.failures);
         }
@@ -387,6 +421,7 @@ async fn round_trips(b: &mut Bench, functions: &[&str]) -> anyhow::Result<()> {
     let upstream = format!("{}:{}", db.host_str().unwrap_or("127.0.0.1"), db.port().unwrap_or(5432));
     let proxy = Proxy::start(upstream).await?;
     let env = b.env_with(&[("DATABASE_URL", proxy.url_for(&b.h.db.url))]);
+    latency::open_prs(&b.h.pagure, 900_000, 100);
     let pr_opened = b.start("pr-opened", &env).await;
     let koji_finished = b.start("koji-finished", &env).await;
     let unknown_task = || throughput::koji_request(&koji_finished.url("/"), Traffic::UnknownTask, KOJI_USER);
