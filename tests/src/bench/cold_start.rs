@@ -15,35 +15,7 @@ const START_LIMIT: Duration = Duration::from_secs(10);
 
 /// One start of `exe`: milliseconds from spawn to the first 200 on `/readyz`.
 pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, String> {
-    let port = fedora_ci::dev::testing::free_port();
-    let started = Instant::now();
-    let mut child = Command::new(exe)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
-    let result = loop {
-        if readyz_ok(port) {
-            break Ok(super::ms(started.elapsed()));
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            break Err(format!("{} exited with {status} before it was ready", exe.display()));
-        }
-        if started.elapsed() > START_LIMIT {
-            break Err(format!("{} not ready within {START_LIMIT:?}", exe.display()));
-        }
-        // Polling, not synchronising: a connection refused returns at once, and a
-        // short pause keeps the poller from taking the CPU the start needs.
-        std::thread::sleep(Duration::from_micros(200));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+    timed_start(exe, env, |port| readyz_ok(port).then_some(Ok(())), "ready")
 }
 
 /// One start of `exe` as a scale-from-zero replica meets its first event:
@@ -51,6 +23,17 @@ pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, Strin
 /// sent as soon as the port accepts), its first database connection included.
 /// The answer must be 2xx.
 pub fn start_to_first_answer(exe: &Path, env: &[(String, String)], request: &[u8]) -> Result<f64, String> {
+    timed_start(exe, env, |port| TcpStream::connect(("127.0.0.1", port)).ok().map(|s| answer(s, request)), "listening")
+}
+
+/// Spawns `exe` on a free port and polls `done(port)` until it answers
+/// (`Some`): milliseconds from spawn to then, or why it failed.
+fn timed_start(
+    exe: &Path,
+    env: &[(String, String)],
+    done: impl Fn(u16) -> Option<Result<(), String>>,
+    what: &str,
+) -> Result<f64, String> {
     let port = fedora_ci::dev::testing::free_port();
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -64,16 +47,17 @@ pub fn start_to_first_answer(exe: &Path, env: &[(String, String)], request: &[u8
         .spawn()
         .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
     let result = loop {
-        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-            break answer(stream, request).map(|()| super::ms(started.elapsed()));
+        if let Some(outcome) = done(port) {
+            break outcome.map(|()| super::ms(started.elapsed()));
         }
         if let Ok(Some(status)) = child.try_wait() {
-            break Err(format!("{} exited with {status} before it listened", exe.display()));
+            break Err(format!("{} exited with {status} before it was {what}", exe.display()));
         }
         if started.elapsed() > START_LIMIT {
-            break Err(format!("{} not listening within {START_LIMIT:?}", exe.display()));
+            break Err(format!("{} not {what} within {START_LIMIT:?}", exe.display()));
         }
-        // Polling, as above: a refused connection returns at once.
+        // Polling, not synchronising: a connection refused returns at once, and a
+        // short pause keeps the poller from taking the CPU the start needs.
         std::thread::sleep(Duration::from_micros(200));
     };
     let _ = child.kill();
