@@ -38,11 +38,11 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// `clients/koji/client.rs` → `clients::koji::client`; `clients/mod.rs` → `clients`.
-fn module_of(path: &Path) -> String {
-    let rel = path.strip_prefix(src()).unwrap();
+fn module_of(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap();
     let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
     let last = parts.pop().unwrap();
-    if last != "mod.rs" && last != "lib.rs" {
+    if last != "mod.rs" && last != "lib.rs" && last != "main.rs" {
         parts.push(last.trim_end_matches(".rs").to_owned());
     }
     parts.join("::")
@@ -78,10 +78,19 @@ fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn modules() -> BTreeMap<String, String> {
+/// Each module of the crate whose sources are under `root`, with its code.
+fn modules_of(root: &Path) -> BTreeMap<String, String> {
     let mut files = Vec::new();
-    rust_files(&src(), &mut files);
-    files.iter().filter(|p| !p.ends_with("lib.rs")).map(|p| (module_of(p), code(p))).collect()
+    rust_files(root, &mut files);
+    files
+        .iter()
+        .filter(|p| !p.ends_with("lib.rs") && !p.ends_with("main.rs"))
+        .map(|p| (module_of(root, p), code(p)))
+        .collect()
+}
+
+fn modules() -> BTreeMap<String, String> {
+    modules_of(&src())
 }
 
 #[test]
@@ -100,16 +109,15 @@ fn each_layer_imports_only_the_layers_below_it() {
     assert!(wrong.is_empty(), "imports against the layers:\n{}", wrong.join("\n"));
 }
 
-#[test]
-fn no_two_modules_import_each_other() {
-    let modules = modules();
+/// Every chain of imports in `modules` that comes back to where it started.
+fn import_loops(modules: &BTreeMap<String, String>) -> Vec<String> {
     let names: BTreeSet<&str> = modules.keys().map(String::as_str).collect();
     // The longest module name a path starts with is the module it names.
     let resolve = |path: &[String]| -> Option<String> {
         (1..=path.len()).rev().map(|n| path[..n].join("::")).find(|candidate| names.contains(candidate.as_str()))
     };
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (module, code) in &modules {
+    for (module, code) in modules {
         let deps = crate_paths(code)
             .iter()
             .chain(&super_paths(module, code))
@@ -132,6 +140,27 @@ fn no_two_modules_import_each_other() {
                     stack.push((next.clone(), [trail.clone(), vec![next.clone()]].concat()));
                 }
             }
+        }
+    }
+    loops
+}
+
+#[test]
+fn no_two_modules_import_each_other() {
+    let loops = import_loops(&modules());
+    assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));
+}
+
+/// The functions' crates hold to the same rule: a module of a function never
+/// imports one that imports it back.
+#[test]
+fn no_two_modules_of_a_function_import_each_other() {
+    let functions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let mut loops = Vec::new();
+    for crate_dir in std::fs::read_dir(&functions).unwrap() {
+        let src = crate_dir.unwrap().path().join("src");
+        if src.is_dir() {
+            loops.extend(import_loops(&modules_of(&src)).into_iter().map(|l| format!("{}: {l}", src.display())));
         }
     }
     assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));

@@ -9,7 +9,10 @@ use fedora_ci::config::amqp::AmqpSettings;
 use fedora_ci::config::{ConfigError, Env, ProcessEnv, ServerConfig, Source, TelemetryConfig};
 use url::Url;
 
-use crate::mapping::{Promotions, legal_extension_name};
+use crate::mapping::Promotions;
+
+/// The exchange Fedora Messaging publishes on.
+pub const EXCHANGE: &str = "amq.topic";
 
 /// The topics (after the deployment prefix) Fedora CI acts on: what the functions
 /// behind the Broker handle, and nothing else, so the rest of the bus never costs a
@@ -247,16 +250,6 @@ fn check_queue_name(var: &str, name: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::new(var, "names starting with 'amq.' are reserved by the broker"));
     }
     Ok(())
-}
-
-/// Kept next to the config so a promotion table with an illegal name is refused
-/// at start, not silently renamed.
-pub(crate) fn check_extension_name(name: &str) -> Result<(), String> {
-    if legal_extension_name(name) {
-        Ok(())
-    } else {
-        Err(format!("'{name}' is not a legal CloudEvent extension name (a-z, 0-9, at most 20 characters)"))
-    }
 }
 
 #[cfg(test)]

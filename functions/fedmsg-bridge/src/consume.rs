@@ -21,12 +21,10 @@ use lapin::{Channel, Connection, Consumer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::config::EXCHANGE;
 use crate::config::{BridgeConfig, Declare};
 use crate::deliver::Deliverer;
 use crate::mapping::Mapper;
-
-/// The exchange Fedora Messaging publishes on.
-pub const EXCHANGE: &str = "amq.topic";
 
 /// A session that stayed up this long was healthy; the next reconnect starts over
 /// from the shortest delay.

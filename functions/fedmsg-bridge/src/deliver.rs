@@ -179,7 +179,7 @@ impl Deliverer {
         let confirm = self
             .dead_letters
             .basic_publish(
-                crate::consume::EXCHANGE.into(),
+                crate::config::EXCHANGE.into(),
                 self.dead_letter_key.as_str().into(),
                 BasicPublishOptions { mandatory: true, ..Default::default() },
                 &delivery.data,
@@ -194,7 +194,7 @@ impl Deliverer {
             Confirmation::Ack(Some(_)) => Err(Failed::Retry(format!(
                 "no queue is bound to '{}' on {} (message returned); the dead-letter queue {} should be",
                 self.dead_letter_key,
-                crate::consume::EXCHANGE,
+                crate::config::EXCHANGE,
                 self.dead_letter_queue
             ))),
             Confirmation::Nack(_) => Err(Failed::Retry("the broker refused the dead letter".into())),

@@ -39,6 +39,16 @@ pub fn legal_extension_name(name: &str) -> bool {
         && !RESERVED.contains(&name)
 }
 
+/// A promotion table with an illegal name is refused at start (the bridge's
+/// config reads the table), not silently renamed.
+fn check_extension_name(name: &str) -> Result<(), String> {
+    if legal_extension_name(name) {
+        Ok(())
+    } else {
+        Err(format!("'{name}' is not a legal CloudEvent extension name (a-z, 0-9, at most 20 characters)"))
+    }
+}
+
 /// The extension name for an AMQP header, deterministic so that a Trigger filter
 /// written once keeps matching:
 ///
@@ -108,7 +118,7 @@ impl Promotions {
                 let (name, path) =
                     field.split_once('=').ok_or_else(|| format!("'{field}' is not <extension>=<field.path>"))?;
                 let (name, path) = (name.trim(), path.trim());
-                crate::config::check_extension_name(name)?;
+                check_extension_name(name)?;
                 let path: Vec<String> = path.split('.').map(str::to_owned).collect();
                 if path.iter().any(String::is_empty) {
                     return Err(format!("'{field}' has an empty field path segment"));
