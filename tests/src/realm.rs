@@ -436,3 +436,31 @@ pub fn start_for_this_process() -> Option<TestRealm> {
     };
     Some(realm)
 }
+
+/// A test body run against a fresh realm: `checks` runs in a child process
+/// (this test, `test`, run alone) whose `KRB5_CONFIG` names the realm, plus
+/// `env` computed from it; the test fails if the child fails. In the child,
+/// which finds the realm from its parent, `checks` runs itself.
+pub fn in_realm(
+    test: &str,
+    env: impl FnOnce(&TestRealm) -> Vec<(&'static str, OsString)>,
+    checks: impl FnOnce(&TestRealm),
+) {
+    if let Some(realm) = TestRealm::from_parent() {
+        return checks(&realm);
+    }
+    if let Some(reason) = TestRealm::missing_tools() {
+        println!("skipped: {test}: {reason}");
+        return;
+    }
+    let realm = match TestRealm::start() {
+        Ok(Some(realm)) => realm,
+        Ok(None) => return println!("skipped: {test}: MIT Kerberos KDC tools not found"),
+        Err(e) => panic!("starting the test realm: {e}"),
+    };
+    let env = env(&realm);
+    let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    if let Err(e) = realm.run_in_child(test, &env) {
+        panic!("{e}");
+    }
+}

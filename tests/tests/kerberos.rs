@@ -6,39 +6,11 @@
 //! `fedora_ci_tests::realm` for why the environment is never changed in-process.
 //! Without the MIT KDC tools the tests print `skipped: …` and pass.
 
-use std::{
-    ffi::{OsStr, OsString},
-    path::Path,
-};
+use std::path::Path;
 
 use fedora_ci::clients::kerberos::{Kerberos, KerberosError};
-use fedora_ci_tests::{realm::TestRealm, sandbox::spnego};
-
-/// Runs `checks` in a child process whose `KRB5_CONFIG` names a fresh realm, plus
-/// `env` (computed from the realm), and fails this test if the child fails.
-fn in_realm(
-    test: &str,
-    env: impl FnOnce(&TestRealm) -> Vec<(&'static str, OsString)>,
-    checks: impl FnOnce(&TestRealm),
-) {
-    if let Some(realm) = TestRealm::from_parent() {
-        return checks(&realm);
-    }
-    if let Some(reason) = TestRealm::missing_tools() {
-        println!("skipped: {test}: {reason}");
-        return;
-    }
-    let realm = match TestRealm::start() {
-        Ok(Some(realm)) => realm,
-        Ok(None) => return println!("skipped: {test}: MIT Kerberos KDC tools not found"),
-        Err(e) => panic!("starting the test realm: {e}"),
-    };
-    let env = env(&realm);
-    let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    if let Err(e) = realm.run_in_child(test, &env) {
-        panic!("{e}");
-    }
-}
+use fedora_ci_tests::realm::{TestRealm, in_realm};
+use fedora_ci_tests::sandbox::spnego;
 
 fn keytab(path: impl AsRef<Path>, principal: Option<&str>) -> Kerberos {
     Kerberos { keytab: Some(path.as_ref().to_path_buf()), principal: principal.map(str::to_string) }

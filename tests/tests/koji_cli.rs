@@ -8,7 +8,7 @@ use std::process::Output;
 
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::Harness;
-use fedora_ci_tests::realm::TestRealm;
+use fedora_ci_tests::realm::in_realm;
 use fedora_ci_tests::sandbox::koji::{KOJI_VERSION, KojiHub};
 use fedora_ci_tests::sandbox::spnego;
 
@@ -215,27 +215,6 @@ async fn the_koji_cli_shows_a_failed_build_s_fault() {
     assert!(stdout(&o).contains("'faultCode': 1005"), "{}", shown(&o));
 }
 
-/// Runs `checks` in a child process whose Kerberos environment names a fresh
-/// realm (see `fedora_ci_tests::realm`; the environment is never changed
-/// in-process), as `tests/tests/kerberos.rs` does.
-fn in_realm(test: &str, checks: impl FnOnce(&TestRealm)) {
-    if let Some(realm) = TestRealm::from_parent() {
-        return checks(&realm);
-    }
-    if let Some(reason) = TestRealm::missing_tools() {
-        println!("skipped: {test}: {reason}");
-        return;
-    }
-    let realm = match TestRealm::start() {
-        Ok(Some(realm)) => realm,
-        Ok(None) => return println!("skipped: {test}: MIT Kerberos KDC tools not found"),
-        Err(e) => panic!("starting the test realm: {e}"),
-    };
-    if let Err(e) = realm.run_in_child(test, &[]) {
-        panic!("{e}");
-    }
-}
-
 /// A self-signed certificate for `localhost` (the hub's Kerberos service is
 /// `HTTP/localhost`), made with openssl into `dir`: (cert, key).
 fn localhost_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
@@ -257,59 +236,63 @@ fn localhost_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
 /// and the owner's `koji cancel` cancels it.
 #[test]
 fn the_koji_cli_logs_in_as_our_user_and_cancels_its_build() {
-    in_realm("the_koji_cli_logs_in_as_our_user_and_cancels_its_build", |realm| {
-        use fedora_ci::clients::koji::client::{Auth, KojiClient};
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async {
-            let service_keytab = realm.service_keytab();
-            let hub = KojiHub::start_with_verifier(std::sync::Arc::new(move |token: &str| {
-                spnego::accept(token, &service_keytab)
-            }))
-            .await;
-            let (cert, key) = localhost_certificate(realm.dir());
-            let tls_port = hub.serve_tls(&cert, &key).await;
+    in_realm(
+        "the_koji_cli_logs_in_as_our_user_and_cancels_its_build",
+        |_| Vec::new(),
+        |realm| {
+            use fedora_ci::clients::koji::client::{Auth, KojiClient};
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async {
+                let service_keytab = realm.service_keytab();
+                let hub = KojiHub::start_with_verifier(std::sync::Arc::new(move |token: &str| {
+                    spnego::accept(token, &service_keytab)
+                }))
+                .await;
+                let (cert, key) = localhost_certificate(realm.dir());
+                let tls_port = hub.serve_tls(&cert, &key).await;
 
-            // The product submits a build as its Kerberos user.
-            let product = KojiClient::new(
-                reqwest::Client::new(),
-                hub.url().replace("127.0.0.1", "localhost").parse().unwrap(),
-                hub.web_url().parse().unwrap(),
-                Auth::Kerberos(fedora_ci::clients::kerberos::Kerberos {
-                    keytab: Some(realm.client_keytab()),
-                    principal: None,
-                }),
-                None,
-            );
-            let task = product
-                .build(&format!("git+https://src.fedoraproject.org/rpms/optee_os.git#{SHA}"), "rawhide", true, None)
-                .await
-                .expect("the product's build");
-            hub.set_task_state(task, KojiTaskState::Open);
+                // The product submits a build as its Kerberos user.
+                let product = KojiClient::new(
+                    reqwest::Client::new(),
+                    hub.url().replace("127.0.0.1", "localhost").parse().unwrap(),
+                    hub.web_url().parse().unwrap(),
+                    Auth::Kerberos(fedora_ci::clients::kerberos::Kerberos {
+                        keytab: Some(realm.client_keytab()),
+                        principal: None,
+                    }),
+                    None,
+                );
+                let task = product
+                    .build(&format!("git+https://src.fedoraproject.org/rpms/optee_os.git#{SHA}"), "rawhide", true, None)
+                    .await
+                    .expect("the product's build");
+                hub.set_task_state(task, KojiTaskState::Open);
 
-            let cli = Cli::with_server(
-                &hub,
-                &format!("https://localhost:{tls_port}/kojihub"),
-                &format!(
-                    "authtype = kerberos\nkeytab = {}\nprincipal = {}\nserverca = {}",
-                    realm.client_keytab().display(),
-                    realm.client_principal(),
-                    cert.display()
-                ),
-            );
-            let o = cli.run_as(&[], &["hello"]).await;
-            assert!(o.status.success(), "{}", shown(&o));
-            assert!(stdout(&o).contains(", packit-ci!\n"), "{}", shown(&o));
-            assert!(stdout(&o).contains("Authenticated via GSSAPI"), "{}", shown(&o));
+                let cli = Cli::with_server(
+                    &hub,
+                    &format!("https://localhost:{tls_port}/kojihub"),
+                    &format!(
+                        "authtype = kerberos\nkeytab = {}\nprincipal = {}\nserverca = {}",
+                        realm.client_keytab().display(),
+                        realm.client_principal(),
+                        cert.display()
+                    ),
+                );
+                let o = cli.run_as(&[], &["hello"]).await;
+                assert!(o.status.success(), "{}", shown(&o));
+                assert!(stdout(&o).contains(", packit-ci!\n"), "{}", shown(&o));
+                assert!(stdout(&o).contains("Authenticated via GSSAPI"), "{}", shown(&o));
 
-            let o = cli.run_as(&[], &["list-tasks", "--mine", "--quiet"]).await;
-            assert!(o.status.success(), "{}", shown(&o));
-            assert!(stdout(&o).starts_with(&format!("{task} 20   packit-ci            OPEN")), "{}", shown(&o));
+                let o = cli.run_as(&[], &["list-tasks", "--mine", "--quiet"]).await;
+                assert!(o.status.success(), "{}", shown(&o));
+                assert!(stdout(&o).starts_with(&format!("{task} 20   packit-ci            OPEN")), "{}", shown(&o));
 
-            let o = cli.run_as(&[], &["cancel", &task.to_string()]).await;
-            assert!(o.status.success(), "{}", shown(&o));
-            assert_eq!(hub.task_state(task), Some(KojiTaskState::Canceled));
-            let o = cli.run_as(&[], &["list-tasks", "--mine"]).await;
-            assert_eq!(stdout(&o), "(no tasks)\n", "{}", shown(&o));
-        });
-    });
+                let o = cli.run_as(&[], &["cancel", &task.to_string()]).await;
+                assert!(o.status.success(), "{}", shown(&o));
+                assert_eq!(hub.task_state(task), Some(KojiTaskState::Canceled));
+                let o = cli.run_as(&[], &["list-tasks", "--mine"]).await;
+                assert_eq!(stdout(&o), "(no tasks)\n", "{}", shown(&o));
+            });
+        },
+    );
 }
