@@ -443,6 +443,33 @@ fn check_token_project(data: &Data, headers: &HeaderMap, project: &str) -> Resul
     }
 }
 
+/// What a POST on a PR checks before it reads the form, in Pagure's order
+/// (`api_login_required(acls=[acl])`, then the project, `_check_token`, the
+/// `<int:requestid>` route and the PR): the project and the PR id, or the
+/// answer that refuses it. Ok: the token's user, the project, the PR id.
+fn authorized_pr_post(
+    data: &Data,
+    headers: &HeaderMap,
+    ns: &str,
+    repo: &str,
+    id: &str,
+    acl: &str,
+) -> Result<(String, String, u64), Box<Response>> {
+    let user = check_api_acls(data, headers, &[acl])?;
+    let project = format!("{ns}/{repo}");
+    check_blocked(data, &project, &user)?;
+    if !data.projects.contains_key(&project) {
+        return Err(Box::new(not_found_project()));
+    }
+    check_token_project(data, headers, &project)?;
+    // `<int:requestid>`: anything else is no route at all.
+    let Ok(id) = id.parse::<u64>() else { return Err(Box::new((StatusCode::NOT_FOUND, "Not Found").into_response())) };
+    if !data.prs.contains_key(&(project.clone(), id)) {
+        return Err(Box::new(not_found_pr()));
+    }
+    Ok((user, project, id))
+}
+
 /// `pagure.api.get_request_data` and Flask-WTF's form data: a JSON object when
 /// the Content-Type is exactly `application/json` (invalid JSON is no data), the
 /// form when it is urlencoded (`request.form`), else JSON only for a `+json`
@@ -576,23 +603,11 @@ async fn add_flag(
     body: Bytes,
 ) -> Response {
     let mut data = state.data.lock().unwrap();
-    let user = match check_api_acls(&data, &headers, &["pull_request_flag"]) {
-        Ok(user) => user,
+    let (user, project, id) = match authorized_pr_post(&data, &headers, &ns, &repo, &id, "pull_request_flag") {
+        Ok(pr) => pr,
         Err(r) => return *r,
     };
-    let project = format!("{ns}/{repo}");
-    if let Err(r) = check_blocked(&data, &project, &user) {
-        return *r;
-    }
-    if !data.projects.contains_key(&project) {
-        return not_found_project();
-    }
-    if let Err(r) = check_token_project(&data, &headers, &project) {
-        return *r;
-    }
-    // `<int:requestid>`: anything else is no route at all.
-    let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
-    let Some(pr) = data.prs.get(&(project.clone(), id)) else { return not_found_pr() };
+    let pr = &data.prs[&(project.clone(), id)];
     let head = pr.head();
     let pr_uid = pr.json["uid"].as_str().unwrap_or_default().to_owned();
 
@@ -760,24 +775,10 @@ async fn add_comment(
     body: Bytes,
 ) -> Response {
     let mut data = state.data.lock().unwrap();
-    let user = match check_api_acls(&data, &headers, &["pull_request_comment"]) {
-        Ok(user) => user,
+    let (_, project, id) = match authorized_pr_post(&data, &headers, &ns, &repo, &id, "pull_request_comment") {
+        Ok(pr) => pr,
         Err(r) => return *r,
     };
-    let project = format!("{ns}/{repo}");
-    if let Err(r) = check_blocked(&data, &project, &user) {
-        return *r;
-    }
-    if !data.projects.contains_key(&project) {
-        return not_found_project();
-    }
-    if let Err(r) = check_token_project(&data, &headers, &project) {
-        return *r;
-    }
-    let Ok(id) = id.parse::<u64>() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
-    if !data.prs.contains_key(&(project.clone(), id)) {
-        return not_found_pr();
-    }
     let form = request_data(&headers, &body);
     let mut errors = BTreeMap::new();
     let comment = required(&form, "comment", &mut errors).to_owned();
