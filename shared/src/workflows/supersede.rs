@@ -49,8 +49,32 @@ impl Why {
     }
 }
 
-const BUILD_COLUMNS: &str = "id, task_id, status, target, retry_count, koji_build_group_id, koji_instance, data";
-const TEST_COLUMNS: &str = "id, pipeline_id, status, target, test_name, retry_count, web_url, data";
+/// The row a `BuildRow` / `TestRunRow` is read from.
+const BUILDS: &str =
+    "SELECT id, task_id, status, target, retry_count, koji_build_group_id, koji_instance, data FROM koji_build_targets";
+const TESTS: &str =
+    "SELECT id, pipeline_id, status, target, test_name, retry_count, web_url, data FROM tft_test_run_targets";
+
+/// The PR's rows (`select`: [`BUILDS`] or [`TESTS`]) of any head but the one
+/// `why` keeps, that also match `state` (a condition, its order and lock).
+async fn ended_work<T>(
+    conn: &mut PgConnection,
+    select: &str,
+    pull_request_id: i32,
+    why: &Why,
+    state: &str,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(&format!(
+        "{select} WHERE pull_request_id = $1 AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) AND {state}"
+    ))
+    .bind(pull_request_id)
+    .bind(why.keep())
+    .fetch_all(conn)
+    .await
+}
 
 /// Ends, in the caller's transaction, the PR's work that never reached Koji or
 /// Testing Farm: builds waiting for a retry (or never submitted), tests not yet
@@ -65,15 +89,8 @@ pub async fn end_unsubmitted(
 ) -> Result<Vec<String>, sqlx::Error> {
     let reason = why.reason();
     let mut flags = Vec::new();
-    let stale: Vec<BuildRow> = sqlx::query_as(&format!(
-        "SELECT {BUILD_COLUMNS} FROM koji_build_targets WHERE pull_request_id = $1 \
-           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
-           AND (status = 'retry' OR (status = 'pending' AND task_id IS NULL)) ORDER BY id FOR UPDATE"
-    ))
-    .bind(pull_request_id)
-    .bind(why.keep())
-    .fetch_all(&mut *tx)
-    .await?;
+    let unsubmitted = "(status = 'retry' OR (status = 'pending' AND task_id IS NULL)) ORDER BY id FOR UPDATE";
+    let stale: Vec<BuildRow> = ended_work(tx, BUILDS, pull_request_id, why, unsubmitted).await?;
     for build in &stale {
         let key = build_flag(ctx, build);
         builds::mark_final(tx, build.id, BuildStatus::Canceled, &reason, &key.uid).await?;
@@ -84,15 +101,8 @@ pub async fn end_unsubmitted(
         reporting::set_flag(tx, &pr, &key, FlagStatus::Canceled, &comment, &url).await?;
         flags.push(key.uid);
     }
-    let tests: Vec<TestRunRow> = sqlx::query_as(&format!(
-        "SELECT {TEST_COLUMNS} FROM tft_test_run_targets WHERE pull_request_id = $1 \
-           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
-           AND status IN ('new', 'retry', 'pending') ORDER BY id FOR UPDATE"
-    ))
-    .bind(pull_request_id)
-    .bind(why.keep())
-    .fetch_all(&mut *tx)
-    .await?;
+    let unsubmitted = "status IN ('new', 'retry', 'pending') ORDER BY id FOR UPDATE";
+    let tests: Vec<TestRunRow> = ended_work(tx, TESTS, pull_request_id, why, unsubmitted).await?;
     for run in &tests {
         flags.extend(end_test(tx, ctx, run, &format!("Not run: {reason}."), None).await?);
     }
@@ -102,23 +112,9 @@ pub async fn end_unsubmitted(
 /// The PR's work running in Koji and Testing Farm, to cancel after the commit
 /// (the dispatcher does, with `why` on each ended check's flag).
 pub async fn running(conn: &mut PgConnection, pull_request_id: i32, why: &Why) -> Result<Cancel, sqlx::Error> {
-    let builds = sqlx::query_as(&format!(
-        "SELECT {BUILD_COLUMNS} FROM koji_build_targets WHERE pull_request_id = $1 \
-           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
-           AND status IN ('pending', 'running') AND task_id IS NOT NULL ORDER BY id"
-    ))
-    .bind(pull_request_id)
-    .bind(why.keep())
-    .fetch_all(&mut *conn)
-    .await?;
-    let tests = sqlx::query_as(&format!(
-        "SELECT {TEST_COLUMNS} FROM tft_test_run_targets WHERE pull_request_id = $1 \
-           AND ($2::text IS NULL OR data ->> 'commit_sha' <> $2) \
-           AND status IN ('queued', 'running') AND pipeline_id IS NOT NULL ORDER BY id"
-    ))
-    .bind(pull_request_id)
-    .bind(why.keep())
-    .fetch_all(&mut *conn)
-    .await?;
+    let running = "status IN ('pending', 'running') AND task_id IS NOT NULL ORDER BY id";
+    let builds = ended_work(conn, BUILDS, pull_request_id, why, running).await?;
+    let running = "status IN ('queued', 'running') AND pipeline_id IS NOT NULL ORDER BY id";
+    let tests = ended_work(conn, TESTS, pull_request_id, why, running).await?;
     Ok(Cancel { builds, tests, reason: why.reason() })
 }
