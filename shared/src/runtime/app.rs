@@ -44,6 +44,9 @@ pub struct ScheduleError(pub String);
 /// must fix in the configuration or flags, 1 for the rest.
 #[derive(Debug, thiserror::Error)]
 enum RunError {
+    /// A variable read by `Config` (its message names the variable).
+    #[error(transparent)]
+    Settings(#[from] crate::config::ConfigError),
     #[error("configuration error: {0}")]
     Config(String),
     #[error("cannot start the async runtime: {0}")]
@@ -61,7 +64,7 @@ enum RunError {
 impl RunError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            RunError::Config(_) => ExitCode::from(2),
+            RunError::Settings(_) | RunError::Config(_) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
@@ -110,9 +113,7 @@ fn start(
     scheduled: Option<Scheduled>,
     mode: Mode,
 ) -> Result<(), RunError> {
-    // A ConfigError names its variable and says "configuration error" itself.
-    let config =
-        Config::from_env().map_err(|e| RunError::Config(e.to_string().replacen("configuration error: ", "", 1)))?;
+    let config = Config::from_env()?;
     let migrate_on_start = match std::env::var("FEDORA_CI_MIGRATE_ON_START").as_deref() {
         Ok("true" | "1" | "yes") => true,
         Ok("" | "false" | "0" | "no") | Err(_) => false,

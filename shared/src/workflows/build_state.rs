@@ -149,7 +149,7 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     reporting::set_flag(&mut tx, &pr, &key, flag_status, &comment, &task_url).await?;
     let mut recorded = Recorded::default();
     recorded.flag(key.uid);
-    record_follow_ups(&mut tx, ctx, build, update, status, has_fmf, &mut recorded).await?;
+    record_follow_ups(&mut tx, ctx, build, update, status, tested.then_some(has_fmf), &mut recorded).await?;
     tx.commit().await?;
     if status != BuildStatus::Running {
         crate::telemetry::metrics::build_finished(status.as_str());
@@ -182,15 +182,16 @@ fn build_flag_state(status: BuildStatus, update: &TaskUpdate) -> (FlagStatus, St
 }
 
 /// What follows from the new state, in the same transaction: Log Detective runs
-/// for a failed build (when wanted), the tests of a successful one (the suite,
-/// and those that waited for it), or the end of the waiting tests.
+/// for a failed build (when wanted), the tests of a successful one when it is
+/// tested (`tests`: `Some(has_fmf)`; the suite and those that waited for it), or
+/// the end of the waiting tests.
 async fn record_follow_ups(
     tx: &mut sqlx::PgConnection,
     ctx: &Context,
     build: &BuildRow,
     update: &TaskUpdate,
     status: BuildStatus,
-    has_fmf: bool,
+    tests: Option<bool>,
     recorded: &mut Recorded,
 ) -> Result<(), WorkflowError> {
     let settings = match builds::project_event_id(tx, build.id).await? {
@@ -202,7 +203,7 @@ async fn record_follow_ups(
         recorded.analyses = runs;
         recorded.flags.extend(run_flags);
     }
-    if status == BuildStatus::Success && build.koji_instance == PRIMARY {
+    if let Some(has_fmf) = tests {
         if !build.data.requested_tests_only {
             recorded.tests = record_tests(tx, build, update.task_id, has_fmf, &settings).await?;
         }
