@@ -10,8 +10,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::clients::fasjson::FasJsonClient;
+use crate::clients::forge::{Forge, ForgeError, Forges};
 use crate::clients::koji::KojiClient;
-use crate::clients::pagure::{PagureClient, PagureError};
 use crate::clients::testing_farm::{TestingFarmClient, TestingFarmError};
 use crate::rules::package_settings::{self, Loaded, PackageSettings};
 use crate::rules::policy::PACKAGER_GROUP;
@@ -98,27 +98,27 @@ async fn fetch_eln_lists(http: &reqwest::Client, urls: &[url::Url]) -> Result<BT
 }
 
 /// Does the dist-git repository have its own `eln` branch? (Then ELN builds from
-/// it, not from rawhide PRs.)
-pub async fn has_eln_branch(pagure: &PagureClient, namespace: &str, repo: &str) -> Result<bool, LookupError> {
-    match pagure.branches(namespace, repo).await {
-        Ok(branches) => Ok(branches.iter().any(|b| b == "eln")),
-        Err(PagureError::Http { status: 404, .. }) => Ok(false),
-        Err(e) => Err(LookupError::Upstream { service: "Pagure", reason: e.to_string() }),
-    }
+/// it, not from rawhide PRs.) Asked of the PR's own forge.
+pub async fn has_eln_branch(forges: &Forges, forge: Forge, namespace: &str, repo: &str) -> Result<bool, LookupError> {
+    forges
+        .has_branch(forge, namespace, repo, "eln")
+        .await
+        .map_err(|e| LookupError::Upstream { service: forge.name(), reason: e.to_string() })
 }
 
 /// Does the PR head carry its own tmt plans (an fmf tree)? Only then is `custom`
 /// part of its suite.
 pub async fn has_fmf_tree(
-    pagure: &PagureClient,
+    forges: &Forges,
+    forge: Forge,
     source_repo_path: &str,
     commit_sha: &str,
 ) -> Result<bool, LookupError> {
-    pagure
-        .raw_file(source_repo_path, commit_sha, ".fmf/version")
+    forges
+        .raw_file(forge, source_repo_path, commit_sha, ".fmf/version")
         .await
         .map(|f| f.is_some())
-        .map_err(|e| LookupError::Upstream { service: "Pagure", reason: e.to_string() })
+        .map_err(|e| LookupError::Upstream { service: forge.name(), reason: e.to_string() })
 }
 
 const TARGET_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -181,12 +181,18 @@ pub async fn tf_compose(
     Ok(composes.into_iter().find(|c| c.eq_ignore_ascii_case(distro)))
 }
 
-/// Reads `.fedora-ci.yaml` at `commit` of `repo_path` (`rpms/foo` or
-/// `fork/<user>/rpms/foo`) through Pagure's raw file URL. No file is the
-/// defaults; Pagure being down is an error (the event is redelivered) — never
-/// "the defaults", which would run CI on a package that opted out.
-pub async fn package_settings(pagure: &PagureClient, repo_path: &str, commit: &str) -> Result<Loaded, PagureError> {
-    let text = pagure.raw_file(repo_path, commit, package_settings::FILE_NAME).await?;
+/// Reads `.fedora-ci.yaml` at `commit` of `repo_path` (as
+/// [`crate::messages::PullRequestInfo::source_repo_path`] names it) through the
+/// forge's raw file API. No file is the defaults; the forge being down is an
+/// error (the event is redelivered) — never "the defaults", which would run CI on
+/// a package that opted out.
+pub async fn package_settings(
+    forges: &Forges,
+    forge: Forge,
+    repo_path: &str,
+    commit: &str,
+) -> Result<Loaded, ForgeError> {
+    let text = forges.raw_file(forge, repo_path, commit, package_settings::FILE_NAME).await?;
     Ok(match text.as_deref().map(package_settings::parse) {
         None => Loaded { settings: PackageSettings::default(), config_error: None },
         Some(Ok(settings)) => Loaded { settings, config_error: None },

@@ -1,7 +1,7 @@
 //! Every recorded message parses, and parses to what a reader of the JSON expects.
 
 use fedora_ci::dev::testing::{Fixture, fixtures_dir};
-use fedora_ci::messages::{FedoraMessage, KojiTaskState, PullRequestAction, Topic, Topics};
+use fedora_ci::messages::{FedoraMessage, Forge, KojiTaskState, PrState, PullRequestAction, Topic, Topics};
 
 const DISTGIT: &str = "https://src.fedoraproject.org";
 
@@ -15,7 +15,7 @@ fn parse(name: &str) -> FedoraMessage {
     FedoraMessage::parse(topic, &f.body_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn pr(name: &str) -> fedora_ci::messages::PullRequestMessage {
+fn pr(name: &str) -> fedora_ci::messages::PullRequestEvent {
     match parse(name) {
         FedoraMessage::PullRequest(m) => m,
         other => panic!("{name}: expected a PR message, got {other:?}"),
@@ -41,31 +41,37 @@ fn every_fixture_of_our_topics_parses() {
 fn pr_from_a_fork_builds_the_fork() {
     let m = pr("pagure_pr_new.json");
     assert_eq!(m.action, PullRequestAction::New);
-    assert_eq!(m.pullrequest.project_path(), "rpms/optee_os");
-    assert_eq!(m.pullrequest.branch, "rawhide");
+    assert_eq!(m.forge, Forge::Pagure);
+    assert_eq!(m.pr.project_path(), "rpms/optee_os");
+    assert_eq!(m.pr.branch, "rawhide");
     assert_eq!(
-        m.pullrequest.koji_source(DISTGIT),
+        m.pr.koji_source(DISTGIT),
         "git+https://src.fedoraproject.org/forks/zwhite/rpms/optee_os.git#889f07af35d27bbcaf9c535c17a63b974aa42ee3"
     );
+    assert_eq!(m.pr.source_repo_path, "fork/zwhite/rpms/optee_os");
     assert_eq!(m.agent.as_deref(), Some("zwhite"));
-    assert!(m.new_comment().is_none());
+    assert!(m.comment.is_none());
+    assert!(m.ignored_because().is_none());
 }
 
 #[test]
 fn updated_pr_targets_its_branch() {
     let m = pr("pagure_pr_updated.json");
     assert_eq!(m.action, PullRequestAction::Updated);
-    assert_eq!(m.pullrequest.branch, "f40");
-    assert_eq!(m.pullrequest.commit_stop, "f2f041328d629719c5ff31a08e800638d5df497f");
-    assert_eq!(m.pullrequest.git_url(DISTGIT), "https://src.fedoraproject.org/forks/lbrown/rpms/marshalparser.git");
+    assert_eq!(m.pr.branch, "f40");
+    assert_eq!(m.pr.head_sha, "f2f041328d629719c5ff31a08e800638d5df497f");
+    assert_eq!(
+        m.pr.koji_source(DISTGIT),
+        "git+https://src.fedoraproject.org/forks/lbrown/rpms/marshalparser.git#f2f041328d629719c5ff31a08e800638d5df497f"
+    );
 }
 
 #[test]
 fn pr_outside_a_namespace_is_recognisable() {
     let m = pr("pagure_pr_new_no_fork.json");
-    assert_eq!(m.pullrequest.project.namespace, None);
-    assert!(m.pullrequest.fork().is_none());
-    assert_eq!(m.pullrequest.project_path(), "fedora-kiwi-descriptions");
+    assert_eq!(m.pr.namespace, None);
+    assert_eq!(m.pr.git_path, "fedora-kiwi-descriptions");
+    assert_eq!(m.pr.project_path(), "fedora-kiwi-descriptions");
 }
 
 #[test]
@@ -78,15 +84,54 @@ fn comment_messages_expose_the_new_comment() {
     ] {
         let m = pr(name);
         assert_eq!(m.action, PullRequestAction::CommentAdded, "{name}");
-        let c = m.new_comment().unwrap();
-        assert!(c.comment.starts_with(text), "{name}: {}", c.comment);
-        assert_eq!(c.user.name, "mjones");
+        let c = m.comment.as_ref().unwrap();
+        assert!(c.body.starts_with(text), "{name}: {}", c.body);
+        assert_eq!(c.author, "mjones");
         // Not from a fork: the PR's own repository is built.
         assert_eq!(
-            m.pullrequest.koji_source(DISTGIT),
+            m.pr.koji_source(DISTGIT),
             "git+https://src.fedoraproject.org/rpms/python-teamcity-messages.git#beaf90bcecc51968a46663f8d6f092bfdc92e682"
         );
     }
+}
+
+fn forgejo(name: &str) -> fedora_ci::messages::PullRequestEvent {
+    let f = Fixture::load_from("forgejo", name);
+    let topic = prod().classify(&f.topic).unwrap_or_else(|| panic!("{name}: {} is not ours", f.topic));
+    match FedoraMessage::parse(topic, &f.body_bytes()).unwrap_or_else(|e| panic!("{name}: {e}")) {
+        FedoraMessage::PullRequest(m) => m,
+        other => panic!("{name}: expected a PR message, got {other:?}"),
+    }
+}
+
+#[test]
+fn forgejo_pull_requests_read_as_dist_git_prs() {
+    let m = forgejo("forgejo_pr_opened.json");
+    assert_eq!((m.forge, m.action), (Forge::Forgejo, PullRequestAction::New));
+    assert_eq!(m.pr.project_path(), "rpms/python-requests");
+    assert_eq!((m.pr.id, m.pr.branch.as_str(), m.pr.state), (3501, "rawhide", PrState::Open));
+    assert_eq!(m.pr.head_sha, "1a69eb79bbfa26ec63e95863cf15dcd77f985ede");
+    assert_eq!(m.pr.author, "alice");
+    // From the fork: Koji builds the fork's git, files are read from it.
+    assert_eq!(
+        m.pr.koji_source("https://forge.fedoraproject.org"),
+        "git+https://forge.fedoraproject.org/alice/python-requests.git#1a69eb79bbfa26ec63e95863cf15dcd77f985ede"
+    );
+    assert_eq!(m.pr.source_repo_path, "alice/python-requests");
+    assert_eq!(m.repository_url.as_deref(), Some("https://forge.fedoraproject.org/rpms/python-requests"));
+    assert!(m.ignored_because().is_none());
+    assert_eq!(forgejo("forgejo_pr_synchronized.json").action, PullRequestAction::Updated);
+}
+
+#[test]
+fn forgejo_pr_comments_are_commands_with_their_author() {
+    let m = forgejo("forgejo_pr_comment_ci_test.json");
+    assert_eq!((m.forge, m.action), (Forge::Forgejo, PullRequestAction::CommentAdded));
+    let c = m.comment.as_ref().unwrap();
+    assert_eq!(c.author, "carol");
+    assert!(c.body.starts_with("/packit-ci test"), "{}", c.body);
+    assert_eq!((m.pr.id, m.pr.branch.as_str()), (3366, "main"));
+    assert!(m.ignored_because().is_none());
 }
 
 #[test]

@@ -61,7 +61,9 @@ pub fn function_for(topic: Topic) -> &'static str {
         | Topic::PullRequestRebased
         | Topic::PullRequestCommentAdded
         | Topic::PullRequestClosed
-        | Topic::PullRequestReopened => "pr-opened",
+        | Topic::PullRequestReopened
+        | Topic::ForgejoPullRequest
+        | Topic::ForgejoIssueComment => "pr-opened",
         // The result finishes what a failed build started (see koji-finished's handler).
         Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis => "koji-finished",
     }
@@ -91,6 +93,11 @@ pub fn claims(prefix: &str, koji_users: &[String]) -> Vec<Claim> {
             // Koji analyses only: the bridge promotes `build_system` (Copr's go to
             // packit-service, not to us).
             out.push(Claim { function, event_type, extensions: ext(&[("ldbuildsystem", "koji")]) });
+        } else if matches!(topic, Topic::ForgejoPullRequest | Topic::ForgejoIssueComment) {
+            // Forgejo's organisation, promoted from `repository.owner.login`.
+            for ns in PAGURE_NAMESPACES {
+                out.push(Claim { function, event_type: event_type.clone(), extensions: ext(&[("forgejoowner", ns)]) });
+            }
         } else if topic.is_pull_request() {
             for ns in PAGURE_NAMESPACES {
                 out.push(Claim {

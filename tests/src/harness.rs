@@ -9,6 +9,7 @@ use fedora_ci::dev::db::TestDatabase;
 
 use crate::realm::TestRealm;
 use crate::sandbox::fasjson::FasJsonSandbox;
+use crate::sandbox::forgejo::ForgejoSandbox;
 use crate::sandbox::koji::{self, KojiHub, Verifier};
 use crate::sandbox::log_detective::LogDetectiveSandbox;
 use crate::sandbox::pagure::PagureSandbox;
@@ -24,8 +25,9 @@ pub const WEBHOOK_SECRET_SECONDARY: &str = "sandbox-webhook-secret-rotated";
 
 /// Every secret value a harness configures: none may ever appear in a log
 /// (`cargo run -p fedora-ci-tests --bin secret-scan`, run by `make test`).
-pub const SECRETS: [&str; 6] = [
+pub const SECRETS: [&str; 7] = [
     crate::sandbox::pagure::TOKEN,
+    crate::sandbox::forgejo::TOKEN,
     crate::sandbox::log_detective::TOKEN,
     crate::sandbox::testing_farm::API_KEY,
     WEBHOOK_SECRET,
@@ -39,6 +41,8 @@ pub struct Harness {
     pub db: TestDatabase,
     pub koji: KojiHub,
     pub pagure: PagureSandbox,
+    /// Forgejo dist-git; Forgejo is turned on (`FEDORA_CI_FORGEJO`) in every harness.
+    pub forgejo: ForgejoSandbox,
     pub fas: FasJsonSandbox,
     pub files: StaticFiles,
     pub tf: TestingFarmSandbox,
@@ -59,6 +63,7 @@ impl Harness {
         let koji =
             KojiHub::start_with_verifier(koji::accept_token(STATIC_TOKEN, &format!("{KOJI_USER}@TEST.LOCAL"))).await;
         let pagure = PagureSandbox::start().await;
+        let forgejo = ForgejoSandbox::start().await;
         let fas = FasJsonSandbox::start().await;
         let files = StaticFiles::start().await;
         let tf = TestingFarmSandbox::start().await;
@@ -69,6 +74,9 @@ impl Harness {
             ("DATABASE_URL", db.url.clone()),
             ("DISTGIT_URL", pagure.url.clone()),
             ("PAGURE_TOKEN", pagure.token.clone()),
+            ("FEDORA_CI_FORGEJO", "true".to_owned()),
+            ("FORGEJO_URL", forgejo.url.clone()),
+            ("FORGEJO_TOKEN", forgejo.token.clone()),
             ("FASJSON_URL", fas.url.clone()),
             ("KOJI_HUB_URL", koji.url()),
             ("KOJI_WEB_URL", koji.web_url()),
@@ -92,7 +100,7 @@ impl Harness {
         for (k, v) in extra {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        Harness { db, koji, pagure, fas, files, tf, ld, vars }
+        Harness { db, koji, pagure, forgejo, fas, files, tf, ld, vars }
     }
 
     /// Sets (or replaces) one variable of the configuration, e.g. to point

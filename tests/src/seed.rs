@@ -33,6 +33,7 @@ pub const REQUESTS: [&str; 3] = [
 
 fn source(sha: &str) -> PrSource {
     PrSource {
+        forge: Default::default(),
         namespace: NAMESPACE.into(),
         repo: REPO.into(),
         pr_id: PR_ID,

@@ -71,6 +71,6 @@ pub async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value)
 }
 
 /// The recorded PR's identity (`rpms/optee_os` #2), which every flag uid of it hashes.
-pub fn recorded_pr() -> fedora_ci::clients::pagure::PrId {
-    fedora_ci::clients::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 }
+pub fn recorded_pr() -> fedora_ci::clients::forge::PrId {
+    fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2)
 }

@@ -337,7 +337,7 @@ impl World {
         // must be one of that PR's own (its id, its branch's target, its heads).
         let mut expected: HashMap<(String, String), String> = HashMap::new();
         for (pr, (id, branch, _)) in PRS.iter().enumerate() {
-            let pr_id = fedora_ci::clients::pagure::PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: *id };
+            let pr_id = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", *id);
             let (target, distro) =
                 if *branch == "rawhide" { ("rawhide", "fedora-rawhide") } else { ("f43-candidate", "fedora-43") };
             for sha in &self.shas[pr] {

@@ -28,8 +28,8 @@ fn on_rawhide(name: &str) -> Fixture {
     f
 }
 
-fn teamcity_pr() -> fedora_ci::clients::pagure::PrId {
-    fedora_ci::clients::pagure::PrId { namespace: "rpms".into(), repo: "python-teamcity-messages".into(), id: 36 }
+fn teamcity_pr() -> fedora_ci::clients::forge::PrId {
+    fedora_ci::clients::forge::PrId::pagure("rpms", "python-teamcity-messages", 36)
 }
 
 async fn post(url: &str, fixture: &Fixture, id: &str) -> (StatusCode, Value) {
@@ -257,7 +257,7 @@ async fn koji_down_records_a_retry_and_recovery_builds_exactly_once() {
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
     let (submitted, changed) = fedora_ci::dispatch::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Task(_)), "{submitted:?}");
-    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.forges, Some(&changed)).await.unwrap();
     assert_eq!(h.koji.builds().len(), 1);
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     assert_eq!(flag.status, "pending");
@@ -276,7 +276,7 @@ async fn retries_run_out_into_an_error_flag() {
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
     let (submitted, changed) = fedora_ci::dispatch::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Failed(_)));
-    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.forges, Some(&changed)).await.unwrap();
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     // The hub's reason, not a bare "Submit of the build failed." (#20).
     assert_eq!(
@@ -311,7 +311,7 @@ async fn a_refused_login_is_an_error_that_blames_the_service_not_the_package() {
     let row = fedora_ci::store::builds::get(&mut conn, id).await.unwrap().unwrap();
     let (submitted, changed) = fedora_ci::dispatch::submit::submit_build(&ctx, &row).await.unwrap();
     assert!(matches!(submitted, fedora_ci::dispatch::submit::Submitted::Failed(_)), "{submitted:?}");
-    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.pagure, Some(&changed)).await.unwrap();
+    fedora_ci::dispatch::reporting::flush_flags(&h.db.pool, &ctx.clients.forges, Some(&changed)).await.unwrap();
     let flag = h.pagure.flags().into_iter().find(|f| f.uid == changed[0]).unwrap();
     assert_eq!(
         (flag.status.as_str(), flag.comment.as_str()),

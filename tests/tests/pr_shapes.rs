@@ -340,10 +340,10 @@ fn flag_of(h: &Harness, pr: &str, check: &str, sha: &str) -> FlagPost {
     h.pagure.flags().into_iter().find(|f| f.pr == pr && f.uid == key.uid).unwrap_or_else(|| panic!("no {check} flag"))
 }
 
-fn pr_id(pr: &str) -> fedora_ci::clients::pagure::PrId {
+fn pr_id(pr: &str) -> fedora_ci::clients::forge::PrId {
     let (path, id) = pr.split_once('#').unwrap();
     let (ns, repo) = path.split_once('/').unwrap();
-    fedora_ci::clients::pagure::PrId { namespace: ns.into(), repo: repo.into(), id: id.parse().unwrap() }
+    fedora_ci::clients::forge::PrId::pagure(ns, repo, id.parse().unwrap())
 }
 
 const A: &str = "889f07af35d27bbcaf9c535c17a63b974aa42ee3";

@@ -17,7 +17,7 @@ pub const EXCHANGE: &str = "amq.topic";
 /// The topics (after the deployment prefix) Fedora CI acts on: what the functions
 /// behind the Broker handle, and nothing else, so the rest of the bus never costs a
 /// message here.
-pub const DEFAULT_TOPIC_SUFFIXES: [&str; 8] = [
+pub const DEFAULT_TOPIC_SUFFIXES: [&str; 10] = [
     "pagure.pull-request.new",
     "pagure.pull-request.updated",
     "pagure.pull-request.rebased",
@@ -27,15 +27,20 @@ pub const DEFAULT_TOPIC_SUFFIXES: [&str; 8] = [
     "buildsys.task.state.change",
     // Log Detective's results (fedora-copr/logdetective-packit).
     "logdetective.analysis",
+    // Fedora dist-git on Forgejo (forge.fedoraproject.org): the webhook payloads.
+    "forgejo.pull_request",
+    "forgejo.issue_comment",
 ];
 
 /// The Koji task owner and method let a Trigger pass only our own builds (the
 /// build topic has an owner but no method); the namespace lets it pass only
-/// `rpms/` (and `tests/`) pull requests; the build system of a Log Detective
+/// `rpms/` (and `tests/`) pull requests, and the owner organisation only
+/// Forgejo's `rpms` and `tests` ones; the build system of a Log Detective
 /// result lets it pass only Koji's (Copr's are packit-service's).
 pub const DEFAULT_PROMOTE: &str = "buildsys.task.state.change:kojiowner=owner,kojimethod=method;\
                                    buildsys.build.state.change:kojiowner=owner;\
                                    pagure.pull-request.*:pagurenamespace=pullrequest.project.namespace;\
+                                   forgejo.*:forgejoowner=repository.owner.login;\
                                    logdetective.analysis:ldbuildsystem=build_system";
 
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! means on this PR — or the one comment that answers it.
 
 use fedora_ci::lookups;
-use fedora_ci::messages::PullRequestMessage;
+use fedora_ci::messages::{PrState, PullRequestEvent};
 use fedora_ci::rules::commands::{self, Command, CommandTarget};
 use fedora_ci::rules::package_settings::Loaded;
 use fedora_ci::rules::policy::{self, Skip};
@@ -14,15 +14,15 @@ use crate::plan::{self, Plan, SkipIntent, Work};
 /// A comment: a command from a packager, help for anyone, or nothing.
 pub async fn comment(
     ctx: &Context,
-    msg: &PullRequestMessage,
+    msg: &PullRequestEvent,
     event_id: &str,
 ) -> Result<Result<Plan, Skip>, HandlerError> {
-    let Some(comment) = msg.new_comment() else { return Ok(Err("comment message without a comment".into())) };
-    let author = comment.user.name.as_str();
+    let Some(comment) = msg.comment.as_ref() else { return Ok(Err("comment message without a comment".into())) };
+    let author = comment.author.as_str();
     if policy::is_our_bot(&ctx.config, author) {
         return Ok(Err("our own comment".into()));
     }
-    let Some(command) = commands::parse(&ctx.config.comment_prefix, &comment.comment) else {
+    let Some(command) = commands::parse(&ctx.config.comment_prefix, &comment.body) else {
         return Ok(Err("not a command for us".into()));
     };
     if let Some(answer) = gate(ctx, msg, &command, author).await? {
@@ -38,7 +38,7 @@ pub async fn comment(
         author,
         loaded: &loaded,
         request: format!("comment:{event_id}"),
-        is_tests_repo: msg.pullrequest.project.namespace.as_deref() == Some("tests"),
+        is_tests_repo: msg.pr.namespace.as_deref() == Some("tests"),
     };
     let work = on.work(command).await?;
     Ok(Ok(Plan::new(work, Some(loaded))))
@@ -54,14 +54,14 @@ fn help(ctx: &Context) -> String {
 /// `Some`: the answer, and nothing else happens.
 async fn gate(
     ctx: &Context,
-    msg: &PullRequestMessage,
+    msg: &PullRequestEvent,
     command: &Command,
     author: &str,
 ) -> Result<Option<String>, HandlerError> {
-    let pr = &msg.pullrequest;
+    let pr = &msg.pr;
     match command {
         Command::Help => return Ok(Some(help(ctx))),
-        Command::Skip if author == pr.user.name => {}
+        Command::Skip if author == pr.author => {}
         _ => {
             if !lookups::is_packager(&ctx.pool, &ctx.clients.fasjson, author).await? {
                 let refusal = format!("{} is not a packager, retriggering is not allowed.", commands::inert(author));
@@ -73,8 +73,8 @@ async fn gate(
         return Ok(Some(format!("Could not understand the command: {reason}.\n\n{}", help(ctx))));
     }
     // A closed or merged PR runs nothing; say so rather than stay silent.
-    if !pr.status.eq_ignore_ascii_case("open") {
-        let state = if pr.status.eq_ignore_ascii_case("merged") { "merged" } else { "closed" };
+    if !pr.is_open() {
+        let state = if pr.state == PrState::Merged { "merged" } else { "closed" };
         return Ok(Some(format!("This pull request is {state}: reopen it to run Fedora CI again.")));
     }
     Ok(None)
@@ -83,7 +83,7 @@ async fn gate(
 /// An admitted command on one PR, with the package's settings at its head.
 struct CommandOn<'a> {
     ctx: &'a Context,
-    msg: &'a PullRequestMessage,
+    msg: &'a PullRequestEvent,
     author: &'a str,
     loaded: &'a Loaded,
     /// What makes this command one request (its comment).
@@ -120,7 +120,7 @@ impl CommandOn<'_> {
 
     /// The named target among those the PR builds, or the answer saying why not.
     async fn resolve(&self, asked: &CommandTarget, builds: &[String]) -> Result<Result<String, Work>, HandlerError> {
-        match commands::resolve_target(asked, &self.msg.pullrequest.branch, builds) {
+        match commands::resolve_target(asked, &self.msg.pr.branch, builds) {
             Ok(target) => Ok(Ok(target)),
             Err(reason) => {
                 let answer = plan::unknown_target(self.ctx, self.msg, &self.loaded.settings, asked, reason).await?;
@@ -187,8 +187,9 @@ impl CommandOn<'_> {
     /// The package's suite, as a build would run it: `custom` only when the PR
     /// has its own tmt plans.
     async fn suite(&self) -> Result<Vec<String>, HandlerError> {
-        let pr = &self.msg.pullrequest;
-        let has_fmf = lookups::has_fmf_tree(&self.ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop).await?;
+        let pr = &self.msg.pr;
+        let has_fmf =
+            lookups::has_fmf_tree(&self.ctx.clients.forges, self.msg.forge, &pr.source_repo_path, &pr.head_sha).await?;
         Ok(commands::TEST_NAMES
             .iter()
             .filter(|t| self.loaded.settings.runs_test(t) && (**t != "custom" || has_fmf))

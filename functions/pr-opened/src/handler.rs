@@ -1,4 +1,5 @@
-//! Pagure PR events in → scratch builds and flags out.
+//! Dist-git PR events in (Pagure or Forgejo) → scratch builds and flags or
+//! commit statuses out.
 //!
 //! The five steps of every workflow (ARCHITECTURE.md): CloudEvent → typed message
 //! → plan (`plan.rs`, no writes) → record the event and its effects in one
@@ -7,7 +8,7 @@
 
 use axum::extract::State;
 use fedora_ci::dispatch::dispatch;
-use fedora_ci::messages::{EventMeta, PullRequestAction, PullRequestMessage};
+use fedora_ci::messages::{EventMeta, Forge, PullRequestAction, PullRequestEvent};
 use fedora_ci::rules::policy;
 use fedora_ci::runtime::intake::Received;
 use fedora_ci::store::events;
@@ -17,22 +18,27 @@ use crate::command;
 use crate::plan::{self, Plan};
 use crate::record::{self, PrEvent};
 
-pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessage>) -> Result<Outcome, HandlerError> {
+pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestEvent>) -> Result<Outcome, HandlerError> {
     let (meta, msg) = match event {
         Received::NotHandled { meta } => {
             return Ok(Outcome::ignored(format!("event type '{}' is not handled here", meta.event_type)));
         }
         Received::Message { meta, message, .. } => (meta, message),
     };
-    // Identifiers that cannot be Pagure's are never built into a Koji `src`, a
-    // tmt URL or an API path: logged and ignored (a 2xx, not a redelivery).
-    if let Err(why) = msg.check_identifiers() {
-        tracing::warn!(reason = %why, "not a dist-git PR we can act on");
-        return Ok(Outcome::ignored(why));
+    if let Err(skip) = forge_enabled(&ctx, &msg) {
+        tracing::debug!(%skip, "not acting on this event");
+        return Ok(Outcome::ignored(skip));
     }
-    let pr = &msg.pullrequest;
+    // Identifiers that cannot be the forge's are never built into a Koji `src`, a
+    // tmt URL or an API path: logged and ignored (a 2xx, not a redelivery); so is
+    // an action or comment we do not act on.
+    if let Some(why) = msg.ignored_because() {
+        tracing::warn!(reason = %why, "not a dist-git PR event we can act on");
+        return Ok(Outcome::ignored(why.to_owned()));
+    }
+    let pr = &msg.pr;
     let project = pr.project_path();
-    if let Err(skip) = policy::project_enabled(&ctx.config, pr.project.namespace.as_deref(), &project) {
+    if let Err(skip) = policy::project_enabled(&ctx.config, pr.namespace.as_deref(), &project) {
         tracing::debug!(%skip, "not acting on this PR");
         return Ok(Outcome::ignored(skip));
     }
@@ -50,20 +56,40 @@ pub async fn handle(State(ctx): State<Context>, event: Received<PullRequestMessa
     }
 }
 
-/// What makes a command one request: its Pagure comment (the id is unique on the
+/// Forgejo events are acted on only when Forgejo is turned on, for the
+/// configured instance and organisations; Pagure's always.
+fn forge_enabled(ctx: &Context, msg: &PullRequestEvent) -> Result<(), String> {
+    if msg.forge == Forge::Pagure {
+        return Ok(());
+    }
+    let forgejo = &ctx.config.forgejo;
+    if !forgejo.enabled {
+        return Err("Forgejo is not turned on here (FEDORA_CI_FORGEJO)".into());
+    }
+    let instance = forgejo.url.as_str().trim_end_matches('/');
+    let url = msg.repository_url.as_deref().unwrap_or_default();
+    if !url.strip_prefix(instance).is_some_and(|rest| rest.starts_with('/')) {
+        return Err(format!("the repository is not on {instance}"));
+    }
+    match msg.pr.namespace.as_deref() {
+        Some(ns) if forgejo.namespaces.contains(ns) => Ok(()),
+        ns => Err(format!("'{}' is not a Forgejo organisation served here", ns.unwrap_or_default())),
+    }
+}
+
+/// What makes a command one request: its comment (the id is unique on the forge
 /// instance). Not the CloudEvent id, which a redelivery may change: keyed on it, ten
 /// copies of one `/packit-ci help` under new ids were answered ten times.
-fn request_key(meta: &EventMeta, msg: &PullRequestMessage) -> String {
-    msg.new_comment().map(|c| format!("pagure-comment-{}", c.id)).unwrap_or_else(|| meta.id.clone())
+fn request_key(meta: &EventMeta, msg: &PullRequestEvent) -> String {
+    match (&msg.comment, msg.forge) {
+        (Some(c), Forge::Pagure) => format!("pagure-comment-{}", c.id),
+        (Some(c), Forge::Forgejo) => format!("forgejo-comment-{}", c.id),
+        (None, _) => meta.id.clone(),
+    }
 }
 
 /// plan → record (one transaction) → commit → dispatch.
-async fn execute(
-    ctx: &Context,
-    meta: &EventMeta,
-    msg: &PullRequestMessage,
-    plan: Plan,
-) -> Result<Outcome, HandlerError> {
+async fn execute(ctx: &Context, meta: &EventMeta, msg: &PullRequestEvent, plan: Plan) -> Result<Outcome, HandlerError> {
     let pr = PrEvent::new(ctx, msg, request_key(meta, msg));
     let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
@@ -75,20 +101,19 @@ async fn execute(
     if summary.is_empty() {
         summary.push("nothing new (already built for this trigger)".into());
     }
-    Ok(Outcome::done(format!("{}#{}: {}", pr.id.path(), msg.pullrequest.id, summary.join("; "))))
+    Ok(Outcome::done(format!("{}#{}: {}", pr.id.path(), msg.pr.id, summary.join("; "))))
 }
 
 /// `pull-request.closed`, merged or not: the PR's unfinished work ends. What never
 /// reached Koji or Testing Farm (retries, waiting tests) ends in this transaction;
 /// running Koji tasks and Testing Farm requests are canceled after it. Each ended
 /// check gets a neutral flag saying the PR was merged or closed.
-async fn closed(ctx: &Context, meta: &EventMeta, msg: &PullRequestMessage) -> Result<Outcome, HandlerError> {
+async fn closed(ctx: &Context, meta: &EventMeta, msg: &PullRequestEvent) -> Result<Outcome, HandlerError> {
     let pr = PrEvent::new(ctx, msg, request_key(meta, msg));
     let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
     };
-    let merged = msg.merged.unwrap_or(msg.pullrequest.status.eq_ignore_ascii_case("merged"));
-    let recorded = record::closed(&mut tx, &pr, merged).await?;
+    let recorded = record::closed(&mut tx, &pr, msg.merged).await?;
     tx.commit().await?;
     let summary = dispatch(ctx, recorded).await?;
     Ok(Outcome::done(format!("{}#{}: {}", pr.id.path(), pr.id.id, summary.join("; "))))

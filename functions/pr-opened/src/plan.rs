@@ -2,7 +2,7 @@
 //! Koji targets, test requests, a skip, or an answer comment.
 
 use fedora_ci::lookups;
-use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
+use fedora_ci::messages::{PullRequestAction, PullRequestEvent};
 use fedora_ci::rules::commands;
 use fedora_ci::rules::package_settings::{FILE_NAME, Loaded, PackageSettings};
 use fedora_ci::rules::policy::{self, Skip};
@@ -50,12 +50,12 @@ impl Plan {
     }
 }
 
-/// `.fedora-ci.yaml` at the PR head.
-pub(crate) async fn settings(ctx: &Context, msg: &PullRequestMessage) -> Result<Loaded, HandlerError> {
-    let pr = &msg.pullrequest;
-    lookups::package_settings(&ctx.clients.pagure, &pr.source_repo_path(), &pr.commit_stop)
+/// `.fedora-ci.yaml` at the PR head, read from the PR's forge.
+pub(crate) async fn settings(ctx: &Context, msg: &PullRequestEvent) -> Result<Loaded, HandlerError> {
+    let pr = &msg.pr;
+    lookups::package_settings(&ctx.clients.forges, msg.forge, &pr.source_repo_path, &pr.head_sha)
         .await
-        .map_err(|e| HandlerError::Upstream { service: "Pagure", reason: e.to_string() })
+        .map_err(|e| HandlerError::Upstream { service: msg.forge.name(), reason: e.to_string() })
 }
 
 pub(crate) fn disabled() -> String {
@@ -66,19 +66,19 @@ pub(crate) fn disabled() -> String {
 /// `event_id` is the CloudEvent's: a reopened PR runs CI again once per reopening.
 pub async fn pr_event(
     ctx: &Context,
-    msg: &PullRequestMessage,
+    msg: &PullRequestEvent,
     event_id: &str,
 ) -> Result<Result<Plan, Skip>, HandlerError> {
-    let pr = &msg.pullrequest;
+    let pr = &msg.pr;
     let loaded = settings(ctx, msg).await?;
     if !loaded.settings.enabled {
         return Ok(Err(disabled()));
     }
     let marked =
-        commands::has_skip_marker(&pr.title) || pr.initial_comment.as_deref().is_some_and(commands::has_skip_marker);
-    let skip = if marked { SkipIntent::Marker(pr.user.name.clone()) } else { SkipIntent::Keep };
+        commands::has_skip_marker(&pr.title) || pr.description.as_deref().is_some_and(commands::has_skip_marker);
+    let skip = if marked { SkipIntent::Marker(pr.author.clone()) } else { SkipIntent::Keep };
     let rerun_of = (msg.action == PullRequestAction::Reopened).then(|| format!("reopened:{event_id}"));
-    if pr.project.namespace.as_deref() == Some("tests") {
+    if pr.namespace.as_deref() == Some("tests") {
         return Ok(Ok(Plan::new(Work::TestsRepository { skip, rerun_of }, Some(loaded))));
     }
     let targets = match targets_for_branch(ctx, msg, &loaded.settings).await? {
@@ -94,20 +94,29 @@ pub async fn pr_event(
     };
     let dedup = match msg.action {
         PullRequestAction::Reopened => format!("reopened:{event_id}"),
-        _ => format!("pr:{}#{}@{}", pr.project_path(), pr.id, pr.commit_stop),
+        _ => format!("{}{}#{}@{}", dedup_prefix(msg), pr.project_path(), pr.id, pr.head_sha),
     };
     let work = Work::Build { targets, dedup, trigger: action.to_owned(), skip };
     Ok(Ok(Plan::new(work, Some(loaded))))
+}
+
+/// `pr:` for Pagure (the keys rows have had since the start), `forgejo:pr:` for
+/// Forgejo: the same PR number and head on the two forges are two triggers.
+pub(crate) fn dedup_prefix(msg: &PullRequestEvent) -> &'static str {
+    match msg.forge {
+        fedora_ci::messages::Forge::Pagure => "pr:",
+        fedora_ci::messages::Forge::Forgejo => "forgejo:pr:",
+    }
 }
 
 /// The PR branch's build target, plus `eln` when `PackageNeedsELNBuildFromRawhide`
 /// and the package's settings do not turn ELN off.
 pub(crate) async fn targets_for_branch(
     ctx: &Context,
-    msg: &PullRequestMessage,
+    msg: &PullRequestEvent,
     settings: &PackageSettings,
 ) -> Result<Result<Vec<String>, Skip>, HandlerError> {
-    let pr = &msg.pullrequest;
+    let pr = &msg.pr;
     let Some(main) = lookups::resolve_build_target(&ctx.pool, &ctx.clients.koji, &pr.branch).await? else {
         return Ok(Err(format!("no Koji build target for branch '{}'", pr.branch)));
     };
@@ -123,10 +132,10 @@ pub(crate) async fn targets_for_branch(
 /// package's own `eln: false`, checked in that order.
 pub(crate) async fn why_no_eln(
     ctx: &Context,
-    msg: &PullRequestMessage,
+    msg: &PullRequestEvent,
     settings: &PackageSettings,
 ) -> Result<Option<String>, HandlerError> {
-    let pr = &msg.pullrequest;
+    let pr = &msg.pr;
     let project = pr.project_path();
     Ok(if !settings.eln {
         Some("the package turns ELN off (`eln: false` in .fedora-ci.yaml)".to_owned())
@@ -136,11 +145,9 @@ pub(crate) async fn why_no_eln(
         Some("ELN builds only packages (rpms/)".to_owned())
     } else if !policy::may_need_eln_build(&ctx.config, &project, &pr.branch) {
         Some(format!("{} is on the ELN deny list", commands::inert(&project)))
-    } else if !lookups::is_eln_package(&ctx.pool, &ctx.clients.http, &ctx.config.eln_list_urls, &pr.project.name)
-        .await?
-    {
-        Some(format!("{} is not in the ELN package lists", commands::inert(&pr.project.name)))
-    } else if lookups::has_eln_branch(&ctx.clients.pagure, "rpms", &pr.project.name).await? {
+    } else if !lookups::is_eln_package(&ctx.pool, &ctx.clients.http, &ctx.config.eln_list_urls, &pr.repo).await? {
+        Some(format!("{} is not in the ELN package lists", commands::inert(&pr.repo)))
+    } else if lookups::has_eln_branch(&ctx.clients.forges, msg.forge, "rpms", &pr.repo).await? {
         Some("the package has its own `eln` branch, which ELN builds from".to_owned())
     } else {
         None
@@ -151,7 +158,7 @@ pub(crate) async fn why_no_eln(
 /// why this PR has no ELN build; otherwise the valid targets.
 pub(crate) async fn unknown_target(
     ctx: &Context,
-    msg: &PullRequestMessage,
+    msg: &PullRequestEvent,
     settings: &PackageSettings,
     asked: &commands::CommandTarget,
     reason: String,

@@ -5,11 +5,11 @@
 
 use fedora_ci::Context;
 use fedora_ci::HandlerError;
-use fedora_ci::clients::pagure::{FlagStatus, PrId};
+use fedora_ci::clients::forge::{FlagStatus, PrId};
 use fedora_ci::config::koji::{self, PRIMARY};
 use fedora_ci::dispatch::submit::{tests::test_flag, waiting};
 use fedora_ci::dispatch::{Recorded, reporting};
-use fedora_ci::messages::{PullRequestAction, PullRequestMessage};
+use fedora_ci::messages::{PullRequestAction, PullRequestEvent};
 use fedora_ci::rules::package_settings::{Loaded, PackageSettings};
 use fedora_ci::rules::suite;
 use fedora_ci::store::builds::{self, BuildData, BuildRow};
@@ -27,7 +27,7 @@ use crate::skip_flags;
 /// stored, and the key that makes a command one request.
 pub struct PrEvent<'a> {
     pub ctx: &'a Context,
-    pub msg: &'a PullRequestMessage,
+    pub msg: &'a PullRequestEvent,
     pub id: PrId,
     pub head: PrHead,
     /// The request a command answers (its Pagure comment), or the event id.
@@ -35,44 +35,48 @@ pub struct PrEvent<'a> {
 }
 
 impl<'a> PrEvent<'a> {
-    pub fn new(ctx: &'a Context, msg: &'a PullRequestMessage, request: String) -> Self {
-        let pr = &msg.pullrequest;
+    pub fn new(ctx: &'a Context, msg: &'a PullRequestEvent, request: String) -> Self {
+        let pr = &msg.pr;
         let id = PrId {
-            namespace: pr.project.namespace.clone().unwrap_or_default(),
-            repo: pr.project.name.clone(),
+            forge: msg.forge,
+            namespace: pr.namespace.clone().unwrap_or_default(),
+            repo: pr.repo.clone(),
             id: pr.id,
         };
-        let distgit = ctx.config.distgit_url.as_str().trim_end_matches('/');
+        // The forge's own URL makes the project (and so the PR) one of that
+        // forge: a package with PRs on Pagure and Forgejo has two projects.
+        let instance = ctx.config.forge_url(msg.forge).as_str().trim_end_matches('/');
         let head = PrHead {
             namespace: id.namespace.clone(),
             repo: id.repo.clone(),
-            project_url: format!("{distgit}/{}", id.path()),
-            instance_url: distgit.to_owned(),
+            project_url: format!("{instance}/{}", id.path()),
+            instance_url: instance.to_owned(),
             pr_id: pr.id as i64,
-            commit_sha: pr.commit_stop.clone(),
+            commit_sha: pr.head_sha.clone(),
         };
         Self { ctx, msg, id, head, request }
     }
 
     /// The PR the work is for, as stored with each build and test run.
     fn source(&self) -> PrSource {
-        let pr = &self.msg.pullrequest;
+        let pr = &self.msg.pr;
         PrSource {
+            forge: self.msg.forge,
             namespace: self.head.namespace.clone(),
             repo: self.head.repo.clone(),
             pr_id: self.head.pr_id,
             commit_sha: self.head.commit_sha.clone(),
             branch: pr.branch.clone(),
-            source_repo_path: pr.source_repo_path(),
+            source_repo_path: pr.source_repo_path.clone(),
             pr_uid: Some(pr.uid.clone()),
-            pr_author: Some(pr.user.name.clone()),
+            pr_author: Some(pr.author.clone()),
         }
     }
 
     fn build_data(&self, trigger: &str) -> BuildData {
-        let distgit = self.ctx.config.distgit_url.as_str().trim_end_matches('/');
+        let git_base = self.ctx.config.forge_git_url(self.msg.forge);
         BuildData {
-            src: self.msg.pullrequest.koji_source(distgit),
+            src: self.msg.pr.koji_source(git_base.as_str()),
             pr: self.source(),
             trigger: trigger.to_owned(),
             flag_label: None,
@@ -314,7 +318,13 @@ async fn tests_repository(
     }
     let key = match rerun_of {
         Some(command) => format!("{command}/custom/fedora-rawhide"),
-        None => format!("pr:{}#{}@{}/custom/fedora-rawhide", pr.id.path(), pr.id.id, pr.head.commit_sha),
+        None => format!(
+            "{}{}#{}@{}/custom/fedora-rawhide",
+            crate::plan::dedup_prefix(pr.msg),
+            pr.id.path(),
+            pr.id.id,
+            pr.head.commit_sha
+        ),
     };
     let test = NewTest { distro: "fedora-rawhide", key, data: pr.test_request("custom", None, None) };
     recorded.tests.extend(test_runs::record(tx, rows.project_event_id, None, &[test]).await?);

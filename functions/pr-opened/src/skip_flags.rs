@@ -2,7 +2,7 @@
 //! under the very [`FlagKey`] the real check uses, so a later `rerun` updates the
 //! same flag instead of leaving a stale "skipped" beside it.
 
-use fedora_ci::clients::pagure::PrId;
+use fedora_ci::clients::forge::PrId;
 use fedora_ci::config::koji;
 use fedora_ci::config::{Config, Deployment};
 use fedora_ci::dispatch::reporting::{self, FlagKey};

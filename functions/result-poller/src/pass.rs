@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fedora_ci::clients::pagure::FlagStatus;
+use fedora_ci::clients::forge::FlagStatus;
 use fedora_ci::dispatch::submit::build::{build_flag, build_pr};
 use fedora_ci::dispatch::submit::tests::{test_flag, test_pr};
 use fedora_ci::dispatch::{self, Recorded, dispatch, reporting, submit};

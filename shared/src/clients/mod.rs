@@ -1,7 +1,10 @@
 //! The outbound clients a function uses, built once from the config at start.
 
 pub mod bus;
+pub mod check;
 pub mod fasjson;
+pub mod forge;
+pub mod forgejo;
 pub mod kerberos;
 pub mod koji;
 pub mod log_detective;
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use fasjson::FasJsonClient;
+use forge::Forges;
+use forgejo::ForgejoClient;
 use kerberos::Kerberos;
 use koji::KojiClient;
 use log_detective::LogDetectiveClient;
@@ -27,7 +32,8 @@ pub struct Clients {
     pub koji: Arc<KojiClient>,
     /// One client per extra Koji instance, by instance name.
     pub koji_instances: Vec<(String, Arc<KojiClient>)>,
-    pub pagure: PagureClient,
+    /// Pagure and Forgejo: each PR's calls go to its own forge.
+    pub forges: Forges,
     pub fasjson: FasJsonClient,
     pub testing_farm: TestingFarmClient,
     /// The Log Detective interface server (and the Koji log servers it is sent from).
@@ -68,7 +74,10 @@ impl Clients {
                 .iter()
                 .map(|i| (i.name.clone(), Arc::new(KojiClient::from_config(http.clone(), &i.koji))))
                 .collect(),
-            pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
+            forges: Forges {
+                pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
+                forgejo: ForgejoClient::new(http.clone(), config.forgejo.url.clone(), config.forgejo.token.clone()),
+            },
             fasjson: FasJsonClient::new(
                 http.clone(),
                 config.fasjson_url.clone(),

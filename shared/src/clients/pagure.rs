@@ -1,9 +1,11 @@
-//! Pagure API 0 client for dist-git: PR flags, PR comments, branches, raw files.
+//! Pagure API 0 client for dist-git (src.fedoraproject.org): PR flags, PR
+//! comments, branches, raw files. Reached through [`super::forge::Forges`].
 
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::check::{FlagStatus, PrId};
 use crate::config::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,45 +43,6 @@ impl PagureError {
     }
 }
 
-/// Pagure's flag states (`FLAG_STATUSES`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FlagStatus {
-    Pending,
-    Success,
-    Failure,
-    Error,
-    Canceled,
-}
-
-impl FlagStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlagStatus::Pending => "pending",
-            FlagStatus::Success => "success",
-            FlagStatus::Failure => "failure",
-            FlagStatus::Error => "error",
-            FlagStatus::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => FlagStatus::Pending,
-            "success" => FlagStatus::Success,
-            "failure" => FlagStatus::Failure,
-            "error" => FlagStatus::Error,
-            "canceled" => FlagStatus::Canceled,
-            _ => return None,
-        })
-    }
-
-    /// A state after which nothing more will happen to the work it reports.
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, FlagStatus::Pending)
-    }
-}
-
 /// One flag as Pagure's `POST …/pull-request/<id>/flag` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flag {
@@ -90,20 +53,6 @@ pub struct Flag {
     pub status: FlagStatus,
     /// Same uid = same flag, updated in place.
     pub uid: String,
-}
-
-/// Identifies a PR on dist-git.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PrId {
-    pub namespace: String,
-    pub repo: String,
-    pub id: u64,
-}
-
-impl PrId {
-    pub fn path(&self) -> String {
-        format!("{}/{}", self.namespace, self.repo)
-    }
 }
 
 #[derive(Clone)]

@@ -12,10 +12,12 @@ use url::Url;
 
 pub mod amqp;
 pub mod env;
+pub mod forge;
 pub mod koji;
 pub mod secret;
 
 pub use env::{ConfigError, Env, ProcessEnv, Source};
+pub use forge::{Forge, ForgejoConfig};
 pub use koji::KojiConfig;
 
 use amqp::AmqpSettings;
@@ -153,6 +155,8 @@ pub struct Config {
     /// dist-git (Pagure) base URL, also the base of the Pagure API.
     pub distgit_url: Url,
     pub pagure_token: Option<Secret>,
+    /// Forgejo dist-git (forge.fedoraproject.org), see [`forge`].
+    pub forgejo: ForgejoConfig,
     /// Our own Pagure user: its comments are never treated as commands.
     pub bot_user: String,
     pub fasjson_url: Url,
@@ -185,6 +189,7 @@ impl Config {
     pub fn secrets(&self) -> Vec<Secret> {
         let mut out = vec![self.database_url.clone()];
         out.extend(self.pagure_token.clone());
+        out.extend(self.forgejo.token.clone());
         out.extend(self.testing_farm.api_key.clone());
         out.extend(self.testing_farm.webhook_secrets.iter().cloned());
         out.extend(self.amqp.as_ref().map(|a| a.url.clone()));
@@ -234,6 +239,7 @@ impl Config {
             eln_deny,
             log_detective,
             pagure_token: env.secret("PAGURE_TOKEN")?,
+            forgejo: ForgejoConfig::from_env(&env)?,
             bot_user: env.string("FEDORA_CI_BOT_USER", "packit-ci"),
             fasjson_url: env.url("FASJSON_URL", "https://fasjson.fedoraproject.org")?,
             public_url: env.url("FEDORA_CI_PUBLIC_URL", "https://prod.fedora-ci.packit.dev")?,
@@ -247,6 +253,22 @@ impl Config {
             testing_farm,
             retry,
         })
+    }
+
+    /// The forge's own base URL: its web pages (and its API under it).
+    pub fn forge_url(&self, forge: Forge) -> &Url {
+        match forge {
+            Forge::Pagure => &self.distgit_url,
+            Forge::Forgejo => &self.forgejo.url,
+        }
+    }
+
+    /// The base of the git URLs Koji and Testing Farm clone from the forge.
+    pub fn forge_git_url(&self, forge: Forge) -> &Url {
+        match forge {
+            Forge::Pagure => &self.distgit_url,
+            Forge::Forgejo => &self.forgejo.git_url,
+        }
     }
 
     pub fn koji_instance(&self, name: &str) -> Option<&KojiInstance> {

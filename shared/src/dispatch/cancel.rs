@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use crate::clients::pagure::FlagStatus;
+use crate::clients::forge::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::reporting;
 use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};

@@ -58,7 +58,8 @@ pub struct Outcome<'a> {
 
 /// The message body for a test run at a stage.
 pub fn body(
-    distgit_url: &str,
+    // The PR's forge (`Config::forge_url`): the artifact's repository is on it.
+    forge_url: &str,
     docs_url: &str,
     run: &TestRunRow,
     run_url: &str,
@@ -66,7 +67,7 @@ pub fn body(
     outcome: &Outcome<'_>,
 ) -> Value {
     let d = &run.data.pr;
-    let repository = format!("{}/{}/{}", distgit_url.trim_end_matches('/'), d.namespace, d.repo);
+    let repository = format!("{}/{}/{}", forge_url.trim_end_matches('/'), d.namespace, d.repo);
     // Stable for one test of one PR commit on one distro, queued → complete.
     let pipeline_id = {
         let digest =

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use crate::clients::forge::{FlagStatus, PrId};
 use crate::clients::log_detective::{
     Accepted, AnalyzeRequest, BuildMetadata, KOJI_ARTIFACTS, KOJI_COMMENTARY, LogDetectiveError, koji_log_url, truncate,
 };
-use crate::clients::pagure::{FlagStatus, PrId};
 use crate::context::Context;
 use crate::dispatch::reporting::{self, FlagKey};
 use crate::dispatch::submit::{minutes, whole_minutes};
@@ -139,7 +139,7 @@ async fn send(
         commit_sha: build.data.pr.commit_sha.clone(),
         project_url: format!(
             "{}/{}/{}",
-            ctx.config.distgit_url.as_str().trim_end_matches('/'),
+            ctx.config.forge_url(build.data.pr.forge).as_str().trim_end_matches('/'),
             build.data.pr.namespace,
             build.data.pr.repo
         ),

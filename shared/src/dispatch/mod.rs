@@ -83,10 +83,10 @@ pub async fn dispatch(ctx: &Context, recorded: Recorded) -> Result<Vec<String>, 
     let mut seen = std::collections::HashSet::new();
     flags.retain(|uid| seen.insert(uid.clone()));
     if !flags.is_empty() {
-        reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, Some(&flags)).await?;
+        reporting::flush_flags(&ctx.pool, &ctx.clients.forges, Some(&flags)).await?;
     }
     if !comments.is_empty() {
-        reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, Some(&comments)).await?;
+        reporting::flush_comments(&ctx.pool, &ctx.clients.forges, Some(&comments)).await?;
         summary.push("answered with a comment".into());
     }
     // A submitted test publishes its own message; these are the step's.
@@ -100,8 +100,8 @@ pub async fn dispatch(ctx: &Context, recorded: Recorded) -> Result<Vec<String>, 
 /// messages whose send failed or never ran (a crash after a commit, an outage).
 /// The poller's pass ends with it.
 pub async fn flush_unsent(ctx: &Context) -> Result<(), sqlx::Error> {
-    reporting::flush_flags(&ctx.pool, &ctx.clients.pagure, None).await?;
-    reporting::flush_comments(&ctx.pool, &ctx.clients.pagure, None).await?;
+    reporting::flush_flags(&ctx.pool, &ctx.clients.forges, None).await?;
+    reporting::flush_comments(&ctx.pool, &ctx.clients.forges, None).await?;
     ci_messages::flush(ctx).await;
     Ok(())
 }

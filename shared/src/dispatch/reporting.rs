@@ -9,7 +9,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
-use crate::clients::pagure::{Flag, FlagStatus, PagureClient, PagureError, PrId};
+use crate::clients::forge::{Check, FlagStatus, Forge, ForgeError, Forges, PrId};
 use crate::config::Deployment;
 
 /// The identity of one flag on one PR.
@@ -17,6 +17,8 @@ use crate::config::Deployment;
 pub struct FlagKey {
     pub check_name: String,
     pub uid: String,
+    /// The commit the check is about (a Forgejo status is posted on it).
+    pub commit: String,
 }
 
 /// `Fedora CI` in production, `Fedora CI (staging)` on staging, so a PR tested by
@@ -30,7 +32,8 @@ pub fn check_prefix(deployment: Deployment) -> &'static str {
 
 impl FlagKey {
     /// uid = first 32 hex chars of SHA-256 of
-    /// "pagure:<namespace>/<repo>#<PR id> <check name> - <target> [<short sha>]".
+    /// "<forge>:<namespace>/<repo>#<PR id> <check name> - <target> [<short sha>]"
+    /// (`<forge>` is `pagure` or `forgejo`).
     ///
     /// The PR is part of it: Pagure stores a flag on the commit that is the PR's
     /// head when it is posted, so two PRs with the same head (a PR reopened as a new
@@ -38,10 +41,10 @@ impl FlagKey {
     /// every flag, and one PR's results would overwrite the other's.
     fn new(pr: &PrId, check_name: String, target: &str, commit_sha: &str) -> Self {
         let short: String = commit_sha.chars().take(7).collect();
-        let identity = format!("pagure:{}/{}#{}", pr.namespace, pr.repo, pr.id);
+        let identity = format!("{}:{}/{}#{}", pr.forge.as_str(), pr.namespace, pr.repo, pr.id);
         let digest = Sha256::digest(format!("{identity} {check_name} - {target} [{short}]").as_bytes());
         let uid = digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..32].to_owned();
-        Self { check_name, uid }
+        Self { check_name, uid, commit: commit_sha.to_owned() }
     }
 
     /// The scratch build flag; builds for another target than rawhide say which.
@@ -95,11 +98,16 @@ impl FlagKey {
 /// or Testing Farm request of its own (retry scheduled, error before submission,
 /// timed out), so the packager still lands on the overall view.
 pub fn pr_page_url(public_url: &url::Url, pr: &PrId) -> String {
-    format!("{}/pr/{}/{}/{}", public_url.as_str().trim_end_matches('/'), pr.namespace, pr.repo, pr.id)
+    let base = public_url.as_str().trim_end_matches('/');
+    match pr.forge {
+        Forge::Pagure => format!("{base}/pr/{}/{}/{}", pr.namespace, pr.repo, pr.id),
+        Forge::Forgejo => format!("{base}/forgejo/pr/{}/{}/{}", pr.namespace, pr.repo, pr.id),
+    }
 }
 
 /// Pagure has no neutral flag status; `canceled` is the one that says "not run"
-/// without claiming success or failure, so skipped checks and config errors use it.
+/// without claiming success or failure, so skipped checks and config errors use it
+/// (Forgejo shows it as `warning`, see [`FlagStatus::forgejo_state`]).
 pub const NEUTRAL: FlagStatus = FlagStatus::Canceled;
 
 /// Records a flag's state only when the flag has none yet (a skip must not
@@ -147,8 +155,9 @@ async fn insert_flag(
     on_conflict: &'static str,
 ) -> Result<u64, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (namespace, repo_name, pr_id, uid) {on_conflict}"
+        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url, forge, commit_sha) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {on_conflict}"
     );
     let done = sqlx::query(&sql)
         .bind(&key.uid)
@@ -159,6 +168,8 @@ async fn insert_flag(
         .bind(status.as_str())
         .bind(comment)
         .bind(url)
+        .bind(pr.forge.as_str())
+        .bind(&key.commit)
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
@@ -167,14 +178,15 @@ async fn insert_flag(
 /// Queues a comment; `dedup_key` (e.g. the event id) makes a redelivery answer once.
 pub async fn queue_comment(conn: &mut PgConnection, pr: &PrId, dedup_key: &str, body: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO pr_comments (dedup_key, namespace, repo_name, pr_id, body) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (namespace, repo_name, pr_id, dedup_key) DO NOTHING",
+        "INSERT INTO pr_comments (dedup_key, namespace, repo_name, pr_id, body, forge) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (forge, namespace, repo_name, pr_id, dedup_key) DO NOTHING",
     )
     .bind(dedup_key)
     .bind(&pr.namespace)
     .bind(&pr.repo)
     .bind(pr.id as i64)
     .bind(body)
+    .bind(pr.forge.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -189,6 +201,8 @@ pub struct Sent {
 
 #[derive(sqlx::FromRow)]
 struct FlagRow {
+    forge: String,
+    commit_sha: Option<String>,
     namespace: String,
     repo_name: String,
     pr_id: i64,
@@ -201,8 +215,8 @@ struct FlagRow {
 
 /// Sends the current state of the given flags (all unsent ones when `uids` is
 /// `None`). Flushes of one flag are serialized with an advisory lock and each
-/// re-reads the row, so states reach Pagure in order and the newest one last.
-pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[String]>) -> Result<Sent, sqlx::Error> {
+/// re-reads the row, so states reach the forge in order and the newest one last.
+pub async fn flush_flags(pool: &PgPool, forges: &Forges, uids: Option<&[String]>) -> Result<Sent, sqlx::Error> {
     let pending: Vec<String> = match uids {
         Some(uids) => uids.to_vec(),
         None => {
@@ -219,22 +233,28 @@ pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[St
         // A uid hashes its PR, so this is one row; the key is (PR, uid) all the same,
         // and each row goes to its own PR only.
         let rows: Vec<FlagRow> = sqlx::query_as(
-            "SELECT namespace, repo_name, pr_id, check_name, status, comment, url, version \
+            "SELECT forge, commit_sha, namespace, repo_name, pr_id, check_name, status, comment, url, version \
              FROM pr_flags WHERE uid = $1 AND sent_version < version",
         )
         .bind(&uid)
         .fetch_all(&mut *tx)
         .await?;
         for row in rows {
-            let pr = PrId { namespace: row.namespace, repo: row.repo_name, id: row.pr_id as u64 };
-            let flag = Flag {
-                username: row.check_name,
+            let pr = PrId {
+                forge: Forge::parse(&row.forge).unwrap_or_default(),
+                namespace: row.namespace,
+                repo: row.repo_name,
+                id: row.pr_id as u64,
+            };
+            let check = Check {
+                name: row.check_name,
+                uid: uid.clone(),
+                status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
                 comment: row.comment,
                 url: row.url,
-                status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
-                uid: uid.clone(),
+                commit: row.commit_sha,
             };
-            let result = pagure.set_flag(&pr, &flag).await;
+            let result = forges.report(&pr, &check).await;
             mark_flag_attempt(&mut tx, &pr, &uid, row.version, &result).await?;
             match result {
                 Ok(()) => outcome.sent += 1,
@@ -254,12 +274,12 @@ pub async fn flush_flags(pool: &PgPool, pagure: &PagureClient, uids: Option<&[St
     Ok(outcome)
 }
 
-/// Only a success or a permanent refusal ([`PagureError::is_permanent`]: the PR
+/// Only a success or a permanent refusal ([`ForgeError::is_permanent`]: the PR
 /// is gone, the form can never be taken) settles a flag or comment. A rejected
 /// token (401/403) and a transient failure keep it unsent, so the poller sends
-/// it once Pagure or the renewed token works again: an expired token must never
-/// drop packagers' results.
-fn settled(result: &Result<(), PagureError>) -> (bool, Option<String>) {
+/// it once the forge or the renewed token works again: an expired token must
+/// never drop packagers' results.
+fn settled(result: &Result<(), ForgeError>) -> (bool, Option<String>) {
     match result {
         Ok(()) => (true, None),
         Err(e) => (e.is_permanent(), Some(e.to_string())),
@@ -267,18 +287,33 @@ fn settled(result: &Result<(), PagureError>) -> (bool, Option<String>) {
 }
 
 /// Counts and logs a failed flag or comment; a rejected token is named, since
-/// only renewing `PAGURE_TOKEN` fixes it.
-fn report_failure(call: &'static str, pr: &PrId, error: &PagureError) {
-    crate::telemetry::metrics::upstream_failure("pagure", call);
+/// only renewing `PAGURE_TOKEN` (or `FORGEJO_TOKEN`) fixes it.
+fn report_failure(call: &'static str, pr: &PrId, error: &ForgeError) {
+    let forge = pr.forge.name();
+    // Forgejo's checks are commit statuses.
+    let call = match (pr.forge, call) {
+        (Forge::Forgejo, "flag") => "status",
+        _ => call,
+    };
+    crate::telemetry::metrics::upstream_failure(pr.forge.as_str(), call);
     if error.is_token_rejected() {
-        crate::telemetry::metrics::pagure_token_rejected(call);
+        let variable = match pr.forge {
+            Forge::Pagure => {
+                crate::telemetry::metrics::pagure_token_rejected(call);
+                "PAGURE_TOKEN"
+            }
+            Forge::Forgejo => {
+                crate::telemetry::metrics::forgejo_token_rejected(call);
+                "FORGEJO_TOKEN"
+            }
+        };
         tracing::error!(
             pr = %pr.path(),
             error = %error,
-            "Pagure rejected PAGURE_TOKEN: {call} kept unsent until the token is renewed"
+            "{forge} rejected {variable}: {call} kept unsent until the token is renewed"
         );
     } else if error.is_permanent() {
-        tracing::warn!(pr = %pr.path(), error = %error, "{call} refused for good by Pagure, not retried");
+        tracing::warn!(pr = %pr.path(), error = %error, "{call} refused for good by {forge}, not retried");
     } else {
         tracing::warn!(pr = %pr.path(), error = %error, "{call} not sent, left for the poller");
     }
@@ -289,14 +324,14 @@ async fn mark_flag_attempt(
     pr: &PrId,
     uid: &str,
     version: i64,
-    result: &Result<(), PagureError>,
+    result: &Result<(), ForgeError>,
 ) -> Result<(), sqlx::Error> {
     let (done, error) = settled(result);
     sqlx::query(
         "UPDATE pr_flags SET attempts = attempts + 1, last_error = $2, \
          sent_version = CASE WHEN $3 THEN GREATEST(sent_version, $4) ELSE sent_version END, \
          sent_at = CASE WHEN $3 THEN now() ELSE sent_at END \
-         WHERE uid = $1 AND namespace = $5 AND repo_name = $6 AND pr_id = $7",
+         WHERE uid = $1 AND namespace = $5 AND repo_name = $6 AND pr_id = $7 AND forge = $8",
     )
     .bind(uid)
     .bind(error)
@@ -305,6 +340,7 @@ async fn mark_flag_attempt(
     .bind(&pr.namespace)
     .bind(&pr.repo)
     .bind(pr.id as i64)
+    .bind(pr.forge.as_str())
     .execute(tx)
     .await?;
     Ok(())
@@ -313,7 +349,7 @@ async fn mark_flag_attempt(
 async fn mark_comment_attempt(
     tx: &mut PgConnection,
     id: i64,
-    result: &Result<(), PagureError>,
+    result: &Result<(), ForgeError>,
 ) -> Result<(), sqlx::Error> {
     let (done, error) = settled(result);
     sqlx::query(
@@ -331,6 +367,7 @@ async fn mark_comment_attempt(
 #[derive(sqlx::FromRow)]
 struct CommentRow {
     id: i64,
+    forge: String,
     namespace: String,
     repo_name: String,
     pr_id: i64,
@@ -339,16 +376,12 @@ struct CommentRow {
 
 /// Sends queued comments (the given dedup keys, or all unsent). A row lock held
 /// during the POST keeps two flushers from posting one comment twice.
-pub async fn flush_comments(
-    pool: &PgPool,
-    pagure: &PagureClient,
-    keys: Option<&[String]>,
-) -> Result<Sent, sqlx::Error> {
+pub async fn flush_comments(pool: &PgPool, forges: &Forges, keys: Option<&[String]>) -> Result<Sent, sqlx::Error> {
     let mut outcome = Sent::default();
     loop {
         let mut tx = pool.begin().await?;
         let row: Option<CommentRow> = sqlx::query_as(
-            "SELECT id, namespace, repo_name, pr_id, body FROM pr_comments \
+            "SELECT id, forge, namespace, repo_name, pr_id, body FROM pr_comments \
              WHERE sent_at IS NULL AND ($1::text[] IS NULL OR dedup_key = ANY($1)) \
              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
         )
@@ -356,8 +389,13 @@ pub async fn flush_comments(
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { return Ok(outcome) };
-        let pr = PrId { namespace: row.namespace, repo: row.repo_name, id: row.pr_id as u64 };
-        let result = pagure.comment(&pr, &row.body).await;
+        let pr = PrId {
+            forge: Forge::parse(&row.forge).unwrap_or_default(),
+            namespace: row.namespace,
+            repo: row.repo_name,
+            id: row.pr_id as u64,
+        };
+        let result = forges.comment(&pr, &row.body).await;
         mark_comment_attempt(&mut tx, row.id, &result).await?;
         tx.commit().await?;
         match result {
@@ -366,7 +404,7 @@ pub async fn flush_comments(
                 report_failure("comment", &pr, &e);
                 outcome.failed += 1;
                 // Leave the rest for the poller rather than hammering a failing
-                // Pagure or sending a refused token again.
+                // forge or sending a refused token again.
                 if !e.is_permanent() {
                     return Ok(outcome);
                 }
@@ -381,7 +419,9 @@ mod tests {
 
     #[test]
     fn only_success_and_refusals_that_can_never_succeed_settle() {
-        let http = |status: u16| Err(PagureError::Http { status, message: "m".into() });
+        use crate::clients::forgejo::ForgejoError;
+        use crate::clients::pagure::PagureError;
+        let http = |status: u16| Err(ForgeError::Pagure(PagureError::Http { status, message: "m".into() }));
         assert!(settled(&Ok(())).0);
         for status in [400, 404, 410, 413, 414, 422] {
             assert!(settled(&http(status)).0, "{status} settles");
@@ -392,8 +432,17 @@ mod tests {
             let (done, error) = settled(&http(status));
             assert!(!done && error.is_some(), "{status} stays unsent");
         }
-        assert!(!settled(&Err(PagureError::Unreachable("down".into()))).0);
-        assert!(!settled(&Err(PagureError::Decode("?".into()))).0);
+        assert!(!settled(&Err(PagureError::Unreachable("down".into()).into())).0);
+        assert!(!settled(&Err(PagureError::Decode("?".into()).into())).0);
+        let forgejo = |status: u16| ForgeError::Forgejo(ForgejoError::Http { status, message: "m".into() });
+        for status in [400, 404, 410, 422] {
+            assert!(settled(&Err(forgejo(status))).0, "Forgejo {status} settles");
+        }
+        for status in [401, 403, 409] {
+            assert!(!settled(&Err(forgejo(status))).0, "Forgejo {status} stays unsent");
+        }
+        assert!(forgejo(401).is_token_rejected() && forgejo(403).is_token_rejected());
+        assert!(!settled(&Err(ForgejoError::Unreachable("down".into()).into())).0);
         assert!(PagureError::Http { status: 401, message: String::new() }.is_token_rejected());
         assert!(PagureError::Http { status: 403, message: String::new() }.is_token_rejected());
         assert!(!PagureError::Http { status: 404, message: String::new() }.is_token_rejected());
@@ -401,10 +450,10 @@ mod tests {
 
     #[test]
     fn uid_is_stable_and_depends_on_pr_name_target_and_short_sha() {
-        let pr = PrId { namespace: "rpms".into(), repo: "optee_os".into(), id: 2 };
+        let pr = PrId::pagure("rpms", "optee_os", 2);
         let a = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07af35d27bbcaf9c535c17a63b974aa42ee3");
         let again = FlagKey::build(Deployment::Prod, &pr, "rawhide", "889f07a");
-        assert_eq!(a, again);
+        assert_eq!((&a.uid, &a.check_name), (&again.uid, &again.check_name));
         assert_eq!(a.uid.len(), 32);
         assert_eq!(a.check_name, "Fedora CI - scratch build");
         let expected = Sha256::digest(b"pagure:rpms/optee_os#2 Fedora CI - scratch build - rawhide [889f07a]");
@@ -427,5 +476,10 @@ mod tests {
         assert_eq!(eln.check_name, "Fedora CI (staging) - Log Detective analysis (eln, aarch64)");
         assert_ne!(ld.uid, FlagKey::log_detective(Deployment::Prod, &pr, "rawhide", "aarch64", "889f07a").uid);
         assert_ne!(ld.uid, a.uid);
+        // The same PR number of the same repository on Forgejo is another PR.
+        let forgejo = PrId { forge: Forge::Forgejo, ..pr.clone() };
+        let on_forgejo = FlagKey::build(Deployment::Prod, &forgejo, "rawhide", "889f07a");
+        assert_eq!(on_forgejo.check_name, a.check_name);
+        assert_ne!(on_forgejo.uid, a.uid);
     }
 }

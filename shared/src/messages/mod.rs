@@ -6,14 +6,31 @@
 //! over time and a new field must never turn into a 400.
 
 pub mod event;
+pub mod forgejo;
 pub mod json_input;
 pub mod koji;
 pub mod log_detective;
 pub mod pagure;
+pub mod pull_request;
 
 pub use event::EventMeta;
 pub use koji::{KojiTaskState, KojiTaskStateChange, TaskStateName};
-pub use pagure::{Comment, PullRequest, PullRequestAction, PullRequestMessage, RepoRef, UserRef};
+pub use pagure::{Comment, PullRequest, PullRequestMessage, RepoRef, UserRef};
+pub use pull_request::{Forge, NewComment, PrState, PullRequestEvent, PullRequestInfo};
+
+/// What a pull-request event says happened, on either forge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullRequestAction {
+    New,
+    /// A new head, or (Forgejo `edited`) a new title or description.
+    Updated,
+    Rebased,
+    CommentAdded,
+    /// Closed or merged ([`PullRequestEvent::merged`]): its unfinished work ends.
+    Closed,
+    /// Opened again: CI runs for its head again.
+    Reopened,
+}
 
 /// The topics any of our functions handles, without the deployment prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,10 +45,15 @@ pub enum Topic {
     KojiTaskStateChange,
     /// Log Detective's result for an analysis we asked for (logdetective-packit).
     LogDetectiveAnalysis,
+    /// Forgejo dist-git: a PR opened, reopened, synchronized (new head), edited
+    /// or closed (`action` in the body).
+    ForgejoPullRequest,
+    /// Forgejo: a comment, on a PR when `is_pull`.
+    ForgejoIssueComment,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 10] = [
         Topic::PullRequestNew,
         Topic::PullRequestUpdated,
         Topic::PullRequestRebased,
@@ -40,6 +62,8 @@ impl Topic {
         Topic::PullRequestReopened,
         Topic::KojiTaskStateChange,
         Topic::LogDetectiveAnalysis,
+        Topic::ForgejoPullRequest,
+        Topic::ForgejoIssueComment,
     ];
 
     /// The topic after the `org.fedoraproject.<env>.` prefix.
@@ -53,6 +77,8 @@ impl Topic {
             Topic::PullRequestReopened => "pagure.pull-request.reopened",
             Topic::KojiTaskStateChange => "buildsys.task.state.change",
             Topic::LogDetectiveAnalysis => "logdetective.analysis",
+            Topic::ForgejoPullRequest => "forgejo.pull_request",
+            Topic::ForgejoIssueComment => "forgejo.issue_comment",
         }
     }
 
@@ -97,7 +123,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn from_json(topic: Topic, e: serde_json::Error) -> Self {
+    pub(crate) fn from_json(topic: Topic, e: serde_json::Error) -> Self {
         Self { topic: topic.suffix(), reason: crate::messages::json_input::describe(&e) }
     }
 }
@@ -107,7 +133,7 @@ impl ParseError {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum FedoraMessage {
-    PullRequest(PullRequestMessage),
+    PullRequest(PullRequestEvent),
     KojiTask(KojiTaskStateChange),
     LogDetective(log_detective::AnalysisResult),
 }
@@ -117,7 +143,7 @@ impl FedoraMessage {
         match topic {
             Topic::KojiTaskStateChange => KojiTaskStateChange::parse(data).map(Self::KojiTask),
             Topic::LogDetectiveAnalysis => log_detective::AnalysisResult::parse(data).map(Self::LogDetective),
-            _ => PullRequestMessage::parse(topic, data).map(Self::PullRequest),
+            _ => PullRequestEvent::parse(topic, data).map(Self::PullRequest),
         }
     }
 }

@@ -5,19 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{ParseError, Topic};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullRequestAction {
-    New,
-    Updated,
-    Rebased,
-    CommentAdded,
-    /// Closed or merged (`merged`): its unfinished work ends.
-    Closed,
-    /// Opened again: CI runs for its head again.
-    Reopened,
-}
+use super::{ParseError, PullRequestAction, Topic};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserRef {
@@ -96,21 +84,6 @@ impl PullRequest {
             None => self.project_path(),
         }
     }
-
-    /// `git+https://…/<ns>/<repo>.git#<sha>` or the fork's URL: what Koji builds.
-    pub fn koji_source(&self, distgit_url: &str) -> String {
-        format!("git+{}#{}", self.git_url(distgit_url), self.commit_stop)
-    }
-
-    /// The git URL holding the PR's head commit.
-    pub fn git_url(&self, distgit_url: &str) -> String {
-        let base = distgit_url.trim_end_matches('/');
-        let path = match self.fork() {
-            Some(fork) => fork.fullname.clone(),
-            None => self.project_path(),
-        };
-        format!("{base}/{path}.git")
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,7 +111,10 @@ impl PullRequestMessage {
             Topic::PullRequestCommentAdded => PullRequestAction::CommentAdded,
             Topic::PullRequestClosed => PullRequestAction::Closed,
             Topic::PullRequestReopened => PullRequestAction::Reopened,
-            Topic::KojiTaskStateChange | Topic::LogDetectiveAnalysis => {
+            Topic::KojiTaskStateChange
+            | Topic::LogDetectiveAnalysis
+            | Topic::ForgejoPullRequest
+            | Topic::ForgejoIssueComment => {
                 return Err(ParseError { topic: topic.suffix(), reason: "not a pull-request topic".into() });
             }
         };
@@ -251,7 +227,7 @@ fn check_id(field: &str, id: u64) -> Result<(), String> {
 }
 
 /// A git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
-fn check_commit(field: &str, sha: &str) -> Result<(), String> {
+pub(super) fn check_commit(field: &str, sha: &str) -> Result<(), String> {
     if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Ok(())
     } else {
@@ -309,7 +285,7 @@ fn check_fullname(field: &str, fullname: &str) -> Result<(), String> {
 /// no `..`, `@{`, `//`, no part starting with `.` or ending with `.lock`, not
 /// starting with `-` or `/`, not ending with `/` or `.`; and no `#` (it would end
 /// a Koji `src` URL).
-fn check_branch(field: &str, branch: &str) -> Result<(), String> {
+pub(super) fn check_branch(field: &str, branch: &str) -> Result<(), String> {
     let bad_char = |c: char| c.is_control() || " ~^:?*[\\#".contains(c);
     let ok = !branch.is_empty()
         && !branch.chars().any(bad_char)

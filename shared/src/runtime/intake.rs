@@ -17,7 +17,7 @@ use cloudevents::{AttributesReader, Event};
 use serde_json::json;
 
 use crate::messages::EventMeta;
-use crate::messages::{FedoraMessage, KojiTaskStateChange, ParseError, PullRequestMessage, Topic, Topics};
+use crate::messages::{FedoraMessage, KojiTaskStateChange, ParseError, PullRequestEvent, Topic, Topics};
 
 /// Largest request body we accept. Fedora Messaging bodies are a few KiB; anything
 /// near this is not a message we know.
@@ -220,13 +220,13 @@ impl FromFedoraMessage for FedoraMessage {
     }
 }
 
-impl FromFedoraMessage for PullRequestMessage {
+impl FromFedoraMessage for PullRequestEvent {
     fn from_message(topic: Topic, data: &[u8]) -> Option<Result<Self, ParseError>> {
-        topic.is_pull_request().then(|| PullRequestMessage::parse(topic, data))
+        topic.is_pull_request().then(|| PullRequestEvent::parse(topic, data))
     }
 
     fn pull_request(&self) -> Option<(String, u64)> {
-        Some((self.pullrequest.project_path(), self.pullrequest.id))
+        Some((self.pr.project_path(), self.pr.id))
     }
 }
 

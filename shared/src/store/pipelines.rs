@@ -9,6 +9,9 @@ use sqlx::PgConnection;
 /// rows have (`namespace`, `repo`, `pr_id`, `commit_sha`, …).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PrSource {
+    /// Rows written before Forgejo have none: they are Pagure's.
+    #[serde(default)]
+    pub forge: crate::config::Forge,
     pub namespace: String,
     pub repo: String,
     pub pr_id: i64,
@@ -16,9 +19,12 @@ pub struct PrSource {
     pub commit_sha: String,
     /// The PR's target branch.
     pub branch: String,
-    /// `fork/<user>/rpms/foo` when the PR comes from a fork, else `rpms/foo`.
+    /// Where the forge serves the head's files: on Pagure `fork/<user>/rpms/foo`
+    /// when the PR comes from a fork, else `rpms/foo`; on Forgejo the head
+    /// repository's `owner/name`.
     pub source_repo_path: String,
-    /// Pagure's PR uid and author, for Fedora CI messages (`artifact.uid`, `issuer`).
+    /// The forge's own PR id (Pagure's uid, Forgejo's global id) and the PR's
+    /// author, for Fedora CI messages (`artifact.uid`, `issuer`).
     #[serde(default)]
     pub pr_uid: Option<String>,
     #[serde(default)]
@@ -26,12 +32,24 @@ pub struct PrSource {
 }
 
 impl PrSource {
-    pub fn pr(&self) -> crate::clients::pagure::PrId {
-        crate::clients::pagure::PrId {
+    pub fn pr(&self) -> crate::clients::forge::PrId {
+        crate::clients::forge::PrId {
+            forge: self.forge,
             namespace: self.namespace.clone(),
             repo: self.repo.clone(),
             id: self.pr_id as u64,
         }
+    }
+
+    /// The git URL holding the PR head under the forge's git base URL
+    /// (`Config::forge_git_url`): what Koji builds and `custom` tests clone.
+    pub fn git_url(&self, git_base: &str) -> String {
+        let path = match (self.forge, self.source_repo_path.strip_prefix("fork/")) {
+            // Pagure's web routes say `fork/<user>/…`, its git URLs `forks/<user>/…`.
+            (crate::config::Forge::Pagure, Some(rest)) => format!("forks/{rest}"),
+            _ => self.source_repo_path.clone(),
+        };
+        format!("{}/{path}.git", git_base.trim_end_matches('/'))
     }
 }
 

@@ -23,17 +23,6 @@ pub struct TestRequestData {
     pub requested_by: Option<String>,
 }
 
-impl TestRequestData {
-    /// The git URL holding the PR head (`custom` runs the PR's own tmt plans).
-    pub fn git_url(&self, distgit: &str) -> String {
-        let path = match self.pr.source_repo_path.strip_prefix("fork/") {
-            Some(rest) => format!("forks/{rest}"),
-            None => self.pr.source_repo_path.clone(),
-        };
-        format!("{}/{path}.git", distgit.trim_end_matches('/'))
-    }
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TestRunRow {
     pub id: i32,

@@ -40,6 +40,7 @@ struct Metrics {
     submission_retries: Counters,
     upstream_failures: Counters,
     pagure_token_rejected: Counters,
+    forgejo_token_rejected: Counters,
     poller_passes: Counters,
     poller_errors: Counters,
     bridge_messages: Counters,
@@ -83,6 +84,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Flags and comments Pagure refused because of PAGURE_TOKEN (401/403: expired, revoked, missing ACL), \
          kept unsent until the token is renewed, by call",
     );
+    let forgejo_token_rejected = counters(
+        "forgejo_token_rejected",
+        "Commit statuses and comments Forgejo refused because of FORGEJO_TOKEN (401/403: invalid, expired, \
+         missing scope), kept unsent until the token is renewed, by call",
+    );
     let poller_passes = counters("poller_passes", "result-poller reconciliation passes, by outcome");
     let poller_errors =
         counters("poller_errors", "Rows a reconciliation pass could not check or update (upstream or database errors)");
@@ -122,6 +128,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         submission_retries,
         upstream_failures,
         pagure_token_rejected,
+        forgejo_token_rejected,
         poller_passes,
         poller_errors,
         bridge_messages,
@@ -195,6 +202,12 @@ pub fn upstream_failure(service: &'static str, call: &'static str) {
 /// refused `PAGURE_TOKEN`; what was refused waits for a renewed token.
 pub fn pagure_token_rejected(call: &'static str) {
     inc(&METRICS.pagure_token_rejected, vec![("call", call.to_owned())]);
+}
+
+/// `fedora_ci_forgejo_token_rejected_total{call}` (`status` or `comment`):
+/// Forgejo refused `FORGEJO_TOKEN`; what it refused stays unsent until renewal.
+pub fn forgejo_token_rejected(call: &'static str) {
+    inc(&METRICS.forgejo_token_rejected, vec![("call", call.to_owned())]);
 }
 
 /// `fedora_ci_poller_passes_total{outcome}` (`ok` or `error`) and

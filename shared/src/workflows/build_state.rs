@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::clients::pagure::FlagStatus;
+use crate::clients::forge::FlagStatus;
 use crate::config::koji::PRIMARY;
 use crate::context::Context;
 use crate::dispatch::submit::build::{build_flag, build_koji, build_pr};
@@ -125,8 +125,13 @@ pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> R
     // primary builds are tested.
     let tested = status == BuildStatus::Success && build.koji_instance == PRIMARY;
     let has_fmf = if tested && !build.data.requested_tests_only {
-        crate::lookups::has_fmf_tree(&ctx.clients.pagure, &build.data.pr.source_repo_path, &build.data.pr.commit_sha)
-            .await?
+        crate::lookups::has_fmf_tree(
+            &ctx.clients.forges,
+            build.data.pr.forge,
+            &build.data.pr.source_repo_path,
+            &build.data.pr.commit_sha,
+        )
+        .await?
     } else {
         false
     };

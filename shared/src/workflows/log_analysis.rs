@@ -15,8 +15,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use crate::clients::forge::FlagStatus;
 use crate::clients::log_detective::truncate;
-use crate::clients::pagure::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::log_detective::{RUN_COLUMNS, RunRow, finish_unrequested, pr_of, run_flag, run_url};
 use crate::dispatch::submit::{minutes, whole_minutes};

@@ -12,7 +12,7 @@
 
 use sqlx::PgConnection;
 
-use crate::clients::pagure::FlagStatus;
+use crate::clients::forge::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::cancel::{Cancel, end_test};
 use crate::dispatch::reporting;

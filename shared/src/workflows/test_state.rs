@@ -1,7 +1,7 @@
 //! What a Testing Farm request's state does to our test run: the one code path for
 //! the webhook (tf-finished) and the poller's `GET /requests/{id}`.
 
-use crate::clients::pagure::FlagStatus;
+use crate::clients::forge::FlagStatus;
 use crate::clients::testing_farm::RequestInfo;
 use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
@@ -97,7 +97,7 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     };
     let xunit = info.result.as_ref().and_then(|r| r.xunit.as_deref());
     let body = ci_messages::body(
-        ctx.config.distgit_url.as_str(),
+        ctx.config.forge_url(run.data.pr.forge).as_str(),
         ctx.config.docs_url.as_str(),
         run,
         &url,

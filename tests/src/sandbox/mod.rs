@@ -1,5 +1,5 @@
 //! Sandbox servers that speak the real wire protocols of the services we cannot
-//! reach from tests (Pagure REST, FASJSON, Koji XML-RPC and its log server, Testing Farm REST, the Log Detective
+//! reach from tests (Pagure REST, Forgejo REST, FASJSON, Koji XML-RPC and its log server, Testing Farm REST, the Log Detective
 //! interface server, and
 //! Sentry's and an OpenTelemetry collector's ingest endpoints). They
 //! keep what they were asked in memory so tests can assert on it, and can be told
@@ -7,6 +7,7 @@
 
 pub mod fasjson;
 pub mod faults;
+pub mod forgejo;
 pub mod koji;
 pub mod log_detective;
 pub mod otlp;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use sqlx::PgConnection;
 
+use crate::clients::forge::{FlagStatus, PrId};
 use crate::clients::koji::{KojiClient, KojiError};
-use crate::clients::pagure::{FlagStatus, PrId};
 use crate::context::Context;
 use crate::dispatch::reporting::{self, FlagKey};
 use crate::store::builds::{self, BuildRow};

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sqlx::PgConnection;
 
-use crate::clients::pagure::{FlagStatus, PrId};
+use crate::clients::forge::{FlagStatus, PrId};
 use crate::clients::testing_farm::TestingFarmError;
 use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
@@ -86,7 +86,7 @@ async fn queued(
     let comment = "Tests have been submitted to Testing Farm.";
     reporting::set_flag(tx, &test_pr(row), key, FlagStatus::Pending, comment, &url).await?;
     let body = ci_messages::body(
-        ctx.config.distgit_url.as_str(),
+        ctx.config.forge_url(row.data.pr.forge).as_str(),
         ctx.config.docs_url.as_str(),
         row,
         &url,
@@ -174,7 +174,7 @@ async fn request(ctx: &Context, row: &TestRunRow) -> Result<String, TestingFarmE
     };
     let webhook_url = ctx.config.testing_farm.webhook_url.to_string();
     let token = ctx.config.testing_farm.webhook_secrets.first();
-    let git_url = row.data.git_url(ctx.config.distgit_url.as_str());
+    let git_url = row.data.pr.git_url(ctx.config.forge_git_url(row.data.pr.forge).as_str());
     let payload = suite::payload(
         &test,
         &RequestContext {

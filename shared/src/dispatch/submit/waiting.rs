@@ -4,7 +4,7 @@
 
 use sqlx::PgConnection;
 
-use crate::clients::pagure::FlagStatus;
+use crate::clients::forge::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::reporting;
 use crate::store::builds::BuildRow;
