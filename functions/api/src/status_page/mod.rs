@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use fedora_ci::Context;
+use fedora_ci::config::Forge;
 use fedora_ci::config::koji::PRIMARY;
 use maud::Markup;
 use serde::Deserialize;
@@ -24,7 +25,10 @@ use view::{Commit, Line, human, utc};
 const INDEX_LIMIT: i64 = 50;
 
 pub fn routes() -> Router<Context> {
-    Router::new().route("/", get(index)).route("/pr/{namespace}/{repo}/{id}", get(pr))
+    Router::new()
+        .route("/", get(index))
+        .route("/pr/{namespace}/{repo}/{id}", get(pagure_pr))
+        .route("/forgejo/pr/{namespace}/{repo}/{id}", get(forgejo_pr))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,31 +45,65 @@ async fn index(State(ctx): State<Context>, Query(f): Query<Filters>) -> Response
         return html(StatusCode::BAD_REQUEST, view::message("Unknown state", &format!("'{s}' is not one of {known}.")));
     }
     match query::recent_heads(&ctx.pool, package, state, INDEX_LIMIT).await {
-        Ok(heads) => html(StatusCode::OK, view::index(&heads, package, state)),
+        Ok(heads) => html(StatusCode::OK, view::index(&with_forge(&ctx, heads), package, state)),
         Err(e) => unavailable(e),
     }
 }
 
-async fn pr(State(ctx): State<Context>, Path((namespace, repo, id)): Path<(String, String, String)>) -> Response {
+/// Marks each head with its forge, told by the instance its project is on.
+fn with_forge(ctx: &Context, heads: Vec<query::Head>) -> Vec<query::Head> {
+    let forgejo = ctx.config.forge_url(Forge::Forgejo).as_str().trim_end_matches('/');
+    heads
+        .into_iter()
+        .map(|mut h| {
+            if h.instance_url.as_deref().map(|u| u.trim_end_matches('/')) == Some(forgejo) {
+                h.forge = Forge::Forgejo;
+            }
+            h
+        })
+        .collect()
+}
+
+async fn pagure_pr(State(ctx): State<Context>, path: Path<(String, String, String)>) -> Response {
+    pr(ctx, Forge::Pagure, path).await
+}
+
+async fn forgejo_pr(State(ctx): State<Context>, path: Path<(String, String, String)>) -> Response {
+    pr(ctx, Forge::Forgejo, path).await
+}
+
+/// One PR's page: `/pr/<ns>/<repo>/<id>` on Pagure, `/forgejo/pr/…` on Forgejo,
+/// so a package with PRs on both forges never mixes them.
+async fn pr(ctx: Context, forge: Forge, Path((namespace, repo, id)): Path<(String, String, String)>) -> Response {
     let Ok(pr_id) = id.parse::<i64>() else {
         return html(
             StatusCode::NOT_FOUND,
             view::message("No such pull request", &format!("'{id}' is not a PR number.")),
         );
     };
-    match commits(&ctx, &namespace, &repo, pr_id).await {
+    match commits(&ctx, forge, &namespace, &repo, pr_id).await {
         Ok(commits) => {
             let status = if commits.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
-            let project = project_url(&ctx, commits.first().map(|c| &c.head), &namespace, &repo);
-            let pr_url = format!("{project}/pull-request/{pr_id}");
+            let project = project_url(&ctx, forge, commits.first().map(|c| &c.head), &namespace, &repo);
+            let pr_url = match forge {
+                Forge::Pagure => format!("{project}/pull-request/{pr_id}"),
+                Forge::Forgejo => format!("{project}/pulls/{pr_id}"),
+            };
             html(status, view::pr_page(&namespace, &repo, pr_id, &pr_url, &commits))
         }
         Err(e) => unavailable(e),
     }
 }
 
-async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i64) -> Result<Vec<Commit>, sqlx::Error> {
-    let heads = query::pr_heads(&ctx.pool, namespace, repo, pr_id).await?;
+async fn commits(
+    ctx: &Context,
+    forge: Forge,
+    namespace: &str,
+    repo: &str,
+    pr_id: i64,
+) -> Result<Vec<Commit>, sqlx::Error> {
+    let instance = ctx.config.forge_url(forge).as_str().trim_end_matches('/');
+    let heads = with_forge(ctx, query::pr_heads(&ctx.pool, instance, namespace, repo, pr_id).await?);
     let events: Vec<i32> = heads.iter().map(|h| h.event_id).collect();
     let builds = query::builds(&ctx.pool, &events).await?;
     let tests = query::tests(&ctx.pool, &events).await?;
@@ -76,7 +114,7 @@ async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i64) -> Resu
             commit_url: head
                 .commit_sha
                 .as_ref()
-                .map(|sha| format!("{}/c/{sha}", project_url(ctx, Some(&head), namespace, repo))),
+                .map(|sha| commit_url(&project_url(ctx, forge, Some(&head), namespace, repo), forge, sha)),
             builds: builds.iter().filter(|b| b.event_id == head.event_id).map(|b| build_line(ctx, b)).collect(),
             tests: tests.iter().filter(|t| t.event_id == head.event_id).map(test_line).collect(),
             analyses: analyses.iter().filter(|a| a.event_id == head.event_id).map(analysis_view).collect(),
@@ -85,11 +123,19 @@ async fn commits(ctx: &Context, namespace: &str, repo: &str, pr_id: i64) -> Resu
         .collect())
 }
 
-/// The project's dist-git page as stored with it, else built from `DISTGIT_URL`.
-fn project_url(ctx: &Context, head: Option<&query::Head>, namespace: &str, repo: &str) -> String {
+/// The project's dist-git page as stored with it, else built from the forge's URL.
+fn project_url(ctx: &Context, forge: Forge, head: Option<&query::Head>, namespace: &str, repo: &str) -> String {
     match head.and_then(|h| h.project_url.as_deref()) {
         Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("{}/{namespace}/{repo}", ctx.config.distgit_url.as_str().trim_end_matches('/')),
+        None => format!("{}/{namespace}/{repo}", ctx.config.forge_url(forge).as_str().trim_end_matches('/')),
+    }
+}
+
+/// A commit's page: Pagure `<project>/c/<sha>`, Forgejo `<project>/commit/<sha>`.
+fn commit_url(project: &str, forge: Forge, sha: &str) -> String {
+    match forge {
+        Forge::Pagure => format!("{project}/c/{sha}"),
+        Forge::Forgejo => format!("{project}/commit/{sha}"),
     }
 }
 

@@ -57,6 +57,11 @@ pub struct Head {
     pub repo_name: Option<String>,
     /// `https://src.fedoraproject.org/rpms/foo`
     pub project_url: Option<String>,
+    /// The forge's base URL (`https://src.fedoraproject.org`, `https://forge.fedoraproject.org`).
+    pub instance_url: Option<String>,
+    /// Which forge, told by `instance_url` (set by the caller, which knows the config).
+    #[sqlx(skip)]
+    pub forge: fedora_ci::config::Forge,
     pub state: String,
     /// When CI last started something for it.
     pub updated: Option<DateTime<Utc>>,
@@ -72,7 +77,8 @@ pub const RECENT_PIPELINES: i64 = 2000;
 fn heads_of(candidates: &str, filter: &str) -> String {
     format!(
         "SELECT * FROM (\
-           SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, g.project_url, c.updated, \
+           SELECT e.id AS event_id, e.commit_sha, pr.pr_id, g.namespace, g.repo_name, g.project_url, \
+                  g.instance_url, c.updated, \
                   {} AS state \
            FROM ({candidates}) c JOIN project_events e ON e.id = c.event_id \
            JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
@@ -113,14 +119,27 @@ pub async fn recent_heads(
         .await
 }
 
-/// Every commit CI saw on one PR, newest first.
-pub async fn pr_heads(pool: &PgPool, namespace: &str, repo: &str, pr_id: i64) -> Result<Vec<Head>, sqlx::Error> {
+/// Every commit CI saw on one PR of the forge at `instance_url`, newest first.
+pub async fn pr_heads(
+    pool: &PgPool,
+    instance_url: &str,
+    namespace: &str,
+    repo: &str,
+    pr_id: i64,
+) -> Result<Vec<Head>, sqlx::Error> {
     let candidates = "SELECT p.project_event_id AS event_id, max(p.datetime) AS updated FROM pipelines p \
          JOIN project_events e ON e.id = p.project_event_id \
          JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
          JOIN git_projects g ON g.id = pr.project_id \
-         WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3 GROUP BY p.project_event_id";
-    sqlx::query_as(&heads_of(candidates, "")).bind(namespace).bind(repo).bind(pr_id).fetch_all(pool).await
+         WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3 AND g.instance_url = $4 \
+         GROUP BY p.project_event_id";
+    sqlx::query_as(&heads_of(candidates, ""))
+        .bind(namespace)
+        .bind(repo)
+        .bind(pr_id)
+        .bind(instance_url)
+        .fetch_all(pool)
+        .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -247,7 +247,7 @@ pub fn index(heads: &[Head], package: Option<&str>, state: Option<&str>) -> Mark
                                 th scope="row" data-label="Package" { (repo) }
                                 td data-label="Pull request" {
                                     @if let Some(id) = h.pr_id {
-                                        a href=(format!("/pr/{ns}/{repo}/{id}")) { (ns) "/" (repo) " #" (id) }
+                                        a href=(pr_path(h.forge, ns, repo, id)) { (ns) "/" (repo) " #" (id) }
                                     }
                                 }
                                 td data-label="Commit" { code { (short(h.commit_sha.as_deref())) } }
@@ -288,5 +288,13 @@ mod tests {
         let html = message("<b>x</b>", "a & <script>alert(1)</script>").into_string();
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+}
+
+/// Our page of a PR: Pagure's at `/pr/…`, Forgejo's at `/forgejo/pr/…`.
+fn pr_path(forge: fedora_ci::config::Forge, ns: &str, repo: &str, id: i64) -> String {
+    match forge {
+        fedora_ci::config::Forge::Pagure => format!("/pr/{ns}/{repo}/{id}"),
+        fedora_ci::config::Forge::Forgejo => format!("/forgejo/pr/{ns}/{repo}/{id}"),
     }
 }
