@@ -182,14 +182,14 @@ impl Repo {
 }
 
 /// Variable names a function reads: `shared/src/config/mod.rs` and
-/// `shared/src/config/amqp.rs` (`("NAME"` call arguments in the non-test part, plus
+/// `shared/src/config/amqp.rs`, `shared/src/config/forge.rs` (`("NAME"` call arguments in the non-test part, plus
 /// `NAME_FILE` for secrets), the
 /// `std::env::var("NAME")` reads of `shared/src/runtime/app.rs`, and README's
 /// configuration table (for what libraries read, such as `RUST_LOG`).
 pub fn config_variables(repo: &Repo) -> BTreeSet<String> {
     let read = |p: &str| std::fs::read_to_string(repo.root.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"));
     let mut out = BTreeSet::new();
-    for file in ["shared/src/config/mod.rs", "shared/src/config/amqp.rs"] {
+    for file in ["shared/src/config/mod.rs", "shared/src/config/amqp.rs", "shared/src/config/forge.rs"] {
         scan_variables(read(file).split("#[cfg(test)]").next().unwrap_or_default(), &mut out);
     }
     let app = read("shared/src/runtime/app.rs");

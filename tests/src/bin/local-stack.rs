@@ -45,8 +45,13 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         functions.iter().map(|f| (f.name.to_owned(), f.process.url("/"))).collect();
     let routes = fedora_ci_tests::triggers::try_load(&fedora_ci_tests::triggers::overlay_dir("prod"))
         .context("reading the Trigger table in knative/overlays/prod")?;
-    let broker =
-        fedora_ci_tests::broker::start_observed(routes, subscribers.clone(), Some(h.pagure.event_observer())).await;
+    // Both forges learn the PRs the broker carries, as the real ones have them.
+    let (pagure, forgejo) = (h.pagure.event_observer(), h.forgejo.event_observer());
+    let observer: fedora_ci_tests::broker::EventObserver = std::sync::Arc::new(move |topic, body| {
+        pagure(topic, body);
+        forgejo(topic, body);
+    });
+    let broker = fedora_ci_tests::broker::start_observed(routes, subscribers.clone(), Some(observer)).await;
     // With a broker to read from, the bridge feeds the local broker like the
     // ContainerSource feeds the Knative one.
     let bridge = match amqp {
@@ -93,6 +98,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     }
     println!("koji hub       {}", hub.as_ref().map(|k| k.url()).unwrap_or_else(|| h.koji.url()));
     println!("pagure         {}", h.pagure.url);
+    println!("forgejo        {}   (FEDORA_CI_FORGEJO=true)", h.forgejo.url);
     println!("fasjson        {}", h.fas.url);
     println!("testing farm   {}", h.tf.url);
     println!(
