@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::harness::WEBHOOK_SECRET;
 use fedora_ci::dev::testing::{Fixture, fixtures_dir};
 
-pub const TARGETS: [&str; 5] = ["intake", "pagure", "koji", "commands", "tf-webhook"];
+pub const TARGETS: [&str; 6] = ["intake", "pagure", "forgejo", "koji", "commands", "tf-webhook"];
 
 pub fn corpus_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus").join(target)
@@ -69,6 +69,10 @@ pub fn generate(target: &str) -> Vec<(String, Vec<u8>)> {
             }
             out
         }
+        "forgejo" => ["forgejo_pr_opened.json", "forgejo_pr_synchronized.json", "forgejo_pr_comment_ci_test.json"]
+            .iter()
+            .map(|name| (name.to_string(), pretty(&Fixture::load_from("forgejo", name).body)))
+            .collect(),
         "pagure" | "koji" => {
             let wanted = if target == "koji" { ".buildsys." } else { ".pagure." };
             messages.iter().filter(|f| f.topic.contains(wanted)).map(|f| (f.name.clone(), pretty(&f.body))).collect()

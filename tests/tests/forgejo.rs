@@ -278,7 +278,7 @@ async fn the_same_commit_on_a_pagure_pr_and_a_forgejo_pr_never_mixes() {
     assert!(forgejo_page.contains(&format!("{}/rpms/optee_os/pulls/2", h.forgejo.url)), "{forgejo_page}");
     assert_eq!(pagure_page.matches("Koji task").count(), 1);
     assert_eq!(forgejo_page.matches("Koji task").count(), 1);
-    let index = page(format!("{api}")).await;
+    let index = page(api.clone()).await;
     assert!(index.contains("href=\"/forgejo/pr/rpms/optee_os/2\"") && index.contains("href=\"/pr/rpms/optee_os/2\""));
 }
 

@@ -1,5 +1,5 @@
 //! Fuzz targets (proptest on stable; see `fedora_ci_tests::fuzz`): the CloudEvent
-//! intake, the Pagure and Koji message parsers, the comment-command parser and the
+//! intake, the Pagure, Forgejo and Koji message parsers, the comment-command parser and the
 //! Testing Farm webhook. Each runs `FEDORA_CI_FUZZ_RUNS` inputs (a few thousand in
 //! `make test`, 1,000,000 in `make soak`) from the committed corpus, mutated, and
 //! fully random; no input may panic.
@@ -7,7 +7,7 @@
 use axum::body::Body;
 use bytes::Bytes;
 use fedora_ci::messages::koji::TaskHeader;
-use fedora_ci::messages::{KojiTaskStateChange, PullRequestMessage, Topic, Topics};
+use fedora_ci::messages::{KojiTaskStateChange, PullRequestEvent, PullRequestMessage, Topic, Topics};
 use fedora_ci::runtime::intake::CloudEventRequest;
 use fedora_ci_tests::fuzz::{self, TARGETS};
 use fedora_ci_tests::harness::WEBHOOK_SECRET;
@@ -104,6 +104,24 @@ fn pagure_messages() {
     fuzz_target("pagure", |input| {
         for topic in &pr_topics {
             let _ = PullRequestMessage::parse(*topic, input);
+            let _ = PullRequestEvent::parse(*topic, input);
+        }
+        Ok(())
+    });
+}
+
+/// Forgejo's webhook payloads, read as dist-git PR events: no input panics,
+/// and what parses has only ids Forgejo can give.
+#[test]
+fn forgejo_messages() {
+    fuzz_target("forgejo", |input| {
+        for topic in [Topic::ForgejoPullRequest, Topic::ForgejoIssueComment] {
+            if let Ok(event) = PullRequestEvent::parse(topic, input)
+                && event.ignored_because().is_none()
+            {
+                prop_assert!(event.pr.id >= 1, "PR number {}", event.pr.id);
+                prop_assert!(matches!(event.pr.head_sha.len(), 40 | 64));
+            }
         }
         Ok(())
     });

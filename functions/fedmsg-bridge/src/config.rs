@@ -292,13 +292,15 @@ mod tests {
         assert_eq!(c.topics[0], "org.fedoraproject.prod.pagure.pull-request.new");
         assert_eq!(
             c.topics.len(),
-            8,
-            "pull-request new, updated, rebased, comment.added, closed, reopened; Koji tasks; Log Detective"
+            10,
+            "pull-request new, updated, rebased, comment.added, closed, reopened; Koji tasks; Log Detective; Forgejo"
         );
         assert!(c.topics.contains(&"org.fedoraproject.prod.logdetective.analysis".to_owned()));
+        assert!(c.topics.contains(&"org.fedoraproject.prod.forgejo.pull_request".to_owned()));
+        assert!(c.topics.contains(&"org.fedoraproject.prod.forgejo.issue_comment".to_owned()));
         assert!(c.topics.contains(&"org.fedoraproject.prod.buildsys.task.state.change".to_owned()));
         assert_eq!(c.retry, Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(60) });
-        assert_eq!(c.promotions.len(), 4);
+        assert_eq!(c.promotions.len(), 5);
     }
 
     #[test]
@@ -316,7 +318,7 @@ mod tests {
         let c =
             load(&with(&[("KOJI_INSTANCES", "riscv"), ("KOJI_RISCV_TOPIC_PREFIX", "org.fedoraproject.prod.riscv.")]))
                 .unwrap();
-        assert_eq!(c.topics.len(), 9);
+        assert_eq!(c.topics.len(), 11);
         assert!(c.topics.contains(&"org.fedoraproject.prod.riscv.buildsys.task.state.change".to_owned()));
     }
 

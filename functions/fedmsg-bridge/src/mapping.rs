@@ -448,6 +448,24 @@ mod tests {
     }
 
     #[test]
+    fn forgejo_topics_promote_the_owner_organisation() {
+        for name in ["forgejo_pr_opened.json", "forgejo_pr_comment_ci_test.json"] {
+            let fixture = fedora_ci::dev::testing::Fixture::load_from("forgejo", name);
+            let body = fixture.body_bytes();
+            let msg = Incoming {
+                routing_key: &fixture.topic,
+                message_id: Some("x"),
+                timestamp: None,
+                headers: None,
+                body: &body,
+            };
+            let e = mapper().to_event(&msg).unwrap();
+            assert_eq!(ext(&e, "forgejoowner").as_deref(), Some("rpms"), "{name}");
+            assert_eq!(ext(&e, "pagurenamespace"), None, "{name}");
+        }
+    }
+
+    #[test]
     fn extension_names_are_legalised_deterministically() {
         assert_eq!(extension_name("priority"), "priority");
         assert_eq!(extension_name("fedora_messaging_schema"), "fmschema");

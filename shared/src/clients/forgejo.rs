@@ -4,10 +4,10 @@
 //! Paths and bodies follow Forgejo's OpenAPI document (`templates/swagger/v1_json.tmpl`:
 //! `repoCreateStatus`, `issueCreateComment`, `repoGetBranch`, `repoGetRawFile`).
 
-use reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
+use super::forge_http::{self, Failure};
 use crate::config::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,48 +75,18 @@ impl ForgejoClient {
         Self { http, base, token }
     }
 
-    /// `<base>/api/v1/<segments…>`, each segment percent-encoded so a name can
-    /// never change the path.
+    /// `<base>/api/v1/<segments…>`.
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v1"]).extend(segments);
-        }
-        url
-    }
-
-    /// `Authorization: token <key>` (Forgejo's token header), marked sensitive so
-    /// no `Debug` of the request shows it.
-    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let Some(token) = &self.token else { return req };
-        match reqwest::header::HeaderValue::from_str(&format!("token {}", token.expose())) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                req.header(reqwest::header::AUTHORIZATION, value)
-            }
-            // Not a header value: sent without it, Forgejo answers 401 and the
-            // status stays unsent (never the key in a log).
-            Err(_) => req,
-        }
+        let mut all = vec!["api", "v1"];
+        all.extend(segments);
+        forge_http::url(&self.base, &all)
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ForgejoError> {
-        let response = crate::telemetry::trace::send("forgejo", self.authorized(req))
-            .await
-            .map_err(|e| ForgejoError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(ForgejoError::Unreachable(format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| body.chars().take(200).collect());
-            return Err(ForgejoError::Http { status: status.as_u16(), message });
-        }
-        Ok(response)
+        forge_http::send("forgejo", req, self.token.as_ref(), "message").await.map_err(|f| match f {
+            Failure::Unreachable(why) => ForgejoError::Unreachable(why),
+            Failure::Refused { status, message } => ForgejoError::Http { status, message },
+        })
     }
 
     /// `POST /repos/{owner}/{repo}/statuses/{sha}` (scope `write:repository`).
@@ -184,7 +154,8 @@ mod tests {
             client.url(&["repos", "rpms", "../x?y#z"]).as_str(),
             "https://forge.fedoraproject.org/api/v1/repos/rpms/..%2Fx%3Fy%23z"
         );
-        let request = client.authorized(client.http.get("https://forge.fedoraproject.org/")).build().unwrap();
+        let get = client.http.get("https://forge.fedoraproject.org/");
+        let request = forge_http::with_token(get, client.token.as_ref()).build().unwrap();
         assert!(request.headers()[reqwest::header::AUTHORIZATION].is_sensitive());
     }
 }

@@ -4,6 +4,7 @@ pub mod bus;
 pub mod check;
 pub mod fasjson;
 pub mod forge;
+mod forge_http;
 pub mod forgejo;
 pub mod kerberos;
 pub mod koji;

@@ -1,11 +1,11 @@
 //! Pagure API 0 client for dist-git (src.fedoraproject.org): PR flags, PR
 //! comments, branches, raw files. Reached through [`super::forge::Forges`].
 
-use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::check::{FlagStatus, PrId};
+use super::forge_http::{self, Failure};
 use crate::config::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,50 +67,15 @@ impl PagureClient {
         Self { http, base, token }
     }
 
-    /// `<base>/<segments…>` with each segment percent-encoded, so a repository
-    /// name can never change the path.
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
-    }
-
-    /// Pagure's `Authorization: token <key>`, marked sensitive as reqwest marks a
-    /// bearer token (the Testing Farm and Log Detective clients), so no `Debug`
-    /// of the request or its headers (tracing at trace level, an error dump)
-    /// shows the key.
-    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let Some(token) = &self.token else { return req };
-        match reqwest::header::HeaderValue::from_str(&format!("token {}", token.expose())) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                req.header(reqwest::header::AUTHORIZATION, value)
-            }
-            // A key with a control character cannot be a header; sent without it,
-            // Pagure answers 401 and the flag stays unsent (never the key in a log).
-            Err(_) => req,
-        }
+        forge_http::url(&self.base, segments)
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, PagureError> {
-        let response = crate::telemetry::trace::send("pagure", self.authorized(req))
-            .await
-            .map_err(|e| PagureError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(PagureError::Unreachable(format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| body.chars().take(200).collect());
-            return Err(PagureError::Http { status: status.as_u16(), message });
-        }
-        Ok(response)
+        forge_http::send("pagure", req, self.token.as_ref(), "error").await.map_err(|f| match f {
+            Failure::Unreachable(why) => PagureError::Unreachable(why),
+            Failure::Refused { status, message } => PagureError::Http { status, message },
+        })
     }
 
     /// Creates the flag, or updates the one with the same uid.
@@ -169,7 +134,8 @@ mod tests {
         let http = reqwest::Client::new();
         let base = Url::parse("https://src.fedoraproject.org/api/0/").unwrap();
         let client = PagureClient::new(http.clone(), base, Some(Secret::new("s3cr3t-key")));
-        let request = client.authorized(http.get("https://src.fedoraproject.org/api/0/-/whoami")).build().unwrap();
+        let get = http.get("https://src.fedoraproject.org/api/0/-/whoami");
+        let request = forge_http::with_token(get, client.token.as_ref()).build().unwrap();
         let value = &request.headers()[reqwest::header::AUTHORIZATION];
         assert!(value.is_sensitive());
         assert_eq!(value.to_str().unwrap(), "token s3cr3t-key");

@@ -1,5 +1,5 @@
 //! `make run`: the whole service on one machine. A fresh database on the embedded
-//! default Postgres, the Koji (with its log server), Pagure, FASJSON, Testing Farm
+//! default Postgres, the Koji (with its log server), Pagure, Forgejo, FASJSON, Testing Farm
 //! and Log Detective sandboxes, every
 //! function as its own process, a local broker routing by the Trigger table in
 //! `knative/`, the result-poller on a schedule, and — when the MIT KDC tools are

@@ -457,6 +457,24 @@ struct ListQuery {
     sort: Option<String>,
 }
 
+/// Every status of `git_ref` in `owner/repo`, oldest first, and the sandbox's
+/// URL; 404 for an unknown repository.
+fn statuses_of(
+    state: &AppState,
+    owner: &str,
+    repo: &str,
+    git_ref: &str,
+) -> Result<(Vec<CommitStatus>, String), Box<Response>> {
+    let full = format!("{owner}/{repo}");
+    let data = state.data.lock().unwrap();
+    if !data.repos.contains_key(&full) {
+        drop(data);
+        return Err(Box::new(not_found(state)));
+    }
+    let statuses = data.statuses.iter().filter(|s| s.repo == full && s.sha == git_ref).cloned().collect();
+    Ok((statuses, state.url.lock().unwrap().clone()))
+}
+
 /// `GET /repos/{owner}/{repo}/commits/{ref}/statuses` (and the older
 /// `…/statuses/{sha}`): every status of the commit, newest first (the default
 /// sort, `created_unix DESC`), or oldest first with `sort=oldest`.
@@ -465,15 +483,11 @@ async fn list_statuses(
     Path((owner, repo, git_ref)): Path<(String, String, String)>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let full = format!("{owner}/{repo}");
-    let data = state.data.lock().unwrap();
-    if !data.repos.contains_key(&full) {
-        drop(data);
-        return not_found(&state);
-    }
-    let url = state.url.lock().unwrap().clone();
-    let mut list: Vec<Value> =
-        data.statuses.iter().filter(|s| s.repo == full && s.sha == git_ref).map(|s| status_json(s, &url)).collect();
+    let (statuses, url) = match statuses_of(&state, &owner, &repo, &git_ref) {
+        Ok(found) => found,
+        Err(r) => return *r,
+    };
+    let mut list: Vec<Value> = statuses.iter().map(|s| status_json(s, &url)).collect();
     if q.sort.as_deref() != Some("oldest") {
         list.reverse();
     }
@@ -487,16 +501,13 @@ async fn combined_status(
     State(state): State<AppState>,
     Path((owner, repo, git_ref)): Path<(String, String, String)>,
 ) -> Response {
-    let full = format!("{owner}/{repo}");
-    let data = state.data.lock().unwrap();
-    if !data.repos.contains_key(&full) {
-        drop(data);
-        return not_found(&state);
-    }
-    let latest = latest_per_context(&data.statuses, &full, &git_ref);
+    let (statuses, url) = match statuses_of(&state, &owner, &repo, &git_ref) {
+        Ok(found) => found,
+        Err(r) => return *r,
+    };
+    let latest = latest_per_context(&statuses, &format!("{owner}/{repo}"), &git_ref);
     let rank = |s: &str| ["error", "failure", "warning", "pending", "success"].iter().position(|x| *x == s);
     let worst = latest.iter().min_by_key(|s| rank(&s.state)).map(|s| s.state.clone()).unwrap_or_default();
-    let url = state.url.lock().unwrap().clone();
     let statuses: Vec<Value> = latest.iter().map(|s| status_json(s, &url)).collect();
     Json(json!({ "state": worst, "sha": git_ref, "total_count": statuses.len(), "statuses": statuses })).into_response()
 }

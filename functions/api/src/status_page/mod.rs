@@ -102,8 +102,9 @@ async fn commits(
     repo: &str,
     pr_id: i64,
 ) -> Result<Vec<Commit>, sqlx::Error> {
-    let instance = ctx.config.forge_url(forge).as_str().trim_end_matches('/');
-    let heads = with_forge(ctx, query::pr_heads(&ctx.pool, instance, namespace, repo, pr_id).await?);
+    let forgejo = ctx.config.forge_url(Forge::Forgejo).as_str().trim_end_matches('/');
+    let on_forgejo = forge == Forge::Forgejo;
+    let heads = with_forge(ctx, query::pr_heads(&ctx.pool, forgejo, on_forgejo, namespace, repo, pr_id).await?);
     let events: Vec<i32> = heads.iter().map(|h| h.event_id).collect();
     let builds = query::builds(&ctx.pool, &events).await?;
     let tests = query::tests(&ctx.pool, &events).await?;

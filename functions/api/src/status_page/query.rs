@@ -119,10 +119,13 @@ pub async fn recent_heads(
         .await
 }
 
-/// Every commit CI saw on one PR of the forge at `instance_url`, newest first.
+/// Every commit CI saw on one PR, newest first: of the Forgejo instance at
+/// `forgejo_url` when `on_forgejo`, else of Pagure (every other instance: rows
+/// keep the dist-git URL they were written under).
 pub async fn pr_heads(
     pool: &PgPool,
-    instance_url: &str,
+    forgejo_url: &str,
+    on_forgejo: bool,
     namespace: &str,
     repo: &str,
     pr_id: i64,
@@ -131,13 +134,15 @@ pub async fn pr_heads(
          JOIN project_events e ON e.id = p.project_event_id \
          JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id \
          JOIN git_projects g ON g.id = pr.project_id \
-         WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3 AND g.instance_url = $4 \
+         WHERE g.namespace = $1 AND g.repo_name = $2 AND pr.pr_id = $3 \
+           AND (g.instance_url IS NOT DISTINCT FROM $4) = $5 \
          GROUP BY p.project_event_id";
     sqlx::query_as(&heads_of(candidates, ""))
         .bind(namespace)
         .bind(repo)
         .bind(pr_id)
-        .bind(instance_url)
+        .bind(forgejo_url)
+        .bind(on_forgejo)
         .fetch_all(pool)
         .await
 }

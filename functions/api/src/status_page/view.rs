@@ -271,6 +271,14 @@ fn short(sha: Option<&str>) -> String {
     sha.unwrap_or("unknown").chars().take(7).collect()
 }
 
+/// Our page of a PR: Pagure's at `/pr/…`, Forgejo's at `/forgejo/pr/…`.
+fn pr_path(forge: fedora_ci::config::Forge, ns: &str, repo: &str, id: i64) -> String {
+    match forge {
+        fedora_ci::config::Forge::Pagure => format!("/pr/{ns}/{repo}/{id}"),
+        fedora_ci::config::Forge::Forgejo => format!("/forgejo/pr/{ns}/{repo}/{id}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,13 +296,5 @@ mod tests {
         let html = message("<b>x</b>", "a & <script>alert(1)</script>").into_string();
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
-    }
-}
-
-/// Our page of a PR: Pagure's at `/pr/…`, Forgejo's at `/forgejo/pr/…`.
-fn pr_path(forge: fedora_ci::config::Forge, ns: &str, repo: &str, id: i64) -> String {
-    match forge {
-        fedora_ci::config::Forge::Pagure => format!("/pr/{ns}/{repo}/{id}"),
-        fedora_ci::config::Forge::Forgejo => format!("/forgejo/pr/{ns}/{repo}/{id}"),
     }
 }
