@@ -4,13 +4,14 @@ CARGO ?= cargo
 # Every deployable binary: one image each (make image), each measured by make bench.
 FUNCTIONS := pr-opened koji-finished tf-finished result-poller api fedmsg-bridge
 
-.PHONY: run demo test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync bench soak
+.PHONY: run demo test lint deps db-stop clean help deploy-check image ansible-venv ansible-sync bench bench-binaries bench-long soak
 
 help:
 	@echo "make run    start the whole service locally (Postgres found or started for you)"
 	@echo "make test   run every test against real PostgreSQL and RabbitMQ"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
-	@echo "make bench  measure cold start, memory, throughput, latency, reconciliation (target/bench/report.json)"
+	@echo "make bench  measure cold start, memory, throughput, latency, and the cost curves at small sizes (target/bench/report.json)"
+	@echo "make bench-long  the cost curves only, up to 100k pending rows and 2M pipelines (target/bench/report-long.json)"
 	@echo "make soak   the long reliability runs: 1,000,000 fuzz inputs per target"
 	@echo "make db-stop  stop the throwaway Postgres cluster under target/devdb (if one was started)"
 	@echo "make deploy-check  validate knative/ overlays, compose.yaml, Containerfile, ansible (no cluster needed)"
@@ -39,10 +40,18 @@ test: deps ansible-venv
 # Cargo.toml) with their own features, as the Containerfile builds them (a
 # --workspace build would compile the tests' `dev` feature into them); then the
 # bench tool; then the figures: a Markdown table and target/bench/report.json.
-bench: deps
+bench: bench-binaries
+	$${CARGO_TARGET_DIR:-target}/bench-build/bench
+
+bench-binaries: deps
 	$(CARGO) build --profile bench-build $(addprefix -p ,$(FUNCTIONS))
 	$(CARGO) build --profile bench-build -p fedora-ci-tests --no-default-features --bin bench
-	$${CARGO_TARGET_DIR:-target}/bench-build/bench
+
+# The cost curves at every size (issue #25): reconciliation over 1k, 10k and 100k
+# pending builds, the status page and /api/runs with 20k, 200k and 2M pipelines.
+# make bench has the small sizes; this adds the large ones (about 4 min here).
+bench-long: bench-binaries
+	$${CARGO_TARGET_DIR:-target}/bench-build/bench --only curves --long
 
 # The long part of the reliability suite (not in CI): 1,000,000 inputs per fuzz
 # target (the parsers, and the functions themselves against Postgres), optimised, and the upstream hangs again with the production upstream

@@ -136,8 +136,16 @@ async fn two_concurrent_passes_check_each_of_1000_rows_once() {
     let poller = h.serve("result-poller", result_poller::routes).await;
     let (a, b) = tokio::join!(pass(&poller), pass(&poller));
     assert_eq!(a["koji_checked"].as_u64().unwrap() + b["koji_checked"].as_u64().unwrap(), 1000, "{a} {b}");
-    let mut asked: Vec<i64> = h
-        .koji
+    let mut asked = tasks_asked(&h);
+    asked.sort();
+    let before = asked.len();
+    asked.dedup();
+    assert_eq!((before, asked.len()), (1000, 1000), "every task asked about exactly once");
+}
+
+/// Every task id the poller asked Koji about, one entry per time asked.
+fn tasks_asked(h: &Harness) -> Vec<i64> {
+    h.koji
         .calls()
         .iter()
         .filter(|c| c.method == "getTaskInfo")
@@ -147,11 +155,78 @@ async fn two_concurrent_passes_check_each_of_1000_rows_once() {
             }
             v => v.as_i64().into_iter().collect(),
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn a_build_that_cannot_be_applied_leaves_the_rest_of_its_batch_applied() {
+    // 250 builds of one PR over three batches of a pass: most still running at Koji
+    // (nothing to do), every tenth canceled there, every tenth recorded `pending`
+    // though Koji runs it; one canceled build cannot be written (a trigger refuses it).
+    const FIRST: i64 = 5_000_000;
+    let h = Harness::with_env(&[NO_GRACE]).await;
+    open_pr(&h).await;
+    let template: i32 = sqlx::query_scalar("SELECT id FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
+    fedora_ci_tests::bench::reconcile::copy_pending_builds(&h.db.pool, &h.koji, template, FIRST, 249).await.unwrap();
+    let canceled: Vec<i64> = (0..249).filter(|k| k % 10 == 0).map(|k| FIRST + k).collect();
+    let pending: Vec<i64> = (0..249).filter(|k| k % 10 == 5).map(|k| FIRST + k).collect();
+    for task in &canceled {
+        h.koji.set_task_state(*task, KojiTaskState::Canceled);
+    }
+    let as_text = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>();
+    sqlx::query("UPDATE koji_build_targets SET status = 'pending' WHERE task_id = ANY($1)")
+        .bind(as_text(&pending))
+        .execute(&h.db.pool)
+        .await
+        .unwrap();
+    let broken = canceled[12];
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF OLD.task_id = '{broken}' AND NEW.status <> OLD.status THEN RAISE EXCEPTION 'refused'; END IF; \
+           RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_one BEFORE UPDATE ON koji_build_targets FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+    ))
+    .execute(&h.db.pool)
+    .await
+    .unwrap();
+
+    let poller = h.serve("result-poller", result_poller::routes).await;
+    let summary = pass(&poller).await;
+    assert_eq!((summary["koji_checked"].as_u64(), summary["errors"].as_u64()), (Some(250), Some(1)), "{summary}");
+    let status_of = |tasks: Vec<String>| {
+        let pool = h.db.pool.clone();
+        async move {
+            let statuses: Vec<String> =
+                sqlx::query_scalar("SELECT DISTINCT status FROM koji_build_targets WHERE task_id = ANY($1)")
+                    .bind(tasks)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            statuses
+        }
+    };
+    let others: Vec<i64> = canceled.iter().copied().filter(|t| *t != broken).collect();
+    assert_eq!(status_of(as_text(&others)).await, ["canceled"]);
+    assert_eq!(status_of(as_text(&pending)).await, ["running"], "a pending build Koji runs is running");
+    assert_eq!(status_of(vec![broken.to_string()]).await, ["running"], "the refused build is left as it was");
+    let unanswered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM koji_build_targets WHERE upstream_checked_at IS NULL")
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(unanswered, 0, "every build is stamped as answered by Koji");
+    let mut asked = tasks_asked(&h);
     asked.sort();
     let before = asked.len();
     asked.dedup();
-    assert_eq!((before, asked.len()), (1000, 1000), "every task asked about exactly once");
+    assert_eq!((before, asked.len()), (250, 250), "every task asked about exactly once");
+
+    // Once the database takes it, the next pass applies the refused build, and
+    // asks again only about what is still running.
+    sqlx::raw_sql("DROP TRIGGER refuse_one ON koji_build_targets").execute(&h.db.pool).await.unwrap();
+    let summary = pass(&poller).await;
+    assert_eq!((summary["koji_checked"].as_u64(), summary["errors"].as_u64()), (Some(226), Some(0)), "{summary}");
+    assert_eq!(status_of(vec![broken.to_string()]).await, ["canceled"]);
 }
 
 #[tokio::test]

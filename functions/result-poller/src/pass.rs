@@ -2,6 +2,11 @@
 //! left unfinished. Rows are claimed in batches with `FOR UPDATE SKIP LOCKED` and a
 //! lease (`last_checked_at` / `next_attempt_at` moved forward in the same commit),
 //! so two passes at once never handle one row, and each batch commits on its own.
+//!
+//! A batch costs the same few queries whatever its size (claim, read the rows,
+//! stamp the answered ones), and the checks walk the unfinished rows in id order
+//! from where the last batch ended, on an index of exactly those rows: a pass over
+//! n rows costs n/batch times the same, not n²/batch.
 
 use std::time::Duration;
 
@@ -60,6 +65,7 @@ fn secs(d: Duration) -> f64 {
 
 /// Builds Koji should have told us about by now: asked with one `multiCall`.
 async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    let mut after = 0;
     loop {
         let claimed = claim_unchecked(
             ctx,
@@ -67,18 +73,13 @@ async fn koji(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<()
             "status IN ('pending', 'running') AND task_id IS NOT NULL",
             "build_submitted_time",
             start,
+            after,
         )
         .await?;
-        if claimed.is_empty() {
-            return Ok(());
-        }
-        let mut rows: Vec<BuildRow> = Vec::new();
-        {
-            let mut conn = ctx.pool.acquire().await?;
-            for (id, _) in &claimed {
-                rows.extend(builds::get(&mut conn, *id).await?);
-            }
-        }
+        let Some(&(last, _)) = claimed.last() else { return Ok(()) };
+        after = last;
+        let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
+        let rows: Vec<BuildRow> = builds::get_many(&mut *ctx.pool.acquire().await?, &ids).await?;
         // One multiCall per hub: each row is asked of the Koji instance it was
         // submitted to, and a hub that is down leaves only its own rows for later.
         let mut instances: Vec<&str> = rows.iter().map(|r| r.koji_instance.as_str()).collect();
@@ -143,6 +144,7 @@ async fn check_builds(ctx: &Context, rows: &[&BuildRow], s: &mut Summary) -> Res
 
 /// Testing Farm requests whose webhook never came.
 async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Result<(), HandlerError> {
+    let mut after = 0;
     loop {
         let claimed = claim_unchecked(
             ctx,
@@ -150,18 +152,13 @@ async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> R
             "status IN ('queued', 'running') AND pipeline_id IS NOT NULL",
             "submitted_time",
             start,
+            after,
         )
         .await?;
-        if claimed.is_empty() {
-            return Ok(());
-        }
-        let mut rows = Vec::new();
-        {
-            let mut conn = ctx.pool.acquire().await?;
-            for (id, _) in &claimed {
-                rows.extend(test_runs::get(&mut conn, *id).await?);
-            }
-        }
+        let Some(&(last, _)) = claimed.last() else { return Ok(()) };
+        after = last;
+        let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
+        let rows = test_runs::get_many(&mut *ctx.pool.acquire().await?, &ids).await?;
         for (i, row) in rows.iter().enumerate() {
             let Some(request_id) = row.pipeline_id.as_deref() else { continue };
             match ctx.clients.testing_farm.request(request_id).await {
@@ -185,35 +182,38 @@ async fn testing_farm(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> R
     }
 }
 
-/// Claims a batch of unfinished rows of `table` not checked since the pass began
-/// (less the grace period) and marks them checked now, in one committed
-/// transaction: the claim another pass sees and skips. Returns each row with its
-/// previous check time, so an upstream outage can put it back.
+/// Claims a batch of unfinished rows of `table` with ids above `after`, not
+/// checked since the pass began (less the grace period), and marks them checked
+/// now, in one statement: the claim another pass sees and skips. Returns each row
+/// with its previous check time, in id order, so an upstream outage can put it
+/// back. `unfinished` is the predicate of the table's partial index on `id`
+/// (migration 0010), so a batch reads its own rows only, not the ones before it.
+///
+/// The pass moves `after` to the last id of each batch: a row skipped because
+/// another transaction held it is that transaction's (another pass's claim, or a
+/// message's update, which checks the row too), and the next tick sees it again.
 async fn claim_unchecked(
     ctx: &Context,
     table: &str,
     unfinished: &str,
     submitted_column: &str,
     start: DateTime<Utc>,
+    after: i32,
 ) -> Result<Vec<(i32, Option<DateTime<Utc>>)>, sqlx::Error> {
-    let mut tx = ctx.pool.begin().await?;
-    let claimed: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(&format!(
-        "SELECT id, last_checked_at FROM {table} WHERE {unfinished} \
-           AND COALESCE(last_checked_at, {submitted_column}) < $3 - make_interval(secs => $1) \
-         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
+    sqlx::query_as(&format!(
+        "WITH claimed AS (\
+           SELECT id, last_checked_at FROM {table} WHERE {unfinished} AND id > $4 \
+             AND COALESCE(last_checked_at, {submitted_column}) < $3 - make_interval(secs => $1) \
+           ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+         marked AS (UPDATE {table} t SET last_checked_at = now() FROM claimed WHERE t.id = claimed.id) \
+         SELECT id, last_checked_at FROM claimed ORDER BY id"
     ))
     .bind(secs(ctx.config.retry.poll_grace))
     .bind(BATCH)
     .bind(start)
-    .fetch_all(&mut *tx)
-    .await?;
-    let ids: Vec<i32> = claimed.iter().map(|c| c.0).collect();
-    sqlx::query(&format!("UPDATE {table} SET last_checked_at = now() WHERE id = ANY($1)"))
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(claimed)
+    .bind(after)
+    .fetch_all(&ctx.pool)
+    .await
 }
 
 async fn restore_checked(
@@ -273,10 +273,7 @@ async fn retry_builds(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> R
             return Ok(());
         }
         lease(&mut tx, "koji_build_targets", &ids).await?;
-        let mut rows = Vec::new();
-        for id in &ids {
-            rows.extend(builds::get(&mut tx, *id).await?);
-        }
+        let rows = builds::get_many(&mut tx, &ids).await?;
         tx.commit().await?;
         for row in &rows {
             // Ended meanwhile (its PR moved on or was closed): never submitted.
@@ -308,10 +305,7 @@ async fn retry_tests(ctx: &Context, start: DateTime<Utc>, s: &mut Summary) -> Re
             return Ok(());
         }
         lease(&mut tx, "tft_test_run_targets", &ids).await?;
-        let mut rows: Vec<TestRunRow> = Vec::new();
-        for id in &ids {
-            rows.extend(test_runs::get(&mut tx, *id).await?);
-        }
+        let rows: Vec<TestRunRow> = test_runs::get_many(&mut tx, &ids).await?;
         tx.commit().await?;
         for row in &rows {
             if !still_due(ctx, "tft_test_run_targets", row.id, &["retry", "new"]).await? {
@@ -377,8 +371,8 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
     .bind(timeout)
     .fetch_all(&mut *tx)
     .await?;
-    for id in stuck_builds {
-        let Some(row) = builds::get(&mut tx, id).await? else { continue };
+    for row in builds::get_many(&mut tx, &stuck_builds).await? {
+        let id = row.id;
         let key = build_flag(ctx, &row);
         builds::mark_final(&mut tx, id, BuildStatus::Error, "timed out", &key.uid).await?;
         fedora_ci::dispatch::submit::waiting::abandon(&mut tx, ctx, &row, BuildStatus::Error).await?;
@@ -402,8 +396,8 @@ async fn timeouts(ctx: &Context, s: &mut Summary) -> Result<(), HandlerError> {
     .bind(timeout)
     .fetch_all(&mut *tx)
     .await?;
-    for id in stuck_runs {
-        let Some(row) = test_runs::get(&mut tx, id).await? else { continue };
+    for row in test_runs::get_many(&mut tx, &stuck_runs).await? {
+        let id = row.id;
         let key = test_flag(ctx, &row);
         test_runs::transition(&mut tx, id, TestStatus::Error, Some("timed out"), None, &key.uid).await?;
         let url = row.web_url.clone().unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &test_pr(&row)));

@@ -108,6 +108,14 @@ pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<BuildRow>, s
         .await
 }
 
+/// The rows of `ids` that exist, in id order: one query for a batch.
+pub async fn get_many(conn: &mut PgConnection, ids: &[i32]) -> Result<Vec<BuildRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM koji_build_targets WHERE id = ANY($1) ORDER BY id"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 /// Koji accepted the build.
 pub async fn mark_submitted(
     conn: &mut PgConnection,

@@ -178,6 +178,14 @@ pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<TestRunRow>,
         .await
 }
 
+/// The rows of `ids` that exist, in id order: one query for a batch.
+pub async fn get_many(conn: &mut PgConnection, ids: &[i32]) -> Result<Vec<TestRunRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tft_test_run_targets WHERE id = ANY($1) ORDER BY id"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<Option<TestRunRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM tft_test_run_targets WHERE pipeline_id = $1"))
         .bind(request_id)

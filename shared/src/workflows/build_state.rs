@@ -119,6 +119,14 @@ pub async fn apply(ctx: &Context, instance: &str, update: &TaskUpdate) -> Result
 /// Applies a task update to a known build (the poller already has the row).
 pub async fn apply_to(ctx: &Context, build: &BuildRow, update: &TaskUpdate) -> Result<Applied, WorkflowError> {
     let Some((status, from)) = transition(update.state) else { return Ok(Applied::Unchanged) };
+    // Already in this state or beyond as the caller read the row: no lookup and no
+    // transaction to find that out (the poller's every running build, every pass).
+    // A build's status never goes back to one of `from` once past it (a build with
+    // a task is resubmitted only from `retry`), so the stored status would refuse
+    // the transition below too.
+    if !from.contains(&build.status) {
+        return Ok(Applied::Unchanged);
+    }
     // Whether the PR carries its own tmt plans decides the `custom` test; asked
     // before the transaction so no lock is held over the network.
     // Testing Farm has no machines for the extra instances' architectures: only

@@ -5,6 +5,7 @@
 //! Every loop here is bounded in count and in time, and talks to loopback only.
 
 pub mod cold_start;
+pub mod history;
 pub mod latency;
 pub mod load;
 pub mod memory;
@@ -88,6 +89,12 @@ impl Line {
         self.judged()
     }
 
+    /// The ratio against the baseline must stay at or below `target` (`≤ 2×`).
+    pub fn ratio_at_most(mut self, target: f64) -> Line {
+        (self.target, self.goal, self.target_on_ratio) = (Some(target), Goal::AtMost, true);
+        self.judged()
+    }
+
     fn judged(mut self) -> Line {
         let compared = if self.target_on_ratio { self.ratio } else { Some(self.value) };
         self.pass = match (self.goal, self.target, compared) {
@@ -108,8 +115,30 @@ pub struct Report {
     pub started: String,
     pub seconds: f64,
     pub lines: Vec<Line>,
+    /// Cost curves: one figure at several sizes, each a small table of its own.
+    pub curves: Vec<Curve>,
     /// Sections that could not run, with the reason.
     pub skipped: Vec<String>,
+}
+
+/// A cost curve: a row per measure, a column per size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curve {
+    pub title: String,
+    /// The first column's heading, then one per size.
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Curve {
+    pub fn markdown(&self) -> String {
+        let mut out =
+            format!("{}\n\n| {} |\n|{}\n", self.title, self.columns.join(" | "), "---|".repeat(self.columns.len()));
+        for row in &self.rows {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        out
+    }
 }
 
 impl Report {
@@ -143,6 +172,10 @@ impl Report {
                 l.unit
             ));
         }
+        for c in &self.curves {
+            out.push('\n');
+            out.push_str(&c.markdown());
+        }
         for s in &self.skipped {
             out.push_str(&format!("\nskipped: {s}"));
         }
@@ -155,6 +188,19 @@ impl Report {
         }
         std::fs::write(path, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)
     }
+}
+
+/// A count with thousands separators (`2,000,000`), for sizes.
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// Enough digits to compare, no more.
@@ -213,5 +259,15 @@ mod tests {
         let l = Line::info("tps", 400.0, "ev/s").ratio_at_least(1.0).with_baseline("pgbench", 1000.0);
         assert_eq!(l.pass, Some(false));
         assert_eq!(Line::info("x", 1.0, "").pass, None);
+        let l = Line::info("p50", 3.0, "ms").with_baseline("small", 2.0).ratio_at_most(2.0);
+        assert_eq!(l.pass, Some(true));
+    }
+
+    #[test]
+    fn counts_have_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(2_000_000), "2,000,000");
+        assert_eq!(count(20_000), "20,000");
     }
 }

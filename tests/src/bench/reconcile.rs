@@ -7,7 +7,9 @@ use sqlx::PgPool;
 use crate::sandbox::koji::KojiHub;
 
 /// Copies build row `template` `copies` times with task ids `first_task..`, and
-/// gives each copy a running task on `koji` cloned from the template's task.
+/// gives each copy a running task on `koji` cloned from the template's task. A
+/// later call with a task range of its own adds another set (the earlier copies
+/// are the caller's to finish first).
 pub async fn copy_pending_builds(
     pool: &PgPool,
     koji: &KojiHub,
@@ -34,7 +36,7 @@ pub async fn copy_pending_builds(
     let columns = columns.join(", ");
     sqlx::query(&format!(
         "INSERT INTO koji_build_targets (task_id, idempotency_key, {columns}) \
-         SELECT ($2 + g)::text, 'bench-copy-' || g, {columns} FROM koji_build_targets, generate_series(0, $3 - 1) AS g WHERE id = $1"
+         SELECT ($2 + g)::text, 'bench-copy-' || ($2 + g), {columns} FROM koji_build_targets, generate_series(0, $3 - 1) AS g WHERE id = $1"
     ))
     .bind(template)
     .bind(first_task)
@@ -44,10 +46,11 @@ pub async fn copy_pending_builds(
     sqlx::query(
         "UPDATE koji_build_targets SET status = 'running', last_checked_at = NULL, \
            build_submitted_time = now() - interval '1 hour' \
-         WHERE id = $1 OR (task_id ~ '^[0-9]+$' AND task_id::bigint >= $2)",
+         WHERE id = $1 OR (task_id ~ '^[0-9]+$' AND task_id::bigint >= $2 AND task_id::bigint < $2 + $3)",
     )
     .bind(template)
     .bind(first_task)
+    .bind(copies)
     .execute(pool)
     .await?;
     Ok(())

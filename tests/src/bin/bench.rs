@@ -10,17 +10,24 @@
 //!
 //! `--only koji` runs just the koji-finished section (irrelevant-event throughput
 //! and its round trips per event), `--only latency` just the PR → build + flag
-//! windows: a quick before/after without the rest of the run.
+//! windows, `--only curves` just the cost curves (reconciliation by pending rows,
+//! the status page and `/api/runs` by pipelines): a quick before/after without the
+//! rest of the run. `--long` adds the large sizes to the curves (100k pending
+//! rows, 2M pipelines); `make bench-long` is `--only curves --long`, and writes
+//! `target/bench/report-long.json`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use fedora_ci::dev::testing::RunningBinary;
+use fedora_ci_tests::bench::history::{self, History};
 use fedora_ci_tests::bench::load::{self, Outcome};
 use fedora_ci_tests::bench::pgwire::Proxy;
 use fedora_ci_tests::bench::throughput::Traffic;
-use fedora_ci_tests::bench::{Line, Report, cold_start, latency, memory, percentile, reconcile, spread, throughput};
+use fedora_ci_tests::bench::{
+    Curve, Line, Report, cold_start, count, latency, memory, percentile, reconcile, spread, throughput,
+};
 use fedora_ci_tests::harness::{Harness, kerberized_koji};
 use fedora_ci_tests::realm::TestRealm;
 use fedora_ci_tests::sandbox::koji::KojiHub;
@@ -31,7 +38,18 @@ const FUNCTIONS: [&str; 5] = ["pr-opened", "koji-finished", "tf-finished", "resu
 const COLD_STARTS: usize = 20;
 const CONCURRENCY: usize = 32;
 const KOJI_USER: &str = "packit-ci";
-const RECONCILE_ROWS: i64 = 10_000;
+/// Pending builds per reconciliation pass: `make bench`, then `--long`'s.
+const RECONCILE_SIZES: [i64; 2] = [1_000, 10_000];
+const RECONCILE_SIZES_LONG: [i64; 1] = [100_000];
+/// Pipelines in the database for the read curve: `make bench`, then `--long`'s.
+const READ_SIZES: [i64; 2] = [20_000, 200_000];
+const READ_SIZES_LONG: [i64; 1] = [2_000_000];
+/// Requests measured per read, after a few unmeasured ones (connection, caches).
+const READ_REQUESTS: usize = 50;
+const READ_WARMUP: usize = 3;
+/// The PR whose event makes the build row the reconciliation copies when no
+/// other section made one (`--only curves`).
+const TEMPLATE_PR: u64 = 700_000;
 
 fn main() -> anyhow::Result<()> {
     let realm = fedora_ci_tests::realm::start_for_this_process();
@@ -46,16 +64,39 @@ enum Only {
     Koji,
     /// `--only latency`: PR → build + flag through pr-opened.
     Latency,
+    /// `--only curves`: reconciliation and reads at several sizes.
+    Curves,
 }
 
-fn only() -> anyhow::Result<Option<Only>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] => Ok(None),
-        ["--only", "koji"] => Ok(Some(Only::Koji)),
-        ["--only", "latency"] => Ok(Some(Only::Latency)),
-        other => bail!("unknown arguments {other:?}; the only option is `--only koji|latency`"),
+/// `--only <section>` and `--long`.
+struct Args {
+    only: Option<Only>,
+    long: bool,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut args = Args { only: None, long: false };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--long" => args.long = true,
+            "--only" => {
+                args.only = Some(match given.next().as_deref() {
+                    Some("koji") => Only::Koji,
+                    Some("latency") => Only::Latency,
+                    Some("curves") => Only::Curves,
+                    other => bail!("--only takes koji, latency or curves, not {other:?}"),
+                })
+            }
+            other => bail!("unknown argument {other:?}; the options are `--only koji|latency|curves` and `--long`"),
+        }
     }
+    Ok(args)
+}
+
+/// The sizes of `make bench`, and with `long` the large ones after them.
+fn curve_sizes(small: &[i64], large: &[i64], long: bool) -> Vec<i64> {
+    small.iter().chain(large.iter().filter(|_| long)).copied().collect()
 }
 
 fn seconds(var: &str, default: u64) -> u64 {
@@ -109,6 +150,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         bail!("make bench needs a throwaway Kerberos realm (apt-get install krb5-kdc krb5-admin-server krb5-user)")
     };
     let started = Instant::now();
+    let args = args()?;
     let exe = std::env::current_exe()?;
     let profile = exe.parent().and_then(Path::file_name).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let h = Harness::with_env(&[("KOJI_USERS", KOJI_USER), ("FEDORA_CI_POLL_GRACE_SECONDS", "0")]).await;
@@ -121,10 +163,24 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         started: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         seconds: 0.0,
         lines: Vec::new(),
+        curves: Vec::new(),
         skipped: Vec::new(),
     };
     let mut b = Bench { h, env, koji, report };
-    if let Some(section) = only()? {
+    if args.only == Some(Only::Curves) {
+        let poller = b.start("result-poller", &b.env.clone()).await;
+        let api = b.start("api", &b.env.clone()).await;
+        cost_curves(&mut b, &poller, &api, args.long).await?;
+        b.report.seconds = started.elapsed().as_secs_f64();
+        println!("{}", b.report.markdown());
+        if args.long {
+            let path = target_dir().join("bench").join("report-long.json");
+            b.report.write_json(&path).with_context(|| format!("writing {}", path.display()))?;
+            println!("\nwritten: {}", path.display());
+        }
+        return Ok(());
+    }
+    if let Some(section) = args.only {
         let function = if section == Only::Koji { "koji-finished" } else { "pr-opened" };
         let process = b.start(function, &b.env.clone()).await;
         if section == Only::Koji {
@@ -165,11 +221,11 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     b.push(Line::info("loaded RSS pr-opened (after the latency runs)", rss, "MiB"));
     eprintln!("database round trips");
     round_trips(&mut b, &["pr-opened", "koji-finished"]).await?;
-    eprintln!("reconciliation");
     let poller = &running.iter().find(|(n, _)| *n == "result-poller").expect("started").1;
-    reconciliation(&mut b, poller).await?;
+    let api = &running.iter().find(|(n, _)| *n == "api").expect("started").1;
+    cost_curves(&mut b, poller, api, args.long).await?;
     let rss = memory::rss_mib(poller.child.id()).context("reading VmRSS")?;
-    b.push(Line::info("loaded RSS result-poller (after the pass)", rss, "MiB"));
+    b.push(Line::info("loaded RSS result-poller (after the passes)", rss, "MiB"));
     drop(running);
 
     b.report.seconds = started.elapsed().as_secs_f64();
@@ -228,7 +284,11 @@ async fn cold_starts(b: &mut Bench) -> anyhow::Result<()> {
             let (_, median, _) = spread(&mut runs);
             b.push(Line::info("packit-service worker import (baseline, median of 5)", median, "ms"));
         }
-        None => b.report.skipped.push("packit-service import baseline: BENCH_PACKIT_VENV is not set".into()),
+        None => {
+            let why = "packit-service import baseline: BENCH_PACKIT_VENV is not set (a venv with packit-service)";
+            eprintln!("  skipped: {why}");
+            b.report.skipped.push(why.into());
+        }
     }
     for name in FUNCTIONS {
         let (exe, env) = (binary_path(name), b.env.clone());
@@ -456,29 +516,169 @@ async fn round_trips(b: &mut Bench, functions: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn reconciliation(b: &mut Bench, poller: &RunningBinary) -> anyhow::Result<()> {
+/// The cost curves of issue #25: reconciliation by pending rows, then the status
+/// page and `/api/runs` by pipelines (in that order: the read side's history is
+/// all finished work, which the poller never claims).
+async fn cost_curves(b: &mut Bench, poller: &RunningBinary, api: &RunningBinary, long: bool) -> anyhow::Result<()> {
+    eprintln!("reconciliation");
+    reconciliation(b, poller, &curve_sizes(&RECONCILE_SIZES, &RECONCILE_SIZES_LONG, long)).await?;
+    eprintln!("status page and /api/runs");
+    reads(b, api, &curve_sizes(&READ_SIZES, &READ_SIZES_LONG, long)).await
+}
+
+/// A build row with a Koji task to copy: the first the latency runs made, or,
+/// when they did not run, one made by a PR event through pr-opened.
+async fn template_build(b: &mut Bench) -> anyhow::Result<i32> {
+    let first = || {
+        sqlx::query_scalar::<_, Option<i32>>("SELECT min(id) FROM koji_build_targets WHERE task_id IS NOT NULL")
+            .fetch_one(&b.h.db.pool)
+    };
+    if let Some(id) = first().await? {
+        return Ok(id);
+    }
+    latency::open_prs(&b.h.pagure, TEMPLATE_PR, 1);
+    let pr_opened = b.start("pr-opened", &b.env.clone()).await;
+    let out =
+        load::closed_loop(1, 1, Duration::from_secs(60), latency::pr_request(&pr_opened.url("/"), TEMPLATE_PR)).await;
+    check("the PR event that makes the build to copy", &out)?;
+    first().await?.context("pr-opened recorded no build with a Koji task")
+}
+
+/// One result-poller pass per size over that many pending builds, each a copy of
+/// a real build whose Koji task is still running: the pass checks every row and
+/// changes none. The rows of one size are finished before the next size's.
+async fn reconciliation(b: &mut Bench, poller: &RunningBinary, sizes: &[i64]) -> anyhow::Result<()> {
     let pool = b.h.db.pool.clone();
-    let template: i32 = sqlx::query_scalar("SELECT min(id) FROM koji_build_targets WHERE task_id IS NOT NULL")
-        .fetch_one(&pool)
-        .await
-        .context("no build row to copy: the latency runs made none")?;
-    sqlx::query("UPDATE koji_build_targets SET status = 'success' WHERE id <> $1")
+    let template = template_build(b).await?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(600)).build()?;
+    let mut first_task = 2_000_000_000;
+    let mut rows = Vec::new();
+    for &n in sizes {
+        sqlx::query(
+            "UPDATE koji_build_targets SET status = 'success' \
+             WHERE id <> $1 AND status IN ('pending', 'running', 'retry')",
+        )
         .bind(template)
         .execute(&pool)
         .await?;
-    reconcile::copy_pending_builds(&pool, &b.koji, template, 2_000_000_000, RECONCILE_ROWS - 1).await?;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
-    let started = Instant::now();
-    let response = client.post(poller.url("/")).send().await?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let status = response.status();
-    let summary: serde_json::Value = response.json().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!("result-poller answered {status}: {summary}");
+        reconcile::copy_pending_builds(&pool, &b.koji, template, first_task, n - 1).await?;
+        first_task += n;
+        // The statistics autovacuum gives a table that grew; the pass's claims
+        // use a partial index either way.
+        sqlx::query("ANALYZE koji_build_targets").execute(&pool).await?;
+        let started = Instant::now();
+        let response = client.post(poller.url("/")).send().await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let status = response.status();
+        let summary: serde_json::Value = response.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("result-poller answered {status}: {summary}");
+        }
+        let checked = summary["koji_checked"].as_f64().unwrap_or(0.0);
+        let rate = checked / elapsed;
+        b.push(Line::info(format!("reconciliation pass over {} pending builds", count(n)), elapsed, "s"));
+        let per_second = Line::info("  rows checked per second", rate, "rows/s");
+        // The target is for large passes; a small one is mostly the pass's fixed part.
+        b.push(if n >= 10_000 { per_second.at_least(5_000.0) } else { per_second });
+        b.push(Line::info("  rows checked (must be all)", checked, "").at_least(n as f64));
+        rows.push(vec![
+            count(n),
+            format!("{elapsed:.2} s"),
+            format!("{} rows/s", fedora_ci_tests::bench::number(rate)),
+            format!("{:.0} µs", elapsed * 1e6 / checked.max(1.0)),
+        ]);
     }
-    let checked = summary["koji_checked"].as_f64().unwrap_or(0.0);
-    b.push(Line::info(format!("reconciliation pass over {RECONCILE_ROWS} pending builds"), elapsed, "s"));
-    b.push(Line::info("  rows checked per second", checked / elapsed, "rows/s"));
-    b.push(Line::info("  rows checked (must be all)", checked, "").at_least(RECONCILE_ROWS as f64));
+    b.report.curves.push(Curve {
+        title: "Reconciliation: one result-poller pass over n pending builds, Koji answering \"running\" for each \
+                (target ≥ 5,000 rows/s, flat per row)"
+            .into(),
+        columns: ["pending builds", "pass", "rows checked per second", "per row"].map(String::from).to_vec(),
+        rows,
+    });
+    Ok(())
+}
+
+/// The status page and `/api/runs` with `sizes` pipelines in the database (a
+/// history written in SQL, `bench::history`): p50 and p99 of
+/// [`READ_REQUESTS`] sequential requests per page. Flat with size means every
+/// query is on an index.
+async fn reads(b: &mut Bench, api: &RunningBinary, sizes: &[i64]) -> anyhow::Result<()> {
+    let pool = b.h.db.pool.clone();
+    let mut history = History::begin(&pool).await?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let labels = ["`/`", "`/?state=failure`", "`/?package=…`", "`/pr/…`", "`/api/runs`", "`/api/runs/merged/…`"];
+    // (p50, p99) per page, per size.
+    let mut figures: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut seeded = Vec::new();
+    for &size in sizes {
+        let started = Instant::now();
+        history.grow_to(&pool, size).await?;
+        seeded.push(started.elapsed().as_secs_f64());
+        // A package and a PR in the middle of the history, and a run in the middle.
+        let package = history::package(history.packages() / 2);
+        let run: i64 =
+            sqlx::query_scalar("SELECT (min(id) + max(id))::bigint / 2 FROM pipelines").fetch_one(&pool).await?;
+        let paths = [
+            "/".to_owned(),
+            "/?state=failure".to_owned(),
+            format!("/?package={package}"),
+            format!("/pr/rpms/{package}/3"),
+            "/api/runs".to_owned(),
+            format!("/api/runs/merged/{run}"),
+        ];
+        let mut at_size = Vec::new();
+        for path in &paths {
+            let url = api.url(path);
+            let mut samples = Vec::new();
+            for i in 0..READ_WARMUP + READ_REQUESTS {
+                let started = Instant::now();
+                let response = client.get(&url).send().await?;
+                let status = response.status();
+                let body = response.bytes().await?;
+                let took = fedora_ci_tests::bench::ms(started.elapsed());
+                if !status.is_success() || body.is_empty() {
+                    bail!("GET {path} with {size} pipelines answered {status}");
+                }
+                if i >= READ_WARMUP {
+                    samples.push(took);
+                }
+            }
+            samples.sort_by(f64::total_cmp);
+            at_size.push((percentile(&samples, 50.0), percentile(&samples, 99.0)));
+        }
+        figures.push(at_size);
+    }
+    let (first, last) = (0, sizes.len() - 1);
+    for (i, label) in labels.iter().enumerate() {
+        let (small, large) = (figures[first][i], figures[last][i]);
+        b.push(
+            Line::info(format!("GET {label} with {} pipelines: p50", count(sizes[last])), large.0, "ms")
+                .with_baseline(&format!("with {}", count(sizes[first])), small.0)
+                .ratio_at_most(2.0),
+        );
+        b.push(Line::info(format!("  p99 of {READ_REQUESTS}"), large.1, "ms"));
+    }
+    let mut rows: Vec<Vec<String>> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            std::iter::once(format!("GET {label}"))
+                .chain(figures.iter().map(|f| format!("{:.1} / {:.1} ms", f[i].0, f[i].1)))
+                .collect()
+        })
+        .collect();
+    rows.push(
+        std::iter::once("(history written in)".to_owned()).chain(seeded.iter().map(|s| format!("{s:.1} s"))).collect(),
+    );
+    b.report.curves.push(Curve {
+        title: format!(
+            "Status page and `/api/runs`: p50 / p99 of {READ_REQUESTS} requests by pipelines in the database \
+             (target: flat with size, p50 at the largest ≤ 2× the smallest)"
+        ),
+        columns: std::iter::once("request".to_owned())
+            .chain(sizes.iter().map(|n| format!("{} pipelines", count(*n))))
+            .collect(),
+        rows,
+    });
     Ok(())
 }
