@@ -279,6 +279,15 @@ async fn the_same_commit_on_a_pagure_pr_and_a_forgejo_pr_never_mixes() {
     assert_eq!(pagure_page.matches("Koji task").count(), 1);
     assert_eq!(forgejo_page.matches("Koji task").count(), 1);
     let index = page(api.clone()).await;
+    // The dashboard's JSON names each build's project on its own forge.
+    let builds: Value =
+        reqwest::get(format!("{api}api/koji-builds/?page=1&per_page=10")).await.unwrap().json().await.unwrap();
+    let mut projects: Vec<String> =
+        builds.as_array().unwrap().iter().map(|b| b["project_url"].as_str().unwrap_or_default().to_owned()).collect();
+    projects.sort();
+    let mut expected = vec![format!("{}/rpms/optee_os", h.forgejo.url), format!("{}/rpms/optee_os", h.pagure.url)];
+    expected.sort();
+    assert_eq!(projects, expected);
     assert!(index.contains("href=\"/forgejo/pr/rpms/optee_os/2\"") && index.contains("href=\"/pr/rpms/optee_os/2\""));
 }
 
@@ -342,4 +351,32 @@ async fn a_revoked_forgejo_token_keeps_statuses_unsent_until_it_works_again() {
     let ctx = h.context("result-poller");
     fedora_ci::dispatch::flush_unsent(&ctx).await.unwrap();
     assert_eq!(shown_state(&h, "Fedora CI - scratch build"), "pending");
+}
+
+#[tokio::test]
+async fn a_failed_forgejo_build_is_explained_by_log_detective_as_a_status() {
+    let mut h = Harness::with_env(&[("FEDORA_CI_LOG_DETECTIVE", "true")]).await;
+    let pkgs = h.koji.pkgs_url();
+    h.set_var("KOJI_PKGS_URL", &pkgs);
+    let pr_opened = start(&h).await;
+    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+    story::post(&pr_opened, &pr_event(&h, "opened", FIRST), "fj-1").await;
+    let task = h.koji.builds()[0].task_id;
+    h.koji.set_failing_arches(task, &["x86_64"]);
+    let mut failed = finished(&h, task, KojiTaskState::Failed);
+    failed.body["info"]["children"] = json!(h.koji.children_json(task));
+    let (status, body) = story::post(&koji_finished, &failed, "k-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(shown_state(&h, "Fedora CI - scratch build"), "failure");
+    // Log Detective is asked about the Forgejo project, and answers on the PR.
+    let analyses = h.ld.analyses();
+    assert_eq!(analyses.len(), 1);
+    assert_eq!(analyses[0].body["project_url"], format!("{}/{REPO}", h.forgejo.url));
+    assert_eq!(analyses[0].body["commit_sha"], FIRST);
+    assert_eq!(shown_state(&h, "Fedora CI - Log Detective analysis (x86_64)"), "pending");
+    assert_eq!(h.ld.release(&koji_finished).await, [StatusCode::OK]);
+    let explained = shown(&h, "Fedora CI - Log Detective analysis (x86_64)").unwrap();
+    assert_ne!(explained.state, "pending", "{explained:?}");
+    assert!(explained.target_url.contains("/forgejo/pr/rpms/python-requests/3501"), "{}", explained.target_url);
+    assert!(h.pagure.flag_posts().is_empty());
 }
