@@ -380,3 +380,42 @@ async fn a_failed_forgejo_build_is_explained_by_log_detective_as_a_status() {
     assert!(explained.target_url.contains("/forgejo/pr/rpms/python-requests/3501"), "{}", explained.target_url);
     assert!(h.pagure.flag_posts().is_empty());
 }
+
+/// The recorded PR as a PR of `bash` (an ELN package in the harness's lists).
+fn bash_pr(h: &Harness, action: &str) -> Fixture {
+    let mut f = pr_event(h, action, FIRST);
+    let text = serde_json::to_string(&f.body).unwrap().replace("python-requests", "bash");
+    f.body = serde_json::from_str(&text).unwrap();
+    f
+}
+
+#[tokio::test]
+async fn eln_follows_the_forgejo_branches_and_koji_clones_the_configured_git_url() {
+    let h = Harness::with_env(&[("FORGEJO_GIT_URL", "https://git.forge.example")]).await;
+    let pr_opened = start(&h).await;
+    h.forgejo.set_branches("rpms/bash", &["rawhide"]);
+    let (status, body) = story::post(&pr_opened, &bash_pr(&h, "opened"), "fj-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut targets: Vec<String> = h.koji.builds().iter().map(|b| b.target().to_owned()).collect();
+    targets.sort();
+    assert_eq!(targets, ["eln", "rawhide"]);
+    for b in h.koji.builds() {
+        assert_eq!(b.src(), format!("git+https://git.forge.example/alice/bash.git#{FIRST}"));
+    }
+    // With its own `eln` branch on Forgejo, ELN builds from that, not from the PR.
+    let h = Harness::start().await;
+    let pr_opened = start(&h).await;
+    h.forgejo.set_branches("rpms/bash", &["rawhide", "eln"]);
+    story::post(&pr_opened, &bash_pr(&h, "opened"), "fj-1").await;
+    let targets: Vec<String> = h.koji.builds().iter().map(|b| b.target().to_owned()).collect();
+    assert_eq!(targets, ["rawhide"]);
+    // Closed, then reopened: CI runs for the head again.
+    let mut closed = bash_pr(&h, "closed");
+    closed.body["pull_request"]["state"] = "closed".into();
+    story::post(&pr_opened, &closed, "fj-2").await;
+    let (status, body) = story::post(&pr_opened, &bash_pr(&h, "reopened"), "fj-3").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.koji.builds().len(), 2, "a new build after reopening");
+    let build = h.forgejo.shown("rpms/bash", PR).into_iter().find(|s| s.context == "Fedora CI - scratch build");
+    assert_eq!(build.map(|s| s.state).as_deref(), Some("pending"));
+}
