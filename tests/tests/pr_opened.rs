@@ -391,6 +391,38 @@ fn a_fasjson_blip_does_not_refuse_a_packager() {
     });
 }
 
+/// FASJSON refusing our Kerberos login (401: here a valid ticket of the realm,
+/// but FASJSON holds another service's keys, as after a keytab mix-up) is an
+/// upstream failure, not an answer about the user: the command is neither run
+/// nor refused, the event is answered 503 for redelivery, and the redelivered
+/// event is acted on once FASJSON accepts us again. No packager is ever told
+/// they are not one because our credentials were refused.
+#[test]
+fn refused_fasjson_credentials_leave_the_command_for_a_retry() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let realm = h.realm.as_ref().expect("in a test realm");
+        let url = start(&h).await;
+        h.fas.accept_tickets_for(realm.elsewhere_keytab());
+        let command = on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json");
+        let (status, body) = post(&url, &command, "refused-login").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["reason"], "FASJSON unavailable, retry later");
+        assert!(h.pagure.comments().is_empty(), "nobody is told they are not a packager");
+        assert!(h.koji.builds().is_empty() && h.pagure.flags().is_empty());
+        assert_eq!(count(&h, "processed_events").await, 0, "nothing may be recorded for a 503");
+        assert!(h.fas.logins().is_empty());
+
+        // FASJSON takes our tickets again: the redelivery builds.
+        h.fas.accept_tickets_for(realm.service_keytab());
+        let (status, body) = post(&url, &command, "refused-login").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h.koji.builds().len(), 1);
+        assert!(h.pagure.comments().is_empty());
+        assert_eq!(h.fas.logins(), [realm.client_principal()], "logged in with the keytab, once");
+    });
+}
+
 #[test]
 fn test_command_without_a_build_builds_first_and_with_one_records_the_tests() {
     in_realm_async(async {
