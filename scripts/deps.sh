@@ -6,7 +6,7 @@ set -euo pipefail
 missing=()
 optional=()
 need_pkg() { missing+=("$1"); }
-# Tests that need these skip (saying so) without them; installed when we can.
+# What a single test needs (it fails, saying so, without it); installed when we can.
 want_pkg() { optional+=("$1"); }
 
 # have <debian package> <fallback check...>: dpkg's word where there is a dpkg,
@@ -28,10 +28,11 @@ command -v pkg-config >/dev/null || need_pkg pkg-config
 have libclang-dev any_file /usr/lib/llvm-*/lib/libclang.so /usr/lib/*/libclang.so /usr/lib64/libclang.so \
   || need_pkg libclang-dev
 have libkrb5-dev any_file /usr/include/gssapi/gssapi_ext.h || need_pkg libkrb5-dev
-# The throwaway Kerberos realm of tests/tests/kerberos.rs (tests/src/realm.rs).
-have krb5-kdc on_path krb5kdc || want_pkg krb5-kdc
-have krb5-admin-server on_path kadmin.local || want_pkg krb5-admin-server
-have krb5-user on_path klist || want_pkg krb5-user
+# The throwaway Kerberos realm (tests/src/realm.rs) of every test that logs in to
+# FASJSON or Koji, and of `make run`: the tests fail without it.
+have krb5-kdc on_path krb5kdc || need_pkg krb5-kdc
+have krb5-admin-server on_path kadmin.local || need_pkg krb5-admin-server
+have krb5-user on_path klist || need_pkg krb5-user
 # The status page's browser test (tests/tests/status_page.rs) renders it in headless chromium.
 have chromium on_path chromium || want_pkg chromium
 
@@ -66,7 +67,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" "${optional[@]}" >/dev/null
 elif [ ${#missing[@]} -eq 0 ]; then
-  echo "note: the Kerberos tests skip and the status page test fails without: ${optional[*]}; sudo apt-get install ${optional[*]}" >&2
+  echo "note: the status page test fails without: ${optional[*]}; sudo apt-get install ${optional[*]}" >&2
 else
   echo "missing: ${missing[*]}" >&2
   echo "install them with: sudo apt-get install ${missing[*]} ${optional[*]}   (or set DATABASE_URL to a PostgreSQL you have)" >&2

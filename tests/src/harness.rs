@@ -49,6 +49,9 @@ pub struct Harness {
     /// The Log Detective interface server; Log Detective itself is off unless a
     /// test sets `FEDORA_CI_LOG_DETECTIVE=true`.
     pub ld: LogDetectiveSandbox,
+    /// The test realm, when the test runs in one ([`crate::realm::in_realm_async`]):
+    /// the functions then log in to FASJSON with its client keytab.
+    pub realm: Option<TestRealm>,
     vars: HashMap<String, String>,
 }
 
@@ -58,13 +61,22 @@ impl Harness {
     }
 
     /// Sandboxes up, config pointing at them; `extra` overrides or adds variables.
+    ///
+    /// FASJSON, like Fedora's, answers only Kerberos clients. In a test realm
+    /// (this process was started by [`crate::realm::in_realm`]) it accepts the
+    /// realm's tickets for `HTTP/localhost` and the functions log in with the
+    /// realm's client keytab (`KOJI_KEYTAB`, which the FASJSON client uses as in
+    /// production) through `FASJSON_URL` naming that host, so every packager check
+    /// goes through the product's real Kerberos path. Outside a realm nobody can
+    /// log in: a test that reaches FASJSON must run in one.
     pub async fn with_env(extra: &[(&str, &str)]) -> Harness {
         let db = TestDatabase::fresh().await;
         let koji =
             KojiHub::start_with_verifier(koji::accept_token(STATIC_TOKEN, &format!("{KOJI_USER}@TEST.LOCAL"))).await;
         let pagure = PagureSandbox::start().await;
         let forgejo = ForgejoSandbox::start().await;
-        let fas = FasJsonSandbox::start().await;
+        let realm = TestRealm::from_parent();
+        let fas = FasJsonSandbox::start(realm.as_ref().map(TestRealm::service_keytab)).await;
         let files = StaticFiles::start().await;
         let tf = TestingFarmSandbox::start().await;
         let ld = LogDetectiveSandbox::start("org.fedoraproject.prod.").await;
@@ -97,10 +109,15 @@ impl Harness {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if let Some(realm) = &realm {
+            for (k, v) in fasjson_login(realm, &fas) {
+                vars.insert(k.to_owned(), v);
+            }
+        }
         for (k, v) in extra {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        Harness { db, koji, pagure, forgejo, fas, files, tf, ld, vars }
+        Harness { db, koji, pagure, forgejo, fas, files, tf, ld, realm, vars }
     }
 
     /// Sets (or replaces) one variable of the configuration, e.g. to point
@@ -185,7 +202,7 @@ pub async fn kerberized_koji(realm: &TestRealm, env: &mut Vec<(String, String)>)
     let keytab = realm.service_keytab();
     let verifier: Verifier = std::sync::Arc::new(move |token: &str| crate::sandbox::spnego::accept(token, &keytab));
     let hub = KojiHub::start_with_verifier(verifier).await;
-    env.retain(|(k, _)| k != "KOJI_HUB_URL");
+    env.retain(|(k, _)| !["KOJI_HUB_URL", "KOJI_KEYTAB", "KRB5_CONFIG"].contains(&k.as_str()));
     // The service principal is HTTP/localhost.
     env.push(("KOJI_HUB_URL".into(), hub.url().replace("127.0.0.1", "localhost")));
     env.push(("KOJI_KEYTAB".into(), realm.client_keytab().display().to_string()));
@@ -193,14 +210,27 @@ pub async fn kerberized_koji(realm: &TestRealm, env: &mut Vec<(String, String)>)
     hub
 }
 
-/// Like Fedora's, the FASJSON sandbox then answers only Kerberos clients: it
-/// accepts tickets for the realm's `HTTP/localhost` service, and `env` names it by
-/// that host, so the functions' FASJSON client (which logs in with the Koji keytab
-/// whenever one is set) gets a ticket the realm has. Without this, `make run` with
-/// a realm answered every packager command 503: the client asked for a ticket for
-/// `HTTP/127.0.0.1`, which no realm has.
+/// The configuration with which the functions log in to the FASJSON sandbox as
+/// the realm's client: the sandbox named by the host of the realm's `HTTP/`
+/// service (the client asks the KDC for a ticket for `HTTP/<host of FASJSON_URL>`;
+/// there is no `HTTP/127.0.0.1`), the client keytab the FASJSON client takes from
+/// `KOJI_KEYTAB` as in production, and for processes, whose environment is
+/// cleared, `KRB5_CONFIG`.
+fn fasjson_login(realm: &TestRealm, fas: &FasJsonSandbox) -> [(&'static str, String); 3] {
+    [
+        ("FASJSON_URL", fas.url.replace("127.0.0.1", "localhost")),
+        ("KOJI_KEYTAB", realm.client_keytab().display().to_string()),
+        ("KRB5_CONFIG", realm.krb5_config().display().to_string()),
+    ]
+}
+
+/// For `make run`, whose realm is its own (not a parent's): the FASJSON sandbox
+/// accepts the realm's tickets and `env` logs the function processes in to it.
+/// Without this every packager command was answered 503 and retried forever.
 pub fn kerberized_fasjson(realm: &TestRealm, fas: &FasJsonSandbox, env: &mut Vec<(String, String)>) {
-    fas.require_spnego(realm.service_keytab());
-    env.retain(|(k, _)| k != "FASJSON_URL");
-    env.push(("FASJSON_URL".into(), fas.url.replace("127.0.0.1", "localhost")));
+    fas.accept_tickets_for(realm.service_keytab());
+    for (k, v) in fasjson_login(realm, fas) {
+        env.retain(|(name, _)| name != k);
+        env.push((k.into(), v));
+    }
 }

@@ -17,16 +17,29 @@
 //! parallel, and each test can give its child a different environment (e.g. a
 //! configuration whose KDC is unreachable).
 //!
+//! [`in_realm`] and [`in_realm_async`] wrap that for a test; the test's name
+//! (for `--exact`) is the name libtest gives the thread running it:
+//!
 //! ```ignore
 //! #[test]
 //! fn my_kerberos_test() {
-//!     if let Some(realm) = TestRealm::from_parent() {
-//!         return checks(&realm); // the child: KRB5_CONFIG points at the realm
-//!     }
-//!     let Some(realm) = TestRealm::start().unwrap() else { return }; // tools missing
-//!     realm.run_in_child("my_kerberos_test", &[]).unwrap();
+//!     in_realm_async(async {
+//!         // The child: KRB5_CONFIG names the realm; `Harness::start` finds it.
+//!     });
 //! }
 //! ```
+//!
+//! # One realm per test
+//!
+//! A realm costs about 0.1 s to start (database, keys, KDC), less than the test's
+//! own database; so each test gets its own, stopped and removed when the test
+//! ends, and no test can see another's tickets, keys or replay cache.
+//!
+//! # No realm, no pass
+//!
+//! Without the MIT KDC tools [`TestRealm::start`] fails, naming `scripts/deps.sh`:
+//! the tests that need a realm fail rather than skip, so CI cannot pass them
+//! without running them.
 
 use std::{
     ffi::{OsStr, OsString},
@@ -70,13 +83,11 @@ pub struct TestRealm {
 }
 
 impl TestRealm {
-    /// Starts a realm, or `Ok(None)` (after saying why on stderr) when the MIT KDC
-    /// tools are not installed, so tests can skip instead of failing on a machine
-    /// without them.
-    pub fn start() -> Result<Option<TestRealm>, String> {
+    /// Starts a realm. Fails, saying which tools are missing and that
+    /// `scripts/deps.sh` installs them, when the MIT KDC tools are not installed.
+    pub fn start() -> Result<TestRealm, String> {
         if let Some(reason) = Self::missing_tools() {
-            eprintln!("{reason}");
-            return Ok(None);
+            return Err(reason);
         }
         let tool = |name: &str| find_tool(name).expect("checked by missing_tools");
         let mut realm = TestRealm { dir: make_temp_dir()?, kdc: None, owned: true };
@@ -122,10 +133,10 @@ impl TestRealm {
             .map_err(|e| format!("starting krb5kdc: {e}"))?;
         realm.kdc = Some(kdc);
         realm.wait_for_kdc(port)?;
-        Ok(Some(realm))
+        Ok(realm)
     }
 
-    /// Why [`start`](Self::start) would skip: the missing binaries and the Debian
+    /// Why [`start`](Self::start) would fail: the missing binaries and the Debian
     /// packages that provide them; `None` when everything is there.
     pub fn missing_tools() -> Option<String> {
         let missing: Vec<_> = TOOLS.iter().filter(|(bin, _)| find_tool(bin).is_none()).collect();
@@ -136,7 +147,8 @@ impl TestRealm {
         let mut pkgs: Vec<_> = missing.iter().map(|(_, p)| *p).collect();
         pkgs.dedup();
         Some(format!(
-            "MIT Kerberos KDC tools not found ({}); install them with: apt-get install {}",
+            "MIT Kerberos KDC tools not found ({}), which the tests' Kerberos realm needs; \
+             run scripts/deps.sh (make test does), or apt-get install {}",
             bins.join(", "),
             pkgs.join(" ")
         ))
@@ -422,10 +434,9 @@ fn free_port() -> Result<u16, String> {
 /// KDC tools are missing or the realm does not start.
 pub fn start_for_this_process() -> Option<TestRealm> {
     let realm = match TestRealm::start() {
-        Ok(Some(realm)) => realm,
-        Ok(None) => return None,
+        Ok(realm) => realm,
         Err(e) => {
-            eprintln!("no Kerberos realm ({e}); Koji builds will fail to log in");
+            eprintln!("no Kerberos realm ({e}); Koji builds will fail to log in and FASJSON refuses every request");
             return None;
         }
     };
@@ -438,29 +449,42 @@ pub fn start_for_this_process() -> Option<TestRealm> {
 }
 
 /// A test body run against a fresh realm: `checks` runs in a child process
-/// (this test, `test`, run alone) whose `KRB5_CONFIG` names the realm, plus
-/// `env` computed from it; the test fails if the child fails. In the child,
-/// which finds the realm from its parent, `checks` runs itself.
-pub fn in_realm(
-    test: &str,
-    env: impl FnOnce(&TestRealm) -> Vec<(&'static str, OsString)>,
-    checks: impl FnOnce(&TestRealm),
-) {
+/// (the calling test, run alone) whose `KRB5_CONFIG` names the realm, plus `env`
+/// computed from it; the test fails if the child fails, and when no realm can be
+/// started (e.g. the KDC tools are missing: see [`TestRealm::start`]). In the
+/// child, which finds the realm from its parent, `checks` runs itself.
+///
+/// Call it from the test function itself: the test's name is the name of the
+/// thread libtest runs it on.
+pub fn in_realm(env: impl FnOnce(&TestRealm) -> Vec<(&'static str, OsString)>, checks: impl FnOnce(&TestRealm)) {
     if let Some(realm) = TestRealm::from_parent() {
         return checks(&realm);
     }
-    if let Some(reason) = TestRealm::missing_tools() {
-        println!("skipped: {test}: {reason}");
-        return;
-    }
-    let realm = match TestRealm::start() {
-        Ok(Some(realm)) => realm,
-        Ok(None) => return println!("skipped: {test}: MIT Kerberos KDC tools not found"),
-        Err(e) => panic!("starting the test realm: {e}"),
-    };
+    let test = current_test();
+    let realm = TestRealm::start().unwrap_or_else(|e| panic!("{test}: starting the test realm: {e}"));
     let env = env(&realm);
     let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    if let Err(e) = realm.run_in_child(test, &env) {
+    if let Err(e) = realm.run_in_child(&test, &env) {
         panic!("{e}");
+    }
+}
+
+/// [`in_realm`] for an async test body, run in the child on a current-thread
+/// runtime (as `#[tokio::test]` would). The body finds the realm with
+/// [`TestRealm::from_parent`], as [`crate::harness::Harness`] does; in the
+/// parent it is dropped without being run.
+pub fn in_realm_async(body: impl std::future::Future<Output = ()>) {
+    in_realm(
+        |_| Vec::new(),
+        |_| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(body),
+    );
+}
+
+/// The running test's name, as `--exact` takes it: libtest names the thread it
+/// runs each test on after the test (also with `--test-threads=1`).
+fn current_test() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        other => panic!("in_realm must be called from a test's own thread (libtest names it), not {other:?}"),
     }
 }

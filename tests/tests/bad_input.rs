@@ -6,6 +6,7 @@
 
 use fedora_ci::dev::testing::{RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, SECRETS, WEBHOOK_SECRET};
+use fedora_ci_tests::realm::in_realm_async;
 use fedora_ci_tests::secret_scan;
 use fedora_ci_tests::stack::binary_path;
 use fedora_ci_tests::story;
@@ -251,45 +252,47 @@ async fn f7_no_secret_in_any_answer_or_log() {
     }
 }
 
-#[tokio::test]
-async fn f8_strangers_get_one_refusal_and_packagers_an_inert_quote() {
-    let case: Value = serde_json::from_str(
-        &std::fs::read_to_string(cases_dir().join("F8-comment-echoes-untrusted-token.json")).unwrap(),
-    )
-    .unwrap();
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("apackager", &["packager"]);
-    let pr_opened = start(&h, "pr-opened").await;
-    let comments: Vec<String> =
-        case["comments"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    let hostile_words = ["<script>", "<img", "../../etc", "frobnicate"];
-    for (i, text) in comments.iter().enumerate() {
-        let fixture = story::comment(story::FIRST_SHA, "stranger", text);
-        story::post(&pr_opened.url("/"), &fixture, &format!("f8-stranger-{i}")).await;
-        story::post(&pr_opened.url("/"), &fixture, &format!("f8-stranger-{i}")).await;
-    }
-    let bodies: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
-    assert_eq!(bodies.len(), comments.len(), "one refusal per command: {bodies:?}");
-    for body in &bodies {
-        assert!(body.contains("is not a packager"), "{body}");
-        assert!(!hostile_words.iter().any(|w| body.contains(w)), "a stranger's words are echoed: {body}");
-    }
-    for (i, text) in comments.iter().enumerate() {
-        let fixture = story::comment(story::FIRST_SHA, "apackager", text);
-        story::post(&pr_opened.url("/"), &fixture, &format!("f8-packager-{i}")).await;
-    }
-    let answers: Vec<String> = h.pagure.comments().into_iter().skip(comments.len()).map(|c| c.body).collect();
-    assert_eq!(answers.len(), comments.len(), "{answers:?}");
-    for (answer, quoted) in
-        answers.iter().zip(["`<script>alert(1)</script>`", "`frobnicate<img/src=x>`", "`../../etc`"])
-    {
-        assert!(answer.contains(quoted), "not quoted as code: {answer}");
-        // Outside the code span, nothing of the input.
-        let outside = answer.replace(quoted, "");
-        assert!(!hostile_words.iter().any(|w| outside.contains(w)), "{answer}");
-    }
-    assert!(h.koji.builds().is_empty());
+#[test]
+fn f8_strangers_get_one_refusal_and_packagers_an_inert_quote() {
+    in_realm_async(async {
+        let case: Value = serde_json::from_str(
+            &std::fs::read_to_string(cases_dir().join("F8-comment-echoes-untrusted-token.json")).unwrap(),
+        )
+        .unwrap();
+        let h = Harness::start().await;
+        h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        h.fas.set_groups("apackager", &["packager"]);
+        let pr_opened = start(&h, "pr-opened").await;
+        let comments: Vec<String> =
+            case["comments"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        let hostile_words = ["<script>", "<img", "../../etc", "frobnicate"];
+        for (i, text) in comments.iter().enumerate() {
+            let fixture = story::comment(story::FIRST_SHA, "stranger", text);
+            story::post(&pr_opened.url("/"), &fixture, &format!("f8-stranger-{i}")).await;
+            story::post(&pr_opened.url("/"), &fixture, &format!("f8-stranger-{i}")).await;
+        }
+        let bodies: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
+        assert_eq!(bodies.len(), comments.len(), "one refusal per command: {bodies:?}");
+        for body in &bodies {
+            assert!(body.contains("is not a packager"), "{body}");
+            assert!(!hostile_words.iter().any(|w| body.contains(w)), "a stranger's words are echoed: {body}");
+        }
+        for (i, text) in comments.iter().enumerate() {
+            let fixture = story::comment(story::FIRST_SHA, "apackager", text);
+            story::post(&pr_opened.url("/"), &fixture, &format!("f8-packager-{i}")).await;
+        }
+        let answers: Vec<String> = h.pagure.comments().into_iter().skip(comments.len()).map(|c| c.body).collect();
+        assert_eq!(answers.len(), comments.len(), "{answers:?}");
+        for (answer, quoted) in
+            answers.iter().zip(["`<script>alert(1)</script>`", "`frobnicate<img/src=x>`", "`../../etc`"])
+        {
+            assert!(answer.contains(quoted), "not quoted as code: {answer}");
+            // Outside the code span, nothing of the input.
+            let outside = answer.replace(quoted, "");
+            assert!(!hostile_words.iter().any(|w| outside.contains(w)), "{answer}");
+        }
+        assert!(h.koji.builds().is_empty());
+    });
 }
 
 /// The repository's copy of the cases follows the shared originals, except for

@@ -8,6 +8,7 @@
 use fedora_ci::dev::testing::Fixture;
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::{Harness, WEBHOOK_SECRET};
+use fedora_ci_tests::realm::in_realm_async;
 use fedora_ci_tests::sandbox::forgejo::CommitStatus;
 use fedora_ci_tests::story;
 use reqwest::StatusCode;
@@ -174,61 +175,66 @@ async fn a_new_head_gets_its_own_statuses_and_the_old_commit_keeps_its_own() {
     assert_eq!(h.koji.builds().len(), 2);
 }
 
-#[tokio::test]
-async fn a_packagers_command_runs_and_a_strangers_is_answered_through_the_issue_comments() {
-    let h = Harness::start().await;
-    let pr_opened = start(&h).await;
-    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
-    story::post(&pr_opened, &pr_event(&h, "opened", FIRST), "fj-1").await;
-    let task = h.koji.builds()[0].task_id;
-    story::post(&koji_finished, &finished(&h, task, KojiTaskState::Closed), "k-1").await;
-    assert_eq!(h.tf.requests().len(), 5);
+#[test]
+fn a_packagers_command_runs_and_a_strangers_is_answered_through_the_issue_comments() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let pr_opened = start(&h).await;
+        let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+        story::post(&pr_opened, &pr_event(&h, "opened", FIRST), "fj-1").await;
+        let task = h.koji.builds()[0].task_id;
+        story::post(&koji_finished, &finished(&h, task, KojiTaskState::Closed), "k-1").await;
+        assert_eq!(h.tf.requests().len(), 5);
 
-    let (status, body) = story::post(&pr_opened, &comment(&h, FIRST, PACKAGER, "/packit-ci test rpmlint"), "c-1").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let requests = h.tf.requests();
-    assert_eq!(requests.len(), 6, "rpmlint once more");
-    assert!(requests[5].payload.to_string().contains("rpmlint"));
-    assert!(h.forgejo.comments().is_empty());
+        let (status, body) =
+            story::post(&pr_opened, &comment(&h, FIRST, PACKAGER, "/packit-ci test rpmlint"), "c-1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let requests = h.tf.requests();
+        assert_eq!(requests.len(), 6, "rpmlint once more");
+        assert!(requests[5].payload.to_string().contains("rpmlint"));
+        assert!(h.forgejo.comments().is_empty());
 
-    let (status, _) = story::post(&pr_opened, &comment(&h, FIRST, "mallory", "/packit-ci rerun"), "c-2").await;
-    assert_eq!(status, StatusCode::OK);
-    let comments = h.forgejo.comments();
-    assert_eq!(comments.len(), 1);
-    assert_eq!(comments[0].pr, format!("{REPO}#{PR}"));
-    assert_eq!(comments[0].user, "packit-ci");
-    assert!(comments[0].body.contains("not a packager"), "{}", comments[0].body);
-    assert_eq!(h.koji.builds().len(), 1, "a stranger builds nothing");
+        let (status, _) = story::post(&pr_opened, &comment(&h, FIRST, "mallory", "/packit-ci rerun"), "c-2").await;
+        assert_eq!(status, StatusCode::OK);
+        let comments = h.forgejo.comments();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(comments[0].pr, format!("{REPO}#{PR}"));
+        assert_eq!(comments[0].user, "packit-ci");
+        assert!(comments[0].body.contains("not a packager"), "{}", comments[0].body);
+        assert_eq!(h.koji.builds().len(), 1, "a stranger builds nothing");
+    });
 }
 
-#[tokio::test]
-async fn skip_ci_in_the_title_shows_warnings_and_closing_ends_the_work() {
-    let h = Harness::start().await;
-    let pr_opened = start(&h).await;
-    let mut skipped = pr_event(&h, "opened", FIRST);
-    skipped.body["pull_request"]["title"] = "Rebase [skip ci]".into();
-    let (status, body) = story::post(&pr_opened, &skipped, "fj-1").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(h.koji.builds().is_empty());
-    let shown = h.forgejo.shown(REPO, PR);
-    assert!(!shown.is_empty());
-    assert!(shown.iter().all(|s| s.state == "warning" && s.description == "skipped by alice"), "{shown:?}");
+#[test]
+fn skip_ci_in_the_title_shows_warnings_and_closing_ends_the_work() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let pr_opened = start(&h).await;
+        let mut skipped = pr_event(&h, "opened", FIRST);
+        skipped.body["pull_request"]["title"] = "Rebase [skip ci]".into();
+        let (status, body) = story::post(&pr_opened, &skipped, "fj-1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(h.koji.builds().is_empty());
+        let shown = h.forgejo.shown(REPO, PR);
+        assert!(!shown.is_empty());
+        assert!(shown.iter().all(|s| s.state == "warning" && s.description == "skipped by alice"), "{shown:?}");
 
-    // Edited to drop the marker does not resume on its own; a packager's rerun does.
-    let (status, body) = story::post(&pr_opened, &comment(&h, FIRST, PACKAGER, "/packit-ci rerun"), "c-1").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(h.koji.builds().len(), 1);
-    assert_eq!(shown_state(&h, "Fedora CI - scratch build"), "pending");
+        // Edited to drop the marker does not resume on its own; a packager's rerun does.
+        let (status, body) = story::post(&pr_opened, &comment(&h, FIRST, PACKAGER, "/packit-ci rerun"), "c-1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h.koji.builds().len(), 1);
+        assert_eq!(shown_state(&h, "Fedora CI - scratch build"), "pending");
 
-    let mut closed = pr_event(&h, "closed", FIRST);
-    closed.body["pull_request"]["state"] = "closed".into();
-    let (status, body) = story::post(&pr_opened, &closed, "fj-2").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let build = h.forgejo.shown_on(REPO, FIRST).into_iter().find(|s| s.context == "Fedora CI - scratch build");
-    let build = build.unwrap();
-    assert_eq!(build.state, "warning");
-    assert!(build.description.contains("closed"), "{}", build.description);
-    assert_eq!(h.koji.task_state(h.koji.builds()[0].task_id), Some(KojiTaskState::Canceled));
+        let mut closed = pr_event(&h, "closed", FIRST);
+        closed.body["pull_request"]["state"] = "closed".into();
+        let (status, body) = story::post(&pr_opened, &closed, "fj-2").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let build = h.forgejo.shown_on(REPO, FIRST).into_iter().find(|s| s.context == "Fedora CI - scratch build");
+        let build = build.unwrap();
+        assert_eq!(build.state, "warning");
+        assert!(build.description.contains("closed"), "{}", build.description);
+        assert_eq!(h.koji.task_state(h.koji.builds()[0].task_id), Some(KojiTaskState::Canceled));
+    });
 }
 
 fn shown_state(h: &Harness, context: &str) -> String {

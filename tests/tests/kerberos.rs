@@ -1,10 +1,11 @@
-//! The Koji client's Kerberos login against a real MIT KDC: tokens from
-//! `fedora_ci::clients::kerberos` checked by the sandbox hub's acceptor.
+//! The Koji and FASJSON clients' Kerberos login against a real MIT KDC: tokens
+//! from `fedora_ci::clients::kerberos` checked by the sandbox hub's acceptor, and
+//! the FASJSON sandbox refusing what Fedora's FASJSON (mod_auth_gssapi) refuses.
 //!
 //! Each test starts its own throwaway realm and runs its checks in a re-executed
 //! copy of this binary whose environment names the realm; see
 //! `fedora_ci_tests::realm` for why the environment is never changed in-process.
-//! Without the MIT KDC tools the tests print `skipped: …` and pass.
+//! Without the MIT KDC tools the tests fail, naming `scripts/deps.sh`.
 
 use std::path::Path;
 
@@ -48,7 +49,6 @@ fn client_keytab_token_is_accepted_as_its_principal() {
     // The default client keytab names a file that does not exist, so only the
     // keytab handed to `Kerberos` can make these logins work.
     in_realm(
-        "client_keytab_token_is_accepted_as_its_principal",
         |r| vec![("KRB5_CLIENT_KTNAME", r.dir().join("absent.keytab").into())],
         |realm| {
             let client = keytab(realm.client_keytab(), None);
@@ -88,7 +88,6 @@ fn client_keytab_token_is_accepted_as_its_principal() {
 #[test]
 fn wrong_or_missing_keytab_gives_a_clear_error_without_key_material() {
     in_realm(
-        "wrong_or_missing_keytab_gives_a_clear_error_without_key_material",
         |_| vec![],
         |realm| {
             // Keys the KDC no longer has (the principal was re-keyed after export).
@@ -139,7 +138,6 @@ fn wrong_or_missing_keytab_gives_a_clear_error_without_key_material() {
 #[test]
 fn without_a_keytab_the_default_credentials_are_used() {
     in_realm(
-        "without_a_keytab_the_default_credentials_are_used",
         |r| vec![("KRB5_CLIENT_KTNAME", r.client_keytab().into()), ("KRB5CCNAME", "MEMORY:default-creds-test".into())],
         |realm| {
             let token = Kerberos { keytab: None, principal: None }
@@ -153,7 +151,6 @@ fn without_a_keytab_the_default_credentials_are_used() {
 #[test]
 fn an_unreachable_kdc_is_reported_as_such() {
     in_realm(
-        "an_unreachable_kdc_is_reported_as_such",
         |r| vec![("KRB5_CONFIG", r.krb5_config_unreachable_kdc().into())],
         |realm| {
             let err =
@@ -170,7 +167,6 @@ fn an_unreachable_kdc_is_reported_as_such() {
 #[test]
 fn koji_client_logs_in_to_the_hub_with_the_keytab() {
     in_realm(
-        "koji_client_logs_in_to_the_hub_with_the_keytab",
         |_| vec![],
         |realm| {
             use fedora_ci::clients::koji::client::{Auth, KojiClient, KojiError};
@@ -217,6 +213,95 @@ fn koji_client_logs_in_to_the_hub_with_the_keytab() {
                     other => panic!("expected a Kerberos error, got {other:?}"),
                 }
                 assert_eq!(hub.builds().len(), 1, "no build without a login");
+            });
+        },
+    );
+}
+
+/// The FASJSON sandbox is as strict as Fedora's (mod_auth_gssapi in front of
+/// every `/v1/` path): no token, a valid ticket for another service, a replayed
+/// or a made-up token all get 401 with `WWW-Authenticate: Negotiate` and FASJSON's
+/// JSON body; the product's FASJSON client, logging in with the keytab, gets the
+/// groups, and is refused (as an HTTP error, not as "no groups") when FASJSON
+/// holds another service's keys.
+#[test]
+fn fasjson_answers_only_a_ticket_for_its_own_service() {
+    in_realm(
+        |_| Vec::new(),
+        |realm| {
+            use fedora_ci::clients::fasjson::{FasJsonClient, FasJsonError};
+            use fedora_ci_tests::sandbox::fasjson::{FasJsonSandbox, UNAUTHORIZED};
+            use reqwest::StatusCode;
+            use serde_json::{Value, json};
+
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let fas = FasJsonSandbox::start(Some(realm.service_keytab())).await;
+                fas.set_groups("apackager", &["packager"]);
+                // The service principal is HTTP/localhost, so FASJSON is reached by that name.
+                let base = fas.url.replace("127.0.0.1", "localhost");
+                let groups = format!("{base}/v1/users/apackager/groups/");
+                let http = reqwest::Client::new();
+                let get = |authorization: Option<String>| {
+                    let mut request = http.get(&groups);
+                    if let Some(a) = authorization {
+                        request = request.header("Authorization", a);
+                    }
+                    async move {
+                        let r = request.send().await.unwrap();
+                        let challenge = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+                        (r.status(), challenge, r.json::<Value>().await.unwrap())
+                    }
+                };
+                let refused =
+                    (StatusCode::UNAUTHORIZED, Some("Negotiate".to_owned()), json!({ "message": UNAUTHORIZED }));
+                let client = keytab(realm.client_keytab(), None);
+
+                assert_eq!(get(None).await, refused, "anonymous");
+                let elsewhere = client.negotiate_token(realm.elsewhere_host()).expect("a ticket for the other service");
+                assert_eq!(get(Some(format!("Negotiate {elsewhere}"))).await, refused, "ticket for another service");
+                assert_eq!(get(Some("Negotiate bm90IGEgdG9rZW4=".into())).await, refused, "not a token");
+                assert_eq!(get(Some("Basic cGFja2l0LWNpOnNlY3JldA==".into())).await, refused, "not Negotiate");
+                assert!(fas.logins().is_empty());
+
+                // The right ticket gets in, once: a replay of it is refused.
+                let token = client.negotiate_token("localhost").expect("a ticket for FASJSON");
+                let (status, _, body) = get(Some(format!("Negotiate {token}"))).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                assert_eq!(body["result"][0]["groupname"], "packager");
+                assert_eq!(get(Some(format!("Negotiate {token}"))).await, refused, "replayed ticket");
+                assert_eq!(fas.logins(), [realm.client_principal()]);
+                let token = client.negotiate_token("localhost").expect("a ticket for FASJSON");
+                let unknown = http
+                    .get(format!("{base}/v1/users/nobody/groups/"))
+                    .header("Authorization", format!("Negotiate {token}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+                assert_eq!(
+                    unknown.json::<Value>().await.unwrap(),
+                    json!({ "message": "User does not exist", "name": "nobody" })
+                );
+
+                // The product's client: groups with the keytab; without one, or when
+                // FASJSON holds other keys, the 401 is an error, never "no groups".
+                let product = |kerberos| FasJsonClient::new(http.clone(), base.parse().unwrap(), kerberos);
+                let with_keytab = product(Some(keytab(realm.client_keytab(), None)));
+                assert_eq!(with_keytab.user_groups("apackager").await.unwrap(), ["packager"]);
+                assert!(matches!(product(None).user_groups("apackager").await, Err(FasJsonError::Http(401))));
+                fas.accept_tickets_for(realm.elsewhere_keytab());
+                assert!(matches!(with_keytab.user_groups("apackager").await, Err(FasJsonError::Http(401))));
+
+                // No keytab at all (a harness outside a realm): nobody gets in.
+                let closed = FasJsonSandbox::start(None).await;
+                closed.set_groups("apackager", &["packager"]);
+                let closed = FasJsonClient::new(
+                    http.clone(),
+                    closed.url.replace("127.0.0.1", "localhost").parse().unwrap(),
+                    Some(keytab(realm.client_keytab(), None)),
+                );
+                assert!(matches!(closed.user_groups("apackager").await, Err(FasJsonError::Http(401))));
             });
         },
     );

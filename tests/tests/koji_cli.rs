@@ -237,7 +237,6 @@ fn localhost_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
 #[test]
 fn the_koji_cli_logs_in_as_our_user_and_cancels_its_build() {
     in_realm(
-        "the_koji_cli_logs_in_as_our_user_and_cancels_its_build",
         |_| Vec::new(),
         |realm| {
             use fedora_ci::clients::koji::client::{Auth, KojiClient};

@@ -9,24 +9,20 @@
 
 use fedora_ci::dev::testing::RunningBinary;
 use fedora_ci_tests::harness::{Harness, kerberized_fasjson, kerberized_koji};
-use fedora_ci_tests::realm::TestRealm;
+use fedora_ci_tests::realm::{TestRealm, in_realm};
 use fedora_ci_tests::stack::binary_path;
 use fedora_ci_tests::story;
 use reqwest::StatusCode;
 
 #[test]
 fn a_packager_command_is_answered_with_the_local_realm() {
-    if let Some(realm) = TestRealm::from_parent() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        return rt.block_on(story(&realm));
-    }
-    if let Some(reason) = TestRealm::missing_tools() {
-        return println!("skipped: {reason}");
-    }
-    let realm = TestRealm::start().unwrap_or_else(|e| panic!("{e}")).expect("tools checked");
-    if let Err(e) = realm.run_in_child("a_packager_command_is_answered_with_the_local_realm", &[]) {
-        panic!("{e}");
-    }
+    in_realm(
+        |_| Vec::new(),
+        |realm| {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(story(realm));
+        },
+    );
 }
 
 async fn story(realm: &TestRealm) {

@@ -4,6 +4,7 @@
 
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::realm::in_realm_async;
 use fedora_ci_tests::story::{self, FIRST_SHA, SOURCE_REPO};
 use reqwest::StatusCode;
 
@@ -80,33 +81,35 @@ async fn a_pr_story_with_failures_and_retries_posts_no_comment() {
     assert_eq!(h.pagure.comments(), [], "status goes through flags only");
 }
 
-#[tokio::test]
-async fn commands_and_refusals_get_exactly_one_answer() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    h.fas.set_groups("mjones", &["packager"]);
-    let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
-    story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
-    assert!(h.pagure.comments().is_empty());
+#[test]
+fn commands_and_refusals_get_exactly_one_answer() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        h.fas.set_groups("mjones", &["packager"]);
+        let pr_opened = h.serve("pr-opened", pr_opened::routes).await;
+        story::post(&pr_opened, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+        assert!(h.pagure.comments().is_empty());
 
-    let cases = [
-        ("anyone", "/packit-ci help", "c-help", "Fedora CI commands"),
-        ("stranger", "/packit-ci rerun", "c-refused", "not a packager"),
-        ("mjones", "/packit-ci rebuild", "c-invalid", "unknown command `rebuild`"),
-    ];
-    for (i, (user, text, id, needle)) in cases.iter().enumerate() {
-        let fixture = story::comment(FIRST_SHA, user, text);
-        story::post(&pr_opened, &fixture, id).await;
-        story::post(&pr_opened, &fixture, id).await;
-        let comments = h.pagure.comments();
-        assert_eq!(comments.len(), i + 1, "{text}: {comments:?}");
-        assert!(comments[i].body.contains(needle), "{text}: {}", comments[i].body);
-    }
-    // Commands that do their work answer with flags only.
-    for (text, id) in [("/packit-ci rerun", "c-rerun"), ("/packit-ci scratch-build", "c-build")] {
-        let (status, body) = story::post(&pr_opened, &story::comment(FIRST_SHA, "mjones", text), id).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    assert_eq!(h.koji.builds().len(), 3);
-    assert_eq!(h.pagure.comments().len(), cases.len());
+        let cases = [
+            ("anyone", "/packit-ci help", "c-help", "Fedora CI commands"),
+            ("stranger", "/packit-ci rerun", "c-refused", "not a packager"),
+            ("mjones", "/packit-ci rebuild", "c-invalid", "unknown command `rebuild`"),
+        ];
+        for (i, (user, text, id, needle)) in cases.iter().enumerate() {
+            let fixture = story::comment(FIRST_SHA, user, text);
+            story::post(&pr_opened, &fixture, id).await;
+            story::post(&pr_opened, &fixture, id).await;
+            let comments = h.pagure.comments();
+            assert_eq!(comments.len(), i + 1, "{text}: {comments:?}");
+            assert!(comments[i].body.contains(needle), "{text}: {}", comments[i].body);
+        }
+        // Commands that do their work answer with flags only.
+        for (text, id) in [("/packit-ci rerun", "c-rerun"), ("/packit-ci scratch-build", "c-build")] {
+            let (status, body) = story::post(&pr_opened, &story::comment(FIRST_SHA, "mjones", text), id).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        assert_eq!(h.koji.builds().len(), 3);
+        assert_eq!(h.pagure.comments().len(), cases.len());
+    });
 }

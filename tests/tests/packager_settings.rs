@@ -5,6 +5,7 @@ use fedora_ci::config::Deployment;
 use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::realm::in_realm_async;
 use fedora_ci_tests::story::{self, FIRST_SHA, SOURCE_REPO};
 use reqwest::StatusCode;
 
@@ -24,64 +25,68 @@ async fn tests_requested(h: &Harness) -> Vec<String> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn eln_off_and_a_skipped_test_change_what_runs() {
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    // python-teamcity-messages is an ELN package: without the file it builds for ELN too.
-    let mut pr = story::pr_event("new", FIRST_SHA);
-    pr.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
-    pr.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
-    pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/rpms/python-teamcity-messages".into();
-    h.pagure.add_file(
-        "fork/zwhite/rpms/python-teamcity-messages",
-        FIRST_SHA,
-        ".fedora-ci.yaml",
-        "# our settings\neln: false\nskip_tests:\n  - rpmlint\n",
-    );
-    let (status, body) = story::post(&url, &pr, "pr-1").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let builds = h.koji.builds();
-    assert_eq!(builds.iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["rawhide"]);
+#[test]
+fn eln_off_and_a_skipped_test_change_what_runs() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        // python-teamcity-messages is an ELN package: without the file it builds for ELN too.
+        let mut pr = story::pr_event("new", FIRST_SHA);
+        pr.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
+        pr.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
+        pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/rpms/python-teamcity-messages".into();
+        h.pagure.add_file(
+            "fork/zwhite/rpms/python-teamcity-messages",
+            FIRST_SHA,
+            ".fedora-ci.yaml",
+            "# our settings\neln: false\nskip_tests:\n  - rpmlint\n",
+        );
+        let (status, body) = story::post(&url, &pr, "pr-1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let builds = h.koji.builds();
+        assert_eq!(builds.iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["rawhide"]);
 
-    let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
-    h.koji.set_task_state(builds[0].task_id, KojiTaskState::Closed);
-    let done = story::task_message(PREFIX, builds[0].task_id, KojiTaskState::Closed, "packit");
-    let (status, body) = story::post(&koji_finished, &done, "closed").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(tests_requested(&h).await, ["installability", "license-validate", "rmdepcheck", "rpminspect"]);
-    assert_eq!(h.tf.requests().len(), 4);
-    let names: Vec<String> = h.pagure.flags().into_iter().map(|f| f.username).collect();
-    assert!(!names.iter().any(|n| n.contains("rpmlint") || n.contains("config")), "{names:?}");
+        let koji_finished = h.serve("koji-finished", koji_finished::routes).await;
+        h.koji.set_task_state(builds[0].task_id, KojiTaskState::Closed);
+        let done = story::task_message(PREFIX, builds[0].task_id, KojiTaskState::Closed, "packit");
+        let (status, body) = story::post(&koji_finished, &done, "closed").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(tests_requested(&h).await, ["installability", "license-validate", "rmdepcheck", "rpminspect"]);
+        assert_eq!(h.tf.requests().len(), 4);
+        let names: Vec<String> = h.pagure.flags().into_iter().map(|f| f.username).collect();
+        assert!(!names.iter().any(|n| n.contains("rpmlint") || n.contains("config")), "{names:?}");
 
-    // A packager asking for the skipped test by name still gets it.
-    let comment = story::with_comment(&pr, "mjones", "/packit-ci test rpmlint");
-    let (status, body) = story::post(&url, &comment, "c-1").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(tests_requested(&h).await.contains(&"rpmlint".to_owned()));
+        // A packager asking for the skipped test by name still gets it.
+        let comment = story::with_comment(&pr, "mjones", "/packit-ci test rpmlint");
+        let (status, body) = story::post(&url, &comment, "c-1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(tests_requested(&h).await.contains(&"rpmlint".to_owned()));
+    });
 }
 
-#[tokio::test]
-async fn enabled_false_opts_the_package_out_and_commands_get_one_refusal() {
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    h.pagure.add_file(SOURCE_REPO, FIRST_SHA, ".fedora-ci.yaml", "enabled: false\n");
-    let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert!(body["detail"].as_str().unwrap_or_default().contains("enabled: false"), "{body}");
-    assert!(h.koji.builds().is_empty());
-    assert!(h.pagure.flag_posts().is_empty());
-    assert!(h.pagure.comments().is_empty());
+#[test]
+fn enabled_false_opts_the_package_out_and_commands_get_one_refusal() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        h.pagure.add_file(SOURCE_REPO, FIRST_SHA, ".fedora-ci.yaml", "enabled: false\n");
+        let (status, body) = story::post(&url, &story::pr_event("new", FIRST_SHA), "pr-1").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert!(body["detail"].as_str().unwrap_or_default().contains("enabled: false"), "{body}");
+        assert!(h.koji.builds().is_empty());
+        assert!(h.pagure.flag_posts().is_empty());
+        assert!(h.pagure.comments().is_empty());
 
-    let cmd = story::comment(FIRST_SHA, "mjones", "/packit-ci scratch-build");
-    let (status, body) = story::post(&url, &cmd, "c-1").await;
-    assert!(status.is_success(), "{body}");
-    let (status, _) = story::post(&url, &cmd, "c-1").await;
-    assert!(status.is_success());
-    assert!(h.koji.builds().is_empty());
-    let comments = h.pagure.comments();
-    assert_eq!(comments.len(), 1, "{comments:?}");
-    assert!(comments[0].body.contains(".fedora-ci.yaml"), "{}", comments[0].body);
+        let cmd = story::comment(FIRST_SHA, "mjones", "/packit-ci scratch-build");
+        let (status, body) = story::post(&url, &cmd, "c-1").await;
+        assert!(status.is_success(), "{body}");
+        let (status, _) = story::post(&url, &cmd, "c-1").await;
+        assert!(status.is_success());
+        assert!(h.koji.builds().is_empty());
+        let comments = h.pagure.comments();
+        assert_eq!(comments.len(), 1, "{comments:?}");
+        assert!(comments[0].body.contains(".fedora-ci.yaml"), "{}", comments[0].body);
+    });
 }
 
 #[tokio::test]
@@ -148,49 +153,52 @@ async fn log_detective_off_in_the_file_wins_over_the_service_switch() {
 /// `/packit-ci scratch-build --target eln` (and `test --target eln`) builds ELN
 /// only where a push would: `eln: false` and the ELN deny list win, and the
 /// answer says why there is no ELN build.
-#[tokio::test]
-async fn scratch_build_target_eln_respects_eln_false_and_the_deny_list() {
-    let eln_package = || {
-        let mut pr = story::pr_event("new", FIRST_SHA);
-        pr.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
-        pr.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
-        pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/rpms/python-teamcity-messages".into();
-        pr
-    };
-    let eln_builds = |h: &Harness| h.koji.builds().iter().filter(|b| b.target() == "eln").count();
+#[test]
+fn scratch_build_target_eln_respects_eln_false_and_the_deny_list() {
+    in_realm_async(async {
+        let eln_package = || {
+            let mut pr = story::pr_event("new", FIRST_SHA);
+            pr.body["pullrequest"]["project"]["name"] = "python-teamcity-messages".into();
+            pr.body["pullrequest"]["project"]["fullname"] = "rpms/python-teamcity-messages".into();
+            pr.body["pullrequest"]["repo_from"]["fullname"] = "forks/zwhite/rpms/python-teamcity-messages".into();
+            pr
+        };
+        let eln_builds = |h: &Harness| h.koji.builds().iter().filter(|b| b.target() == "eln").count();
 
-    // `eln: false` in the package's settings.
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    h.pagure.add_file("fork/zwhite/rpms/python-teamcity-messages", FIRST_SHA, ".fedora-ci.yaml", "eln: false\n");
-    for (i, command) in ["/packit-ci scratch-build --target eln", "/packit-ci test --target eln"].iter().enumerate() {
-        let cmd = story::with_comment(&eln_package(), "mjones", command);
-        let (status, body) = story::post(&url, &cmd, &format!("off-{i}")).await;
+        // `eln: false` in the package's settings.
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        h.pagure.add_file("fork/zwhite/rpms/python-teamcity-messages", FIRST_SHA, ".fedora-ci.yaml", "eln: false\n");
+        for (i, command) in ["/packit-ci scratch-build --target eln", "/packit-ci test --target eln"].iter().enumerate()
+        {
+            let cmd = story::with_comment(&eln_package(), "mjones", command);
+            let (status, body) = story::post(&url, &cmd, &format!("off-{i}")).await;
+            assert!(status.is_success(), "{body}");
+        }
+        assert_eq!(eln_builds(&h), 0);
+        let answers: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
+        let why = "No ELN build for this pull request: the package turns ELN off (`eln: false` in .fedora-ci.yaml).";
+        assert_eq!(answers, [why, why]);
+
+        // On the ELN deny list.
+        let h = Harness::with_env(&[("FEDORA_CI_ELN_DENY_LIST", "rpms/python-teamcity-messages")]).await;
+        let url = start(&h).await;
+        let cmd = story::with_comment(&eln_package(), "mjones", "/packit-ci scratch-build --target eln");
+        let (status, body) = story::post(&url, &cmd, "deny").await;
         assert!(status.is_success(), "{body}");
-    }
-    assert_eq!(eln_builds(&h), 0);
-    let answers: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
-    let why = "No ELN build for this pull request: the package turns ELN off (`eln: false` in .fedora-ci.yaml).";
-    assert_eq!(answers, [why, why]);
+        assert_eq!(eln_builds(&h), 0);
+        let answers: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
+        assert_eq!(
+            answers,
+            ["No ELN build for this pull request: `rpms/python-teamcity-messages` is on the ELN deny list."]
+        );
 
-    // On the ELN deny list.
-    let h = Harness::with_env(&[("FEDORA_CI_ELN_DENY_LIST", "rpms/python-teamcity-messages")]).await;
-    let url = start(&h).await;
-    let cmd = story::with_comment(&eln_package(), "mjones", "/packit-ci scratch-build --target eln");
-    let (status, body) = story::post(&url, &cmd, "deny").await;
-    assert!(status.is_success(), "{body}");
-    assert_eq!(eln_builds(&h), 0);
-    let answers: Vec<String> = h.pagure.comments().into_iter().map(|c| c.body).collect();
-    assert_eq!(
-        answers,
-        ["No ELN build for this pull request: `rpms/python-teamcity-messages` is on the ELN deny list."]
-    );
-
-    // Neither: the command builds ELN.
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    let cmd = story::with_comment(&eln_package(), "mjones", "/packit-ci scratch-build --target eln");
-    let (status, body) = story::post(&url, &cmd, "on").await;
-    assert!(status.is_success(), "{body}");
-    assert_eq!(eln_builds(&h), 1);
+        // Neither: the command builds ELN.
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        let cmd = story::with_comment(&eln_package(), "mjones", "/packit-ci scratch-build --target eln");
+        let (status, body) = story::post(&url, &cmd, "on").await;
+        assert!(status.is_success(), "{body}");
+        assert_eq!(eln_builds(&h), 1);
+    });
 }

@@ -6,6 +6,7 @@ use fedora_ci::dev::testing::{Fixture, binary_request, structured_request};
 use fedora_ci::dispatch::reporting::FlagKey;
 use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::realm::in_realm_async;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -342,74 +343,114 @@ async fn help_is_answered_with_a_comment_and_nothing_is_built() {
     assert_eq!(h.pagure.comments().len(), 1);
 }
 
-#[tokio::test]
-async fn a_non_packager_is_refused_with_a_comment() {
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    h.fas.set_groups("mjones", &["fedora-contributor"]);
-    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(h.pagure.comments()[0].body, "`mjones` is not a packager, retriggering is not allowed.");
-    assert!(h.koji.builds().is_empty());
+#[test]
+fn a_non_packager_is_refused_with_a_comment() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        h.fas.set_groups("mjones", &["fedora-contributor"]);
+        let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "np").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h.pagure.comments()[0].body, "`mjones` is not a packager, retriggering is not allowed.");
+        assert!(h.koji.builds().is_empty());
+    });
 }
 
-#[tokio::test]
-async fn a_packager_can_ask_for_an_eln_scratch_build() {
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "eln").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let builds = h.koji.builds();
-    assert_eq!(builds.len(), 1);
-    assert_eq!(builds[0].target(), "eln");
-    assert_eq!(builds[0].src(), format!("git+{}/rpms/python-teamcity-messages.git#{COMMENT_SHA}", h.pagure.url));
-    assert!(h.pagure.comments().is_empty(), "no noise: status goes through flags");
-    assert_eq!(h.pagure.flags()[0].uid, FlagKey::build(Deployment::Prod, &teamcity_pr(), "eln", COMMENT_SHA).uid);
+#[test]
+fn a_packager_can_ask_for_an_eln_scratch_build() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "eln").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let builds = h.koji.builds();
+        assert_eq!(builds.len(), 1);
+        assert_eq!(builds[0].target(), "eln");
+        assert_eq!(builds[0].src(), format!("git+{}/rpms/python-teamcity-messages.git#{COMMENT_SHA}", h.pagure.url));
+        assert!(h.pagure.comments().is_empty(), "no noise: status goes through flags");
+        assert_eq!(h.pagure.flags()[0].uid, FlagKey::build(Deployment::Prod, &teamcity_pr(), "eln", COMMENT_SHA).uid);
+    });
 }
 
-#[tokio::test]
-async fn a_fasjson_blip_does_not_refuse_a_packager() {
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    h.fas.faults.fail_next(2);
-    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "blip").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(h.koji.builds().len(), 1);
-    // FASJSON down for good and nothing cached: 503, so the Broker redelivers.
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    h.fas.faults.set_down(true);
-    let (status, _) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "down").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(count(&h, "processed_events").await, 0, "nothing may be recorded for a 503");
+#[test]
+fn a_fasjson_blip_does_not_refuse_a_packager() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        h.fas.faults.fail_next(2);
+        let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "blip").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h.koji.builds().len(), 1);
+        // FASJSON down for good and nothing cached: 503, so the Broker redelivers.
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        h.fas.faults.set_down(true);
+        let (status, _) = post(&url, &on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json"), "down").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(count(&h, "processed_events").await, 0, "nothing may be recorded for a 503");
+    });
 }
 
-#[tokio::test]
-async fn test_command_without_a_build_builds_first_and_with_one_records_the_tests() {
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    post(&url, &on_rawhide("pagure_pr_comment_ci_test.json"), "t1").await;
-    assert_eq!(h.koji.builds().len(), 1);
-    let waiting: Vec<String> =
-        sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&h.db.pool).await.unwrap();
-    assert_eq!(waiting, ["pending"; 5], "the tests wait for the build; nothing sent to Testing Farm");
-    assert!(h.tf.requests().is_empty());
+/// FASJSON refusing our Kerberos login (401: here a valid ticket of the realm,
+/// but FASJSON holds another service's keys, as after a keytab mix-up) is an
+/// upstream failure, not an answer about the user: the command is neither run
+/// nor refused, the event is answered 503 for redelivery, and the redelivered
+/// event is acted on once FASJSON accepts us again. No packager is ever told
+/// they are not one because our credentials were refused.
+#[test]
+fn refused_fasjson_credentials_leave_the_command_for_a_retry() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let realm = h.realm.as_ref().expect("in a test realm");
+        let url = start(&h).await;
+        h.fas.accept_tickets_for(realm.elsewhere_keytab());
+        let command = on_rawhide("pagure_pr_comment_ci_scratch_build_eln.json");
+        let (status, body) = post(&url, &command, "refused-login").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["reason"], "FASJSON unavailable, retry later");
+        assert!(h.pagure.comments().is_empty(), "nobody is told they are not a packager");
+        assert!(h.koji.builds().is_empty() && h.pagure.flags().is_empty());
+        assert_eq!(count(&h, "processed_events").await, 0, "nothing may be recorded for a 503");
+        assert!(h.fas.logins().is_empty());
 
-    sqlx::query("UPDATE koji_build_targets SET status = 'success'").execute(&h.db.pool).await.unwrap();
-    let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_test.json"), "t2").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(h.koji.builds().len(), 1, "no second build");
-    let tests: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT test_name, target, status FROM tft_test_run_targets WHERE status <> 'pending' ORDER BY test_name",
-    )
-    .fetch_all(&h.db.pool)
-    .await
-    .unwrap();
-    let names: Vec<&str> = tests.iter().map(|t| t.0.as_str()).collect();
-    // The PR has no tmt plans of its own: no `custom`, like the suite after a build.
-    assert_eq!(names, ["installability", "license-validate", "rmdepcheck", "rpminspect", "rpmlint"]);
-    assert!(tests.iter().all(|t| t.1 == "fedora-rawhide" && t.2 == "queued"), "{tests:?}");
-    assert_eq!(h.tf.requests().len(), 5, "submitted to Testing Farm right away");
+        // FASJSON takes our tickets again: the redelivery builds.
+        h.fas.accept_tickets_for(realm.service_keytab());
+        let (status, body) = post(&url, &command, "refused-login").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h.koji.builds().len(), 1);
+        assert!(h.pagure.comments().is_empty());
+        assert_eq!(h.fas.logins(), [realm.client_principal()], "logged in with the keytab, once");
+    });
+}
+
+#[test]
+fn test_command_without_a_build_builds_first_and_with_one_records_the_tests() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        let url = start(&h).await;
+        post(&url, &on_rawhide("pagure_pr_comment_ci_test.json"), "t1").await;
+        assert_eq!(h.koji.builds().len(), 1);
+        let waiting: Vec<String> =
+            sqlx::query_scalar("SELECT status FROM tft_test_run_targets").fetch_all(&h.db.pool).await.unwrap();
+        assert_eq!(waiting, ["pending"; 5], "the tests wait for the build; nothing sent to Testing Farm");
+        assert!(h.tf.requests().is_empty());
+
+        sqlx::query("UPDATE koji_build_targets SET status = 'success'").execute(&h.db.pool).await.unwrap();
+        let (status, body) = post(&url, &on_rawhide("pagure_pr_comment_ci_test.json"), "t2").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h.koji.builds().len(), 1, "no second build");
+        let tests: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT test_name, target, status FROM tft_test_run_targets WHERE status <> 'pending' ORDER BY test_name",
+        )
+        .fetch_all(&h.db.pool)
+        .await
+        .unwrap();
+        let names: Vec<&str> = tests.iter().map(|t| t.0.as_str()).collect();
+        // The PR has no tmt plans of its own: no `custom`, like the suite after a build.
+        assert_eq!(names, ["installability", "license-validate", "rmdepcheck", "rpminspect", "rpmlint"]);
+        assert!(tests.iter().all(|t| t.1 == "fedora-rawhide" && t.2 == "queued"), "{tests:?}");
+        assert_eq!(h.tf.requests().len(), 5, "submitted to Testing Farm right away");
+    });
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 use fedora_ci::dev::testing::Fixture;
 use fedora_ci_tests::harness::Harness;
+use fedora_ci_tests::realm::in_realm_async;
 use fedora_ci_tests::sandbox::pagure::FlagPost;
 use fedora_ci_tests::story;
 use reqwest::StatusCode;
@@ -168,58 +169,60 @@ async fn rows_per_pr(h: &Harness, table: &str) -> Vec<(i64, i64)> {
 
 /// `two-branches`: one commit proposed to rawhide (PR #2) and to f43 (PR #3); the
 /// command on PR #3 re-tests PR #3's f43 build and nothing of it reaches PR #2.
-#[tokio::test]
-async fn two_branches_keep_their_own_builds_tests_and_flags() {
-    let (h, f) = stage("rpms/optee_os", &["rawhide", "f43"]).await;
-    h.koji.set_next_task_id(70030001);
-    f.send_ok(&case("two-branches", "01-pr2-rawhide.json")).await;
-    f.send_ok(&case("two-branches", "02-pr3-f43.json")).await;
-    let builds = h.koji.builds();
-    assert_eq!(
-        builds.iter().map(|b| (b.task_id, b.target().to_owned())).collect::<Vec<_>>(),
-        [(70030001, "rawhide".to_owned()), (70030002, "f43-candidate".to_owned())]
-    );
-    f.send_ok(&hub_agrees(&h, case("two-branches", "03-koji-closed-rawhide.json"))).await;
-    f.send_ok(&hub_agrees(&h, case("two-branches", "04-koji-closed-f43.json"))).await;
-    let pr2_before = sent(&h, "rpms/optee_os#2");
-    assert_eq!(pr2_before.len(), 6, "PR #2: the rawhide build and five tests: {pr2_before:?}");
-    assert_eq!(pr2_before["Fedora CI - scratch build"].status, "success");
-    for t in SUITE {
-        assert_eq!(pr2_before[&format!("Fedora CI - {t}")].comment, "Tests have been submitted to Testing Farm.");
-    }
-    let pr3 = sent(&h, "rpms/optee_os#3");
-    assert_eq!(pr3.len(), 6, "PR #3: the f43 build and five tests: {pr3:?}");
-    assert_eq!(pr3["Fedora CI - scratch build (f43-candidate)"].status, "success");
-    for t in SUITE {
-        assert!(pr3.contains_key(&format!("Fedora CI - {t} (fedora-43)")), "{t}: {pr3:?}");
-    }
-    let before = h.tf.requests().len();
-    assert_eq!(before, 10);
+#[test]
+fn two_branches_keep_their_own_builds_tests_and_flags() {
+    in_realm_async(async {
+        let (h, f) = stage("rpms/optee_os", &["rawhide", "f43"]).await;
+        h.koji.set_next_task_id(70030001);
+        f.send_ok(&case("two-branches", "01-pr2-rawhide.json")).await;
+        f.send_ok(&case("two-branches", "02-pr3-f43.json")).await;
+        let builds = h.koji.builds();
+        assert_eq!(
+            builds.iter().map(|b| (b.task_id, b.target().to_owned())).collect::<Vec<_>>(),
+            [(70030001, "rawhide".to_owned()), (70030002, "f43-candidate".to_owned())]
+        );
+        f.send_ok(&hub_agrees(&h, case("two-branches", "03-koji-closed-rawhide.json"))).await;
+        f.send_ok(&hub_agrees(&h, case("two-branches", "04-koji-closed-f43.json"))).await;
+        let pr2_before = sent(&h, "rpms/optee_os#2");
+        assert_eq!(pr2_before.len(), 6, "PR #2: the rawhide build and five tests: {pr2_before:?}");
+        assert_eq!(pr2_before["Fedora CI - scratch build"].status, "success");
+        for t in SUITE {
+            assert_eq!(pr2_before[&format!("Fedora CI - {t}")].comment, "Tests have been submitted to Testing Farm.");
+        }
+        let pr3 = sent(&h, "rpms/optee_os#3");
+        assert_eq!(pr3.len(), 6, "PR #3: the f43 build and five tests: {pr3:?}");
+        assert_eq!(pr3["Fedora CI - scratch build (f43-candidate)"].status, "success");
+        for t in SUITE {
+            assert!(pr3.contains_key(&format!("Fedora CI - {t} (fedora-43)")), "{t}: {pr3:?}");
+        }
+        let before = h.tf.requests().len();
+        assert_eq!(before, 10);
 
-    f.send_ok(&case("two-branches", "05-comment-test-on-pr3.json")).await;
-    assert_eq!(h.koji.builds().len(), 2, "no new build: PR #3's f43 build is tested again");
-    let again: Vec<_> = h.tf.requests().into_iter().skip(before).collect();
-    assert_eq!(again.len(), 5, "the suite again");
-    for r in &again {
-        assert_eq!((tf_distro(r), tf_task(r)), ("fedora-43".to_owned(), "70030002".to_owned()), "{:?}", r.payload);
-    }
-    assert_eq!(sent(&h, "rpms/optee_os#2"), pr2_before, "nothing of PR #3 reaches PR #2");
-    assert!(h.pagure.flag_posts().iter().filter(|p| p.pr == "rpms/optee_os#2").count() <= 12);
-    let pr3 = sent(&h, "rpms/optee_os#3");
-    assert_eq!(pr3.len(), 6, "the same six flags of PR #3, updated: {pr3:?}");
-    for t in SUITE {
-        let flag = &pr3[&format!("Fedora CI - {t} (fedora-43)")];
-        assert!(again.iter().any(|r| flag.url.ends_with(&r.id)), "{t} links its new run: {flag:?}");
-    }
-    assert!(h.pagure.comments().is_empty());
-    assert_eq!(rows_per_pr(&h, "koji_build_targets").await, [(2, 1), (3, 1)]);
-    assert_eq!(rows_per_pr(&h, "tft_test_run_targets").await, [(2, 5), (3, 10)]);
-    let flag_rows: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT pr_id, count(*) FROM pr_flags GROUP BY pr_id ORDER BY pr_id")
-            .fetch_all(&h.db.pool)
-            .await
-            .unwrap();
-    assert_eq!(flag_rows, [(2, 6), (3, 6)]);
+        f.send_ok(&case("two-branches", "05-comment-test-on-pr3.json")).await;
+        assert_eq!(h.koji.builds().len(), 2, "no new build: PR #3's f43 build is tested again");
+        let again: Vec<_> = h.tf.requests().into_iter().skip(before).collect();
+        assert_eq!(again.len(), 5, "the suite again");
+        for r in &again {
+            assert_eq!((tf_distro(r), tf_task(r)), ("fedora-43".to_owned(), "70030002".to_owned()), "{:?}", r.payload);
+        }
+        assert_eq!(sent(&h, "rpms/optee_os#2"), pr2_before, "nothing of PR #3 reaches PR #2");
+        assert!(h.pagure.flag_posts().iter().filter(|p| p.pr == "rpms/optee_os#2").count() <= 12);
+        let pr3 = sent(&h, "rpms/optee_os#3");
+        assert_eq!(pr3.len(), 6, "the same six flags of PR #3, updated: {pr3:?}");
+        for t in SUITE {
+            let flag = &pr3[&format!("Fedora CI - {t} (fedora-43)")];
+            assert!(again.iter().any(|r| flag.url.ends_with(&r.id)), "{t} links its new run: {flag:?}");
+        }
+        assert!(h.pagure.comments().is_empty());
+        assert_eq!(rows_per_pr(&h, "koji_build_targets").await, [(2, 1), (3, 1)]);
+        assert_eq!(rows_per_pr(&h, "tft_test_run_targets").await, [(2, 5), (3, 10)]);
+        let flag_rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT pr_id, count(*) FROM pr_flags GROUP BY pr_id ORDER BY pr_id")
+                .fetch_all(&h.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(flag_rows, [(2, 6), (3, 6)]);
+    });
 }
 
 /// Variant: the same commit on one branch in two PRs (a PR reopened as a new one,
@@ -274,52 +277,56 @@ fn runs_of<'a>(
 
 /// `stale-result`: a second rpminspect run; Testing Farm reports the new run
 /// (passed) first, then the old one (failed). The flag shows the newest run.
-#[tokio::test]
-async fn the_newest_run_wins_over_a_late_result_of_an_older_one() {
-    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
-    h.koji.set_next_task_id(70010001);
-    f.send_ok(&case("stale-result", "01-pr-new.json")).await;
-    f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
-    assert_eq!(h.tf.requests().len(), 5);
-    f.send_ok(&case("stale-result", "03-comment-test-rpminspect.json")).await;
-    let requests = h.tf.requests();
-    let rpminspect = runs_of(&requests, "rpminspect-pipeline");
-    assert_eq!(rpminspect.len(), 2, "a second rpminspect run");
-    let (old, new) = (rpminspect[0].id.clone(), rpminspect[1].id.clone());
-    f.tf_result(&h, &new, "passed").await;
-    f.tf_result(&h, &old, "failed").await;
-    let flag = &shown(&h, "rpms/optee_os#2")["Fedora CI - rpminspect"];
-    assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("success", "Tests passed."), "{flag:?}");
-    assert!(flag.url.ends_with(&new), "links the newest run: {}", flag.url);
-    let runs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT pipeline_id, status FROM tft_test_run_targets WHERE test_name = 'rpminspect' ORDER BY id",
-    )
-    .fetch_all(&h.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(runs, [(old, "failed".to_owned()), (new, "passed".to_owned())], "each run keeps its own result");
-    assert_eq!(shown(&h, "rpms/optee_os#2").len(), 6);
+#[test]
+fn the_newest_run_wins_over_a_late_result_of_an_older_one() {
+    in_realm_async(async {
+        let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
+        h.koji.set_next_task_id(70010001);
+        f.send_ok(&case("stale-result", "01-pr-new.json")).await;
+        f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
+        assert_eq!(h.tf.requests().len(), 5);
+        f.send_ok(&case("stale-result", "03-comment-test-rpminspect.json")).await;
+        let requests = h.tf.requests();
+        let rpminspect = runs_of(&requests, "rpminspect-pipeline");
+        assert_eq!(rpminspect.len(), 2, "a second rpminspect run");
+        let (old, new) = (rpminspect[0].id.clone(), rpminspect[1].id.clone());
+        f.tf_result(&h, &new, "passed").await;
+        f.tf_result(&h, &old, "failed").await;
+        let flag = &shown(&h, "rpms/optee_os#2")["Fedora CI - rpminspect"];
+        assert_eq!((flag.status.as_str(), flag.comment.as_str()), ("success", "Tests passed."), "{flag:?}");
+        assert!(flag.url.ends_with(&new), "links the newest run: {}", flag.url);
+        let runs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT pipeline_id, status FROM tft_test_run_targets WHERE test_name = 'rpminspect' ORDER BY id",
+        )
+        .fetch_all(&h.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(runs, [(old, "failed".to_owned()), (new, "passed".to_owned())], "each run keeps its own result");
+        assert_eq!(shown(&h, "rpms/optee_os#2").len(), 6);
+    });
 }
 
 /// Variant: the old run ends while the newest is still queued; the flag stays on
 /// the newest run (pending) instead of showing the old run's error.
-#[tokio::test]
-async fn an_older_run_ending_first_does_not_take_the_flag() {
-    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
-    h.koji.set_next_task_id(70010001);
-    f.send_ok(&case("stale-result", "01-pr-new.json")).await;
-    f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
-    let mut again = case("stale-result", "03-comment-test-rpminspect.json");
-    again.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
-    f.send_ok(&again).await;
-    let requests = h.tf.requests();
-    let rpmlint = runs_of(&requests, "tmt-plans");
-    assert_eq!(rpmlint.len(), 2);
-    h.tf.set_state(&rpmlint[0].id, "error", None, Some("old infrastructure trouble"));
-    f.tf_result(&h, &rpmlint[0].id, "error").await;
-    let flag = &shown(&h, "rpms/optee_os#2")["Fedora CI - rpmlint"];
-    assert_eq!(flag.status, "pending", "{flag:?}");
-    assert!(flag.url.ends_with(&rpmlint[1].id), "{flag:?}");
+#[test]
+fn an_older_run_ending_first_does_not_take_the_flag() {
+    in_realm_async(async {
+        let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
+        h.koji.set_next_task_id(70010001);
+        f.send_ok(&case("stale-result", "01-pr-new.json")).await;
+        f.send_ok(&hub_agrees(&h, case("stale-result", "02-koji-closed.json"))).await;
+        let mut again = case("stale-result", "03-comment-test-rpminspect.json");
+        again.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
+        f.send_ok(&again).await;
+        let requests = h.tf.requests();
+        let rpmlint = runs_of(&requests, "tmt-plans");
+        assert_eq!(rpmlint.len(), 2);
+        h.tf.set_state(&rpmlint[0].id, "error", None, Some("old infrastructure trouble"));
+        f.tf_result(&h, &rpmlint[0].id, "error").await;
+        let flag = &shown(&h, "rpms/optee_os#2")["Fedora CI - rpmlint"];
+        assert_eq!(flag.status, "pending", "{flag:?}");
+        assert!(flag.url.ends_with(&rpmlint[1].id), "{flag:?}");
+    });
 }
 
 /// Makes every waiting retry due now: the time a real retry waits, without waiting.
@@ -445,38 +452,40 @@ async fn a_new_head_cancels_queued_requests_and_ends_waiting_tests() {
 /// `epel`: a PR to epel10 builds on `epel10-candidate`; its tests run on the
 /// Testing Farm environment packit-service uses for EPEL 10 (CentOS Stream 10), and
 /// `/packit-ci test` re-tests the epel10 build.
-#[tokio::test]
-async fn an_epel_pr_tests_on_centos_stream_and_the_command_retests_its_build() {
-    let (h, f) = stage("rpms/optee_os", &["rawhide", "epel10"]).await;
-    h.koji.set_next_task_id(70050001);
-    f.send_ok(&case("epel", "01-pr-epel10.json")).await;
-    assert_eq!(h.koji.builds()[0].target(), "epel10-candidate");
-    f.send_ok(&hub_agrees(&h, case("epel", "02-koji-closed.json"))).await;
-    let first = h.tf.requests();
-    assert_eq!(first.len(), 5);
-    for r in &first {
-        assert_eq!((tf_distro(r), tf_task(r)), ("centos-stream-10".to_owned(), "70050001".to_owned()));
-        assert_eq!(r.payload["environments"][0]["tmt"]["context"]["dist-git-branch"], "epel10");
-    }
-    let installability = runs_of(&first, "installability-pipeline");
-    assert_eq!(installability[0].payload["environments"][0]["os"]["compose"], "CentOS-Stream-10");
-    let pr = shown(&h, "rpms/optee_os#9");
-    assert_eq!(pr["Fedora CI - scratch build (epel10-candidate)"].status, "success");
-    for t in SUITE {
-        let flag = &pr[&format!("Fedora CI - {t} (centos-stream-10)")];
-        assert_eq!(
-            (flag.status.as_str(), flag.comment.as_str()),
-            ("pending", "Tests have been submitted to Testing Farm.")
-        );
-    }
+#[test]
+fn an_epel_pr_tests_on_centos_stream_and_the_command_retests_its_build() {
+    in_realm_async(async {
+        let (h, f) = stage("rpms/optee_os", &["rawhide", "epel10"]).await;
+        h.koji.set_next_task_id(70050001);
+        f.send_ok(&case("epel", "01-pr-epel10.json")).await;
+        assert_eq!(h.koji.builds()[0].target(), "epel10-candidate");
+        f.send_ok(&hub_agrees(&h, case("epel", "02-koji-closed.json"))).await;
+        let first = h.tf.requests();
+        assert_eq!(first.len(), 5);
+        for r in &first {
+            assert_eq!((tf_distro(r), tf_task(r)), ("centos-stream-10".to_owned(), "70050001".to_owned()));
+            assert_eq!(r.payload["environments"][0]["tmt"]["context"]["dist-git-branch"], "epel10");
+        }
+        let installability = runs_of(&first, "installability-pipeline");
+        assert_eq!(installability[0].payload["environments"][0]["os"]["compose"], "CentOS-Stream-10");
+        let pr = shown(&h, "rpms/optee_os#9");
+        assert_eq!(pr["Fedora CI - scratch build (epel10-candidate)"].status, "success");
+        for t in SUITE {
+            let flag = &pr[&format!("Fedora CI - {t} (centos-stream-10)")];
+            assert_eq!(
+                (flag.status.as_str(), flag.comment.as_str()),
+                ("pending", "Tests have been submitted to Testing Farm.")
+            );
+        }
 
-    f.send_ok(&case("epel", "03-comment-test.json")).await;
-    assert_eq!(h.koji.builds().len(), 1, "no new build, and never a rawhide one");
-    let again: Vec<_> = h.tf.requests().into_iter().skip(5).collect();
-    assert_eq!(again.len(), 5);
-    assert!(again.iter().all(|r| tf_distro(r) == "centos-stream-10" && tf_task(r) == "70050001"));
-    assert_eq!(shown(&h, "rpms/optee_os#9").len(), 6);
-    assert!(h.pagure.comments().is_empty());
+        f.send_ok(&case("epel", "03-comment-test.json")).await;
+        assert_eq!(h.koji.builds().len(), 1, "no new build, and never a rawhide one");
+        let again: Vec<_> = h.tf.requests().into_iter().skip(5).collect();
+        assert_eq!(again.len(), 5);
+        assert!(again.iter().all(|r| tf_distro(r) == "centos-stream-10" && tf_task(r) == "70050001"));
+        assert_eq!(shown(&h, "rpms/optee_os#9").len(), 6);
+        assert!(h.pagure.comments().is_empty());
+    });
 }
 
 /// Variant: Testing Farm has no environment for the branch; the tests that need
@@ -506,124 +515,131 @@ async fn a_branch_without_a_testing_farm_environment_ends_neutral() {
 
 /// Variant: `--target` takes what the PR builds; anything else is answered with
 /// the valid values, and nothing is built.
-#[tokio::test]
-async fn a_wrong_target_is_answered_with_the_valid_ones() {
-    let (h, f) = stage("rpms/optee_os", &["rawhide", "epel10"]).await;
-    let mut wrong = case("epel", "03-comment-test.json");
-    wrong.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target rawhide".into();
-    f.send_ok(&wrong).await;
-    assert!(h.koji.builds().is_empty());
-    let comments = h.pagure.comments();
-    assert_eq!(comments.len(), 1);
-    assert!(
-        comments[0]
-            .body
-            .contains("unknown target `rawhide` for this pull request (valid: `epel10-candidate`, `epel10`)"),
-        "{}",
-        comments[0].body
-    );
-    let mut right = case("epel", "03-comment-test.json");
-    right.body["pullrequest"]["comments"][0]["id"] = 900099.into();
-    right.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target epel10".into();
-    f.send_ok(&right).await;
-    assert_eq!(h.koji.builds().iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["epel10-candidate"]);
+#[test]
+fn a_wrong_target_is_answered_with_the_valid_ones() {
+    in_realm_async(async {
+        let (h, f) = stage("rpms/optee_os", &["rawhide", "epel10"]).await;
+        let mut wrong = case("epel", "03-comment-test.json");
+        wrong.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target rawhide".into();
+        f.send_ok(&wrong).await;
+        assert!(h.koji.builds().is_empty());
+        let comments = h.pagure.comments();
+        assert_eq!(comments.len(), 1);
+        assert!(
+            comments[0]
+                .body
+                .contains("unknown target `rawhide` for this pull request (valid: `epel10-candidate`, `epel10`)"),
+            "{}",
+            comments[0].body
+        );
+        let mut right = case("epel", "03-comment-test.json");
+        right.body["pullrequest"]["comments"][0]["id"] = 900099.into();
+        right.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci scratch-build --target epel10".into();
+        f.send_ok(&right).await;
+        assert_eq!(h.koji.builds().iter().map(|b| b.target().to_owned()).collect::<Vec<_>>(), ["epel10-candidate"]);
+    });
 }
 
 /// `tests-namespace`: a `tests/` repository's plans fail; `/packit-ci test` runs
 /// them again, and so does `rerun`; a test it does not have is answered.
-#[tokio::test]
-async fn a_tests_repository_reruns_its_plans_on_command() {
-    let (h, f) = stage("tests/optee_os", &["rawhide"]).await;
-    f.send_ok(&case("tests-namespace", "01-pr-tests-ns.json")).await;
-    let first = h.tf.requests();
-    assert_eq!(first.len(), 1, "the repository's own plans");
-    assert!(h.koji.builds().is_empty());
-    f.tf_result(&h, &first[0].id, "failed").await;
-    let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
-    assert_eq!(flag.status, "failure");
+#[test]
+fn a_tests_repository_reruns_its_plans_on_command() {
+    in_realm_async(async {
+        let (h, f) = stage("tests/optee_os", &["rawhide"]).await;
+        f.send_ok(&case("tests-namespace", "01-pr-tests-ns.json")).await;
+        let first = h.tf.requests();
+        assert_eq!(first.len(), 1, "the repository's own plans");
+        assert!(h.koji.builds().is_empty());
+        f.tf_result(&h, &first[0].id, "failed").await;
+        let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
+        assert_eq!(flag.status, "failure");
 
-    let command = case("tests-namespace", "02-comment-test.json");
-    f.send_ok(&command).await;
-    let requests = h.tf.requests();
-    assert_eq!(requests.len(), 2, "the plans run again");
-    assert_eq!(requests[1].payload["test"]["tmt"]["ref"], requests[0].payload["test"]["tmt"]["ref"]);
-    let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
-    assert_eq!(
-        (flag.status.as_str(), flag.comment.as_str()),
-        ("pending", "Tests have been submitted to Testing Farm.")
-    );
-    assert!(flag.url.ends_with(&requests[1].id));
-    f.send_ok(&command).await;
-    assert_eq!(h.tf.requests().len(), 2, "one comment, one run (a redelivery)");
+        let command = case("tests-namespace", "02-comment-test.json");
+        f.send_ok(&command).await;
+        let requests = h.tf.requests();
+        assert_eq!(requests.len(), 2, "the plans run again");
+        assert_eq!(requests[1].payload["test"]["tmt"]["ref"], requests[0].payload["test"]["tmt"]["ref"]);
+        let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
+        assert_eq!(
+            (flag.status.as_str(), flag.comment.as_str()),
+            ("pending", "Tests have been submitted to Testing Farm.")
+        );
+        assert!(flag.url.ends_with(&requests[1].id));
+        f.send_ok(&command).await;
+        assert_eq!(h.tf.requests().len(), 2, "one comment, one run (a redelivery)");
 
-    let mut rerun = command.clone();
-    rerun.body["pullrequest"]["comments"][0]["id"] = 900101.into();
-    rerun.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci rerun".into();
-    f.send_ok(&rerun).await;
-    assert_eq!(h.tf.requests().len(), 3, "rerun runs them again too");
-    f.tf_result(&h, &h.tf.requests()[2].id, "passed").await;
-    f.tf_result(&h, &requests[1].id, "failed").await;
-    let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
-    assert_eq!(flag.status, "success", "the newest run wins: {flag:?}");
+        let mut rerun = command.clone();
+        rerun.body["pullrequest"]["comments"][0]["id"] = 900101.into();
+        rerun.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci rerun".into();
+        f.send_ok(&rerun).await;
+        assert_eq!(h.tf.requests().len(), 3, "rerun runs them again too");
+        f.tf_result(&h, &h.tf.requests()[2].id, "passed").await;
+        f.tf_result(&h, &requests[1].id, "failed").await;
+        let flag = &shown(&h, "tests/optee_os#14")["Fedora CI - custom"];
+        assert_eq!(flag.status, "success", "the newest run wins: {flag:?}");
 
-    let mut other = command.clone();
-    other.body["pullrequest"]["comments"][0]["id"] = 900102.into();
-    other.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
-    f.send_ok(&other).await;
-    assert_eq!(h.tf.requests().len(), 3);
-    let comments = h.pagure.comments();
-    assert_eq!(comments.len(), 1, "never silence: {comments:?}");
-    assert!(comments[0].body.contains("runs only its own tmt plans"), "{}", comments[0].body);
-    assert_eq!(comments[0].pr, "tests/optee_os#14");
+        let mut other = command.clone();
+        other.body["pullrequest"]["comments"][0]["id"] = 900102.into();
+        other.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint".into();
+        f.send_ok(&other).await;
+        assert_eq!(h.tf.requests().len(), 3);
+        let comments = h.pagure.comments();
+        assert_eq!(comments.len(), 1, "never silence: {comments:?}");
+        assert!(comments[0].body.contains("runs only its own tmt plans"), "{}", comments[0].body);
+        assert_eq!(comments[0].pr, "tests/optee_os#14");
+    });
 }
 
 /// `pr-closed`: a PR merged while its build runs: the Koji task is canceled, the
 /// flag ends neutral, and the closed topic reaches pr-opened through the Triggers
 /// and the bridge's default topics.
-#[tokio::test]
-async fn a_merged_pr_has_its_running_work_canceled_and_its_flags_ended() {
-    let closed = case("pr-closed", "02-pr-closed-merged.json");
-    let routes = fedora_ci_tests::triggers::load("prod");
-    let ext = std::collections::BTreeMap::from([("pagurenamespace".to_owned(), "rpms".to_owned())]);
-    let to: Vec<_> = routes.iter().filter(|r| r.matches(&closed.topic, &ext)).map(|r| r.subscriber.clone()).collect();
-    assert_eq!(to, ["pr-opened"], "a Trigger routes the closed topic to pr-opened");
-    assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.closed"));
-    assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.reopened"));
+#[test]
+fn a_merged_pr_has_its_running_work_canceled_and_its_flags_ended() {
+    in_realm_async(async {
+        let closed = case("pr-closed", "02-pr-closed-merged.json");
+        let routes = fedora_ci_tests::triggers::load("prod");
+        let ext = std::collections::BTreeMap::from([("pagurenamespace".to_owned(), "rpms".to_owned())]);
+        let to: Vec<_> =
+            routes.iter().filter(|r| r.matches(&closed.topic, &ext)).map(|r| r.subscriber.clone()).collect();
+        assert_eq!(to, ["pr-opened"], "a Trigger routes the closed topic to pr-opened");
+        assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.closed"));
+        assert!(fedmsg_bridge::config::DEFAULT_TOPIC_SUFFIXES.contains(&"pagure.pull-request.reopened"));
 
-    let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
-    f.send_ok(&case("pr-closed", "01-pr-new.json")).await;
-    let task = h.koji.builds()[0].task_id;
-    h.koji.set_task_state(task, fedora_ci::messages::KojiTaskState::Open);
-    f.send_ok(&closed).await;
-    assert_eq!(h.koji.task_state(task), Some(fedora_ci::messages::KojiTaskState::Canceled));
-    let flags = statuses(&h, "rpms/optee_os#15");
-    assert_eq!(flags, [("Fedora CI - scratch build".to_owned(), "canceled".to_owned())]);
-    assert_eq!(
-        shown(&h, "rpms/optee_os#15")["Fedora CI - scratch build"].comment,
-        "Build canceled: the pull request was merged."
-    );
-    let (status, closed_at): (String, bool) = sqlx::query_as(
-        "SELECT k.status, pr.closed_at IS NOT NULL FROM koji_build_targets k \
+        let (h, f) = stage("rpms/optee_os", &["rawhide"]).await;
+        f.send_ok(&case("pr-closed", "01-pr-new.json")).await;
+        let task = h.koji.builds()[0].task_id;
+        h.koji.set_task_state(task, fedora_ci::messages::KojiTaskState::Open);
+        f.send_ok(&closed).await;
+        assert_eq!(h.koji.task_state(task), Some(fedora_ci::messages::KojiTaskState::Canceled));
+        let flags = statuses(&h, "rpms/optee_os#15");
+        assert_eq!(flags, [("Fedora CI - scratch build".to_owned(), "canceled".to_owned())]);
+        assert_eq!(
+            shown(&h, "rpms/optee_os#15")["Fedora CI - scratch build"].comment,
+            "Build canceled: the pull request was merged."
+        );
+        let (status, closed_at): (String, bool) = sqlx::query_as(
+            "SELECT k.status, pr.closed_at IS NOT NULL FROM koji_build_targets k \
          JOIN pull_requests pr ON pr.id = k.pull_request_id",
-    )
-    .fetch_one(&h.db.pool)
-    .await
-    .unwrap();
-    assert_eq!((status.as_str(), closed_at), ("canceled", true));
-    // The task's own end, arriving late, changes nothing.
-    let late =
-        story::task_message("org.fedoraproject.prod.", task, fedora_ci::messages::KojiTaskState::Closed, "packit");
-    f.send(&late).await;
-    assert_eq!(statuses(&h, "rpms/optee_os#15")[0].1, "canceled");
-    // A command on the merged PR is answered, and runs nothing.
-    let mut command = case("stale-result", "03-comment-test-rpminspect.json");
-    command.body["pullrequest"]["id"] = 15.into();
-    command.body["pullrequest"]["status"] = "Merged".into();
-    f.send_ok(&command).await;
-    assert_eq!(h.koji.builds().len(), 1);
-    let comments = h.pagure.comments();
-    assert_eq!(comments.len(), 1);
-    assert_eq!(comments[0].body, "This pull request is merged: reopen it to run Fedora CI again.");
+        )
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap();
+        assert_eq!((status.as_str(), closed_at), ("canceled", true));
+        // The task's own end, arriving late, changes nothing.
+        let late =
+            story::task_message("org.fedoraproject.prod.", task, fedora_ci::messages::KojiTaskState::Closed, "packit");
+        f.send(&late).await;
+        assert_eq!(statuses(&h, "rpms/optee_os#15")[0].1, "canceled");
+        // A command on the merged PR is answered, and runs nothing.
+        let mut command = case("stale-result", "03-comment-test-rpminspect.json");
+        command.body["pullrequest"]["id"] = 15.into();
+        command.body["pullrequest"]["status"] = "Merged".into();
+        f.send_ok(&command).await;
+        assert_eq!(h.koji.builds().len(), 1);
+        let comments = h.pagure.comments();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(comments[0].body, "This pull request is merged: reopen it to run Fedora CI again.");
+    });
 }
 
 /// Variants: a PR closed unmerged with queued tests and a build waiting for a
@@ -689,51 +705,54 @@ async fn a_closed_pr_stops_tests_and_retries_and_a_reopened_one_runs_again() {
 /// Variant (ELN): a rawhide PR of an ELN package builds for rawhide and ELN; on a
 /// second PR with the same commit, `/packit-ci test --target eln` re-tests that
 /// PR's own ELN build on fedora-eln, and nothing reaches the first PR.
-#[tokio::test]
-async fn eln_commands_act_on_the_prs_own_eln_build() {
-    let (h, f) = stage("rpms/python-teamcity-messages", &["rawhide"]).await;
-    let as_teamcity = |file: &str, id: u64| {
-        let mut e = case("two-branches", file);
-        e.body["pullrequest"]["id"] = id.into();
-        e.body["pullrequest"]["branch"] = "rawhide".into();
-        let project = &mut e.body["pullrequest"]["project"];
-        project["name"] = "python-teamcity-messages".into();
-        project["fullname"] = "rpms/python-teamcity-messages".into();
-        e.body["pullrequest"]["repo_from"]["fullname"] = format!("forks/jdoe{id}/rpms/python-teamcity-messages").into();
-        e
-    };
-    h.koji.set_next_task_id(70060001);
-    f.send_ok(&as_teamcity("01-pr2-rawhide.json", 5)).await;
-    f.send_ok(&as_teamcity("01-pr2-rawhide.json", 6)).await;
-    let targets: Vec<_> = h.koji.builds().iter().map(|b| (b.task_id, b.target().to_owned())).collect();
-    assert_eq!(
-        targets,
-        [
-            (70060001, "rawhide".into()),
-            (70060002, "eln".into()),
-            (70060003, "rawhide".into()),
-            (70060004, "eln".into())
-        ]
-    );
-    let mut done = case("two-branches", "03-koji-closed-rawhide.json");
-    for task in [70060001i64, 70060002, 70060003, 70060004] {
-        done.body["id"] = task.into();
-        done.body["info"]["id"] = task.into();
-        f.send_ok(&hub_agrees(&h, done.clone())).await;
-    }
-    assert_eq!(h.tf.requests().len(), 20, "five tests per build");
-    let pr5 = sent(&h, "rpms/python-teamcity-messages#5");
-    let mut command = as_teamcity("05-comment-test-on-pr3.json", 6);
-    command.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint --target eln".into();
-    f.send_ok(&command).await;
-    let again: Vec<_> = h.tf.requests().into_iter().skip(20).collect();
-    assert_eq!(again.len(), 1);
-    assert_eq!((tf_distro(&again[0]), tf_task(&again[0])), ("fedora-eln".to_owned(), "70060004".to_owned()));
-    assert_eq!(again[0].payload["environments"][0]["tmt"]["context"]["variant"], "eln");
-    assert_eq!(sent(&h, "rpms/python-teamcity-messages#5"), pr5, "PR #5 untouched");
-    let flag = &sent(&h, "rpms/python-teamcity-messages#6")["Fedora CI - rpmlint (fedora-eln)"];
-    assert!(flag.url.ends_with(&again[0].id), "{flag:?}");
-    assert_eq!(h.koji.builds().len(), 4);
+#[test]
+fn eln_commands_act_on_the_prs_own_eln_build() {
+    in_realm_async(async {
+        let (h, f) = stage("rpms/python-teamcity-messages", &["rawhide"]).await;
+        let as_teamcity = |file: &str, id: u64| {
+            let mut e = case("two-branches", file);
+            e.body["pullrequest"]["id"] = id.into();
+            e.body["pullrequest"]["branch"] = "rawhide".into();
+            let project = &mut e.body["pullrequest"]["project"];
+            project["name"] = "python-teamcity-messages".into();
+            project["fullname"] = "rpms/python-teamcity-messages".into();
+            e.body["pullrequest"]["repo_from"]["fullname"] =
+                format!("forks/jdoe{id}/rpms/python-teamcity-messages").into();
+            e
+        };
+        h.koji.set_next_task_id(70060001);
+        f.send_ok(&as_teamcity("01-pr2-rawhide.json", 5)).await;
+        f.send_ok(&as_teamcity("01-pr2-rawhide.json", 6)).await;
+        let targets: Vec<_> = h.koji.builds().iter().map(|b| (b.task_id, b.target().to_owned())).collect();
+        assert_eq!(
+            targets,
+            [
+                (70060001, "rawhide".into()),
+                (70060002, "eln".into()),
+                (70060003, "rawhide".into()),
+                (70060004, "eln".into())
+            ]
+        );
+        let mut done = case("two-branches", "03-koji-closed-rawhide.json");
+        for task in [70060001i64, 70060002, 70060003, 70060004] {
+            done.body["id"] = task.into();
+            done.body["info"]["id"] = task.into();
+            f.send_ok(&hub_agrees(&h, done.clone())).await;
+        }
+        assert_eq!(h.tf.requests().len(), 20, "five tests per build");
+        let pr5 = sent(&h, "rpms/python-teamcity-messages#5");
+        let mut command = as_teamcity("05-comment-test-on-pr3.json", 6);
+        command.body["pullrequest"]["comments"][0]["comment"] = "/packit-ci test rpmlint --target eln".into();
+        f.send_ok(&command).await;
+        let again: Vec<_> = h.tf.requests().into_iter().skip(20).collect();
+        assert_eq!(again.len(), 1);
+        assert_eq!((tf_distro(&again[0]), tf_task(&again[0])), ("fedora-eln".to_owned(), "70060004".to_owned()));
+        assert_eq!(again[0].payload["environments"][0]["tmt"]["context"]["variant"], "eln");
+        assert_eq!(sent(&h, "rpms/python-teamcity-messages#5"), pr5, "PR #5 untouched");
+        let flag = &sent(&h, "rpms/python-teamcity-messages#6")["Fedora CI - rpmlint (fedora-eln)"];
+        assert!(flag.url.ends_with(&again[0].id), "{flag:?}");
+        assert_eq!(h.koji.builds().len(), 4);
+    });
 }
 
 /// Variant (an extra Koji hub): two PRs with the same head build on both hubs;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, kerberized_koji};
-use fedora_ci_tests::realm::TestRealm;
+use fedora_ci_tests::realm::{TestRealm, in_realm};
 use fedora_ci_tests::sandbox::koji::KojiHub;
 use fedora_ci_tests::stack::binary_path;
 use serde_json::json;
@@ -22,17 +22,13 @@ const REPLICAS: usize = 3;
 
 #[test]
 fn every_fixture_ten_times_over_three_replicas_has_one_effect() {
-    if let Some(realm) = TestRealm::from_parent() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
-        return rt.block_on(story(&realm));
-    }
-    if let Some(reason) = TestRealm::missing_tools() {
-        return println!("skipped: {reason}");
-    }
-    let realm = TestRealm::start().unwrap_or_else(|e| panic!("{e}")).expect("tools checked");
-    if let Err(e) = realm.run_in_child("every_fixture_ten_times_over_three_replicas_has_one_effect", &[]) {
-        panic!("{e}");
-    }
+    in_realm(
+        |_| Vec::new(),
+        |realm| {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+            rt.block_on(story(realm));
+        },
+    );
 }
 
 struct Replicas(Vec<RunningBinary>);

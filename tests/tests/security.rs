@@ -5,6 +5,7 @@
 
 use fedora_ci::dev::testing::{Fixture, RunningBinary, binary_request};
 use fedora_ci_tests::harness::{Harness, SECRETS, WEBHOOK_SECRET, WEBHOOK_SECRET_SECONDARY};
+use fedora_ci_tests::realm::in_realm_async;
 use fedora_ci_tests::secret_scan;
 use fedora_ci_tests::stack::binary_path;
 use reqwest::StatusCode;
@@ -99,45 +100,47 @@ async fn hostile_package_and_branch_names_are_ignored_and_break_nothing() {
 
 /// Every function with every secret configured, driven through its paths
 /// (including failures), writes none of them to its log.
-#[tokio::test]
-async fn no_function_logs_a_secret() {
-    let h = Harness::start().await;
-    h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
-    let client = reqwest::Client::new();
-    let mut processes = Vec::new();
-    for name in ["pr-opened", "koji-finished", "tf-finished", "result-poller", "api"] {
-        processes.push(start(&h, name).await);
-    }
-    for fixture in Fixture::all() {
-        for p in &processes[..2] {
-            let _ = binary_request(&client, &p.url("/"), &fixture, &fixture.name).send().await.unwrap();
+#[test]
+fn no_function_logs_a_secret() {
+    in_realm_async(async {
+        let h = Harness::start().await;
+        h.pagure.set_branches("rpms/optee_os", &["rawhide"]);
+        let client = reqwest::Client::new();
+        let mut processes = Vec::new();
+        for name in ["pr-opened", "koji-finished", "tf-finished", "result-poller", "api"] {
+            processes.push(start(&h, name).await);
         }
-    }
-    // Upstreams refusing our credentials, and a notification with a wrong token.
-    h.pagure.faults.fail_next(3);
-    let _ = binary_request(&client, &processes[0].url("/"), &Fixture::load("pagure_pr_new.json"), "x").send().await;
-    for token in ["wrong", WEBHOOK_SECRET] {
-        let _ = client
-            .post(processes[2].url("/testing-farm/results"))
-            .json(&json!({ "request_id": "r", "token": token }))
-            .send()
-            .await;
-    }
-    let _ = client.post(processes[3].url("/")).send().await;
-    drop(processes);
+        for fixture in Fixture::all() {
+            for p in &processes[..2] {
+                let _ = binary_request(&client, &p.url("/"), &fixture, &fixture.name).send().await.unwrap();
+            }
+        }
+        // Upstreams refusing our credentials, and a notification with a wrong token.
+        h.pagure.faults.fail_next(3);
+        let _ = binary_request(&client, &processes[0].url("/"), &Fixture::load("pagure_pr_new.json"), "x").send().await;
+        for token in ["wrong", WEBHOOK_SECRET] {
+            let _ = client
+                .post(processes[2].url("/testing-farm/results"))
+                .json(&json!({ "request_id": "r", "token": token }))
+                .send()
+                .await;
+        }
+        let _ = client.post(processes[3].url("/")).send().await;
+        drop(processes);
 
-    let dir = std::env::temp_dir().join(format!("fci-security-logs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // Only this test's logs (the shared directory also holds other tests').
-    for entry in std::fs::read_dir(fedora_ci::dev::testing::test_logs_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.contains(&format!("-{}-", std::process::id())) {
-            std::fs::copy(&path, dir.join(&name)).unwrap();
+        let dir = std::env::temp_dir().join(format!("fci-security-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Only this test's logs (the shared directory also holds other tests').
+        for entry in std::fs::read_dir(fedora_ci::dev::testing::test_logs_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.contains(&format!("-{}-", std::process::id())) {
+                std::fs::copy(&path, dir.join(&name)).unwrap();
+            }
         }
-    }
-    let scan = secret_scan::scan(&dir, &SECRETS).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert!(scan.files >= 5 && scan.lines > 20, "too little was logged to mean anything: {scan:?}");
-    assert!(scan.findings.is_empty(), "secrets in logs: {:?}", scan.findings);
+        let scan = secret_scan::scan(&dir, &SECRETS).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(scan.files >= 5 && scan.lines > 20, "too little was logged to mean anything: {scan:?}");
+        assert!(scan.findings.is_empty(), "secrets in logs: {:?}", scan.findings);
+    });
 }

@@ -31,7 +31,8 @@ pub struct FasJsonClient {
     http: reqwest::Client,
     base: Url,
     /// Fedora's FASJSON only answers authenticated (GSSAPI) clients; the same
-    /// keytab as Koji's is used. `None` for anonymous instances (the sandbox).
+    /// keytab as Koji's is used. `None` (no keytab configured): anonymous
+    /// requests, which Fedora's FASJSON, and the tests' sandbox, refuse with 401.
     kerberos: Option<Kerberos>,
 }
 

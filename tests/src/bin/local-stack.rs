@@ -2,9 +2,11 @@
 //! default Postgres, the Koji (with its log server), Pagure, Forgejo, FASJSON, Testing Farm
 //! and Log Detective sandboxes, every
 //! function as its own process, a local broker routing by the Trigger table in
-//! `knative/`, the result-poller on a schedule, and — when the MIT KDC tools are
-//! installed — a throwaway Kerberos realm so the functions log in to the sandbox
-//! Koji hub with a real keytab. Ctrl-C stops everything.
+//! `knative/`, the result-poller on a schedule, and a throwaway Kerberos realm
+//! (the MIT KDC tools, which `make run`'s scripts/deps.sh installs) so the
+//! functions log in to the sandbox Koji hub and FASJSON with a real keytab; FASJSON,
+//! like Fedora's, answers no one else, so without a realm every packager command
+//! waits for a retry. Ctrl-C stops everything.
 
 use std::collections::HashMap;
 
@@ -84,7 +86,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     println!(
         "database       {} ({})",
         h.db.name(),
-        if realm.is_some() { "Kerberos realm up" } else { "no Kerberos realm" }
+        if realm.is_some() { "Kerberos realm up" } else { "no Kerberos realm: Koji and FASJSON refuse the functions" }
     );
     println!("broker         {broker}   <- POST CloudEvents here (routed by knative/ Triggers)");
     for f in &functions {
