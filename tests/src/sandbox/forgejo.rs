@@ -12,7 +12,7 @@
 //! [`ForgejoSandbox::open_pr`] and [`ForgejoSandbox::push`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -134,6 +134,7 @@ pub struct ForgejoSandbox {
     pub token: String,
     pub faults: Arc<Faults>,
     data: Arc<Mutex<Data>>,
+    observer: crate::broker::EventObserver,
 }
 
 #[derive(Clone)]
@@ -174,28 +175,14 @@ impl ForgejoSandbox {
             .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
         let url = super::spawn(router).await;
         *own_url.lock().unwrap() = url.clone();
-        let weak: Weak<Mutex<Data>> = Arc::downgrade(&data);
-        fedora_ci::dev::testing::observe_sends(move |fixture| {
-            if fixture.topic.contains(".forgejo.")
-                && let Some(data) = weak.upgrade()
-            {
-                data.lock().unwrap().learn(&fixture.body);
-            }
-        });
-        ForgejoSandbox { url, token: TOKEN.to_owned(), faults, data }
+        let observer = super::learn_from_messages(&data, ".forgejo.", |data: &mut Data, _, body| data.learn(body));
+        ForgejoSandbox { url, token: TOKEN.to_owned(), faults, data, observer }
     }
 
     /// Learns PRs from the events it is given (type, data), on any thread: for a
     /// broker that sees the messages (`make run`'s local broker).
     pub fn event_observer(&self) -> crate::broker::EventObserver {
-        let weak = Arc::downgrade(&self.data);
-        Arc::new(move |topic: &str, body: &Value| {
-            if topic.contains(".forgejo.")
-                && let Some(data) = weak.upgrade()
-            {
-                data.lock().unwrap().learn(body);
-            }
-        })
+        self.observer.clone()
     }
 
     /// Declares the branches of `owner/name` (the repository then exists).

@@ -14,7 +14,7 @@
 //! answered 404, as Pagure answers it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -183,6 +183,7 @@ pub struct PagureSandbox {
     pub token: String,
     pub faults: Arc<Faults>,
     data: Arc<Mutex<Data>>,
+    observer: crate::broker::EventObserver,
 }
 
 #[derive(Clone)]
@@ -221,28 +222,14 @@ impl PagureSandbox {
             .with_state(state)
             .layer(axum::middleware::from_fn_with_state(faults.clone(), faults::inject));
         let url = super::spawn(router).await;
-        let weak: Weak<Mutex<Data>> = Arc::downgrade(&data);
-        fedora_ci::dev::testing::observe_sends(move |fixture| {
-            if fixture.topic.contains(".pagure.pull-request.")
-                && let Some(data) = weak.upgrade()
-            {
-                data.lock().unwrap().learn_pr(&fixture.topic, &fixture.body);
-            }
-        });
-        PagureSandbox { url, token: TOKEN.to_owned(), faults, data }
+        let observer = super::learn_from_messages(&data, ".pagure.pull-request.", Data::learn_pr);
+        PagureSandbox { url, token: TOKEN.to_owned(), faults, data, observer }
     }
 
     /// Learns PRs from the events it is given (type, data), on any thread: for a
     /// broker that sees the messages (`make run`'s local broker).
     pub fn event_observer(&self) -> crate::broker::EventObserver {
-        let weak = Arc::downgrade(&self.data);
-        Arc::new(move |topic: &str, body: &Value| {
-            if topic.contains(".pagure.pull-request.")
-                && let Some(data) = weak.upgrade()
-            {
-                data.lock().unwrap().learn_pr(topic, body);
-            }
-        })
+        self.observer.clone()
     }
 
     /// Declares the branches of `ns/repo` (the project then exists).
