@@ -83,40 +83,34 @@ pub struct PrRows {
 /// a dead row version behind. The `DO UPDATE` remains only for two writers
 /// creating the same row at once, where it hands the second one the first one's id.
 pub async fn record_pr_head(conn: &mut PgConnection, head: &PrHead) -> Result<PrRows, sqlx::Error> {
-    let project_id: i32 = sqlx::query_scalar(
-        "WITH found AS (SELECT id FROM git_projects WHERE namespace = $1 AND repo_name = $2 AND project_url = $3), \
-         created AS (INSERT INTO git_projects (namespace, repo_name, project_url, instance_url) \
-           SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM found) \
+    // The three get-or-creates in one statement (one round trip), each as it was
+    // alone: read, insert when missing, `DO UPDATE` for a concurrent creator.
+    let (project_id, pull_request_id, project_event_id): (i32, i32, i32) = sqlx::query_as(
+        "WITH found_project AS (SELECT id FROM git_projects \
+           WHERE namespace = $1 AND repo_name = $2 AND project_url = $3), \
+         created_project AS (INSERT INTO git_projects (namespace, repo_name, project_url, instance_url) \
+           SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM found_project) \
            ON CONFLICT (namespace, repo_name, project_url) DO UPDATE SET instance_url = EXCLUDED.instance_url \
-           RETURNING id) \
-         SELECT id FROM found UNION ALL SELECT id FROM created",
+           RETURNING id), \
+         project AS (SELECT id FROM found_project UNION ALL SELECT id FROM created_project), \
+         found_pr AS (SELECT p.id FROM pull_requests p, project WHERE p.pr_id = $5 AND p.project_id = project.id), \
+         created_pr AS (INSERT INTO pull_requests (pr_id, project_id) \
+           SELECT $5, project.id FROM project WHERE NOT EXISTS (SELECT 1 FROM found_pr) \
+           ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id), \
+         pr AS (SELECT id FROM found_pr UNION ALL SELECT id FROM created_pr), \
+         found_event AS (SELECT e.id FROM project_events e, pr \
+           WHERE e.type = 'pull_request' AND e.event_id = pr.id AND e.commit_sha = $6), \
+         created_event AS (INSERT INTO project_events (type, event_id, commit_sha) \
+           SELECT 'pull_request', pr.id, $6 FROM pr WHERE NOT EXISTS (SELECT 1 FROM found_event) \
+           ON CONFLICT (type, event_id, commit_sha) DO UPDATE SET commit_sha = EXCLUDED.commit_sha RETURNING id), \
+         event AS (SELECT id FROM found_event UNION ALL SELECT id FROM created_event) \
+         SELECT project.id, pr.id, event.id FROM project, pr, event",
     )
     .bind(&head.namespace)
     .bind(&head.repo)
     .bind(&head.project_url)
     .bind(&head.instance_url)
-    .fetch_one(&mut *conn)
-    .await?;
-    let pull_request_id: i32 = sqlx::query_scalar(
-        "WITH found AS (SELECT id FROM pull_requests WHERE pr_id = $1 AND project_id = $2), \
-         created AS (INSERT INTO pull_requests (pr_id, project_id) \
-           SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM found) \
-           ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id) \
-         SELECT id FROM found UNION ALL SELECT id FROM created",
-    )
     .bind(head.pr_id)
-    .bind(project_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let project_event_id: i32 = sqlx::query_scalar(
-        "WITH found AS (SELECT id FROM project_events \
-           WHERE type = 'pull_request' AND event_id = $1 AND commit_sha = $2), \
-         created AS (INSERT INTO project_events (type, event_id, commit_sha) \
-           SELECT 'pull_request', $1, $2 WHERE NOT EXISTS (SELECT 1 FROM found) \
-           ON CONFLICT (type, event_id, commit_sha) DO UPDATE SET commit_sha = EXCLUDED.commit_sha RETURNING id) \
-         SELECT id FROM found UNION ALL SELECT id FROM created",
-    )
-    .bind(pull_request_id)
     .bind(&head.commit_sha)
     .fetch_one(&mut *conn)
     .await?;
