@@ -495,14 +495,23 @@ async fn round_trips(b: &mut Bench, functions: &[&str]) -> anyhow::Result<()> {
     let proxy = Proxy::start(upstream).await?;
     let env = b.env_with(&[("DATABASE_URL", proxy.url_for(&b.h.db.url))]);
     latency::open_prs(&b.h.pagure, 900_000, 100);
+    // A package in the ELN lists without an `eln` branch: two builds, two flags.
+    b.h.pagure.set_branches("rpms/glibc", &["rawhide"]);
+    latency::open_prs_on(&b.h.pagure, "glibc", 910_000, 100);
     let pr_opened = b.start("pr-opened", &env).await;
     let koji_finished = b.start("koji-finished", &env).await;
     let unknown_task = || throughput::koji_request(&koji_finished.url("/"), Traffic::UnknownTask, KOJI_USER);
     // (label, request, concurrency, events). Concurrent unknown-task lookups are
     // merged into one query (shared/src/store/build_lookup.rs): counted alone
     // and at the throughput run's concurrency.
-    let cases: [(&str, load::MakeRequest, usize, u64); 4] = [
+    let cases: [(&str, load::MakeRequest, usize, u64); 5] = [
         ("PR event (pr-opened)", latency::pr_request(&pr_opened.url("/"), 900_000), 1, 100),
+        (
+            "PR event with an ELN build (pr-opened)",
+            latency::pr_request_on(&pr_opened.url("/"), "glibc", 910_000),
+            1,
+            100,
+        ),
         (
             "foreign Koji event (koji-finished)",
             throughput::koji_request(&koji_finished.url("/"), Traffic::ForeignOwner, KOJI_USER),
