@@ -12,7 +12,7 @@ use fedora_ci::dispatch::{Recorded, reporting};
 use fedora_ci::messages::{PullRequestAction, PullRequestEvent};
 use fedora_ci::rules::package_settings::{Loaded, PackageSettings};
 use fedora_ci::rules::suite;
-use fedora_ci::store::builds::{self, BuildData, BuildRow};
+use fedora_ci::store::builds::{self, BuildData, BuildRow, NewBuild};
 use fedora_ci::store::pipelines::{self, EventHead, PrHead, PrRows, PrSource};
 use fedora_ci::store::skips;
 use fedora_ci::store::status::BuildStatus;
@@ -209,18 +209,20 @@ async fn builds_for_targets(
         recorded.note(format!("skipped by {by}"));
         return Ok(());
     }
+    // (hub, target, key, data) of each build, in the order they are submitted.
+    let mut planned: Vec<(&str, &str, String, BuildData)> = Vec::new();
     for target in targets {
-        let key = format!("{dedup}/{target}");
-        let data = pr.build_data(trigger);
-        recorded.builds.extend(builds::create(tx, rows.project_event_id, PRIMARY, target, &key, &data).await?);
+        planned.push((PRIMARY, target, format!("{dedup}/{target}"), pr.build_data(trigger)));
         for (instance, its_target) in koji::builds_for(&pr.ctx.config.koji_instances, target) {
             let data = BuildData { flag_label: Some(instance.flag_label.clone()), ..pr.build_data(trigger) };
-            let key = format!("{dedup}/{}:{its_target}", instance.name);
-            recorded
-                .builds
-                .extend(builds::create(tx, rows.project_event_id, &instance.name, its_target, &key, &data).await?);
+            planned.push((&instance.name, its_target, format!("{dedup}/{}:{its_target}", instance.name), data));
         }
     }
+    let new: Vec<NewBuild<'_>> = planned
+        .iter()
+        .map(|(instance, target, key, data)| NewBuild { instance, target, idempotency_key: key, data })
+        .collect();
+    recorded.builds.extend(builds::create_many(tx, rows.project_event_id, &new).await?);
     Ok(())
 }
 

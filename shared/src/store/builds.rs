@@ -59,11 +59,17 @@ fn k_columns() -> String {
     super::prefixed(COLUMNS, "k")
 }
 
+/// One build to create: its Koji hub, target, idempotency key and data.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBuild<'a> {
+    pub instance: &'a str,
+    pub target: &'a str,
+    pub idempotency_key: &'a str,
+    pub data: &'a BuildData,
+}
+
 /// Creates the build row, its group and pipeline; `None` when a build with this
-/// idempotency key exists already (a duplicate delivery). One statement: the
-/// group's id is drawn first, so the build row carries it from its insert, and
-/// the group and pipeline are inserted only when the build was (the foreign keys
-/// are checked at the end of the statement).
+/// idempotency key exists already (a duplicate delivery).
 pub async fn create(
     conn: &mut PgConnection,
     project_event_id: i32,
@@ -72,26 +78,46 @@ pub async fn create(
     idempotency_key: &str,
     data: &BuildData,
 ) -> Result<Option<BuildRow>, sqlx::Error> {
+    let new = NewBuild { instance, target, idempotency_key, data };
+    Ok(create_many(conn, project_event_id, &[new]).await?.pop())
+}
+
+/// Creates each build's row, group and pipeline, in one statement; returns the
+/// rows created, in the order given (a build whose idempotency key exists
+/// already, a duplicate delivery, is left out). Each group's id is drawn first,
+/// so the build row carries it from its insert; the group and pipeline are
+/// inserted only for a build that was (the foreign keys are checked at the end
+/// of the statement). All builds are of one PR: the pipelines' package is the
+/// first one's.
+pub async fn create_many(
+    conn: &mut PgConnection,
+    project_event_id: i32,
+    builds: &[NewBuild<'_>],
+) -> Result<Vec<BuildRow>, sqlx::Error> {
+    let Some(first) = builds.first() else { return Ok(Vec::new()) };
     sqlx::query_as(&format!(
-        "WITH grp AS (SELECT nextval(pg_get_serial_sequence('koji_build_groups', 'id'))::int AS id), \
+        "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) \
+           WITH ORDINALITY AS i(instance, target, idempotency_key, data, n)), \
+         grp AS (SELECT n, nextval(pg_get_serial_sequence('koji_build_groups', 'id'))::int AS id FROM input), \
          build AS (INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance, \
            pull_request_id, koji_build_group_id) \
-         SELECT 'pending', $1, true, $2, $3, $4, \
-           (SELECT event_id FROM project_events WHERE id = $5 AND type = 'pull_request'), grp.id FROM grp \
+         SELECT 'pending', i.target, true, i.data, i.idempotency_key, i.instance, \
+           (SELECT event_id FROM project_events WHERE id = $5 AND type = 'pull_request'), grp.id \
+         FROM input i JOIN grp USING (n) ORDER BY n \
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {COLUMNS}), \
          new_group AS (INSERT INTO koji_build_groups (id) SELECT koji_build_group_id FROM build), \
          pipeline AS (INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id) \
-           SELECT $5, $6, koji_build_group_id FROM build) \
-         SELECT {COLUMNS} FROM build"
+           SELECT $5, $6, koji_build_group_id FROM build ORDER BY id) \
+         SELECT {COLUMNS} FROM build ORDER BY id"
     ))
-    .bind(target)
-    .bind(sqlx::types::Json(data))
-    .bind(idempotency_key)
-    .bind(instance)
+    .bind(builds.iter().map(|b| b.instance).collect::<Vec<_>>())
+    .bind(builds.iter().map(|b| b.target).collect::<Vec<_>>())
+    .bind(builds.iter().map(|b| b.idempotency_key).collect::<Vec<_>>())
+    .bind(builds.iter().map(|b| sqlx::types::Json(b.data)).collect::<Vec<_>>())
     .bind(project_event_id)
-    .bind(&data.pr.repo)
-    .fetch_optional(&mut *conn)
+    .bind(&first.data.pr.repo)
+    .fetch_all(&mut *conn)
     .await
 }
 
