@@ -11,7 +11,7 @@ use fedora_ci::dispatch::dispatch;
 use fedora_ci::messages::{EventMeta, Forge, PullRequestAction, PullRequestEvent};
 use fedora_ci::rules::policy;
 use fedora_ci::runtime::intake::Received;
-use fedora_ci::store::events;
+use fedora_ci::store::pipelines;
 use fedora_ci::{Context, HandlerError, Outcome};
 
 use crate::command;
@@ -91,10 +91,14 @@ fn request_key(meta: &EventMeta, msg: &PullRequestEvent) -> String {
 /// plan → record (one transaction) → commit → dispatch.
 async fn execute(ctx: &Context, meta: &EventMeta, msg: &PullRequestEvent, plan: Plan) -> Result<Outcome, HandlerError> {
     let pr = PrEvent::new(ctx, msg, request_key(meta, msg));
-    let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
+    let mut tx = ctx.pool.begin().await?;
+    // The event's idempotency row first, with the PR head, settings and skip state.
+    let Some(head) =
+        pipelines::record_event_head(&mut tx, ctx.function, meta, &pr.head, plan.settings.as_ref()).await?
+    else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
     };
-    let recorded = record::event(&mut tx, &pr, plan).await?;
+    let recorded = record::event(&mut tx, &pr, head, plan).await?;
     tx.commit().await?;
     // Committed: from here on nothing is lost if we die; the poller finishes it.
     let mut summary = dispatch(ctx, recorded).await?;
@@ -110,10 +114,11 @@ async fn execute(ctx: &Context, meta: &EventMeta, msg: &PullRequestEvent, plan: 
 /// check gets a neutral flag saying the PR was merged or closed.
 async fn closed(ctx: &Context, meta: &EventMeta, msg: &PullRequestEvent) -> Result<Outcome, HandlerError> {
     let pr = PrEvent::new(ctx, msg, request_key(meta, msg));
-    let Some(mut tx) = events::begin_first_delivery(&ctx.pool, ctx.function, meta).await? else {
+    let mut tx = ctx.pool.begin().await?;
+    let Some(head) = pipelines::record_event_head(&mut tx, ctx.function, meta, &pr.head, None).await? else {
         return Ok(Outcome::duplicate(format!("event {} was handled before", meta.id)));
     };
-    let recorded = record::closed(&mut tx, &pr, msg.merged).await?;
+    let recorded = record::closed(&mut tx, &pr, head.rows, msg.merged).await?;
     tx.commit().await?;
     let summary = dispatch(ctx, recorded).await?;
     Ok(Outcome::done(format!("{}#{}: {}", pr.id.path(), pr.id.id, summary.join("; "))))

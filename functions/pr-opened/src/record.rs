@@ -12,11 +12,11 @@ use fedora_ci::dispatch::{Recorded, reporting};
 use fedora_ci::messages::{PullRequestAction, PullRequestEvent};
 use fedora_ci::rules::package_settings::{Loaded, PackageSettings};
 use fedora_ci::rules::suite;
-use fedora_ci::store::builds::{self, BuildData, BuildRow};
-use fedora_ci::store::pipelines::{self, PrHead, PrRows, PrSource};
+use fedora_ci::store::builds::{self, BuildData, BuildRow, NewBuild};
+use fedora_ci::store::pipelines::{self, EventHead, PrHead, PrRows, PrSource};
+use fedora_ci::store::skips;
 use fedora_ci::store::status::BuildStatus;
 use fedora_ci::store::test_runs::{self, NewTest, TestRequestData};
-use fedora_ci::store::{package_settings, skips};
 use fedora_ci::workflows::supersede::{self, Why};
 use sqlx::PgConnection;
 
@@ -99,25 +99,34 @@ impl<'a> PrEvent<'a> {
     }
 }
 
-/// Records a PR event or command: the head, the settings read for it, the
-/// planned work, and — on a new head — the end of the older heads' work.
-pub async fn event(tx: &mut PgConnection, pr: &PrEvent<'_>, plan: Plan) -> Result<Recorded, HandlerError> {
+/// Records a PR event or command, after its head and settings
+/// (`pipelines::record_event_head`, which gives `head`): the flag of broken
+/// settings, the planned work, and — on a new head — the end of the older
+/// heads' work.
+pub async fn event(
+    tx: &mut PgConnection,
+    pr: &PrEvent<'_>,
+    head: EventHead,
+    plan: Plan,
+) -> Result<Recorded, HandlerError> {
     let Plan { work, settings } = plan;
-    let rows = pipelines::record_pr_head(tx, &pr.head).await?;
+    let EventHead { rows, skipped_by } = head;
     if pr.msg.action == PullRequestAction::Reopened {
         pipelines::mark_closed(tx, rows.pull_request_id, false).await?;
     }
     let mut recorded = Recorded::default();
-    let package = record_settings(tx, pr, &rows, settings, &mut recorded).await?;
+    let package = record_settings(tx, pr, settings, &mut recorded).await?;
+    let skipped = Skipped(skipped_by);
     match work {
         Work::Build { targets, dedup, trigger, skip } => {
-            builds_for_targets(tx, pr, &rows, &targets, &dedup, &trigger, &skip, &package, &mut recorded).await?
+            let what = (&targets[..], &dedup[..], &trigger[..]);
+            builds_for_targets(tx, pr, &rows, what, &skip, skipped, &package, &mut recorded).await?
         }
         Work::Tests { names, target, requested_by } => {
-            tests_on_head(tx, pr, &rows, &names, &target, requested_by, &mut recorded).await?
+            tests_on_head(tx, pr, &rows, skipped, &names, &target, requested_by, &mut recorded).await?
         }
         Work::TestsRepository { skip, rerun_of } => {
-            tests_repository(tx, pr, &rows, &skip, rerun_of.as_deref(), &mut recorded).await?
+            tests_repository(tx, pr, &rows, &skip, skipped, rerun_of.as_deref(), &mut recorded).await?
         }
         Work::Skip { targets, by } => skip(tx, pr, &rows, &targets, &by, &package, &mut recorded).await?,
         Work::Comment(body) => answer(tx, pr, &body, &mut recorded).await?,
@@ -130,8 +139,12 @@ pub async fn event(tx: &mut PgConnection, pr: &PrEvent<'_>, plan: Plan) -> Resul
 }
 
 /// Records `pull-request.closed`: the PR is closed and all its unfinished work ends.
-pub async fn closed(tx: &mut PgConnection, pr: &PrEvent<'_>, merged: bool) -> Result<Recorded, HandlerError> {
-    let rows = pipelines::record_pr_head(tx, &pr.head).await?;
+pub async fn closed(
+    tx: &mut PgConnection,
+    pr: &PrEvent<'_>,
+    rows: PrRows,
+    merged: bool,
+) -> Result<Recorded, HandlerError> {
     pipelines::mark_closed(tx, rows.pull_request_id, true).await?;
     let why = Why::Closed { merged };
     let mut recorded = Recorded::default();
@@ -158,17 +171,16 @@ async fn end_work(
     Ok(())
 }
 
-/// Stores the settings read at the head; a broken `.fedora-ci.yaml` gets a
-/// neutral flag saying why. Returns the settings in force.
+/// The settings read at the head (stored by `pipelines::record_event_head`); a
+/// broken `.fedora-ci.yaml` gets a neutral flag saying why. Returns the settings
+/// in force.
 async fn record_settings(
     tx: &mut PgConnection,
     pr: &PrEvent<'_>,
-    rows: &PrRows,
     settings: Option<Loaded>,
     recorded: &mut Recorded,
 ) -> Result<PackageSettings, sqlx::Error> {
     let Some(loaded) = settings else { return Ok(PackageSettings::default()) };
-    package_settings::record(tx, rows.project_event_id, &loaded).await?;
     if let Some(e) = &loaded.config_error {
         let key = reporting::FlagKey::config(pr.ctx.config.deployment, &pr.id, &pr.head.commit_sha);
         let comment = format!("config error: {e}");
@@ -185,46 +197,49 @@ async fn builds_for_targets(
     tx: &mut PgConnection,
     pr: &PrEvent<'_>,
     rows: &PrRows,
-    targets: &[String],
-    dedup: &str,
-    trigger: &str,
+    (targets, dedup, trigger): (&[String], &str, &str),
     intent: &SkipIntent,
+    skipped: Skipped,
     package: &PackageSettings,
     recorded: &mut Recorded,
 ) -> Result<(), sqlx::Error> {
-    if let Some(by) = apply_skip_intent(tx, rows.pull_request_id, intent).await? {
+    if let Some(by) = apply_skip_intent(tx, rows.pull_request_id, intent, skipped).await? {
         let checks = skip_flags::for_targets(&pr.ctx.config, &pr.id, targets, &pr.head.commit_sha, package);
         recorded.flags.extend(skip_flags::record(tx, &pr.id, &checks, &by, &pr.docs_url()).await?);
         recorded.note(format!("skipped by {by}"));
         return Ok(());
     }
+    // (hub, target, key, data) of each build, in the order they are submitted.
+    let mut planned: Vec<(&str, &str, String, BuildData)> = Vec::new();
     for target in targets {
-        let key = format!("{dedup}/{target}");
-        let data = pr.build_data(trigger);
-        recorded.builds.extend(builds::create(tx, rows.project_event_id, PRIMARY, target, &key, &data).await?);
+        planned.push((PRIMARY, target, format!("{dedup}/{target}"), pr.build_data(trigger)));
         for (instance, its_target) in koji::builds_for(&pr.ctx.config.koji_instances, target) {
             let data = BuildData { flag_label: Some(instance.flag_label.clone()), ..pr.build_data(trigger) };
-            let key = format!("{dedup}/{}:{its_target}", instance.name);
-            recorded
-                .builds
-                .extend(builds::create(tx, rows.project_event_id, &instance.name, its_target, &key, &data).await?);
+            planned.push((&instance.name, its_target, format!("{dedup}/{}:{its_target}", instance.name), data));
         }
     }
+    let new: Vec<NewBuild<'_>> = planned
+        .iter()
+        .map(|(instance, target, key, data)| NewBuild { instance, target, idempotency_key: key, data })
+        .collect();
+    recorded.builds.extend(builds::create_many(tx, rows.project_event_id, &new).await?);
     Ok(())
 }
 
 /// `/packit-ci test`: the named tests on the head's last successful build for
 /// `target`, or waiting for the build under way (or a new one that runs only them).
+#[allow(clippy::too_many_arguments)]
 async fn tests_on_head(
     tx: &mut PgConnection,
     pr: &PrEvent<'_>,
     rows: &PrRows,
+    skipped: Skipped,
     names: &[String],
     target: &str,
     requested_by: String,
     recorded: &mut Recorded,
 ) -> Result<(), HandlerError> {
-    if let Some(by) = skips::skipped_by(tx, rows.pull_request_id).await? {
+    if let Some(by) = skipped.0 {
         let prefix = &pr.ctx.config.comment_prefix;
         let body = format!(
             "CI is skipped for this pull request (by {by}); comment `{prefix} rerun` or \
@@ -307,10 +322,11 @@ async fn tests_repository(
     pr: &PrEvent<'_>,
     rows: &PrRows,
     intent: &SkipIntent,
+    skipped: Skipped,
     rerun_of: Option<&str>,
     recorded: &mut Recorded,
 ) -> Result<(), sqlx::Error> {
-    if let Some(by) = apply_skip_intent(tx, rows.pull_request_id, intent).await? {
+    if let Some(by) = apply_skip_intent(tx, rows.pull_request_id, intent, skipped).await? {
         let checks = skip_flags::for_tests_repository(pr.ctx.config.deployment, &pr.id, &pr.head.commit_sha);
         recorded.flags.extend(skip_flags::record(tx, &pr.id, &checks, &by, &pr.docs_url()).await?);
         recorded.note(format!("skipped by {by}"));
@@ -366,15 +382,20 @@ async fn answer(
     Ok(())
 }
 
+/// Who skipped the PR when this event's record began (read with its head):
+/// still the answer until this event changes the skip.
+struct Skipped(Option<String>);
+
 /// Records what the event says about skipping, then answers whether the PR is
 /// skipped now (and by whom).
 async fn apply_skip_intent(
     tx: &mut PgConnection,
     pull_request_id: i32,
     intent: &SkipIntent,
+    skipped: Skipped,
 ) -> Result<Option<String>, sqlx::Error> {
     match intent {
-        SkipIntent::Keep => {}
+        SkipIntent::Keep => return Ok(skipped.0),
         SkipIntent::Marker(by) => skips::mark_once(tx, pull_request_id, by).await?,
         SkipIntent::Resume(by) => skips::resume(tx, pull_request_id, by).await?,
     }

@@ -135,12 +135,50 @@ pub async fn set_flag(
     comment: &str,
     url: &str,
 ) -> Result<(), sqlx::Error> {
-    const UPDATE_WHEN_CHANGED: &str = "DO UPDATE SET status = EXCLUDED.status, comment = EXCLUDED.comment, \
-         url = EXCLUDED.url, check_name = EXCLUDED.check_name, updated_at = now(), version = pr_flags.version + 1 \
-         WHERE (pr_flags.status, pr_flags.comment, pr_flags.url, pr_flags.check_name) \
-             IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.comment, EXCLUDED.url, EXCLUDED.check_name)";
     insert_flag(conn, pr, key, status, comment, url, UPDATE_WHEN_CHANGED).await?;
     Ok(())
+}
+
+const UPDATE_WHEN_CHANGED: &str = "DO UPDATE SET status = EXCLUDED.status, comment = EXCLUDED.comment, \
+     url = EXCLUDED.url, check_name = EXCLUDED.check_name, updated_at = now(), version = pr_flags.version + 1 \
+     WHERE (pr_flags.status, pr_flags.comment, pr_flags.url, pr_flags.check_name) \
+         IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.comment, EXCLUDED.url, EXCLUDED.check_name)";
+
+/// [`set_flag`]'s statement with its parameters from `$first` on (ten of them,
+/// bound by [`bind_set_flag`]), for a caller that makes its own change a CTE
+/// of the same statement: the change and its flag in one round trip.
+pub fn set_flag_sql(first: usize) -> String {
+    let params: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
+    flag_sql(&params.join(", "), UPDATE_WHEN_CHANGED)
+}
+
+/// Binds [`set_flag_sql`]'s ten parameters, after the caller's.
+pub fn bind_set_flag<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    pr: &'q PrId,
+    key: &'q FlagKey,
+    status: FlagStatus,
+    comment: &'q str,
+    url: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(&key.uid)
+        .bind(&pr.namespace)
+        .bind(&pr.repo)
+        .bind(pr.id as i64)
+        .bind(&key.check_name)
+        .bind(status.as_str())
+        .bind(comment)
+        .bind(url)
+        .bind(pr.forge.as_str())
+        .bind(&key.commit)
+}
+
+fn flag_sql(values: &str, on_conflict: &str) -> String {
+    format!(
+        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url, forge, commit_sha) \
+         VALUES ({values}) ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {on_conflict}"
+    )
 }
 
 /// The one outbox insert behind both setters; `on_conflict` is a constant of
@@ -154,24 +192,8 @@ async fn insert_flag(
     url: &str,
     on_conflict: &'static str,
 ) -> Result<u64, sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url, forge, commit_sha) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {on_conflict}"
-    );
-    let done = sqlx::query(&sql)
-        .bind(&key.uid)
-        .bind(&pr.namespace)
-        .bind(&pr.repo)
-        .bind(pr.id as i64)
-        .bind(&key.check_name)
-        .bind(status.as_str())
-        .bind(comment)
-        .bind(url)
-        .bind(pr.forge.as_str())
-        .bind(&key.commit)
-        .execute(conn)
-        .await?;
+    let sql = flag_sql("$1, $2, $3, $4, $5, $6, $7, $8, $9, $10", on_conflict);
+    let done = bind_set_flag(sqlx::query(&sql), pr, key, status, comment, url).execute(conn).await?;
     Ok(done.rows_affected())
 }
 
@@ -201,6 +223,7 @@ pub struct Sent {
 
 #[derive(sqlx::FromRow)]
 struct FlagRow {
+    uid: String,
     forge: String,
     commit_sha: Option<String>,
     namespace: String,
@@ -213,9 +236,16 @@ struct FlagRow {
     version: i64,
 }
 
+/// Flags flushed in one transaction: their locks are held while all of them
+/// are sent, so a batch stays small (an event's flags fit in one).
+const FLUSH_BATCH: usize = 16;
+
 /// Sends the current state of the given flags (all unsent ones when `uids` is
 /// `None`). Flushes of one flag are serialized with an advisory lock and each
-/// re-reads the row, so states reach the forge in order and the newest one last.
+/// re-reads the row after taking it, so states reach the forge in order and the
+/// newest one last. A batch of flags is one transaction: its locks taken at once
+/// (in key order, so two flushers never wait for each other in a cycle), one
+/// read, the sends, one write of what each send did.
 pub async fn flush_flags(pool: &PgPool, forges: &Forges, uids: Option<&[String]>) -> Result<Sent, sqlx::Error> {
     let pending: Vec<String> = match uids {
         Some(uids) => uids.to_vec(),
@@ -226,54 +256,81 @@ pub async fn flush_flags(pool: &PgPool, forges: &Forges, uids: Option<&[String]>
         }
     };
     let mut outcome = Sent::default();
-    let mut stop = false;
-    for uid in pending {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&uid).execute(&mut *tx).await?;
-        // A uid hashes its PR, so this is one row; the key is (PR, uid) all the same,
-        // and each row goes to its own PR only.
-        let rows: Vec<FlagRow> = sqlx::query_as(
-            "SELECT forge, commit_sha, namespace, repo_name, pr_id, check_name, status, comment, url, version \
-             FROM pr_flags WHERE uid = $1 AND sent_version < version",
-        )
-        .bind(&uid)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in rows {
-            let pr = PrId {
-                forge: Forge::parse(&row.forge).unwrap_or_default(),
-                namespace: row.namespace,
-                repo: row.repo_name,
-                id: row.pr_id as u64,
-            };
-            let check = Check {
-                name: row.check_name,
-                uid: uid.clone(),
-                status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
-                comment: row.comment,
-                url: row.url,
-                commit: row.commit_sha,
-            };
-            let result = forges.report(&pr, &check).await;
-            mark_flag_attempt(&mut tx, &pr, &uid, row.version, &result).await?;
-            match result {
-                Ok(()) => outcome.sent += 1,
-                Err(e) => {
-                    report_failure("flag", &pr, &e);
-                    outcome.failed += 1;
-                    stop = e.is_token_rejected();
-                }
-            }
-        }
-        tx.commit().await?;
-        // The rest would fail the same way; they stay unsent for the poller.
-        if stop {
+    for batch in pending.chunks(FLUSH_BATCH) {
+        if flush_batch(pool, forges, batch, &mut outcome).await? {
+            // The rest would fail the same way; they stay unsent for the poller.
             break;
         }
     }
     Ok(outcome)
 }
 
+/// `BEGIN` and the batch's advisory locks, as one simple query when every uid
+/// is one of ours (hex, [`FlagKey`]) and can be written as a literal; else the
+/// locks are a bound statement of their own.
+const LOCK_SQL: &str = "SELECT count(pg_advisory_xact_lock(k)) FROM \
+     (SELECT DISTINCT hashtextextended(u, 0) AS k FROM unnest($1::text[]) u ORDER BY k) locks";
+
+/// Flushes one batch; `true` when the forge rejected our token (stop there).
+async fn flush_batch(pool: &PgPool, forges: &Forges, uids: &[String], outcome: &mut Sent) -> Result<bool, sqlx::Error> {
+    let literal = uids.iter().all(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let mut tx = if literal {
+        let array = uids.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", ");
+        pool.begin_with(format!("BEGIN; {}", LOCK_SQL.replace("$1::text[]", &format!("ARRAY[{array}]::text[]"))))
+            .await?
+    } else {
+        let mut tx = pool.begin().await?;
+        sqlx::query(LOCK_SQL).bind(uids).execute(&mut *tx).await?;
+        tx
+    };
+    // A uid hashes its PR, so this is one row per uid; the key is (PR, uid) all
+    // the same, and each row goes to its own PR only.
+    let rows: Vec<FlagRow> = sqlx::query_as(
+        "SELECT uid, forge, commit_sha, namespace, repo_name, pr_id, check_name, status, comment, url, version \
+         FROM pr_flags WHERE uid = ANY($1) AND sent_version < version",
+    )
+    .bind(uids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut attempts = Attempts::default();
+    let mut stop = false;
+    // In the order asked for, as one flush per flag sent them.
+    let order = |row: &FlagRow| uids.iter().position(|u| *u == row.uid);
+    let mut rows = rows;
+    rows.sort_by_key(|r| order(r));
+    for row in rows {
+        let pr = PrId {
+            forge: Forge::parse(&row.forge).unwrap_or_default(),
+            namespace: row.namespace,
+            repo: row.repo_name,
+            id: row.pr_id as u64,
+        };
+        let check = Check {
+            name: row.check_name,
+            uid: row.uid.clone(),
+            status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
+            comment: row.comment,
+            url: row.url,
+            commit: row.commit_sha,
+        };
+        let result = forges.report(&pr, &check).await;
+        attempts.push(&pr, &row.uid, row.version, &result);
+        match result {
+            Ok(()) => outcome.sent += 1,
+            Err(e) => {
+                report_failure("flag", &pr, &e);
+                outcome.failed += 1;
+                if e.is_token_rejected() {
+                    stop = true;
+                    break;
+                }
+            }
+        }
+    }
+    attempts.record(&mut tx).await?;
+    tx.commit().await?;
+    Ok(stop)
+}
 /// Only a success or a permanent refusal ([`ForgeError::is_permanent`]: the PR
 /// is gone, the form can never be taken) settles a flag or comment. A rejected
 /// token (401/403) and a transient failure keep it unsent, so the poller sends
@@ -319,31 +376,57 @@ fn report_failure(call: &'static str, pr: &PrId, error: &ForgeError) {
     }
 }
 
-async fn mark_flag_attempt(
-    tx: &mut PgConnection,
-    pr: &PrId,
-    uid: &str,
-    version: i64,
-    result: &Result<(), ForgeError>,
-) -> Result<(), sqlx::Error> {
-    let (done, error) = settled(result);
-    sqlx::query(
-        "UPDATE pr_flags SET attempts = attempts + 1, last_error = $2, \
-         sent_version = CASE WHEN $3 THEN GREATEST(sent_version, $4) ELSE sent_version END, \
-         sent_at = CASE WHEN $3 THEN now() ELSE sent_at END \
-         WHERE uid = $1 AND namespace = $5 AND repo_name = $6 AND pr_id = $7 AND forge = $8",
-    )
-    .bind(uid)
-    .bind(error)
-    .bind(done)
-    .bind(version)
-    .bind(&pr.namespace)
-    .bind(&pr.repo)
-    .bind(pr.id as i64)
-    .bind(pr.forge.as_str())
-    .execute(tx)
-    .await?;
-    Ok(())
+/// What each send of a batch did, written in one statement.
+#[derive(Default)]
+struct Attempts {
+    uids: Vec<String>,
+    errors: Vec<Option<String>>,
+    done: Vec<bool>,
+    versions: Vec<i64>,
+    namespaces: Vec<String>,
+    repos: Vec<String>,
+    pr_ids: Vec<i64>,
+    forges: Vec<&'static str>,
+}
+
+impl Attempts {
+    fn push(&mut self, pr: &PrId, uid: &str, version: i64, result: &Result<(), ForgeError>) {
+        let (done, error) = settled(result);
+        self.uids.push(uid.to_owned());
+        self.errors.push(error);
+        self.done.push(done);
+        self.versions.push(version);
+        self.namespaces.push(pr.namespace.clone());
+        self.repos.push(pr.repo.clone());
+        self.pr_ids.push(pr.id as i64);
+        self.forges.push(pr.forge.as_str());
+    }
+
+    async fn record(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.uids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE pr_flags f SET attempts = f.attempts + 1, last_error = a.error, \
+             sent_version = CASE WHEN a.done THEN GREATEST(f.sent_version, a.version) ELSE f.sent_version END, \
+             sent_at = CASE WHEN a.done THEN now() ELSE f.sent_at END \
+             FROM unnest($1::text[], $2::text[], $3::bool[], $4::int8[], $5::text[], $6::text[], $7::int8[], \
+                 $8::text[]) AS a(uid, error, done, version, namespace, repo_name, pr_id, forge) \
+             WHERE f.uid = a.uid AND f.namespace = a.namespace AND f.repo_name = a.repo_name \
+               AND f.pr_id = a.pr_id AND f.forge = a.forge",
+        )
+        .bind(&self.uids)
+        .bind(&self.errors)
+        .bind(&self.done)
+        .bind(&self.versions)
+        .bind(&self.namespaces)
+        .bind(&self.repos)
+        .bind(&self.pr_ids)
+        .bind(&self.forges)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn mark_comment_attempt(

@@ -59,6 +59,15 @@ fn k_columns() -> String {
     super::prefixed(COLUMNS, "k")
 }
 
+/// One build to create: its Koji hub, target, idempotency key and data.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBuild<'a> {
+    pub instance: &'a str,
+    pub target: &'a str,
+    pub idempotency_key: &'a str,
+    pub data: &'a BuildData,
+}
+
 /// Creates the build row, its group and pipeline; `None` when a build with this
 /// idempotency key exists already (a duplicate delivery).
 pub async fn create(
@@ -69,36 +78,47 @@ pub async fn create(
     idempotency_key: &str,
     data: &BuildData,
 ) -> Result<Option<BuildRow>, sqlx::Error> {
-    let row: Option<BuildRow> = sqlx::query_as(&format!(
-        "INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance, \
-           pull_request_id) \
-         VALUES ('pending', $1, true, $2, $3, $4, \
-           (SELECT event_id FROM project_events WHERE id = $5 AND type = 'pull_request')) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING {COLUMNS}"
+    let new = NewBuild { instance, target, idempotency_key, data };
+    Ok(create_many(conn, project_event_id, &[new]).await?.pop())
+}
+
+/// Creates each build's row, group and pipeline, in one statement; returns the
+/// rows created, in the order given (a build whose idempotency key exists
+/// already, a duplicate delivery, is left out). Each group's id is drawn first,
+/// so the build row carries it from its insert; the group and pipeline are
+/// inserted only for a build that was (the foreign keys are checked at the end
+/// of the statement). All builds are of one PR: the pipelines' package is the
+/// first one's.
+pub async fn create_many(
+    conn: &mut PgConnection,
+    project_event_id: i32,
+    builds: &[NewBuild<'_>],
+) -> Result<Vec<BuildRow>, sqlx::Error> {
+    let Some(first) = builds.first() else { return Ok(Vec::new()) };
+    sqlx::query_as(&format!(
+        "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) \
+           WITH ORDINALITY AS i(instance, target, idempotency_key, data, n)), \
+         grp AS (SELECT n, nextval(pg_get_serial_sequence('koji_build_groups', 'id'))::int AS id FROM input), \
+         build AS (INSERT INTO koji_build_targets (status, target, scratch, data, idempotency_key, koji_instance, \
+           pull_request_id, koji_build_group_id) \
+         SELECT 'pending', i.target, true, i.data, i.idempotency_key, i.instance, \
+           (SELECT event_id FROM project_events WHERE id = $5 AND type = 'pull_request'), grp.id \
+         FROM input i JOIN grp USING (n) ORDER BY n \
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING {COLUMNS}), \
+         new_group AS (INSERT INTO koji_build_groups (id) SELECT koji_build_group_id FROM build), \
+         pipeline AS (INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id) \
+           SELECT $5, $6, koji_build_group_id FROM build ORDER BY id) \
+         SELECT {COLUMNS} FROM build ORDER BY id"
     ))
-    .bind(target)
-    .bind(sqlx::types::Json(data))
-    .bind(idempotency_key)
-    .bind(instance)
+    .bind(builds.iter().map(|b| b.instance).collect::<Vec<_>>())
+    .bind(builds.iter().map(|b| b.target).collect::<Vec<_>>())
+    .bind(builds.iter().map(|b| b.idempotency_key).collect::<Vec<_>>())
+    .bind(builds.iter().map(|b| sqlx::types::Json(b.data)).collect::<Vec<_>>())
     .bind(project_event_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(mut row) = row else { return Ok(None) };
-    let group_id: i32 =
-        sqlx::query_scalar("INSERT INTO koji_build_groups DEFAULT VALUES RETURNING id").fetch_one(&mut *conn).await?;
-    sqlx::query("INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id) VALUES ($1, $2, $3)")
-        .bind(project_event_id)
-        .bind(&data.pr.repo)
-        .bind(group_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE koji_build_targets SET koji_build_group_id = $1 WHERE id = $2")
-        .bind(group_id)
-        .bind(row.id)
-        .execute(&mut *conn)
-        .await?;
-    row.koji_build_group_id = Some(group_id);
-    Ok(Some(row))
+    .bind(&first.data.pr.repo)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<BuildRow>, sqlx::Error> {
@@ -116,6 +136,24 @@ pub async fn get_many(conn: &mut PgConnection, ids: &[i32]) -> Result<Vec<BuildR
         .await
 }
 
+/// Koji accepted the build: the statement, `$1` the build id, `$2` the task id
+/// (text), `$3` its web URL, `$4` the flag uid; see [`bind_mark_submitted`].
+/// Public so a sender can make it a CTE of its own statement (one round trip).
+pub const MARK_SUBMITTED: &str = "UPDATE koji_build_targets SET task_id = $2, web_url = $3, flag_uid = $4, \
+     status = 'pending', build_submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, \
+     retry_count = retry_count + 1 WHERE id = $1";
+
+/// Binds [`MARK_SUBMITTED`]'s `$1`..`$4`.
+pub fn bind_mark_submitted<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    id: i32,
+    task_id: i64,
+    web_url: &'q str,
+    flag_uid: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query.bind(id).bind(task_id.to_string()).bind(web_url).bind(flag_uid)
+}
+
 /// Koji accepted the build.
 pub async fn mark_submitted(
     conn: &mut PgConnection,
@@ -124,17 +162,7 @@ pub async fn mark_submitted(
     web_url: &str,
     flag_uid: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE koji_build_targets SET task_id = $2, web_url = $3, flag_uid = $4, status = 'pending', \
-         build_submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, retry_count = retry_count + 1 \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(task_id.to_string())
-    .bind(web_url)
-    .bind(flag_uid)
-    .execute(conn)
-    .await?;
+    bind_mark_submitted(sqlx::query(MARK_SUBMITTED), id, task_id, web_url, flag_uid).execute(conn).await?;
     Ok(())
 }
 

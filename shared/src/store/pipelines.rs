@@ -83,44 +83,100 @@ pub struct PrRows {
 /// a dead row version behind. The `DO UPDATE` remains only for two writers
 /// creating the same row at once, where it hands the second one the first one's id.
 pub async fn record_pr_head(conn: &mut PgConnection, head: &PrHead) -> Result<PrRows, sqlx::Error> {
-    let project_id: i32 = sqlx::query_scalar(
-        "WITH found AS (SELECT id FROM git_projects WHERE namespace = $1 AND repo_name = $2 AND project_url = $3), \
-         created AS (INSERT INTO git_projects (namespace, repo_name, project_url, instance_url) \
-           SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM found) \
-           ON CONFLICT (namespace, repo_name, project_url) DO UPDATE SET instance_url = EXCLUDED.instance_url \
-           RETURNING id) \
-         SELECT id FROM found UNION ALL SELECT id FROM created",
-    )
-    .bind(&head.namespace)
-    .bind(&head.repo)
-    .bind(&head.project_url)
-    .bind(&head.instance_url)
-    .fetch_one(&mut *conn)
-    .await?;
-    let pull_request_id: i32 = sqlx::query_scalar(
-        "WITH found AS (SELECT id FROM pull_requests WHERE pr_id = $1 AND project_id = $2), \
-         created AS (INSERT INTO pull_requests (pr_id, project_id) \
-           SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM found) \
-           ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id) \
-         SELECT id FROM found UNION ALL SELECT id FROM created",
-    )
-    .bind(head.pr_id)
-    .bind(project_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let project_event_id: i32 = sqlx::query_scalar(
-        "WITH found AS (SELECT id FROM project_events \
-           WHERE type = 'pull_request' AND event_id = $1 AND commit_sha = $2), \
-         created AS (INSERT INTO project_events (type, event_id, commit_sha) \
-           SELECT 'pull_request', $1, $2 WHERE NOT EXISTS (SELECT 1 FROM found) \
-           ON CONFLICT (type, event_id, commit_sha) DO UPDATE SET commit_sha = EXCLUDED.commit_sha RETURNING id) \
-         SELECT id FROM found UNION ALL SELECT id FROM created",
-    )
-    .bind(pull_request_id)
-    .bind(&head.commit_sha)
-    .fetch_one(&mut *conn)
-    .await?;
+    // The three get-or-creates in one statement (one round trip), each as it was
+    // alone: read, insert when missing, `DO UPDATE` for a concurrent creator.
+    let sql = format!("WITH {} SELECT project.id, pr.id, event.id FROM project, pr, event", head_ctes("", ""));
+    let (project_id, pull_request_id, project_event_id): (i32, i32, i32) =
+        bind_head(sqlx::query_as(&sql), head).fetch_one(&mut *conn).await?;
     Ok(PrRows { project_id, pull_request_id, project_event_id })
+}
+
+/// What [`record_event_head`] wrote and read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHead {
+    pub rows: PrRows,
+    /// Who skips the PR (`store::skips::skipped_by`), read in the same statement.
+    pub skipped_by: Option<String>,
+}
+
+/// The start of a PR event's record, in one statement: the event's first
+/// delivery (`store::events::record_once`), then the PR head
+/// ([`record_pr_head`]), the package settings read at it
+/// (`store::package_settings::record`, when given), and who skips the PR.
+/// `None` when the event was handled before: then nothing else was written
+/// (every insert reads the `processed_events` one, so it runs first and waits
+/// for a concurrent delivery's transaction as the insert alone did).
+pub async fn record_event_head(
+    conn: &mut PgConnection,
+    consumer: &str,
+    meta: &crate::messages::EventMeta,
+    head: &PrHead,
+    settings: Option<&crate::rules::package_settings::Loaded>,
+) -> Result<Option<EventHead>, sqlx::Error> {
+    let sql = format!(
+        "WITH first AS (INSERT INTO processed_events (consumer, event_source, event_id, event_type) \
+           VALUES ($7, $8, $9, $10) ON CONFLICT (consumer, event_source, event_id) DO NOTHING RETURNING 1), \
+         {}, \
+         settings AS (INSERT INTO package_settings (project_event_id, settings, config_error) \
+           SELECT event.id, $11, $12 FROM event WHERE $13 ON CONFLICT (project_event_id) DO NOTHING) \
+         SELECT project.id, pr.id, event.id, \
+           (SELECT skipped_by FROM pr_ci_skips WHERE pull_request_id = pr.id AND resumed_at IS NULL) \
+         FROM project, pr, event",
+        head_ctes(", first", " FROM first")
+    );
+    let row: Option<(i32, i32, i32, Option<String>)> = bind_head(sqlx::query_as(&sql), head)
+        .bind(consumer)
+        .bind(&meta.source)
+        .bind(&meta.id)
+        .bind(&meta.event_type)
+        .bind(settings.map(|l| sqlx::types::Json(&l.settings)))
+        .bind(settings.and_then(|l| l.config_error.as_ref().map(|e| e.to_string())))
+        .bind(settings.is_some())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(project_id, pull_request_id, project_event_id, skipped_by)| EventHead {
+        rows: PrRows { project_id, pull_request_id, project_event_id },
+        skipped_by,
+    }))
+}
+
+/// The get-or-create CTEs of a PR head (`project`, `pr`, `event`), parameters
+/// `$1`..`$6` ([`bind_head`]). `found_from` / `created_from` join every read
+/// and insert with a gate CTE (or nothing).
+fn head_ctes(found_from: &str, created_from: &str) -> String {
+    format!(
+        "found_project AS (SELECT id FROM git_projects{found_from} \
+           WHERE namespace = $1 AND repo_name = $2 AND project_url = $3), \
+         created_project AS (INSERT INTO git_projects (namespace, repo_name, project_url, instance_url) \
+           SELECT $1, $2, $3, $4{created_from} WHERE NOT EXISTS (SELECT 1 FROM found_project) \
+           ON CONFLICT (namespace, repo_name, project_url) DO UPDATE SET instance_url = EXCLUDED.instance_url \
+           RETURNING id), \
+         project AS (SELECT id FROM found_project UNION ALL SELECT id FROM created_project), \
+         found_pr AS (SELECT p.id FROM pull_requests p, project WHERE p.pr_id = $5 AND p.project_id = project.id), \
+         created_pr AS (INSERT INTO pull_requests (pr_id, project_id) \
+           SELECT $5, project.id FROM project WHERE NOT EXISTS (SELECT 1 FROM found_pr) \
+           ON CONFLICT (pr_id, project_id) DO UPDATE SET pr_id = EXCLUDED.pr_id RETURNING id), \
+         pr AS (SELECT id FROM found_pr UNION ALL SELECT id FROM created_pr), \
+         found_event AS (SELECT e.id FROM project_events e, pr \
+           WHERE e.type = 'pull_request' AND e.event_id = pr.id AND e.commit_sha = $6), \
+         created_event AS (INSERT INTO project_events (type, event_id, commit_sha) \
+           SELECT 'pull_request', pr.id, $6 FROM pr WHERE NOT EXISTS (SELECT 1 FROM found_event) \
+           ON CONFLICT (type, event_id, commit_sha) DO UPDATE SET commit_sha = EXCLUDED.commit_sha RETURNING id), \
+         event AS (SELECT id FROM found_event UNION ALL SELECT id FROM created_event)"
+    )
+}
+
+fn bind_head<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    head: &'q PrHead,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(&head.namespace)
+        .bind(&head.repo)
+        .bind(&head.project_url)
+        .bind(&head.instance_url)
+        .bind(head.pr_id)
+        .bind(&head.commit_sha)
 }
 
 /// A PR closed (or merged: `true`), or reopened (`false`).

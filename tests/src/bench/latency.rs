@@ -14,7 +14,19 @@ pub const PROJECT: &str = "rpms/optee_os";
 
 /// The `pull-request.new` message of PR `n`, with a commit of its own.
 pub fn pr_message(n: u64) -> Fixture {
+    pr_message_on(PACKAGE, n)
+}
+
+/// The package of [`PROJECT`].
+const PACKAGE: &str = "optee_os";
+
+/// [`pr_message`] on `rpms/<package>` (`glibc` is in the sandbox's ELN list: its
+/// PR events build rawhide and eln).
+pub fn pr_message_on(package: &str, n: u64) -> Fixture {
     let mut f = Fixture::load("pagure_pr_new.json");
+    if package != PACKAGE {
+        f.body = serde_json::from_str(&f.body.to_string().replace(PACKAGE, package)).expect("still JSON");
+    }
     let pr = &mut f.body["pullrequest"];
     pr["id"] = n.into();
     pr["uid"] = format!("{n:032x}").into();
@@ -26,18 +38,28 @@ pub fn pr_message(n: u64) -> Fixture {
 /// answers 404 to a flag on a PR it does not know: the flag each event sets must
 /// really be set.
 pub fn open_prs(pagure: &PagureSandbox, first: u64, count: u64) {
+    open_prs_on(pagure, PACKAGE, first, count)
+}
+
+/// [`open_prs`] on `rpms/<package>`.
+pub fn open_prs_on(pagure: &PagureSandbox, package: &str, first: u64, count: u64) {
     for n in first..first + count {
-        pagure.open_pr(&pr_message(n).body["pullrequest"]);
+        pagure.open_pr(&pr_message_on(package, n).body["pullrequest"]);
     }
 }
 
 /// PR `first + i` with a commit of its own: every event is new work, none a
 /// duplicate or a superseding update of another.
 pub fn pr_request(url: &str, first: u64) -> MakeRequest {
-    let url = url.to_owned();
+    pr_request_on(url, PACKAGE, first)
+}
+
+/// [`pr_request`] on `rpms/<package>`.
+pub fn pr_request_on(url: &str, package: &str, first: u64) -> MakeRequest {
+    let (url, package) = (url.to_owned(), package.to_owned());
     Arc::new(move |i: u64| {
         let n = first + i;
-        let f = pr_message(n);
+        let f = pr_message_on(&package, n);
         cloudevent(&url, &f.topic, &format!("bench-pr-{n}"))
             .header("ce-pagurenamespace", "rpms")
             .body(f.body_bytes().into())

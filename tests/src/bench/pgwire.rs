@@ -7,6 +7,9 @@
 //! Postgres statistics (`pg_stat_database.xact_commit`) would count transactions,
 //! which misses the statements inside one; `pg_stat_statements` is not always
 //! loaded. The proxy needs `sslmode=disable` to see the messages.
+//!
+//! With `BENCH_TRACE_SQL` set, every round trip is printed to stderr with the
+//! statements it ran (`ping` for a bare `Sync`): where a count comes from.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,7 +86,8 @@ async fn relay(client: TcpStream, server: TcpStream, counts: Arc<Counts>) -> std
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let back = tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
-    let mut parser = Frontend::default();
+    let mut parser =
+        Frontend { trace: std::env::var_os("BENCH_TRACE_SQL").map(|_| Trace::default()), ..Default::default() };
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = client_read.read(&mut buf).await?;
@@ -108,6 +112,23 @@ struct Frontend {
     started: bool,
     /// An `Execute` since the last `Sync`.
     executed: bool,
+    trace: Option<Trace>,
+}
+
+/// The statements' text by prepared-statement name, and those bound since the
+/// last `Sync`.
+#[derive(Default)]
+struct Trace {
+    prepared: std::collections::HashMap<String, String>,
+    bound: Vec<String>,
+}
+
+fn cstrings(payload: &[u8]) -> Vec<String> {
+    payload.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+}
+
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect()
 }
 
 impl Frontend {
@@ -128,6 +149,31 @@ impl Frontend {
                 break;
             }
             if self.started {
+                if let Some(t) = self.trace.as_mut() {
+                    let payload = &self.pending[5..total];
+                    match self.pending[0] {
+                        b'P' => {
+                            let s = cstrings(payload);
+                            t.prepared.insert(s[0].clone(), s.get(1).cloned().unwrap_or_default());
+                        }
+                        b'B' => {
+                            let s = cstrings(payload);
+                            let name = s.get(1).cloned().unwrap_or_default();
+                            t.bound.push(t.prepared.get(&name).cloned().unwrap_or(name));
+                        }
+                        b'S' => {
+                            let bound = std::mem::take(&mut t.bound);
+                            let text = if bound.is_empty() {
+                                "ping".to_owned()
+                            } else {
+                                bound.iter().map(|b| one_line(b)).collect::<Vec<_>>().join(" ; ")
+                            };
+                            eprintln!("pgwire: {text}");
+                        }
+                        b'Q' => eprintln!("pgwire: Q {}", one_line(&cstrings(payload)[0])),
+                        _ => {}
+                    }
+                }
                 match self.pending[0] {
                     b'E' => self.executed = true,
                     b'S' => {

@@ -14,7 +14,8 @@
 //! the status page and `/api/runs` by pipelines): a quick before/after without the
 //! rest of the run. `--long` adds the large sizes to the curves (100k pending
 //! rows, 2M pipelines); `make bench-long` is `--only curves --long`, and writes
-//! `target/bench/report-long.json`.
+//! `target/bench/report-long.json`. `--only trips` counts just the database round
+//! trips per event (any profile: the count does not depend on optimisation).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,6 +67,8 @@ enum Only {
     Latency,
     /// `--only curves`: reconciliation and reads at several sizes.
     Curves,
+    /// `--only trips`: database round trips per event, every function measured.
+    Trips,
 }
 
 /// `--only <section>` and `--long`.
@@ -85,10 +88,13 @@ fn args() -> anyhow::Result<Args> {
                     Some("koji") => Only::Koji,
                     Some("latency") => Only::Latency,
                     Some("curves") => Only::Curves,
-                    other => bail!("--only takes koji, latency or curves, not {other:?}"),
+                    Some("trips") => Only::Trips,
+                    other => bail!("--only takes koji, latency, curves or trips, not {other:?}"),
                 })
             }
-            other => bail!("unknown argument {other:?}; the options are `--only koji|latency|curves` and `--long`"),
+            other => {
+                bail!("unknown argument {other:?}; the options are `--only koji|latency|curves|trips` and `--long`")
+            }
         }
     }
     Ok(args)
@@ -178,6 +184,13 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
             b.report.write_json(&path).with_context(|| format!("writing {}", path.display()))?;
             println!("\nwritten: {}", path.display());
         }
+        return Ok(());
+    }
+    if args.only == Some(Only::Trips) {
+        eprintln!("database round trips (--only trips)");
+        round_trips(&mut b, &["pr-opened", "koji-finished"]).await?;
+        b.report.seconds = started.elapsed().as_secs_f64();
+        println!("{}", b.report.markdown());
         return Ok(());
     }
     if let Some(section) = args.only {
@@ -482,14 +495,23 @@ async fn round_trips(b: &mut Bench, functions: &[&str]) -> anyhow::Result<()> {
     let proxy = Proxy::start(upstream).await?;
     let env = b.env_with(&[("DATABASE_URL", proxy.url_for(&b.h.db.url))]);
     latency::open_prs(&b.h.pagure, 900_000, 100);
+    // A package in the ELN lists without an `eln` branch: two builds, two flags.
+    b.h.pagure.set_branches("rpms/glibc", &["rawhide"]);
+    latency::open_prs_on(&b.h.pagure, "glibc", 910_000, 100);
     let pr_opened = b.start("pr-opened", &env).await;
     let koji_finished = b.start("koji-finished", &env).await;
     let unknown_task = || throughput::koji_request(&koji_finished.url("/"), Traffic::UnknownTask, KOJI_USER);
     // (label, request, concurrency, events). Concurrent unknown-task lookups are
     // merged into one query (shared/src/store/build_lookup.rs): counted alone
     // and at the throughput run's concurrency.
-    let cases: [(&str, load::MakeRequest, usize, u64); 4] = [
+    let cases: [(&str, load::MakeRequest, usize, u64); 5] = [
         ("PR event (pr-opened)", latency::pr_request(&pr_opened.url("/"), 900_000), 1, 100),
+        (
+            "PR event with an ELN build (pr-opened)",
+            latency::pr_request_on(&pr_opened.url("/"), "glibc", 910_000),
+            1,
+            100,
+        ),
         (
             "foreign Koji event (koji-finished)",
             throughput::koji_request(&koji_finished.url("/"), Traffic::ForeignOwner, KOJI_USER),

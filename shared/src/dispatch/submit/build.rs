@@ -69,19 +69,25 @@ pub async fn submit_build(ctx: &Context, build: &BuildRow) -> Result<(Submitted,
         Err(unconfigured) => return unconfigured_hub(ctx, build, &key, unconfigured).await,
     };
     let result = koji.build(&build.data.src, &build.target, true, None).await;
-    let mut tx = ctx.pool.begin().await?;
     let mut flags = vec![key.uid.clone()];
     let outcome = match result {
         Ok(task_id) => {
+            // The task id and the flag in one statement: atomic without a
+            // transaction around it (one round trip, not four).
             let url = koji.task_url(task_id);
-            builds::mark_submitted(&mut tx, build.id, task_id, &url, &key.uid).await?;
-            reporting::set_flag(&mut tx, &pr, &key, FlagStatus::Pending, "RPM build was submitted to Koji.", &url)
-                .await?;
+            let sql = format!("WITH submitted AS ({}) {}", builds::MARK_SUBMITTED, reporting::set_flag_sql(5));
+            let query = builds::bind_mark_submitted(sqlx::query(&sql), build.id, task_id, &url, &key.uid);
+            let comment = "RPM build was submitted to Koji.";
+            reporting::bind_set_flag(query, &pr, &key, FlagStatus::Pending, comment, &url).execute(&ctx.pool).await?;
             Submitted::Task(task_id)
         }
-        Err(e) => not_submitted(&mut tx, ctx, build, &key, e, &mut flags).await?,
+        Err(e) => {
+            let mut tx = ctx.pool.begin().await?;
+            let outcome = not_submitted(&mut tx, ctx, build, &key, e, &mut flags).await?;
+            tx.commit().await?;
+            outcome
+        }
     };
-    tx.commit().await?;
     match &outcome {
         Submitted::Task(_) => telemetry::metrics::build_submitted(&build.target),
         Submitted::Retry { .. } => telemetry::metrics::submission_retry("build"),
