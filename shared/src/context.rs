@@ -26,6 +26,8 @@ pub struct Context {
     pub bus: Option<Arc<Bus>>,
     /// Koji task → our build, batched across concurrent messages.
     pub builds_by_task: BuildLookup,
+    /// The ELN package lists while fresh (`lookups::is_eln_package`).
+    pub eln_packages: Arc<crate::lookups::ElnPackages>,
 }
 
 impl Context {
@@ -35,7 +37,8 @@ impl Context {
         let clients = Clients::from_config(&config)?;
         let bus = config.amqp.clone().map(|amqp| Arc::new(Bus::new(amqp, config.messages_exchange.clone())));
         let builds_by_task = BuildLookup::new(pool.clone());
-        Ok(Self { function, config: Arc::new(config), pool, topics, clients, bus, builds_by_task })
+        let eln_packages = Arc::default();
+        Ok(Self { function, config: Arc::new(config), pool, topics, clients, bus, builds_by_task, eln_packages })
     }
 }
 

@@ -5,6 +5,7 @@
 //! the dispatcher, since both the workflows and the Testing Farm sender ask.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -26,6 +27,9 @@ pub enum LookupError {
     #[error("{service} is unavailable: {reason}")]
     Upstream { service: &'static str, reason: String },
 }
+
+/// The ELN package lists, as one replica keeps them between events.
+pub type ElnPackages = cache::Memo<BTreeSet<String>>;
 
 const GROUPS_TTL: Duration = Duration::from_secs(3600);
 const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -57,21 +61,32 @@ pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Resu
 /// Is `package` in the ELN package lists? The lists are fetched (all of them) and
 /// cached; when they cannot be fetched and nothing is cached, ELN is skipped with a
 /// warning rather than holding up the rawhide build.
+///
+/// Every PR event on rawhide asks, so a warm replica keeps the fresh list in
+/// `memo` (a few thousand names) instead of reading and decoding it per event.
 pub async fn is_eln_package(
     pool: &PgPool,
+    memo: &ElnPackages,
     http: &reqwest::Client,
     urls: &[url::Url],
     package: &str,
 ) -> Result<bool, LookupError> {
     const KEY: &str = "eln:packages";
+    if let Some(packages) = memo.fresh() {
+        return Ok(packages.contains(package));
+    }
     let cached = cache::get::<BTreeSet<String>>(pool, KEY, ELN_TTL).await?;
     if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
-        return Ok(c.value.contains(package));
+        let contains = c.value.contains(package);
+        memo.keep(Arc::new(c.value.clone()), c.fresh_for);
+        return Ok(contains);
     }
     match fetch_eln_lists(http, urls).await {
         Ok(packages) => {
             cache::put(pool, KEY, &packages).await?;
-            Ok(packages.contains(package))
+            let contains = packages.contains(package);
+            memo.keep(Arc::new(packages), ELN_TTL);
+            Ok(contains)
         }
         Err(e) => {
             tracing::warn!(error = %e, "ELN package lists unavailable");

@@ -145,7 +145,15 @@ pub(crate) async fn why_no_eln(
         Some("ELN builds only packages (rpms/)".to_owned())
     } else if !policy::may_need_eln_build(&ctx.config, &project, &pr.branch) {
         Some(format!("{} is on the ELN deny list", commands::inert(&project)))
-    } else if !lookups::is_eln_package(&ctx.pool, &ctx.clients.http, &ctx.config.eln_list_urls, &pr.repo).await? {
+    } else if !lookups::is_eln_package(
+        &ctx.pool,
+        &ctx.eln_packages,
+        &ctx.clients.http,
+        &ctx.config.eln_list_urls,
+        &pr.repo,
+    )
+    .await?
+    {
         Some(format!("{} is not in the ELN package lists", commands::inert(&pr.repo)))
     } else if lookups::has_eln_branch(&ctx.clients.forges, msg.forge, "rpms", &pr.repo).await? {
         Some("the package has its own `eln` branch, which ELN builds from".to_owned())
