@@ -27,7 +27,7 @@ pub struct Context {
     /// Koji task → our build, batched across concurrent messages.
     pub builds_by_task: BuildLookup,
     /// The ELN package lists while fresh (`lookups::is_eln_package`).
-    pub eln_packages: Arc<crate::lookups::ElnPackages>,
+    pub eln_packages: Arc<crate::store::cache::Memo<std::collections::BTreeSet<String>>>,
 }
 
 impl Context {
