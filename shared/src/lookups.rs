@@ -28,9 +28,6 @@ pub enum LookupError {
     Upstream { service: &'static str, reason: String },
 }
 
-/// The ELN package lists, as one replica keeps them between events.
-pub type ElnPackages = cache::Memo<BTreeSet<String>>;
-
 const GROUPS_TTL: Duration = Duration::from_secs(3600);
 const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
 
@@ -40,7 +37,7 @@ const ELN_TTL: Duration = Duration::from_secs(6 * 3600);
 pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Result<bool, LookupError> {
     let key = format!("fasjson:groups:{user}");
     let cached = cache::get::<Vec<String>>(pool, &key, GROUPS_TTL).await?;
-    if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
+    if let Some(c) = cached.as_ref().filter(|c| c.fresh()) {
         return Ok(c.value.iter().any(|g| g == PACKAGER_GROUP));
     }
     match fas.user_groups(user).await {
@@ -66,7 +63,7 @@ pub async fn is_packager(pool: &PgPool, fas: &FasJsonClient, user: &str) -> Resu
 /// `memo` (a few thousand names) instead of reading and decoding it per event.
 pub async fn is_eln_package(
     pool: &PgPool,
-    memo: &ElnPackages,
+    memo: &cache::Memo<BTreeSet<String>>,
     http: &reqwest::Client,
     urls: &[url::Url],
     package: &str,
@@ -76,7 +73,7 @@ pub async fn is_eln_package(
         return Ok(packages.contains(package));
     }
     let cached = cache::get::<BTreeSet<String>>(pool, KEY, ELN_TTL).await?;
-    if let Some(c) = cached.as_ref().filter(|c| c.fresh) {
+    if let Some(c) = cached.as_ref().filter(|c| c.fresh()) {
         let contains = c.value.contains(package);
         memo.keep(Arc::new(c.value.clone()), c.fresh_for);
         return Ok(contains);
@@ -150,7 +147,7 @@ pub async fn resolve_build_target(
         return Ok(candidates.into_iter().next());
     }
     let key = format!("koji:target:{branch}");
-    if let Some(c) = cache::get::<Option<String>>(pool, &key, TARGET_TTL).await?.filter(|c| c.fresh) {
+    if let Some(c) = cache::get::<Option<String>>(pool, &key, TARGET_TTL).await?.filter(|c| c.fresh()) {
         return Ok(c.value);
     }
     for name in candidates {
@@ -179,7 +176,7 @@ pub async fn tf_compose(
     const KEY: &str = "tf:composes";
     let cached = cache::get::<Vec<String>>(pool, KEY, COMPOSES_TTL).await.ok().flatten();
     let composes = match cached {
-        Some(c) if c.fresh => c.value,
+        Some(c) if c.fresh() => c.value,
         stale => match tf.composes().await {
             Ok(list) => {
                 if let Err(e) = cache::put(pool, KEY, &list).await {

@@ -13,9 +13,15 @@ use sqlx::PgPool;
 #[derive(Debug, Clone)]
 pub struct Cached<T> {
     pub value: T,
-    pub fresh: bool,
     /// How much longer the value stays fresh (zero once stale).
     pub fresh_for: Duration,
+}
+
+impl<T> Cached<T> {
+    /// Still within its TTL.
+    pub fn fresh(&self) -> bool {
+        !self.fresh_for.is_zero()
+    }
 }
 
 pub async fn get<T: DeserializeOwned>(
@@ -32,8 +38,7 @@ pub async fn get<T: DeserializeOwned>(
     .await?;
     Ok(row.and_then(|(value, left)| {
         let fresh_for = Duration::try_from_secs_f64(left).unwrap_or_default();
-        let fresh = left > 0.0;
-        serde_json::from_value(value).ok().map(|value| Cached { value, fresh, fresh_for })
+        serde_json::from_value(value).ok().map(|value| Cached { value, fresh_for })
     }))
 }
 
