@@ -594,3 +594,103 @@ async fn a_kerberos_failure_is_an_error_flag_and_a_retry() {
         sqlx::query_scalar("SELECT status FROM koji_build_targets").fetch_one(&h.db.pool).await.unwrap();
     assert_eq!(status, "retry");
 }
+
+/// Records `status`/`comment` as the flag's desired state (what a function's
+/// transaction does), committed.
+async fn set_test_flag(
+    h: &Harness,
+    key: &FlagKey,
+    status: fedora_ci::clients::check::FlagStatus,
+    comment: &str,
+) -> fedora_ci::clients::forge::PrId {
+    let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
+    let mut conn = h.db.pool.acquire().await.unwrap();
+    fedora_ci::dispatch::reporting::set_flag(&mut conn, &pr, key, status, comment, "https://ci.example/run")
+        .await
+        .unwrap();
+    pr
+}
+
+/// What Pagure received for one flag, in order: (status, comment).
+fn posts_of(h: &Harness, uid: &str) -> Vec<(String, String)> {
+    h.pagure.flag_posts().into_iter().filter(|p| p.uid == uid).map(|p| (p.status, p.comment)).collect()
+}
+
+/// A flag's state that changes while its older state is being sent reaches the
+/// PR last, and once: the second flush finds the flag claimed and leaves it to
+/// the first, whose record hands the newer state back to it to send (#25).
+#[tokio::test]
+async fn a_state_set_while_the_older_one_is_sent_reaches_the_pr_last() {
+    use fedora_ci::clients::check::FlagStatus;
+    use fedora_ci::dispatch::reporting::{Sent, flush_flags};
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    assert_eq!(post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await.0, StatusCode::OK);
+    let ctx = h.context("result-poller");
+    let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
+    let key = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", NEW_SHA);
+    set_test_flag(&h, &key, FlagStatus::Pending, "queued").await;
+    let uids = vec![key.uid.clone()];
+
+    let mut gate = h.pagure.faults.hold_next("/flag");
+    let first = {
+        let (pool, forges, uids) = (h.db.pool.clone(), ctx.clients.forges.clone(), uids.clone());
+        tokio::spawn(async move { flush_flags(&pool, &forges, Some(&uids)).await.unwrap() })
+    };
+    let arrived = tokio::time::timeout(std::time::Duration::from_secs(30), gate.arrived()).await;
+    assert!(arrived.is_ok(), "the first flush never sent the flag");
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "no transaction is held while Pagure answers");
+    // The test ends while "queued" is on its way to Pagure.
+    set_test_flag(&h, &key, FlagStatus::Success, "passed").await;
+    let second = flush_flags(&h.db.pool, &ctx.clients.forges, Some(&uids)).await.unwrap();
+    assert_eq!(second, Sent::default(), "the flag is the first flush's to send");
+    gate.release();
+    assert_eq!(first.await.unwrap(), Sent { sent: 2, failed: 0 });
+
+    let pair = |s: &str, c: &str| (s.to_owned(), c.to_owned());
+    assert_eq!(posts_of(&h, &key.uid), [pair("pending", "queued"), pair("success", "passed")]);
+    let shown = h.pagure.shown("rpms/optee_os", 2).into_iter().find(|f| f.uid == key.uid).unwrap();
+    assert_eq!((shown.status.as_str(), shown.comment.as_str()), ("success", "passed"));
+    let (sent, version, claimed): (i64, i64, bool) =
+        sqlx::query_as("SELECT sent_version, version, sending_by IS NOT NULL FROM pr_flags WHERE uid = $1")
+            .bind(&key.uid)
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((sent, claimed), (version, false), "sent and released");
+}
+
+/// A flusher that died mid-send leaves its claim behind: nobody else sends the
+/// flag while the claim lasts, and the poller sends it once the claim ran out.
+#[tokio::test]
+async fn a_claim_whose_flusher_died_runs_out_and_the_poller_sends_the_flag() {
+    use fedora_ci::clients::check::FlagStatus;
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    assert_eq!(post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await.0, StatusCode::OK);
+    let ctx = h.context("result-poller");
+    let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
+    let key = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", NEW_SHA);
+    set_test_flag(&h, &key, FlagStatus::Failure, "2 errors").await;
+    let claim = |until: &'static str| {
+        let sql = format!(
+            "UPDATE pr_flags SET sending_until = now() + interval '{until}', sending_by = gen_random_uuid() WHERE uid = $1"
+        );
+        let (pool, uid) = (h.db.pool.clone(), key.uid.clone());
+        async move { sqlx::query(&sql).bind(uid).execute(&pool).await.unwrap() }
+    };
+    claim("10 minutes").await;
+    fedora_ci::dispatch::flush_unsent(&ctx).await.unwrap();
+    assert!(posts_of(&h, &key.uid).is_empty(), "claimed by a flusher that may still send it");
+
+    // The claim's time is up (its flusher is gone).
+    claim("-1 second").await;
+    fedora_ci::dispatch::flush_unsent(&ctx).await.unwrap();
+    assert_eq!(posts_of(&h, &key.uid), [("failure".to_owned(), "2 errors".to_owned())]);
+}

@@ -69,6 +69,10 @@ impl ForgeError {
 pub struct Forges {
     pub pagure: PagureClient,
     pub forgejo: ForgejoClient,
+    /// The longest one call to a forge can take: the HTTP client's whole-request
+    /// timeout (`FEDORA_CI_UPSTREAM_TIMEOUT_SECONDS`), since a forge call is never
+    /// retried in place. A flush claims flags for this long per flag it sends.
+    pub call_limit: std::time::Duration,
 }
 
 impl Forges {

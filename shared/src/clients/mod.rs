@@ -78,6 +78,7 @@ impl Clients {
             forges: Forges {
                 pagure: PagureClient::new(http.clone(), config.distgit_url.clone(), config.pagure_token.clone()),
                 forgejo: ForgejoClient::new(http.clone(), config.forgejo.url.clone(), config.forgejo.token.clone()),
+                call_limit: config.upstream_timeout,
             },
             fasjson: FasJsonClient::new(
                 http.clone(),

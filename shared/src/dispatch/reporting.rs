@@ -4,7 +4,10 @@
 //! data, for every state of that flag — so creating and updating can never use two
 //! different names (a bug the old service had). The desired state is written to
 //! `pr_flags` in the same transaction as the change it reports and sent after the
-//! commit; anything that could not be sent stays marked unsent for the poller.
+//! commit (see [`flush_flags`]); anything that could not be sent stays marked
+//! unsent for the poller.
+
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
@@ -236,23 +239,36 @@ struct FlagRow {
     version: i64,
 }
 
-/// Flags flushed in one transaction: their locks are held while all of them
-/// are sent, so a batch stays small (an event's flags fit in one).
+/// Flags claimed at once. A claim lasts as long as sending all of them can take
+/// ([`Forges::call_limit`] each), so a small batch keeps a dead flusher's claim
+/// short; an event's flags fit in one.
 const FLUSH_BATCH: usize = 16;
 
+/// What a claim outlasts its sends by: the time to record them. A record that
+/// lands later than this only costs a duplicate send of the same state.
+const CLAIM_MARGIN: Duration = Duration::from_secs(10);
+
 /// Sends the current state of the given flags (all unsent ones when `uids` is
-/// `None`). Flushes of one flag are serialized with an advisory lock and each
-/// re-reads the row after taking it, so states reach the forge in order and the
-/// newest one last. A batch of flags is one transaction: its locks taken at once
-/// (in key order, so two flushers never wait for each other in a cycle), one
-/// read, the sends, one write of what each send did.
+/// `None`), so the PR shows each flag's newest state last.
+///
+/// A batch is claimed with one `UPDATE … RETURNING` (`sending_by`,
+/// `sending_until`, migration 0011) and sent with no transaction or connection
+/// held while the forge answers; one more statement records every send and
+/// releases the claim. A flag claimed by another flusher is skipped: the
+/// record of that flusher returns (still claimed) every flag whose state moved
+/// on while it was sending, and it sends those again, so the newer state is
+/// never overtaken by the older one. A claim whose flusher died expires, and
+/// the poller's flush of everything unsent takes it then.
 pub async fn flush_flags(pool: &PgPool, forges: &Forges, uids: Option<&[String]>) -> Result<Sent, sqlx::Error> {
     let pending: Vec<String> = match uids {
         Some(uids) => uids.to_vec(),
         None => {
-            sqlx::query_scalar("SELECT uid FROM pr_flags WHERE sent_version < version ORDER BY updated_at LIMIT 500")
-                .fetch_all(pool)
-                .await?
+            sqlx::query_scalar(
+                "SELECT uid FROM pr_flags WHERE sent_version < version \
+                 AND (sending_until IS NULL OR sending_until < now()) ORDER BY updated_at LIMIT 500",
+            )
+            .fetch_all(pool)
+            .await?
         }
     };
     let mut outcome = Sent::default();
@@ -265,72 +281,72 @@ pub async fn flush_flags(pool: &PgPool, forges: &Forges, uids: Option<&[String]>
     Ok(outcome)
 }
 
-/// `BEGIN` and the batch's advisory locks, as one simple query when every uid
-/// is one of ours (hex, [`FlagKey`]) and can be written as a literal; else the
-/// locks are a bound statement of their own.
-const LOCK_SQL: &str = "SELECT count(pg_advisory_xact_lock(k)) FROM \
-     (SELECT DISTINCT hashtextextended(u, 0) AS k FROM unnest($1::text[]) u ORDER BY k) locks";
+/// The flags among `uids` that are unsent and unclaimed, claimed for
+/// `claim_secs`. Rows are locked in key order and those another statement
+/// holds are skipped (they are being claimed or changed, and whoever holds
+/// them flushes them), so two claims never wait for each other.
+const CLAIM_SQL: &str = "WITH free AS ( \
+         SELECT forge, namespace, repo_name, pr_id, uid FROM pr_flags \
+         WHERE uid = ANY($1) AND sent_version < version AND (sending_until IS NULL OR sending_until < now()) \
+         ORDER BY forge, namespace, repo_name, pr_id, uid FOR UPDATE SKIP LOCKED) \
+     UPDATE pr_flags f SET sending_until = now() + make_interval(secs => $2), sending_by = $3 \
+     FROM free WHERE (f.forge, f.namespace, f.repo_name, f.pr_id, f.uid) \
+         = (free.forge, free.namespace, free.repo_name, free.pr_id, free.uid) \
+     RETURNING f.uid, f.forge, f.commit_sha, f.namespace, f.repo_name, f.pr_id, f.check_name, f.status, \
+         f.comment, f.url, f.version";
 
 /// Flushes one batch; `true` when the forge rejected our token (stop there).
 async fn flush_batch(pool: &PgPool, forges: &Forges, uids: &[String], outcome: &mut Sent) -> Result<bool, sqlx::Error> {
-    let literal = uids.iter().all(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_alphanumeric()));
-    let mut tx = if literal {
-        let array = uids.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", ");
-        pool.begin_with(format!("BEGIN; {}", LOCK_SQL.replace("$1::text[]", &format!("ARRAY[{array}]::text[]"))))
-            .await?
-    } else {
-        let mut tx = pool.begin().await?;
-        sqlx::query(LOCK_SQL).bind(uids).execute(&mut *tx).await?;
-        tx
-    };
-    // A uid hashes its PR, so this is one row per uid; the key is (PR, uid) all
-    // the same, and each row goes to its own PR only.
-    let rows: Vec<FlagRow> = sqlx::query_as(
-        "SELECT uid, forge, commit_sha, namespace, repo_name, pr_id, check_name, status, comment, url, version \
-         FROM pr_flags WHERE uid = ANY($1) AND sent_version < version",
-    )
-    .bind(uids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut attempts = Attempts::default();
+    let flusher = uuid::Uuid::new_v4();
+    let sends = forges.call_limit * uids.len() as u32;
+    let claim_secs = (sends + CLAIM_MARGIN).as_secs_f64();
+    let mut claimed_at = Instant::now();
+    let mut rows: Vec<FlagRow> =
+        sqlx::query_as(CLAIM_SQL).bind(uids).bind(claim_secs).bind(flusher).fetch_all(pool).await?;
     let mut stop = false;
-    // In the order asked for, as one flush per flag sent them.
-    let order = |row: &FlagRow| uids.iter().position(|u| *u == row.uid);
-    let mut rows = rows;
-    rows.sort_by_key(|r| order(r));
-    for row in rows {
-        let pr = PrId {
-            forge: Forge::parse(&row.forge).unwrap_or_default(),
-            namespace: row.namespace,
-            repo: row.repo_name,
-            id: row.pr_id as u64,
-        };
-        let check = Check {
-            name: row.check_name,
-            uid: row.uid.clone(),
-            status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
-            comment: row.comment,
-            url: row.url,
-            commit: row.commit_sha,
-        };
-        let result = forges.report(&pr, &check).await;
-        attempts.push(&pr, &row.uid, row.version, &result);
-        match result {
-            Ok(()) => outcome.sent += 1,
-            Err(e) => {
-                report_failure("flag", &pr, &e);
-                outcome.failed += 1;
-                if e.is_token_rejected() {
-                    stop = true;
-                    break;
+    while !rows.is_empty() {
+        // In the order asked for, as one flush per flag sent them.
+        rows.sort_by_key(|row| uids.iter().position(|u| *u == row.uid));
+        let mut attempts = Attempts::default();
+        for row in rows {
+            let pr = PrId {
+                forge: Forge::parse(&row.forge).unwrap_or_default(),
+                namespace: row.namespace,
+                repo: row.repo_name,
+                id: row.pr_id as u64,
+            };
+            // A send that could end after the claim does is left for the poller:
+            // another flusher may own the flag by then. (Half the margin is kept
+            // for the record.)
+            if stop || claimed_at.elapsed() + forges.call_limit > sends + CLAIM_MARGIN / 2 {
+                attempts.push(&pr, &row.uid, row.version, None);
+                continue;
+            }
+            let check = Check {
+                name: row.check_name,
+                uid: row.uid.clone(),
+                status: FlagStatus::parse(&row.status).unwrap_or(FlagStatus::Error),
+                comment: row.comment,
+                url: row.url,
+                commit: row.commit_sha,
+            };
+            let result = forges.report(&pr, &check).await;
+            attempts.push(&pr, &row.uid, row.version, Some(&result));
+            match result {
+                Ok(()) => outcome.sent += 1,
+                Err(e) => {
+                    report_failure("flag", &pr, &e);
+                    outcome.failed += 1;
+                    stop = e.is_token_rejected();
                 }
             }
         }
+        claimed_at = Instant::now();
+        rows = attempts.record(pool, flusher, (!stop).then_some(claim_secs)).await?;
     }
-    attempts.record(&mut tx).await?;
-    tx.commit().await?;
     Ok(stop)
 }
+
 /// Only a success or a permanent refusal ([`ForgeError::is_permanent`]: the PR
 /// is gone, the form can never be taken) settles a flag or comment. A rejected
 /// token (401/403) and a transient failure keep it unsent, so the poller sends
@@ -376,12 +392,13 @@ fn report_failure(call: &'static str, pr: &PrId, error: &ForgeError) {
     }
 }
 
-/// What each send of a batch did, written in one statement.
+/// What each send of a batch did (`None`: not tried), written in one statement.
 #[derive(Default)]
 struct Attempts {
     uids: Vec<String>,
     errors: Vec<Option<String>>,
     done: Vec<bool>,
+    tried: Vec<bool>,
     versions: Vec<i64>,
     namespaces: Vec<String>,
     repos: Vec<String>,
@@ -390,11 +407,12 @@ struct Attempts {
 }
 
 impl Attempts {
-    fn push(&mut self, pr: &PrId, uid: &str, version: i64, result: &Result<(), ForgeError>) {
-        let (done, error) = settled(result);
+    fn push(&mut self, pr: &PrId, uid: &str, version: i64, result: Option<&Result<(), ForgeError>>) {
+        let (done, error) = result.map(settled).unwrap_or((false, None));
         self.uids.push(uid.to_owned());
         self.errors.push(error);
         self.done.push(done);
+        self.tried.push(result.is_some());
         self.versions.push(version);
         self.namespaces.push(pr.namespace.clone());
         self.repos.push(pr.repo.clone());
@@ -402,30 +420,53 @@ impl Attempts {
         self.forges.push(pr.forge.as_str());
     }
 
-    async fn record(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    /// Records the sends and releases `flusher`'s claim, in one statement. With
+    /// `renew_secs`, a flag sent successfully whose state moved on while it was
+    /// sent stays claimed that much longer and is returned, to be sent again.
+    async fn record(
+        self,
+        pool: &PgPool,
+        flusher: uuid::Uuid,
+        renew_secs: Option<f64>,
+    ) -> Result<Vec<FlagRow>, sqlx::Error> {
         if self.uids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        sqlx::query(
-            "UPDATE pr_flags f SET attempts = f.attempts + 1, last_error = a.error, \
-             sent_version = CASE WHEN a.done THEN GREATEST(f.sent_version, a.version) ELSE f.sent_version END, \
-             sent_at = CASE WHEN a.done THEN now() ELSE f.sent_at END \
-             FROM unnest($1::text[], $2::text[], $3::bool[], $4::int8[], $5::text[], $6::text[], $7::int8[], \
-                 $8::text[]) AS a(uid, error, done, version, namespace, repo_name, pr_id, forge) \
-             WHERE f.uid = a.uid AND f.namespace = a.namespace AND f.repo_name = a.repo_name \
-               AND f.pr_id = a.pr_id AND f.forge = a.forge",
+        // SET sees the row as it was (sent_version before this send), RETURNING
+        // as it is now.
+        sqlx::query_as(
+            "WITH recorded AS ( \
+                 UPDATE pr_flags f SET attempts = f.attempts + a.tried::int, \
+                 last_error = CASE WHEN a.tried THEN a.error ELSE f.last_error END, \
+                 sent_version = CASE WHEN a.done THEN GREATEST(f.sent_version, a.version) ELSE f.sent_version END, \
+                 sent_at = CASE WHEN a.done THEN now() ELSE f.sent_at END, \
+                 sending_until = CASE WHEN $10::float8 IS NOT NULL AND a.done \
+                     AND f.version > GREATEST(f.sent_version, a.version) \
+                     THEN now() + make_interval(secs => $10::float8) END, \
+                 sending_by = CASE WHEN $10::float8 IS NOT NULL AND a.done \
+                     AND f.version > GREATEST(f.sent_version, a.version) THEN f.sending_by END \
+                 FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::int8[], $6::text[], $7::text[], \
+                     $8::int8[], $9::text[]) AS a(uid, error, done, tried, version, namespace, repo_name, pr_id, forge) \
+                 WHERE f.uid = a.uid AND f.namespace = a.namespace AND f.repo_name = a.repo_name \
+                   AND f.pr_id = a.pr_id AND f.forge = a.forge AND f.sending_by = $11 \
+                 RETURNING f.uid, f.forge, f.commit_sha, f.namespace, f.repo_name, f.pr_id, f.check_name, f.status, \
+                     f.comment, f.url, f.version, f.sending_by) \
+             SELECT uid, forge, commit_sha, namespace, repo_name, pr_id, check_name, status, comment, url, version \
+             FROM recorded WHERE sending_by IS NOT NULL",
         )
         .bind(&self.uids)
         .bind(&self.errors)
         .bind(&self.done)
+        .bind(&self.tried)
         .bind(&self.versions)
         .bind(&self.namespaces)
         .bind(&self.repos)
         .bind(&self.pr_ids)
         .bind(&self.forges)
-        .execute(tx)
-        .await?;
-        Ok(())
+        .bind(renew_secs)
+        .bind(flusher)
+        .fetch_all(pool)
+        .await
     }
 }
 

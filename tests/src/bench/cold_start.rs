@@ -15,7 +15,14 @@ const START_LIMIT: Duration = Duration::from_secs(10);
 
 /// One start of `exe`: milliseconds from spawn to the first 200 on `/readyz`.
 pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, String> {
-    timed_start(exe, env, |port| readyz_ok(port).then_some(Ok(())), "ready")
+    Ok(start_to_ready_with_peak(exe, env)?.0)
+}
+
+/// [`start_to_ready`], and the process's peak resident memory by then
+/// (`VmHWM`, MiB): what a replica needed to become ready.
+pub fn start_to_ready_with_peak(exe: &Path, env: &[(String, String)]) -> Result<(f64, f64), String> {
+    let (ms, peak) = timed_start(exe, env, |port| readyz_ok(port).then_some(Ok(())), "ready")?;
+    Ok((ms, peak.ok_or_else(|| format!("no VmHWM for {}", exe.display()))?))
 }
 
 /// One start of `exe` as a scale-from-zero replica meets its first event:
@@ -23,17 +30,19 @@ pub fn start_to_ready(exe: &Path, env: &[(String, String)]) -> Result<f64, Strin
 /// sent as soon as the port accepts), its first database connection included.
 /// The answer must be 2xx.
 pub fn start_to_first_answer(exe: &Path, env: &[(String, String)], request: &[u8]) -> Result<f64, String> {
-    timed_start(exe, env, |port| TcpStream::connect(("127.0.0.1", port)).ok().map(|s| answer(s, request)), "listening")
+    let connect = |port| TcpStream::connect(("127.0.0.1", port)).ok().map(|s| answer(s, request));
+    Ok(timed_start(exe, env, connect, "listening")?.0)
 }
 
 /// Spawns `exe` on a free port and polls `done(port)` until it answers
-/// (`Some`): milliseconds from spawn to then, or why it failed.
+/// (`Some`): milliseconds from spawn to then and the peak RSS (MiB) by then, or
+/// why it failed.
 fn timed_start(
     exe: &Path,
     env: &[(String, String)],
     done: impl Fn(u16) -> Option<Result<(), String>>,
     what: &str,
-) -> Result<f64, String> {
+) -> Result<(f64, Option<f64>), String> {
     let port = fedora_ci::dev::testing::free_port();
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -48,7 +57,8 @@ fn timed_start(
         .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
     let result = loop {
         if let Some(outcome) = done(port) {
-            break outcome.map(|()| super::ms(started.elapsed()));
+            let elapsed = super::ms(started.elapsed());
+            break outcome.map(|()| (elapsed, super::memory::peak_rss_mib(child.id())));
         }
         if let Ok(Some(status)) = child.try_wait() {
             break Err(format!("{} exited with {status} before it was {what}", exe.display()));
@@ -112,6 +122,35 @@ pub fn process_runs(program: &Path, args: &[&str], runs: usize) -> Result<Vec<f6
             Ok(super::ms(started.elapsed()))
         })
         .collect()
+}
+
+/// One import of `module` by `python` (a venv's interpreter) in `dir`, with
+/// `env` added: milliseconds from spawn to exit, and the interpreter's peak RSS
+/// (MiB, `ru_maxrss` as it reports it itself after the import, so the `git`
+/// processes it starts are not counted against it).
+pub fn python_import(python: &Path, module: &str, dir: &Path, env: &[(&str, &Path)]) -> Result<(f64, f64), String> {
+    let code =
+        format!("import resource, sys; import {module}; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)");
+    let started = Instant::now();
+    let out = Command::new(python)
+        .args(["-c", &code])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    let elapsed = super::ms(started.elapsed());
+    if !out.status.success() {
+        return Err(format!("{} -c 'import {module}' exited with {}", python.display(), out.status));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let kib: f64 = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| format!("no ru_maxrss printed by the import: {stdout:?}"))?;
+    Ok((elapsed, kib / 1024.0))
 }
 
 /// The interpreter `python3` on `PATH` runs: a version manager's shim (pyenv) is a

@@ -1,12 +1,21 @@
-//! Resident memory of a running function (`VmRSS`), and on-disk sizes.
+//! Resident memory of a running function (`VmRSS`, peak `VmHWM`), and on-disk sizes.
 
 use std::path::Path;
 
 /// Resident set size of `pid` in MiB, from `/proc/<pid>/status`.
 pub fn rss_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmRSS:")
+}
+
+/// The peak resident set size of `pid` so far (`VmHWM`), in MiB.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmHWM:")
+}
+
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 =
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+        status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
 }
 

@@ -5,8 +5,9 @@
 //!
 //! `BENCH_SECONDS` (default 30) is the length of each latency window and
 //! `BENCH_THROUGHPUT_SECONDS` (default 10) of each throughput run; shorter values
-//! make a quick smoke run. `BENCH_PACKIT_VENV` adds packit-service's import time as
-//! a baseline.
+//! make a quick smoke run. `BENCH_PACKIT_VENV` adds the anchor: packit-service's
+//! worker import (time and peak RSS) paired with pr-opened's cold start, and the
+//! ratios with their targets (`--only anchor` runs just that).
 //!
 //! `--only koji` runs just the koji-finished section (irrelevant-event throughput
 //! and its round trips per event), `--only latency` just the PR → build + flag
@@ -69,6 +70,9 @@ enum Only {
     Curves,
     /// `--only trips`: database round trips per event, every function measured.
     Trips,
+    /// `--only anchor`: packit-service's import against pr-opened's start
+    /// (`BENCH_PACKIT_VENV` required).
+    Anchor,
 }
 
 /// `--only <section>` and `--long`.
@@ -89,11 +93,14 @@ fn args() -> anyhow::Result<Args> {
                     Some("latency") => Only::Latency,
                     Some("curves") => Only::Curves,
                     Some("trips") => Only::Trips,
-                    other => bail!("--only takes koji, latency, curves or trips, not {other:?}"),
+                    Some("anchor") => Only::Anchor,
+                    other => bail!("--only takes koji, latency, curves, trips or anchor, not {other:?}"),
                 })
             }
             other => {
-                bail!("unknown argument {other:?}; the options are `--only koji|latency|curves|trips` and `--long`")
+                bail!(
+                    "unknown argument {other:?}; the options are `--only koji|latency|curves|trips|anchor` and `--long`"
+                )
             }
         }
     }
@@ -193,6 +200,15 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
         println!("{}", b.report.markdown());
         return Ok(());
     }
+    if args.only == Some(Only::Anchor) {
+        let venv = std::env::var_os("BENCH_PACKIT_VENV")
+            .context("--only anchor needs BENCH_PACKIT_VENV (a venv with packit-service)")?;
+        eprintln!("packit-service anchor (--only anchor)");
+        packit_anchor(&mut b, PathBuf::from(venv)).await?;
+        b.report.seconds = started.elapsed().as_secs_f64();
+        println!("{}", b.report.markdown());
+        return Ok(());
+    }
     if let Some(section) = args.only {
         let function = if section == Only::Koji { "koji-finished" } else { "pr-opened" };
         let process = b.start(function, &b.env.clone()).await;
@@ -287,16 +303,7 @@ async fn cold_starts(b: &mut Bench) -> anyhow::Result<()> {
     let (_, python_median, _) = spread(&mut base);
     b.push(Line::info("python3 -c pass (baseline)", python_median, "ms"));
     match std::env::var_os("BENCH_PACKIT_VENV") {
-        Some(venv) => {
-            let py = PathBuf::from(venv).join("bin").join("python");
-            let mut runs = tokio::task::spawn_blocking(move || {
-                cold_start::process_runs(&py, &["-c", "import packit_service.worker.tasks"], 5)
-            })
-            .await?
-            .map_err(anyhow::Error::msg)?;
-            let (_, median, _) = spread(&mut runs);
-            b.push(Line::info("packit-service worker import (baseline, median of 5)", median, "ms"));
-        }
+        Some(venv) => packit_anchor(b, PathBuf::from(venv)).await?,
         None => {
             let why = "packit-service import baseline: BENCH_PACKIT_VENV is not set (a venv with packit-service)";
             eprintln!("  skipped: {why}");
@@ -320,6 +327,76 @@ async fn cold_starts(b: &mut Bench) -> anyhow::Result<()> {
         );
     }
     first_event_after_cold_start(b).await
+}
+
+/// Pairs of packit-service's worker import and our pr-opened's cold start.
+const ANCHOR_PAIRS: usize = 5;
+
+/// One pair: milliseconds and peak RSS (MiB) of each side.
+struct AnchorPair {
+    import_ms: f64,
+    import_mib: f64,
+    ready_ms: f64,
+    ready_mib: f64,
+}
+
+/// The anchor (issue #25): what the function we replaced costs to start, in
+/// the same run. packit-service's worker imports its task module
+/// (`import packit_service.worker.tasks`, in a venv built as
+/// `../shared/reference/packit-anchor.md` says) before it takes any task; our
+/// pr-opened is ready at its first `/readyz` 200 (the database answered too).
+/// Each pair runs back to back, so a busy moment of the machine slows both; the
+/// ratios are the median of the pairs' own ratios. The import runs in an empty
+/// directory (it runs `git describe` where it stands) with
+/// `PACKIT_SERVICE_CONFIG` naming a `deployment: dev` file when unset.
+async fn packit_anchor(b: &mut Bench, venv: PathBuf) -> anyhow::Result<()> {
+    let python = venv.join("bin").join("python");
+    let dir = std::env::temp_dir().join(format!("fedora-ci-bench-anchor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let config = match std::env::var_os("PACKIT_SERVICE_CONFIG") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let path = dir.join("packit-service.yaml");
+            std::fs::write(&path, "deployment: dev\n")?;
+            path
+        }
+    };
+    let (exe, env) = (binary_path("pr-opened"), b.env.clone());
+    let pairs = tokio::task::spawn_blocking(move || {
+        let pairs = (0..ANCHOR_PAIRS)
+            .map(|_| {
+                let (import_ms, import_mib) = cold_start::python_import(
+                    &python,
+                    "packit_service.worker.tasks",
+                    &dir,
+                    &[("PACKIT_SERVICE_CONFIG", config.as_path())],
+                )?;
+                let (ready_ms, ready_mib) = cold_start::start_to_ready_with_peak(&exe, &env)?;
+                Ok::<_, String>(AnchorPair { import_ms, import_mib, ready_ms, ready_mib })
+            })
+            .collect::<Result<Vec<_>, String>>();
+        let _ = std::fs::remove_dir_all(&dir);
+        pairs
+    })
+    .await?
+    .map_err(anyhow::Error::msg)?;
+    let median = |f: fn(&AnchorPair) -> f64| spread(&mut pairs.iter().map(f).collect::<Vec<_>>()).1;
+    let n = ANCHOR_PAIRS;
+    b.push(Line::info(format!("packit-service worker import (median of {n})"), median(|p| p.import_ms), "ms"));
+    let import_mib = median(|p| p.import_mib);
+    b.push(Line::info(format!("packit-service worker import, peak RSS (median of {n})"), import_mib, "MiB"));
+    b.push(Line::info(format!("pr-opened exec → /readyz, paired (median of {n})"), median(|p| p.ready_ms), "ms"));
+    let ready_mib = median(|p| p.ready_mib);
+    b.push(Line::info(format!("pr-opened peak RSS at ready, paired (median of {n})"), ready_mib, "MiB"));
+    let start_ratio = median(|p| p.import_ms / p.ready_ms);
+    b.push(
+        Line::info("start: packit-service import ÷ pr-opened ready (paired median)", start_ratio, "×").at_least(300.0),
+    );
+    let memory_ratio = median(|p| p.import_mib / p.ready_mib);
+    b.push(
+        Line::info("peak memory: packit-service import ÷ pr-opened (paired median)", memory_ratio, "×").at_least(20.0),
+    );
+    Ok(())
 }
 
 /// What a packager waits for beyond the pod start when pr-opened scales from

@@ -1,7 +1,8 @@
 //! Outage switches shared by the sandboxes: "down" (every request 503), "fail the
 //! next N requests" (500), and a [`Fault`] for a window of requests or of time —
 //! an error status, a hang past the client's timeout, or a connection closed
-//! without an answer — plus a request log.
+//! without an answer — plus a request log, and a [`Gate`] that holds one request
+//! until the test lets it through (to act while a client waits for an answer).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,33 @@ pub struct Faults {
     window: Mutex<Option<Active>>,
     faulted: AtomicU32,
     log: Mutex<Vec<String>>,
+    held: Mutex<Option<Held>>,
+}
+
+/// The sandbox's half of a [`Gate`].
+struct Held {
+    path_suffix: &'static str,
+    arrived: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The test's half of [`Faults::hold_next`]: the held request arrived and waits
+/// (its client waiting for the answer) until [`Gate::release`].
+pub struct Gate {
+    arrived: tokio::sync::oneshot::Receiver<()>,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Gate {
+    /// Resolves once the held request has arrived.
+    pub async fn arrived(&mut self) {
+        (&mut self.arrived).await.expect("the sandbox dropped a held request");
+    }
+
+    /// Lets the held request through, to be answered as usual.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
 }
 
 impl Faults {
@@ -67,6 +95,15 @@ impl Faults {
             Window::For(d) => Active { fault, left: None, until: Some(Instant::now() + d) },
         };
         *self.window.lock().expect("window") = Some(active);
+    }
+
+    /// Holds the next request whose path ends with `path_suffix`: it is logged,
+    /// then waits for [`Gate::release`] before it is served (faults included).
+    pub fn hold_next(&self, path_suffix: &'static str) -> Gate {
+        let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+        let (release, release_rx) = tokio::sync::oneshot::channel();
+        *self.held.lock().expect("held") = Some(Held { path_suffix, arrived: arrived_tx, release: release_rx });
+        Gate { arrived, release }
     }
 
     /// Ends a fault window early: the service has recovered.
@@ -111,6 +148,17 @@ impl Faults {
 /// Middleware: logs the request, then fails it if told to.
 pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
     faults.log.lock().expect("log").push(format!("{} {}", req.method(), req.uri().path()));
+    let held = {
+        let mut held = faults.held.lock().expect("held");
+        match held.as_ref() {
+            Some(h) if req.uri().path().ends_with(h.path_suffix) => held.take(),
+            _ => None,
+        }
+    };
+    if let Some(held) = held {
+        let _ = held.arrived.send(());
+        let _ = held.release.await;
+    }
     if faults.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "sandbox is down").into_response();
     }
