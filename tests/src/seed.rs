@@ -140,7 +140,9 @@ pub async fn pr_story(pool: &PgPool, koji_web: &str, artifacts: &str, base: Date
     let runs = test_runs::record(&mut tx, new.project_event_id, b2.koji_build_group_id, &tests).await.expect("tests");
     for (run, request) in runs.iter().zip(REQUESTS) {
         let url = format!("{}/{request}", artifacts.trim_end_matches('/'));
-        test_runs::mark_queued(&mut tx, run.id, request, &url, &format!("uid-t{}", run.id)).await.expect("queued");
+        let uid = format!("uid-t{}", run.id);
+        let queued = test_runs::bind_mark_queued(sqlx::query(test_runs::MARK_QUEUED), run.id, request, &url, &uid);
+        queued.execute(&mut *tx).await.expect("queued");
     }
     for (run, status) in runs.iter().zip([TestStatus::Passed, TestStatus::Failed, TestStatus::Running]) {
         let reason = (status == TestStatus::Failed).then_some("2 of 40 checks failed");

@@ -144,8 +144,7 @@ async fn log_detective_off_in_the_file_wins_over_the_service_switch() {
         .unwrap()
         .unwrap();
     let mut conn = h.db.pool.acquire().await.unwrap();
-    let head = fedora_ci::store::builds::project_event_id(&mut conn, build.id).await.unwrap().unwrap();
-    let settings = fedora_ci::store::package_settings::for_head(&mut conn, head).await.unwrap();
+    let (_, settings) = fedora_ci::store::package_settings::for_build(&mut conn, build.id).await.unwrap().unwrap();
     assert!(!fedora_ci::workflows::log_analysis::wanted(&ctx, &build, &settings));
     assert!(fedora_ci::workflows::log_analysis::wanted(&ctx, &build, &Default::default()));
 }

@@ -32,17 +32,29 @@ pub async fn cancel_running(ctx: &Context, running: &Cancel) -> Result<(Vec<Stri
             flags.extend(changed);
         }
     }
-    for run in &running.tests {
-        let Some(request) = run.pipeline_id.as_deref() else { continue };
-        if let Err(e) = ctx.clients.testing_farm.cancel(request).await {
-            tracing::warn!(request, error = %e, "could not cancel a Testing Farm request");
-            continue;
+    // Every request canceled at once (the handler's time stays that of one),
+    // then every canceled run ended in one transaction.
+    let requests = running.tests.iter().filter_map(|run| Some((run, run.pipeline_id.as_deref()?)));
+    let canceled = futures_util::future::join_all(requests.map(|(run, request)| async move {
+        match ctx.clients.testing_farm.cancel(request).await {
+            Ok(()) => Some((run, request)),
+            Err(e) => {
+                tracing::warn!(request, error = %e, "could not cancel a Testing Farm request");
+                None
+            }
         }
+    }))
+    .await;
+    let canceled: Vec<(&TestRunRow, &str)> = canceled.into_iter().flatten().collect();
+    if !canceled.is_empty() {
         let mut tx = ctx.pool.begin().await?;
-        let url = artifacts_url(ctx, request);
-        flags.extend(end_test(&mut tx, ctx, run, &format!("Tests canceled: {reason}."), Some(&url)).await?);
+        let comment = format!("Tests canceled: {reason}.");
+        for (run, request) in &canceled {
+            let url = artifacts_url(ctx, request);
+            flags.extend(end_test(&mut tx, ctx, run, &comment, Some(&url)).await?);
+        }
         tx.commit().await?;
-        done.push(format!("canceled request {request}"));
+        done.extend(canceled.iter().map(|(_, request)| format!("canceled request {request}")));
     }
     Ok((flags, done))
 }

@@ -125,15 +125,19 @@ pub fn body(
 
 /// Queues a message; `dedup_key` (run + stage) makes a repeat a no-op.
 pub async fn queue(conn: &mut PgConnection, dedup_key: &str, topic: &str, body: &Value) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO ci_messages (dedup_key, topic, body) VALUES ($1, $2, $3) ON CONFLICT (dedup_key) DO NOTHING",
-    )
-    .bind(dedup_key)
-    .bind(topic)
-    .bind(body)
-    .execute(conn)
-    .await?;
+    sqlx::query(&queue_sql(1)).bind(dedup_key).bind(topic).bind(body).execute(conn).await?;
     Ok(())
+}
+
+/// [`queue`]'s insert with its three parameters (dedup key, topic, body) from
+/// `$first` on, for a caller that makes it a CTE of its own statement.
+pub fn queue_sql(first: usize) -> String {
+    format!(
+        "INSERT INTO ci_messages (dedup_key, topic, body) VALUES (${first}, ${}, ${}) \
+         ON CONFLICT (dedup_key) DO NOTHING",
+        first + 1,
+        first + 2
+    )
 }
 
 /// Publishes queued messages when a bus is configured; leaves them queued (for the

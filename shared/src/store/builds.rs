@@ -260,18 +260,6 @@ pub async fn by_task_ids(pool: &PgPool, keys: &[(&str, i64)]) -> Result<Vec<Buil
     .await
 }
 
-/// The project event (PR head) a build belongs to.
-pub async fn project_event_id(conn: &mut PgConnection, build_id: i32) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT p.project_event_id FROM koji_build_targets k \
-         JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id WHERE k.id = $1 LIMIT 1",
-    )
-    .bind(build_id)
-    .fetch_optional(conn)
-    .await
-    .map(Option::flatten)
-}
-
 /// Moves a build forward to `status` if it is in one of `from`; `false` when not
 /// (duplicate, late or out-of-order message). Times are Koji's epoch seconds.
 pub async fn transition(

@@ -20,13 +20,18 @@ pub async fn record(conn: &mut PgConnection, project_event_id: i32, loaded: &Loa
     Ok(())
 }
 
-/// The settings of a head; the defaults when none were recorded (work from before
-/// the file existed, or a `tests/` repository).
-pub async fn for_head(conn: &mut PgConnection, project_event_id: i32) -> Result<PackageSettings, sqlx::Error> {
-    let row: Option<sqlx::types::Json<PackageSettings>> =
-        sqlx::query_scalar("SELECT settings FROM package_settings WHERE project_event_id = $1")
-            .bind(project_event_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|j| j.0).unwrap_or_default())
+/// The head (project event) a build belongs to and its settings, in one query;
+/// the defaults when none were recorded (work from before the file existed, or
+/// a `tests/` repository); `None` for a build with no pipeline.
+pub async fn for_build(conn: &mut PgConnection, build_id: i32) -> Result<Option<(i32, PackageSettings)>, sqlx::Error> {
+    let row: Option<(i32, Option<sqlx::types::Json<PackageSettings>>)> = sqlx::query_as(
+        "SELECT h.project_event_id, s.settings FROM \
+           (SELECT p.project_event_id FROM koji_build_targets k \
+            JOIN pipelines p ON p.koji_build_group_id = k.koji_build_group_id WHERE k.id = $1 LIMIT 1) h \
+         LEFT JOIN package_settings s ON s.project_event_id = h.project_event_id",
+    )
+    .bind(build_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(head, settings)| (head, settings.map(|j| j.0).unwrap_or_default())))
 }

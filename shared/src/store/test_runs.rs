@@ -87,50 +87,19 @@ pub fn after_build_key(build_id: i32, test: &str, distro: &str) -> String {
     format!("build:{build_id}/{test}/{distro}")
 }
 
-/// The tests join their build's pipeline row, as packit-service's
-/// `TFTTestRunGroupModel.create` does (packit_service/models.py): the row is
-/// taken only while it has no tests (`test_run_group_id IS NULL`, checked again
-/// under the row lock, so of two concurrent groups one wins) and only for the
-/// same event (a command's tests keep their own event for the status page);
-/// otherwise, and for tests without a build, a new row. One row per build and
-/// its tests is what the dashboard lists as one pipeline.
-async fn join_pipeline(
-    conn: &mut PgConnection,
-    project_event_id: i32,
-    koji_build_group_id: Option<i32>,
-    test_group: i32,
-    package: &str,
-) -> Result<(), sqlx::Error> {
-    if let Some(build_group) = koji_build_group_id {
-        let joined = sqlx::query(
-            "UPDATE pipelines SET test_run_group_id = $1 \
-             WHERE koji_build_group_id = $2 AND project_event_id = $3 AND test_run_group_id IS NULL AND id = \
-               (SELECT min(id) FROM pipelines \
-                WHERE koji_build_group_id = $2 AND project_event_id = $3 AND test_run_group_id IS NULL)",
-        )
-        .bind(test_group)
-        .bind(build_group)
-        .bind(project_event_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if joined > 0 {
-            return Ok(());
-        }
-    }
-    sqlx::query(
-        "INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id, test_run_group_id) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(project_event_id)
-    .bind(package)
-    .bind(koji_build_group_id)
-    .bind(test_group)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
+/// Records the tests that are new (by idempotency key), their group and its
+/// pipeline, in one statement; returns the rows created, in the order given.
+///
+/// The group's id is drawn first, so each test row carries it from its insert;
+/// the group and the pipeline are written only when a test was (the foreign keys
+/// are checked at the end of the statement). The tests join their build's
+/// pipeline row, as packit-service's `TFTTestRunGroupModel.create` does
+/// (packit_service/models.py): the row is taken only while it has no tests
+/// (`test_run_group_id IS NULL`, checked again under the row lock, so of two
+/// concurrent groups one wins) and only for the same event (a command's tests
+/// keep their own event for the status page); otherwise, and for tests without
+/// a build, a new row. One row per build and its tests is what the dashboard
+/// lists as one pipeline.
 async fn record_as(
     conn: &mut PgConnection,
     status: TestStatus,
@@ -138,37 +107,39 @@ async fn record_as(
     koji_build_group_id: Option<i32>,
     tests: &[NewTest<'_>],
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
-    let mut rows = Vec::new();
-    for t in tests {
-        let row: Option<TestRunRow> = sqlx::query_as(&format!(
-            "INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key, pull_request_id) \
-             VALUES ($5, $1, $2, $3, $4, (SELECT event_id FROM project_events WHERE id = $6 AND type = 'pull_request')) \
-             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-             RETURNING {COLUMNS}"
-        ))
-        .bind(t.distro)
-        .bind(sqlx::types::Json(&t.data))
-        .bind(&t.data.fedora_ci_test)
-        .bind(&t.key)
-        .bind(status)
-        .bind(project_event_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        rows.extend(row);
-    }
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    let group: i32 =
-        sqlx::query_scalar("INSERT INTO tft_test_run_groups DEFAULT VALUES RETURNING id").fetch_one(&mut *conn).await?;
-    join_pipeline(conn, project_event_id, koji_build_group_id, group, &rows[0].data.pr.repo).await?;
-    let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
-    sqlx::query("UPDATE tft_test_run_targets SET tft_test_run_group_id = $1 WHERE id = ANY($2)")
-        .bind(group)
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
-    Ok(rows)
+    let Some(first) = tests.first() else { return Ok(Vec::new()) };
+    sqlx::query_as(&format!(
+        "WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[]) \
+           WITH ORDINALITY AS i(target, data, test_name, idempotency_key, n)), \
+         grp AS (SELECT nextval(pg_get_serial_sequence('tft_test_run_groups', 'id'))::int AS id), \
+         test AS (INSERT INTO tft_test_run_targets (status, target, data, test_name, idempotency_key, \
+           pull_request_id, tft_test_run_group_id) \
+         SELECT $5, i.target, i.data, i.test_name, i.idempotency_key, \
+           (SELECT event_id FROM project_events WHERE id = $6 AND type = 'pull_request'), (SELECT id FROM grp) \
+         FROM input i ORDER BY n \
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING {COLUMNS}), \
+         new_group AS (INSERT INTO tft_test_run_groups (id) SELECT id FROM grp WHERE EXISTS (SELECT 1 FROM test)), \
+         joined AS (UPDATE pipelines SET test_run_group_id = (SELECT id FROM grp) \
+           WHERE EXISTS (SELECT 1 FROM test) AND koji_build_group_id = $7 AND project_event_id = $6 \
+             AND test_run_group_id IS NULL AND id = \
+             (SELECT min(id) FROM pipelines \
+              WHERE koji_build_group_id = $7 AND project_event_id = $6 AND test_run_group_id IS NULL) \
+           RETURNING id), \
+         own AS (INSERT INTO pipelines (project_event_id, package_name, koji_build_group_id, test_run_group_id) \
+           SELECT $6, $8, $7, id FROM grp WHERE EXISTS (SELECT 1 FROM test) AND NOT EXISTS (SELECT 1 FROM joined)) \
+         SELECT {COLUMNS} FROM test ORDER BY id"
+    ))
+    .bind(tests.iter().map(|t| t.distro).collect::<Vec<_>>())
+    .bind(tests.iter().map(|t| sqlx::types::Json(&t.data)).collect::<Vec<_>>())
+    .bind(tests.iter().map(|t| t.data.fedora_ci_test.as_str()).collect::<Vec<_>>())
+    .bind(tests.iter().map(|t| t.key.as_str()).collect::<Vec<_>>())
+    .bind(status)
+    .bind(project_event_id)
+    .bind(koji_build_group_id)
+    .bind(&first.data.pr.repo)
+    .fetch_all(conn)
+    .await
 }
 
 pub async fn get(conn: &mut PgConnection, id: i32) -> Result<Option<TestRunRow>, sqlx::Error> {
@@ -193,26 +164,22 @@ pub async fn by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<
         .await
 }
 
-/// Testing Farm accepted the request.
-pub async fn mark_queued(
-    conn: &mut PgConnection,
+/// Testing Farm accepted the request: `$1` the row id, `$2` the request id,
+/// `$3` its artifacts URL, `$4` the flag uid; see [`bind_mark_queued`]. A
+/// statement for a caller that writes the flag and message in the same one.
+pub const MARK_QUEUED: &str = "UPDATE tft_test_run_targets SET pipeline_id = $2, web_url = $3, flag_uid = $4, \
+     status = 'queued', submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, \
+     retry_count = retry_count + 1 WHERE id = $1";
+
+/// Binds [`MARK_QUEUED`]'s four parameters.
+pub fn bind_mark_queued<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     id: i32,
-    request_id: &str,
-    web_url: &str,
-    flag_uid: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE tft_test_run_targets SET pipeline_id = $2, web_url = $3, flag_uid = $4, status = 'queued', \
-         submitted_time = now(), next_attempt_at = NULL, status_reason = NULL, retry_count = retry_count + 1 \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(request_id)
-    .bind(web_url)
-    .bind(flag_uid)
-    .execute(conn)
-    .await?;
-    Ok(())
+    request_id: &'q str,
+    web_url: &'q str,
+    flag_uid: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query.bind(id).bind(request_id).bind(web_url).bind(flag_uid)
 }
 
 pub async fn mark_retry(

@@ -207,18 +207,16 @@ async fn record_follow_ups(
     tests: Option<bool>,
     recorded: &mut Recorded,
 ) -> Result<(), WorkflowError> {
-    let settings = match builds::project_event_id(tx, build.id).await? {
-        Some(head) => package_settings::for_head(tx, head).await?,
-        None => Default::default(),
-    };
+    let head = package_settings::for_build(tx, build.id).await?;
+    let settings = head.as_ref().map(|(_, settings)| settings.clone()).unwrap_or_default();
     if status == BuildStatus::Failure && crate::workflows::log_analysis::wanted(ctx, build, &settings) {
         let (runs, run_flags) = crate::workflows::log_analysis::record_runs(tx, ctx, build, &update.children).await?;
         recorded.analyses = runs;
         recorded.flags.extend(run_flags);
     }
     if let Some(has_fmf) = tests {
-        if !build.data.requested_tests_only {
-            recorded.tests = record_tests(tx, build, update.task_id, has_fmf, &settings).await?;
+        if let (false, Some((project_event_id, _))) = (build.data.requested_tests_only, &head) {
+            recorded.tests = record_tests(tx, build, *project_event_id, update.task_id, has_fmf, &settings).await?;
         }
         if let Some(group) = build.koji_build_group_id {
             recorded.tests.extend(test_runs::release_waiting(tx, group, update.task_id).await?);
@@ -234,11 +232,11 @@ async fn record_follow_ups(
 async fn record_tests(
     conn: &mut sqlx::PgConnection,
     build: &BuildRow,
+    project_event_id: i32,
     task_id: i64,
     has_fmf: bool,
     settings: &PackageSettings,
 ) -> Result<Vec<TestRunRow>, sqlx::Error> {
-    let Some(project_event_id) = builds::project_event_id(conn, build.id).await? else { return Ok(Vec::new()) };
     let distro = suite::distro_for_target(&build.target);
     let d = &build.data.pr;
     // Only the tests of the deployment's suite; staging or prod does not change the names.

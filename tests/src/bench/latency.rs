@@ -79,3 +79,41 @@ pub fn pr_request_bytes(n: u64) -> Vec<u8> {
     head.push_str(&format!("ce-pagurenamespace: rpms\r\ncontent-length: {}\r\n\r\n", body.len()));
     [head.into_bytes(), body.to_vec()].concat()
 }
+
+/// The commit PR `n` is updated to (the `pull-request.updated` events).
+pub fn updated_commit(n: u64) -> String {
+    format!("{:040x}", n + (1 << 40))
+}
+
+/// PR `first + i` updated to [`updated_commit`]: what pr-opened gets when a
+/// packager pushes to the PR (the run of the old commit is superseded).
+pub fn pr_updated_request(url: &str, first: u64) -> MakeRequest {
+    let url = url.to_owned();
+    Arc::new(move |i: u64| {
+        let n = first + i;
+        let mut f = pr_message(n);
+        f.topic = f.topic.replace("pull-request.new", "pull-request.updated");
+        f.body["topic"] = f.topic.as_str().into();
+        f.body["pullrequest"]["commit_stop"] = updated_commit(n).into();
+        cloudevent(&url, &f.topic, &format!("bench-pr-updated-{n}"))
+            .header("ce-pagurenamespace", "rpms")
+            .body(f.body_bytes().into())
+            .expect("a valid request")
+    })
+}
+
+/// Testing Farm's notification for request `ids[i]`, as its webhook POSTs it
+/// (`../shared/fixtures/testing-farm/notification.json`), with the sandbox's
+/// webhook secret.
+pub fn tf_notification_request(url: &str, ids: Vec<String>) -> MakeRequest {
+    let url = url.to_owned();
+    Arc::new(move |i: u64| {
+        let id = &ids[i as usize % ids.len()];
+        let body =
+            serde_json::json!({"request_id": id, "token": crate::harness::WEBHOOK_SECRET, "source": "testing-farm"});
+        http::Request::post(&url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).expect("JSON").into())
+            .expect("a valid request")
+    })
+}

@@ -49,6 +49,26 @@ pub fn koji_request(url: &str, traffic: Traffic, our_user: &str) -> MakeRequest 
     })
 }
 
+/// The end of one of our builds: the state change of `tasks[i]` (a `build` task
+/// by our Koji user, already CLOSED on the hub), as the bridge sends it.
+pub fn our_task_request(url: &str, tasks: Vec<i64>, our_user: &str) -> MakeRequest {
+    const PLACEHOLDER: i64 = 987_654_321_987;
+    let mut fixture = Fixture::load("koji_build_scratch_end.json");
+    fixture.body["owner"] = our_user.into();
+    fixture.body["id"] = PLACEHOLDER.into();
+    fixture.body["info"]["id"] = PLACEHOLDER.into();
+    let template = String::from_utf8(fixture.body_bytes()).expect("JSON is UTF-8");
+    let (url, owner) = (url.to_owned(), our_user.to_owned());
+    Arc::new(move |i: u64| {
+        let task = tasks[i as usize % tasks.len()];
+        cloudevent(&url, &fixture.topic, &format!("bench-our-task-{task}"))
+            .header("ce-kojiowner", owner.as_str())
+            .header("ce-kojimethod", "build")
+            .body(template.replace(&PLACEHOLDER.to_string(), &task.to_string()).into())
+            .expect("a valid request")
+    })
+}
+
 /// `pgbench` next to `initdb` (Debian: `/usr/lib/postgresql/*/bin`), else on `PATH`.
 pub fn pgbench() -> Option<PathBuf> {
     let beside = fedora_ci::dev::db::find_pg_bin().map(|d| d.join("pgbench")).filter(|p| p.is_file());

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use fedora_ci::dev::testing::RunningBinary;
+use fedora_ci::messages::KojiTaskState;
 use fedora_ci_tests::bench::history::{self, History};
 use fedora_ci_tests::bench::load::{self, Outcome};
 use fedora_ci_tests::bench::pgwire::Proxy;
@@ -195,7 +196,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     }
     if args.only == Some(Only::Trips) {
         eprintln!("database round trips (--only trips)");
-        round_trips(&mut b, &["pr-opened", "koji-finished"]).await?;
+        round_trips(&mut b, &["pr-opened", "koji-finished", "tf-finished"]).await?;
         b.report.seconds = started.elapsed().as_secs_f64();
         println!("{}", b.report.markdown());
         return Ok(());
@@ -249,7 +250,7 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     let rss = memory::rss_mib(pr_opened.child.id()).context("reading VmRSS")?;
     b.push(Line::info("loaded RSS pr-opened (after the latency runs)", rss, "MiB"));
     eprintln!("database round trips");
-    round_trips(&mut b, &["pr-opened", "koji-finished"]).await?;
+    round_trips(&mut b, &["pr-opened", "koji-finished", "tf-finished"]).await?;
     let poller = &running.iter().find(|(n, _)| *n == "result-poller").expect("started").1;
     let api = &running.iter().find(|(n, _)| *n == "api").expect("started").1;
     cost_curves(&mut b, poller, api, args.long).await?;
@@ -564,55 +565,106 @@ async fn retry_rows(pool: &sqlx::PgPool) -> anyhow::Result<usize> {
     Ok(n as usize)
 }
 
-/// Round trips per event, counted on the wire (see `bench::pgwire`), with fresh
-/// processes whose database URL goes through the counting proxy.
+/// Database round trips per event of each function and event type (issue #25),
+/// counted on the wire by a proxy in front of Postgres. With pr-opened,
+/// koji-finished and tf-finished all measured, the events follow one PR's life:
+/// opened (a build), the build finished (the tests submitted), a test's result,
+/// a new commit pushed (the old run superseded, a new build).
 async fn round_trips(b: &mut Bench, functions: &[&str]) -> anyhow::Result<()> {
     let db = url::Url::parse(&b.h.db.url)?;
     let upstream = format!("{}:{}", db.host_str().unwrap_or("127.0.0.1"), db.port().unwrap_or(5432));
     let proxy = Proxy::start(upstream).await?;
     let env = b.env_with(&[("DATABASE_URL", proxy.url_for(&b.h.db.url))]);
-    latency::open_prs(&b.h.pagure, 900_000, 100);
+    const PRS: u64 = 100;
+    const FIRST: u64 = 900_000;
+    latency::open_prs(&b.h.pagure, FIRST, PRS);
     // A package in the ELN lists without an `eln` branch: two builds, two flags.
     b.h.pagure.set_branches("rpms/glibc", &["rawhide"]);
-    latency::open_prs_on(&b.h.pagure, "glibc", 910_000, 100);
-    let pr_opened = b.start("pr-opened", &env).await;
-    let koji_finished = b.start("koji-finished", &env).await;
-    let unknown_task = || throughput::koji_request(&koji_finished.url("/"), Traffic::UnknownTask, KOJI_USER);
-    // (label, request, concurrency, events). Concurrent unknown-task lookups are
-    // merged into one query (shared/src/store/build_lookup.rs): counted alone
-    // and at the throughput run's concurrency.
-    let cases: [(&str, load::MakeRequest, usize, u64); 5] = [
-        ("PR event (pr-opened)", latency::pr_request(&pr_opened.url("/"), 900_000), 1, 100),
-        (
-            "PR event with an ELN build (pr-opened)",
-            latency::pr_request_on(&pr_opened.url("/"), "glibc", 910_000),
-            1,
-            100,
-        ),
-        (
-            "foreign Koji event (koji-finished)",
-            throughput::koji_request(&koji_finished.url("/"), Traffic::ForeignOwner, KOJI_USER),
-            1,
-            100,
-        ),
-        ("unknown-task Koji event (koji-finished)", unknown_task(), 1, 100),
-        ("unknown-task Koji event, c=32 (koji-finished)", unknown_task(), CONCURRENCY, 20_000),
-    ];
-    for (label, make, concurrency, events) in cases {
-        if !functions.iter().any(|f| label.contains(&format!("({f})"))) {
-            continue;
+    latency::open_prs_on(&b.h.pagure, "glibc", 910_000, PRS);
+    let measured = |f: &str| functions.contains(&f);
+    let whole_life = ["pr-opened", "koji-finished", "tf-finished"].iter().all(|f| measured(f));
+    let counter = Trips { proxy: &proxy };
+    if measured("pr-opened") {
+        let pr_opened = b.start("pr-opened", &env).await;
+        let url = pr_opened.url("/");
+        counter.measure(b, "PR event (pr-opened)", latency::pr_request(&url, FIRST), 1, PRS).await?;
+        let eln = latency::pr_request_on(&url, "glibc", 910_000);
+        counter.measure(b, "PR event with an ELN build (pr-opened)", eln, 1, PRS).await?;
+        if whole_life {
+            let koji_finished = b.start("koji-finished", &env).await;
+            let tasks = bench_tasks(&b.koji, FIRST, PRS);
+            for task in &tasks {
+                b.koji.set_task_state(*task, KojiTaskState::Closed);
+            }
+            let finished = throughput::our_task_request(&koji_finished.url("/"), tasks, KOJI_USER);
+            let label = "Koji build finished, its tests submitted (koji-finished)";
+            counter.measure(b, label, finished, 1, PRS).await?;
+            let tf_finished = b.start("tf-finished", &env).await;
+            let requests: Vec<String> = b.h.tf.requests().into_iter().map(|r| r.id).take(PRS as usize).collect();
+            for id in &requests {
+                b.h.tf.set_state(id, "complete", Some("passed"), Some("all tests passed"));
+            }
+            let results = latency::tf_notification_request(&tf_finished.url("/testing-farm/results"), requests);
+            counter.measure(b, "Testing Farm result (tf-finished)", results, 1, PRS).await?;
+            for n in FIRST..FIRST + PRS {
+                b.h.pagure.push(latency::PROJECT, n, &latency::updated_commit(n));
+            }
+            let updated = latency::pr_updated_request(&url, FIRST);
+            counter.measure(b, "PR updated, the old run superseded (pr-opened)", updated, 1, PRS).await?;
         }
-        let (before, statements_before) = (proxy.counts.round_trips(), proxy.counts.statements());
+    }
+    if measured("koji-finished") {
+        let koji_finished = b.start("koji-finished", &env).await;
+        let url = koji_finished.url("/");
+        let foreign = throughput::koji_request(&url, Traffic::ForeignOwner, KOJI_USER);
+        counter.measure(b, "foreign Koji event (koji-finished)", foreign, 1, PRS).await?;
+        // Concurrent unknown-task lookups are merged into one query
+        // (shared/src/store/build_lookup.rs): counted alone and at the
+        // throughput run's concurrency.
+        let unknown = || throughput::koji_request(&url, Traffic::UnknownTask, KOJI_USER);
+        counter.measure(b, "unknown-task Koji event (koji-finished)", unknown(), 1, PRS).await?;
+        let label = "unknown-task Koji event, c=32 (koji-finished)";
+        counter.measure(b, label, unknown(), CONCURRENCY, 20_000).await?;
+    }
+    Ok(())
+}
+
+/// The Koji tasks of the bench's PRs `first..first + count` (their commits are
+/// the PR numbers, `latency::pr_message_on`).
+fn bench_tasks(koji: &KojiHub, first: u64, count: u64) -> Vec<i64> {
+    let commits: Vec<String> = (first..first + count).map(|n| format!("#{n:040x}")).collect();
+    koji.builds().into_iter().filter(|b| commits.iter().any(|c| b.src().ends_with(c))).map(|b| b.task_id).collect()
+}
+
+/// Round trips counted by the proxy, per answered event.
+struct Trips<'p> {
+    proxy: &'p Proxy,
+}
+
+impl Trips<'_> {
+    async fn measure(
+        &self,
+        b: &mut Bench,
+        label: &str,
+        make: load::MakeRequest,
+        concurrency: usize,
+        events: u64,
+    ) -> anyhow::Result<()> {
+        let counts = &self.proxy.counts;
+        let (before, statements_before) = (counts.round_trips(), counts.statements());
         let out = load::closed_loop(concurrency, events, Duration::from_secs(60), make).await;
         check(label, &out)?;
-        let per_event = (proxy.counts.round_trips() - before) as f64 / out.ok.max(1) as f64;
-        let statements = (proxy.counts.statements() - statements_before) as f64 / out.ok.max(1) as f64;
+        if out.ok < events {
+            bail!("{label}: {} of {events} events answered in time", out.ok);
+        }
+        let per_event = (counts.round_trips() - before) as f64 / out.ok as f64;
+        let statements = (counts.statements() - statements_before) as f64 / out.ok as f64;
         b.push(Line::info(format!("DB round trips per {label}"), per_event, ""));
         // The rest are sqlx's pings; it pings every connection given back to the
         // pool (after the answer, not configurable in sqlx 0.8).
         b.push(Line::info("  of which ran a statement", statements, ""));
+        Ok(())
     }
-    Ok(())
 }
 
 /// The cost curves of issue #25: reconciliation by pending rows, then the status

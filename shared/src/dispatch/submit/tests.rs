@@ -46,23 +46,28 @@ pub fn artifacts_url(ctx: &Context, request_id: &str) -> String {
 /// refusing the request → `error` with its message on a failure flag.
 pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTest, FlagKey), sqlx::Error> {
     let key = test_flag(ctx, row);
-    let result = request(ctx, row).await;
-    let mut tx = ctx.pool.begin().await?;
-    let outcome = match result {
-        Ok(request_id) => queued(&mut tx, ctx, row, &key, request_id).await?,
-        Err(TestingFarmError::NoEnvironment(distro)) => {
-            // Not the package's fault: a neutral flag, never a red one.
-            let pr = test_pr(row);
-            let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
-            let reason = format!("not available for {} (Testing Farm has no {distro} environment)", row.data.pr.branch);
-            test_runs::transition(&mut tx, row.id, TestStatus::Skipped, Some(&reason), None, &key.uid).await?;
-            let comment = format!("Not run: {reason}.");
-            reporting::set_flag(&mut tx, &pr, &key, reporting::NEUTRAL, &comment, &url).await?;
-            SubmittedTest::NotAvailable
+    let outcome = match request(ctx, row).await {
+        Ok(request_id) => queued(ctx, row, &key, request_id).await?,
+        Err(e) => {
+            let mut tx = ctx.pool.begin().await?;
+            let outcome = match e {
+                TestingFarmError::NoEnvironment(distro) => {
+                    // Not the package's fault: a neutral flag, never a red one.
+                    let pr = test_pr(row);
+                    let url = reporting::pr_page_url(&ctx.config.public_url, &pr);
+                    let reason =
+                        format!("not available for {} (Testing Farm has no {distro} environment)", row.data.pr.branch);
+                    test_runs::transition(&mut tx, row.id, TestStatus::Skipped, Some(&reason), None, &key.uid).await?;
+                    let comment = format!("Not run: {reason}.");
+                    reporting::set_flag(&mut tx, &pr, &key, reporting::NEUTRAL, &comment, &url).await?;
+                    SubmittedTest::NotAvailable
+                }
+                e => not_submitted(&mut tx, ctx, row, &key, e).await?,
+            };
+            tx.commit().await?;
+            outcome
         }
-        Err(e) => not_submitted(&mut tx, ctx, row, &key, e).await?,
     };
-    tx.commit().await?;
     match &outcome {
         SubmittedTest::Request(_) => telemetry::metrics::test_submitted(&row.test_name),
         SubmittedTest::Retry { .. } => telemetry::metrics::submission_retry("test"),
@@ -73,18 +78,16 @@ pub async fn submit_test(ctx: &Context, row: &TestRunRow) -> Result<(SubmittedTe
     Ok((outcome, key))
 }
 
-/// Testing Farm took the request: queued, with its flag and the `queued` message.
+/// Testing Farm took the request: queued, with its flag and the `queued`
+/// message, in one statement (atomic without a transaction around it).
 async fn queued(
-    tx: &mut PgConnection,
     ctx: &Context,
     row: &TestRunRow,
     key: &FlagKey,
     request_id: String,
 ) -> Result<SubmittedTest, sqlx::Error> {
     let url = artifacts_url(ctx, &request_id);
-    test_runs::mark_queued(tx, row.id, &request_id, &url, &key.uid).await?;
     let comment = "Tests have been submitted to Testing Farm.";
-    reporting::set_flag(tx, &test_pr(row), key, FlagStatus::Pending, comment, &url).await?;
     let body = ci_messages::body(
         ctx.config.forge_url(row.data.pr.forge).as_str(),
         ctx.config.docs_url.as_str(),
@@ -94,7 +97,19 @@ async fn queued(
         &ci_messages::Outcome::default(),
     );
     let topic = ci_messages::topic(ctx.config.deployment, Stage::Queued);
-    ci_messages::queue(tx, &format!("tf:{}:queued", row.id), &topic, &body).await?;
+    let dedup_key = format!("tf:{}:queued", row.id);
+    let sql = format!(
+        "WITH queued AS ({}), message AS ({}) {}",
+        test_runs::MARK_QUEUED,
+        ci_messages::queue_sql(5),
+        reporting::set_flag_sql(8)
+    );
+    let query = test_runs::bind_mark_queued(sqlx::query(&sql), row.id, &request_id, &url, &key.uid)
+        .bind(&dedup_key)
+        .bind(&topic)
+        .bind(&body);
+    let pr = test_pr(row);
+    reporting::bind_set_flag(query, &pr, key, FlagStatus::Pending, comment, &url).execute(&ctx.pool).await?;
     Ok(SubmittedTest::Request(request_id))
 }
 
