@@ -128,6 +128,10 @@ pub fn process_runs(program: &Path, args: &[&str], runs: usize) -> Result<Vec<f6
 /// `env` added: milliseconds from spawn to exit, and the interpreter's peak RSS
 /// (MiB, `ru_maxrss` as it reports it itself after the import, so the `git`
 /// processes it starts are not counted against it).
+///
+/// Python may write its bytecode caches (`PYTHONDONTWRITEBYTECODE` is removed):
+/// a worker image has them, and without them every import compiles every
+/// module again (5–9 s instead of about 4 here). Call it once untimed first.
 pub fn python_import(python: &Path, module: &str, dir: &Path, env: &[(&str, &Path)]) -> Result<(f64, f64), String> {
     let code =
         format!("import resource, sys; import {module}; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)");
@@ -135,6 +139,7 @@ pub fn python_import(python: &Path, module: &str, dir: &Path, env: &[(&str, &Pat
     let out = Command::new(python)
         .args(["-c", &code])
         .current_dir(dir)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stderr(Stdio::null())
