@@ -74,6 +74,9 @@ enum Only {
     /// `--only anchor`: packit-service's import against pr-opened's start
     /// (`BENCH_PACKIT_VENV` required).
     Anchor,
+    /// `--only starts`: cold starts and the first PR event after one (and the
+    /// anchor when `BENCH_PACKIT_VENV` is set).
+    Starts,
 }
 
 /// `--only <section>` and `--long`.
@@ -95,12 +98,13 @@ fn args() -> anyhow::Result<Args> {
                     Some("curves") => Only::Curves,
                     Some("trips") => Only::Trips,
                     Some("anchor") => Only::Anchor,
-                    other => bail!("--only takes koji, latency, curves, trips or anchor, not {other:?}"),
+                    Some("starts") => Only::Starts,
+                    other => bail!("--only takes koji, latency, curves, trips, anchor or starts, not {other:?}"),
                 })
             }
             other => {
                 bail!(
-                    "unknown argument {other:?}; the options are `--only koji|latency|curves|trips|anchor` and `--long`"
+                    "unknown argument {other:?}; the options are `--only koji|latency|curves|trips|anchor|starts` and `--long`"
                 )
             }
         }
@@ -197,6 +201,13 @@ async fn run(realm: Option<TestRealm>) -> anyhow::Result<()> {
     if args.only == Some(Only::Trips) {
         eprintln!("database round trips (--only trips)");
         round_trips(&mut b, &["pr-opened", "koji-finished", "tf-finished"]).await?;
+        b.report.seconds = started.elapsed().as_secs_f64();
+        println!("{}", b.report.markdown());
+        return Ok(());
+    }
+    if args.only == Some(Only::Starts) {
+        eprintln!("cold start (--only starts)");
+        cold_starts(&mut b).await?;
         b.report.seconds = started.elapsed().as_secs_f64();
         println!("{}", b.report.markdown());
         return Ok(());
