@@ -597,18 +597,28 @@ async fn a_kerberos_failure_is_an_error_flag_and_a_retry() {
 
 /// Records `status`/`comment` as the flag's desired state (what a function's
 /// transaction does), committed.
-async fn set_test_flag(
-    h: &Harness,
-    key: &FlagKey,
-    status: fedora_ci::clients::check::FlagStatus,
-    comment: &str,
-) -> fedora_ci::clients::forge::PrId {
+async fn set_test_flag(h: &Harness, key: &FlagKey, status: fedora_ci::clients::check::FlagStatus, comment: &str) {
     let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
     let mut conn = h.db.pool.acquire().await.unwrap();
     fedora_ci::dispatch::reporting::set_flag(&mut conn, &pr, key, status, comment, "https://ci.example/run")
         .await
         .unwrap();
-    pr
+}
+
+/// The fixture PR opened through pr-opened, and its rpmlint flag's desired state
+/// recorded, not yet sent: the harness, a poller's context and the flag.
+async fn pr_with_test_flag(
+    status: fedora_ci::clients::check::FlagStatus,
+    comment: &str,
+) -> (Harness, fedora_ci::Context, FlagKey) {
+    let h = Harness::start().await;
+    let url = start(&h).await;
+    assert_eq!(post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await.0, StatusCode::OK);
+    let ctx = h.context("result-poller");
+    let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
+    let key = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", NEW_SHA);
+    set_test_flag(&h, &key, status, comment).await;
+    (h, ctx, key)
 }
 
 /// What Pagure received for one flag, in order: (status, comment).
@@ -623,13 +633,7 @@ fn posts_of(h: &Harness, uid: &str) -> Vec<(String, String)> {
 async fn a_state_set_while_the_older_one_is_sent_reaches_the_pr_last() {
     use fedora_ci::clients::check::FlagStatus;
     use fedora_ci::dispatch::reporting::{Sent, flush_flags};
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    assert_eq!(post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await.0, StatusCode::OK);
-    let ctx = h.context("result-poller");
-    let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
-    let key = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", NEW_SHA);
-    set_test_flag(&h, &key, FlagStatus::Pending, "queued").await;
+    let (h, ctx, key) = pr_with_test_flag(FlagStatus::Pending, "queued").await;
     let uids = vec![key.uid.clone()];
 
     let mut gate = h.pagure.faults.hold_next("/flag");
@@ -670,14 +674,7 @@ async fn a_state_set_while_the_older_one_is_sent_reaches_the_pr_last() {
 /// flag while the claim lasts, and the poller sends it once the claim ran out.
 #[tokio::test]
 async fn a_claim_whose_flusher_died_runs_out_and_the_poller_sends_the_flag() {
-    use fedora_ci::clients::check::FlagStatus;
-    let h = Harness::start().await;
-    let url = start(&h).await;
-    assert_eq!(post(&url, &Fixture::load("pagure_pr_new.json"), "msg-1").await.0, StatusCode::OK);
-    let ctx = h.context("result-poller");
-    let pr = fedora_ci::clients::forge::PrId::pagure("rpms", "optee_os", 2);
-    let key = FlagKey::test(Deployment::Prod, &pr, "rpmlint", "fedora-rawhide", NEW_SHA);
-    set_test_flag(&h, &key, FlagStatus::Failure, "2 errors").await;
+    let (h, ctx, key) = pr_with_test_flag(fedora_ci::clients::check::FlagStatus::Failure, "2 errors").await;
     let claim = |until: &'static str| {
         let sql = format!(
             "UPDATE pr_flags SET sending_until = now() + interval '{until}', sending_by = gen_random_uuid() WHERE uid = $1"
