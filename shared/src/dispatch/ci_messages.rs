@@ -140,6 +140,17 @@ pub fn queue_sql(first: usize) -> String {
     )
 }
 
+/// [`queue_sql`] inserting only when `guard` (a condition over the caller's
+/// CTEs, never input) holds.
+pub fn queue_sql_if(first: usize, guard: &str) -> String {
+    format!(
+        "INSERT INTO ci_messages (dedup_key, topic, body) SELECT ${first}, ${}, ${} WHERE {guard} \
+         ON CONFLICT (dedup_key) DO NOTHING",
+        first + 1,
+        first + 2
+    )
+}
+
 /// Publishes queued messages when a bus is configured; leaves them queued (for the
 /// poller) on any failure. Never fails the caller: the flag matters more.
 pub async fn flush(ctx: &crate::context::Context) {

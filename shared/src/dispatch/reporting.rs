@@ -155,6 +155,18 @@ pub fn set_flag_sql(first: usize) -> String {
     flag_sql(&params.join(", "), UPDATE_WHEN_CHANGED)
 }
 
+/// [`set_flag_sql`] written only when `guard` (a condition over the caller's
+/// CTEs, never input) holds: a caller whose change may turn out a no-op makes
+/// it, its flag and the guard one statement.
+pub fn set_flag_sql_if(first: usize, guard: &str) -> String {
+    let params: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url, forge, commit_sha) \
+         SELECT {} WHERE {guard} ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {UPDATE_WHEN_CHANGED}",
+        params.join(", ")
+    )
+}
+
 /// Binds [`set_flag_sql`]'s ten parameters, after the caller's.
 pub fn bind_set_flag<'q>(
     query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,

@@ -213,38 +213,49 @@ pub async fn transition(
     web_url: Option<&str>,
     flag_uid: &str,
 ) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
-        "UPDATE tft_test_run_targets SET status = $2, status_reason = COALESCE($3, status_reason), \
-         web_url = COALESCE($4, web_url), flag_uid = $5, next_attempt_at = NULL, \
-         finished_time = CASE WHEN $2 IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection') \
-                              THEN now() END \
-         WHERE id = $1 AND status <> $2 \
-           AND status NOT IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection')",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(reason)
-    .bind(web_url)
-    .bind(flag_uid)
-    .execute(conn)
-    .await?
-    .rows_affected();
+    let changed = bind_transition(sqlx::query(TRANSITION), id, status, reason, web_url, flag_uid)
+        .execute(conn)
+        .await?
+        .rows_affected();
     Ok(changed == 1)
+}
+
+/// [`transition`]'s statement (`$1`–`$5`, bound by [`bind_transition`]), for a
+/// caller that makes it a CTE of its own statement (`RETURNING id` added there).
+pub const TRANSITION: &str = "UPDATE tft_test_run_targets SET status = $2, status_reason = COALESCE($3, status_reason), \
+     web_url = COALESCE($4, web_url), flag_uid = $5, next_attempt_at = NULL, \
+     finished_time = CASE WHEN $2 IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection') \
+                          THEN now() END \
+     WHERE id = $1 AND status <> $2 \
+       AND status NOT IN ('passed', 'failed', 'error', 'canceled', 'skipped', 'needs_inspection')";
+
+/// Binds [`TRANSITION`]'s five parameters.
+pub fn bind_transition<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    id: i32,
+    status: TestStatus,
+    reason: Option<&'q str>,
+    web_url: Option<&'q str>,
+    flag_uid: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query.bind(id).bind(status).bind(reason).bind(web_url).bind(flag_uid)
 }
 
 /// Whether a newer run of the same test (same PR, commit and Testing Farm target)
 /// was recorded after `run_id`: that run owns the flag then, so a late result of
 /// this older one must not overwrite it (the newest run the packager asked for wins).
 pub async fn has_newer_run(conn: &mut PgConnection, run_id: i32) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM tft_test_run_targets o JOIN tft_test_run_targets n \
+    sqlx::query_scalar(&format!("SELECT {}", newer_run_sql(1))).bind(run_id).fetch_one(conn).await
+}
+
+/// [`has_newer_run`]'s condition for the run `$<param>`, for a caller's own statement.
+pub fn newer_run_sql(param: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM tft_test_run_targets o JOIN tft_test_run_targets n \
            ON n.pull_request_id = o.pull_request_id AND n.test_name = o.test_name AND n.target = o.target \
           AND n.data ->> 'commit_sha' = o.data ->> 'commit_sha' AND n.id > o.id \
-         WHERE o.id = $1)",
+         WHERE o.id = ${param})"
     )
-    .bind(run_id)
-    .fetch_one(conn)
-    .await
 }
 
 /// The waiting tests of a build's group, given the Koji task they install and made

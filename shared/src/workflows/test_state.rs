@@ -1,6 +1,8 @@
 //! What a Testing Farm request's state does to our test run: the one code path for
 //! the webhook (tf-finished) and the poller's `GET /requests/{id}`.
 
+use sqlx::Row;
+
 use crate::clients::forge::FlagStatus;
 use crate::clients::testing_farm::RequestInfo;
 use crate::context::Context;
@@ -76,21 +78,13 @@ pub enum Applied {
 }
 
 /// Applies a request's state to its run: status, flag and message in one
-/// transaction, then sends the flag and publishes the message.
+/// statement (atomic without a transaction around it), then sends the flag and
+/// publishes the message.
 pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Result<Applied, sqlx::Error> {
     let Some(m) = map(info) else { return Ok(Applied::Unchanged) };
     let url = info.run.as_ref().and_then(|r| r.artifacts.clone()).unwrap_or_else(|| artifacts_url(ctx, &info.id));
     let key = test_flag(ctx, run);
     let summary = info.result.as_ref().and_then(|r| r.summary.clone());
-    let mut tx = ctx.pool.begin().await?;
-    if !test_runs::transition(&mut tx, run.id, m.status, summary.as_deref(), Some(&url), &key.uid).await? {
-        return Ok(Applied::Unchanged);
-    }
-    // The run's own state is kept either way; the flag shows the newest run only.
-    let owns_flag = !test_runs::has_newer_run(&mut tx, run.id).await?;
-    if owns_flag {
-        reporting::set_flag(&mut tx, &test_pr(run), &key, m.flag, &m.comment, &url).await?;
-    }
     let reason = match m.status {
         TestStatus::Canceled => Some("Canceled"),
         _ => summary.as_deref().or(Some("Infrastructure Failure")),
@@ -105,8 +99,32 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
         &ci_messages::Outcome { result: m.result, xunit, error_reason: reason },
     );
     let topic = ci_messages::topic(ctx.config.deployment, m.stage);
-    ci_messages::queue(&mut tx, &format!("tf:{}:{}", run.id, m.status), &topic, &body).await?;
-    tx.commit().await?;
+    let dedup_key = format!("tf:{}:{}", run.id, m.status);
+    // Nothing when the run was already there or final (a duplicate or late
+    // notification). The run's own state is kept either way; the flag shows the
+    // newest run only.
+    let sql = format!(
+        "WITH moved AS ({} RETURNING id), \
+         owns AS (SELECT NOT {} AS flag), \
+         message AS ({}), \
+         flag AS ({}) \
+         SELECT EXISTS (SELECT 1 FROM moved), (SELECT flag FROM owns)",
+        test_runs::TRANSITION,
+        test_runs::newer_run_sql(1),
+        ci_messages::queue_sql_if(6, "EXISTS (SELECT 1 FROM moved)"),
+        reporting::set_flag_sql_if(9, "EXISTS (SELECT 1 FROM moved) AND (SELECT flag FROM owns)"),
+    );
+    let pr = test_pr(run);
+    let query =
+        test_runs::bind_transition(sqlx::query(&sql), run.id, m.status, summary.as_deref(), Some(&url), &key.uid)
+            .bind(&dedup_key)
+            .bind(&topic)
+            .bind(&body);
+    let row = reporting::bind_set_flag(query, &pr, &key, m.flag, &m.comment, &url).fetch_one(&ctx.pool).await?;
+    let (moved, owns_flag): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+    if !moved {
+        return Ok(Applied::Unchanged);
+    }
     if m.status.is_final() {
         crate::telemetry::metrics::test_finished(&run.test_name, m.status.as_str());
     }
