@@ -1,12 +1,12 @@
 //! Canceling work that runs upstream (Koji tasks, Testing Farm requests) because
 //! the PR no longer wants it; each canceled item ends with a neutral flag.
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 
 use crate::clients::forge::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::reporting;
-use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
+use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr, transition_with_flag_sql};
 use crate::store::builds::BuildRow;
 use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
@@ -60,8 +60,8 @@ pub async fn cancel_running(ctx: &Context, running: &Cancel) -> Result<(Vec<Stri
 }
 
 /// Ends one test run as `canceled`; its flag only when no newer run of the same
-/// test owns it. In the caller's transaction: also used for tests that never
-/// reached Testing Farm (`workflows::supersede`).
+/// test owns it. One statement, in the caller's transaction: also used for tests
+/// that never reached Testing Farm (`workflows::supersede`).
 pub async fn end_test(
     tx: &mut PgConnection,
     ctx: &Context,
@@ -71,14 +71,12 @@ pub async fn end_test(
 ) -> Result<Option<String>, sqlx::Error> {
     let key = test_flag(ctx, run);
     let reason = comment.trim_end_matches('.');
-    if !test_runs::transition(tx, run.id, TestStatus::Canceled, Some(reason), None, &key.uid).await? {
-        return Ok(None);
-    }
-    if test_runs::has_newer_run(tx, run.id).await? {
-        return Ok(None);
-    }
     let pr = test_pr(run);
     let url = url.map(str::to_owned).unwrap_or_else(|| reporting::pr_page_url(&ctx.config.public_url, &pr));
-    reporting::set_flag(tx, &pr, &key, FlagStatus::Canceled, comment, &url).await?;
-    Ok(Some(key.uid))
+    let sql = transition_with_flag_sql(false);
+    let query =
+        test_runs::bind_transition(sqlx::query(&sql), run.id, TestStatus::Canceled, Some(reason), None, &key.uid);
+    let row = reporting::bind_set_flag(query, &pr, &key, FlagStatus::Canceled, comment, &url).fetch_one(tx).await?;
+    let (moved, owns_flag): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+    Ok((moved && owns_flag).then_some(key.uid))
 }

@@ -7,7 +7,7 @@ use crate::clients::forge::FlagStatus;
 use crate::clients::testing_farm::RequestInfo;
 use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
-use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr};
+use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr, transition_with_flag_sql};
 use crate::dispatch::{Recorded, dispatch, reporting};
 use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
@@ -103,17 +103,7 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
     // Nothing when the run was already there or final (a duplicate or late
     // notification). The run's own state is kept either way; the flag shows the
     // newest run only.
-    let sql = format!(
-        "WITH moved AS ({} RETURNING id), \
-         owns AS (SELECT NOT {} AS flag), \
-         message AS ({}), \
-         flag AS ({}) \
-         SELECT EXISTS (SELECT 1 FROM moved), (SELECT flag FROM owns)",
-        test_runs::TRANSITION,
-        test_runs::newer_run_sql(1),
-        ci_messages::queue_sql_if(6, "EXISTS (SELECT 1 FROM moved)"),
-        reporting::set_flag_sql_if(9, "EXISTS (SELECT 1 FROM moved) AND (SELECT flag FROM owns)"),
-    );
+    let sql = transition_with_flag_sql(true);
     let pr = test_pr(run);
     let query =
         test_runs::bind_transition(sqlx::query(&sql), run.id, m.status, summary.as_deref(), Some(&url), &key.uid)

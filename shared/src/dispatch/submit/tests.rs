@@ -41,6 +41,27 @@ pub fn artifacts_url(ctx: &Context, request_id: &str) -> String {
     format!("{}/{request_id}", ctx.config.testing_farm.artifacts_url.as_str().trim_end_matches('/'))
 }
 
+/// A test run's move to a new state and, when it moved and no newer run of the
+/// same test owns the flag, the flag's new state, as one statement (atomic
+/// without a transaction around it). `$1`–`$5` are [`test_runs::TRANSITION`]'s;
+/// with `message`, `$6`–`$8` queue a Fedora CI message ([`ci_messages::queue_sql_if`])
+/// when the run moved; then the flag's ten ([`reporting::bind_set_flag`]). The
+/// statement answers (moved, owns the flag).
+pub fn transition_with_flag_sql(message: bool) -> String {
+    let moved = "EXISTS (SELECT 1 FROM moved)";
+    let (message, flag_first) = match message {
+        true => (format!("message AS ({}), ", ci_messages::queue_sql_if(6, moved)), 9),
+        false => (String::new(), 6),
+    };
+    format!(
+        "WITH moved AS ({} RETURNING id), owns AS (SELECT NOT {} AS flag), {message}flag AS ({}) \
+         SELECT {moved}, (SELECT flag FROM owns)",
+        test_runs::TRANSITION,
+        test_runs::newer_run_sql(1),
+        reporting::set_flag_sql_if(flag_first, &format!("{moved} AND (SELECT flag FROM owns)")),
+    )
+}
+
 /// Builds the request for a recorded test run and submits it; stores the outcome
 /// and the flag in one transaction. Unreachable TF → `retry` with backoff; TF
 /// refusing the request → `error` with its message on a failure flag.
