@@ -1,12 +1,14 @@
 //! Canceling work that runs upstream (Koji tasks, Testing Farm requests) because
 //! the PR no longer wants it; each canceled item ends with a neutral flag.
 
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use crate::clients::forge::FlagStatus;
 use crate::context::Context;
 use crate::dispatch::reporting;
-use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr, transition_with_flag_sql};
+use crate::dispatch::submit::tests::{
+    artifacts_url, test_flag, test_pr, transition_with_flag, transition_with_flag_sql,
+};
 use crate::store::builds::BuildRow;
 use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
@@ -76,7 +78,7 @@ pub async fn end_test(
     let sql = transition_with_flag_sql(false);
     let query =
         test_runs::bind_transition(sqlx::query(&sql), run.id, TestStatus::Canceled, Some(reason), None, &key.uid);
-    let row = reporting::bind_set_flag(query, &pr, &key, FlagStatus::Canceled, comment, &url).fetch_one(tx).await?;
-    let (moved, owns_flag): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+    let query = reporting::bind_set_flag(query, &pr, &key, FlagStatus::Canceled, comment, &url);
+    let (moved, owns_flag) = transition_with_flag(query, tx).await?;
     Ok((moved && owns_flag).then_some(key.uid))
 }

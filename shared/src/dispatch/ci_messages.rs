@@ -132,23 +132,22 @@ pub async fn queue(conn: &mut PgConnection, dedup_key: &str, topic: &str, body: 
 /// [`queue`]'s insert with its three parameters (dedup key, topic, body) from
 /// `$first` on, for a caller that makes it a CTE of its own statement.
 pub fn queue_sql(first: usize) -> String {
-    format!(
-        "INSERT INTO ci_messages (dedup_key, topic, body) VALUES (${first}, ${}, ${}) \
-         ON CONFLICT (dedup_key) DO NOTHING",
-        first + 1,
-        first + 2
-    )
+    message_sql(&format!("VALUES ({})", message_params(first)))
 }
 
 /// [`queue_sql`] inserting only when `guard` (a condition over the caller's
 /// CTEs, never input) holds.
 pub fn queue_sql_if(first: usize, guard: &str) -> String {
-    format!(
-        "INSERT INTO ci_messages (dedup_key, topic, body) SELECT ${first}, ${}, ${} WHERE {guard} \
-         ON CONFLICT (dedup_key) DO NOTHING",
-        first + 1,
-        first + 2
-    )
+    message_sql(&format!("SELECT {} WHERE {guard}", message_params(first)))
+}
+
+fn message_params(first: usize) -> String {
+    format!("${first}, ${}, ${}", first + 1, first + 2)
+}
+
+/// The message insert; `rows` is its `VALUES (…)` or `SELECT … WHERE …`.
+fn message_sql(rows: &str) -> String {
+    format!("INSERT INTO ci_messages (dedup_key, topic, body) {rows} ON CONFLICT (dedup_key) DO NOTHING")
 }
 
 /// Publishes queued messages when a bus is configured; leaves them queued (for the

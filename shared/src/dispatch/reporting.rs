@@ -151,20 +151,19 @@ const UPDATE_WHEN_CHANGED: &str = "DO UPDATE SET status = EXCLUDED.status, comme
 /// bound by [`bind_set_flag`]), for a caller that makes its own change a CTE
 /// of the same statement: the change and its flag in one round trip.
 pub fn set_flag_sql(first: usize) -> String {
-    let params: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
-    flag_sql(&params.join(", "), UPDATE_WHEN_CHANGED)
+    flag_sql(&format!("VALUES ({})", flag_params(first)), UPDATE_WHEN_CHANGED)
 }
 
 /// [`set_flag_sql`] written only when `guard` (a condition over the caller's
 /// CTEs, never input) holds: a caller whose change may turn out a no-op makes
 /// it, its flag and the guard one statement.
 pub fn set_flag_sql_if(first: usize, guard: &str) -> String {
-    let params: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
-    format!(
-        "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url, forge, commit_sha) \
-         SELECT {} WHERE {guard} ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {UPDATE_WHEN_CHANGED}",
-        params.join(", ")
-    )
+    flag_sql(&format!("SELECT {} WHERE {guard}", flag_params(first)), UPDATE_WHEN_CHANGED)
+}
+
+/// `$first, …, $first+9`: the placeholders [`bind_set_flag`] binds.
+fn flag_params(first: usize) -> String {
+    (first..first + 10).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Binds [`set_flag_sql`]'s ten parameters, after the caller's.
@@ -189,10 +188,11 @@ pub fn bind_set_flag<'q>(
         .bind(&key.commit)
 }
 
-fn flag_sql(values: &str, on_conflict: &str) -> String {
+/// The flag insert; `rows` is its `VALUES (…)` or `SELECT … WHERE …`.
+fn flag_sql(rows: &str, on_conflict: &str) -> String {
     format!(
         "INSERT INTO pr_flags (uid, namespace, repo_name, pr_id, check_name, status, comment, url, forge, commit_sha) \
-         VALUES ({values}) ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {on_conflict}"
+         {rows} ON CONFLICT (forge, namespace, repo_name, pr_id, uid) {on_conflict}"
     )
 }
 
@@ -207,7 +207,7 @@ async fn insert_flag(
     url: &str,
     on_conflict: &'static str,
 ) -> Result<u64, sqlx::Error> {
-    let sql = flag_sql("$1, $2, $3, $4, $5, $6, $7, $8, $9, $10", on_conflict);
+    let sql = flag_sql(&format!("VALUES ({})", flag_params(1)), on_conflict);
     let done = bind_set_flag(sqlx::query(&sql), pr, key, status, comment, url).execute(conn).await?;
     Ok(done.rows_affected())
 }

@@ -1,13 +1,13 @@
 //! What a Testing Farm request's state does to our test run: the one code path for
 //! the webhook (tf-finished) and the poller's `GET /requests/{id}`.
 
-use sqlx::Row;
-
 use crate::clients::forge::FlagStatus;
 use crate::clients::testing_farm::RequestInfo;
 use crate::context::Context;
 use crate::dispatch::ci_messages::{self, Stage};
-use crate::dispatch::submit::tests::{artifacts_url, test_flag, test_pr, transition_with_flag_sql};
+use crate::dispatch::submit::tests::{
+    artifacts_url, test_flag, test_pr, transition_with_flag, transition_with_flag_sql,
+};
 use crate::dispatch::{Recorded, dispatch, reporting};
 use crate::store::status::TestStatus;
 use crate::store::test_runs::{self, TestRunRow};
@@ -110,8 +110,8 @@ pub async fn apply(ctx: &Context, run: &TestRunRow, info: &RequestInfo) -> Resul
             .bind(&dedup_key)
             .bind(&topic)
             .bind(&body);
-    let row = reporting::bind_set_flag(query, &pr, &key, m.flag, &m.comment, &url).fetch_one(&ctx.pool).await?;
-    let (moved, owns_flag): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+    let query = reporting::bind_set_flag(query, &pr, &key, m.flag, &m.comment, &url);
+    let (moved, owns_flag) = transition_with_flag(query, &ctx.pool).await?;
     if !moved {
         return Ok(Applied::Unchanged);
     }

@@ -1,7 +1,7 @@
 //! Testing Farm requests for the Fedora CI tests.
 
 use chrono::Utc;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 
 use crate::clients::forge::{FlagStatus, PrId};
 use crate::clients::testing_farm::TestingFarmError;
@@ -60,6 +60,15 @@ pub fn transition_with_flag_sql(message: bool) -> String {
         test_runs::newer_run_sql(1),
         reporting::set_flag_sql_if(flag_first, &format!("{moved} AND (SELECT flag FROM owns)")),
     )
+}
+
+/// Runs a [`transition_with_flag_sql`] statement: (moved, owns the flag).
+pub async fn transition_with_flag<'e>(
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    executor: impl sqlx::PgExecutor<'e>,
+) -> Result<(bool, bool), sqlx::Error> {
+    let row = query.fetch_one(executor).await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 /// Builds the request for a recorded test run and submits it; stores the outcome
