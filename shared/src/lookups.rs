@@ -72,12 +72,14 @@ pub async fn is_eln_package(
     if let Some(packages) = memo.fresh() {
         return Ok(packages.contains(package));
     }
-    let cached = cache::get::<BTreeSet<String>>(pool, KEY, ELN_TTL).await?;
-    if let Some(c) = cached.as_ref().filter(|c| c.fresh()) {
-        let contains = c.value.contains(package);
-        memo.keep(Arc::new(c.value.clone()), c.fresh_for);
-        return Ok(contains);
-    }
+    let stale = match cache::get::<BTreeSet<String>>(pool, KEY, ELN_TTL).await? {
+        Some(c) if c.fresh() => {
+            let contains = c.value.contains(package);
+            memo.keep(Arc::new(c.value), c.fresh_for);
+            return Ok(contains);
+        }
+        stale => stale,
+    };
     match fetch_eln_lists(http, urls).await {
         Ok(packages) => {
             cache::put(pool, KEY, &packages).await?;
@@ -87,7 +89,7 @@ pub async fn is_eln_package(
         }
         Err(e) => {
             tracing::warn!(error = %e, "ELN package lists unavailable");
-            Ok(cached.is_some_and(|c| c.value.contains(package)))
+            Ok(stale.is_some_and(|c| c.value.contains(package)))
         }
     }
 }

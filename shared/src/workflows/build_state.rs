@@ -207,16 +207,18 @@ async fn record_follow_ups(
     tests: Option<bool>,
     recorded: &mut Recorded,
 ) -> Result<(), WorkflowError> {
-    let head = package_settings::for_build(tx, build.id).await?;
-    let settings = head.as_ref().map(|(_, settings)| settings.clone()).unwrap_or_default();
+    let (head, settings) = match package_settings::for_build(tx, build.id).await? {
+        Some((head, settings)) => (Some(head), settings),
+        None => (None, Default::default()),
+    };
     if status == BuildStatus::Failure && crate::workflows::log_analysis::wanted(ctx, build, &settings) {
         let (runs, run_flags) = crate::workflows::log_analysis::record_runs(tx, ctx, build, &update.children).await?;
         recorded.analyses = runs;
         recorded.flags.extend(run_flags);
     }
     if let Some(has_fmf) = tests {
-        if let (false, Some((project_event_id, _))) = (build.data.requested_tests_only, &head) {
-            recorded.tests = record_tests(tx, build, *project_event_id, update.task_id, has_fmf, &settings).await?;
+        if let (false, Some(project_event_id)) = (build.data.requested_tests_only, head) {
+            recorded.tests = record_tests(tx, build, project_event_id, update.task_id, has_fmf, &settings).await?;
         }
         if let Some(group) = build.koji_build_group_id {
             recorded.tests.extend(test_runs::release_waiting(tx, group, update.task_id).await?);
