@@ -59,12 +59,17 @@ pub fn pr_request_on(url: &str, package: &str, first: u64) -> MakeRequest {
     let (url, package) = (url.to_owned(), package.to_owned());
     Arc::new(move |i: u64| {
         let n = first + i;
-        let f = pr_message_on(&package, n);
-        cloudevent(&url, &f.topic, &format!("bench-pr-{n}"))
-            .header("ce-pagurenamespace", "rpms")
-            .body(f.body_bytes().into())
-            .expect("a valid request")
+        pr_cloudevent(&url, &pr_message_on(&package, n), &format!("bench-pr-{n}"))
     })
+}
+
+/// A PR message as the bridge delivers it (the `pagurenamespace` extension the
+/// Triggers filter on promoted from the body).
+fn pr_cloudevent(url: &str, f: &Fixture, id: &str) -> http::Request<bytes::Bytes> {
+    cloudevent(url, &f.topic, id)
+        .header("ce-pagurenamespace", "rpms")
+        .body(f.body_bytes().into())
+        .expect("a valid request")
 }
 
 /// PR `n`'s event as the bytes of one HTTP/1.1 request (binary-mode CloudEvent,
@@ -95,10 +100,7 @@ pub fn pr_updated_request(url: &str, first: u64) -> MakeRequest {
         f.topic = f.topic.replace("pull-request.new", "pull-request.updated");
         f.body["topic"] = f.topic.as_str().into();
         f.body["pullrequest"]["commit_stop"] = updated_commit(n).into();
-        cloudevent(&url, &f.topic, &format!("bench-pr-updated-{n}"))
-            .header("ce-pagurenamespace", "rpms")
-            .body(f.body_bytes().into())
-            .expect("a valid request")
+        pr_cloudevent(&url, &f, &format!("bench-pr-updated-{n}"))
     })
 }
 

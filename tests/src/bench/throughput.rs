@@ -28,40 +28,39 @@ pub enum Traffic {
 /// (with the `kojiowner` extension promoted from the body). Each has a task id of
 /// its own; the body is serialised once and only the id written in per request.
 pub fn koji_request(url: &str, traffic: Traffic, our_user: &str) -> MakeRequest {
-    const PLACEHOLDER: i64 = 987_654_321_987;
-    let mut fixture = Fixture::load("koji_build_scratch_end.json");
     let owner = match traffic {
-        Traffic::ForeignOwner => "someone-else".to_owned(),
-        Traffic::UnknownTask => our_user.to_owned(),
+        Traffic::ForeignOwner => "someone-else",
+        Traffic::UnknownTask => our_user,
     };
-    fixture.body["owner"] = owner.as_str().into();
-    fixture.body["id"] = PLACEHOLDER.into();
-    fixture.body["info"]["id"] = PLACEHOLDER.into();
-    let template = String::from_utf8(fixture.body_bytes()).expect("JSON is UTF-8");
-    let url = url.to_owned();
-    Arc::new(move |i: u64| {
-        let task = (900_000_000 + i).to_string();
-        cloudevent(&url, &fixture.topic, &format!("bench-{traffic:?}-{i}"))
-            .header("ce-kojiowner", owner.as_str())
-            .header("ce-kojimethod", "build")
-            .body(template.replace(&PLACEHOLDER.to_string(), &task).into())
-            .expect("a valid request")
-    })
+    task_state_requests(url, owner, move |i| (900_000_000 + i as i64, format!("bench-{traffic:?}-{i}")))
 }
 
 /// The end of one of our builds: the state change of `tasks[i]` (a `build` task
 /// by our Koji user, already CLOSED on the hub), as the bridge sends it.
 pub fn our_task_request(url: &str, tasks: Vec<i64>, our_user: &str) -> MakeRequest {
+    task_state_requests(url, our_user, move |i| {
+        let task = tasks[i as usize % tasks.len()];
+        (task, format!("bench-our-task-{task}"))
+    })
+}
+
+/// The `i`-th request: the task `task_and_id(i)` names, owned by `owner`, under
+/// the CloudEvent id it names.
+fn task_state_requests(
+    url: &str,
+    owner: &str,
+    task_and_id: impl Fn(u64) -> (i64, String) + Send + Sync + 'static,
+) -> MakeRequest {
     const PLACEHOLDER: i64 = 987_654_321_987;
     let mut fixture = Fixture::load("koji_build_scratch_end.json");
-    fixture.body["owner"] = our_user.into();
+    fixture.body["owner"] = owner.into();
     fixture.body["id"] = PLACEHOLDER.into();
     fixture.body["info"]["id"] = PLACEHOLDER.into();
     let template = String::from_utf8(fixture.body_bytes()).expect("JSON is UTF-8");
-    let (url, owner) = (url.to_owned(), our_user.to_owned());
+    let (url, owner) = (url.to_owned(), owner.to_owned());
     Arc::new(move |i: u64| {
-        let task = tasks[i as usize % tasks.len()];
-        cloudevent(&url, &fixture.topic, &format!("bench-our-task-{task}"))
+        let (task, id) = task_and_id(i);
+        cloudevent(&url, &fixture.topic, &id)
             .header("ce-kojiowner", owner.as_str())
             .header("ce-kojimethod", "build")
             .body(template.replace(&PLACEHOLDER.to_string(), &task.to_string()).into())

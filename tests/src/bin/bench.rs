@@ -609,48 +609,49 @@ async fn round_trips(b: &mut Bench, functions: &[&str]) -> anyhow::Result<()> {
     latency::open_prs_on(&b.h.pagure, "glibc", 910_000, PRS);
     let measured = |f: &str| functions.contains(&f);
     let whole_life = ["pr-opened", "koji-finished", "tf-finished"].iter().all(|f| measured(f));
-    let counter = Trips { proxy: &proxy };
+    let koji_finished = match measured("koji-finished") {
+        true => Some(b.start("koji-finished", &env).await),
+        false => None,
+    };
     if measured("pr-opened") {
         let pr_opened = b.start("pr-opened", &env).await;
         let url = pr_opened.url("/");
-        counter.measure(b, "PR event (pr-opened)", latency::pr_request(&url, FIRST), 1, PRS).await?;
+        trips_per_event(b, &proxy, "PR event (pr-opened)", latency::pr_request(&url, FIRST), 1, PRS).await?;
         let eln = latency::pr_request_on(&url, "glibc", 910_000);
-        counter.measure(b, "PR event with an ELN build (pr-opened)", eln, 1, PRS).await?;
-        if whole_life {
-            let koji_finished = b.start("koji-finished", &env).await;
+        trips_per_event(b, &proxy, "PR event with an ELN build (pr-opened)", eln, 1, PRS).await?;
+        if let (true, Some(koji_finished)) = (whole_life, &koji_finished) {
             let tasks = bench_tasks(&b.koji, FIRST, PRS);
             for task in &tasks {
                 b.koji.set_task_state(*task, KojiTaskState::Closed);
             }
             let finished = throughput::our_task_request(&koji_finished.url("/"), tasks, KOJI_USER);
             let label = "Koji build finished, its tests submitted (koji-finished)";
-            counter.measure(b, label, finished, 1, PRS).await?;
+            trips_per_event(b, &proxy, label, finished, 1, PRS).await?;
             let tf_finished = b.start("tf-finished", &env).await;
             let requests: Vec<String> = b.h.tf.requests().into_iter().map(|r| r.id).take(PRS as usize).collect();
             for id in &requests {
                 b.h.tf.set_state(id, "complete", Some("passed"), Some("all tests passed"));
             }
             let results = latency::tf_notification_request(&tf_finished.url("/testing-farm/results"), requests);
-            counter.measure(b, "Testing Farm result (tf-finished)", results, 1, PRS).await?;
+            trips_per_event(b, &proxy, "Testing Farm result (tf-finished)", results, 1, PRS).await?;
             for n in FIRST..FIRST + PRS {
                 b.h.pagure.push(latency::PROJECT, n, &latency::updated_commit(n));
             }
             let updated = latency::pr_updated_request(&url, FIRST);
-            counter.measure(b, "PR updated, the old run superseded (pr-opened)", updated, 1, PRS).await?;
+            trips_per_event(b, &proxy, "PR updated, the old run superseded (pr-opened)", updated, 1, PRS).await?;
         }
     }
-    if measured("koji-finished") {
-        let koji_finished = b.start("koji-finished", &env).await;
+    if let Some(koji_finished) = &koji_finished {
         let url = koji_finished.url("/");
         let foreign = throughput::koji_request(&url, Traffic::ForeignOwner, KOJI_USER);
-        counter.measure(b, "foreign Koji event (koji-finished)", foreign, 1, PRS).await?;
+        trips_per_event(b, &proxy, "foreign Koji event (koji-finished)", foreign, 1, PRS).await?;
         // Concurrent unknown-task lookups are merged into one query
         // (shared/src/store/build_lookup.rs): counted alone and at the
         // throughput run's concurrency.
         let unknown = || throughput::koji_request(&url, Traffic::UnknownTask, KOJI_USER);
-        counter.measure(b, "unknown-task Koji event (koji-finished)", unknown(), 1, PRS).await?;
+        trips_per_event(b, &proxy, "unknown-task Koji event (koji-finished)", unknown(), 1, PRS).await?;
         let label = "unknown-task Koji event, c=32 (koji-finished)";
-        counter.measure(b, label, unknown(), CONCURRENCY, 20_000).await?;
+        trips_per_event(b, &proxy, label, unknown(), CONCURRENCY, 20_000).await?;
     }
     Ok(())
 }
@@ -662,35 +663,30 @@ fn bench_tasks(koji: &KojiHub, first: u64, count: u64) -> Vec<i64> {
     koji.builds().into_iter().filter(|b| commits.iter().any(|c| b.src().ends_with(c))).map(|b| b.task_id).collect()
 }
 
-/// Round trips counted by the proxy, per answered event.
-struct Trips<'p> {
-    proxy: &'p Proxy,
-}
-
-impl Trips<'_> {
-    async fn measure(
-        &self,
-        b: &mut Bench,
-        label: &str,
-        make: load::MakeRequest,
-        concurrency: usize,
-        events: u64,
-    ) -> anyhow::Result<()> {
-        let counts = &self.proxy.counts;
-        let (before, statements_before) = (counts.round_trips(), counts.statements());
-        let out = load::closed_loop(concurrency, events, Duration::from_secs(60), make).await;
-        check(label, &out)?;
-        if out.ok < events {
-            bail!("{label}: {} of {events} events answered in time", out.ok);
-        }
-        let per_event = (counts.round_trips() - before) as f64 / out.ok as f64;
-        let statements = (counts.statements() - statements_before) as f64 / out.ok as f64;
-        b.push(Line::info(format!("DB round trips per {label}"), per_event, ""));
-        // The rest are sqlx's pings; it pings every connection given back to the
-        // pool (after the answer, not configurable in sqlx 0.8).
-        b.push(Line::info("  of which ran a statement", statements, ""));
-        Ok(())
+/// Round trips counted by the proxy, per answered event: `events` requests of
+/// `make` at `concurrency`, pushed as a line labelled `label`.
+async fn trips_per_event(
+    b: &mut Bench,
+    proxy: &Proxy,
+    label: &str,
+    make: load::MakeRequest,
+    concurrency: usize,
+    events: u64,
+) -> anyhow::Result<()> {
+    let counts = &proxy.counts;
+    let (before, statements_before) = (counts.round_trips(), counts.statements());
+    let out = load::closed_loop(concurrency, events, Duration::from_secs(60), make).await;
+    check(label, &out)?;
+    if out.ok < events {
+        bail!("{label}: {} of {events} events answered in time", out.ok);
     }
+    let per_event = (counts.round_trips() - before) as f64 / out.ok as f64;
+    let statements = (counts.statements() - statements_before) as f64 / out.ok as f64;
+    b.push(Line::info(format!("DB round trips per {label}"), per_event, ""));
+    // The rest are sqlx's pings; it pings every connection given back to the
+    // pool (after the answer, not configurable in sqlx 0.8).
+    b.push(Line::info("  of which ran a statement", statements, ""));
+    Ok(())
 }
 
 /// The cost curves of issue #25: reconciliation by pending rows, then the status
